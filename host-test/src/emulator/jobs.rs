@@ -1,0 +1,388 @@
+//! Import jobs: the status sequence and the reading of the staged objects.
+//!
+//! Each `GetImportJob` poll moves a job one step:
+//! CREATED -> PREPARING_FOR_INITIALIZATION -> INITIALIZING -> PROCESSING -> COMPLETING ->
+//! COMPLETED. On the step into PROCESSING the job reads every object the `S3Url` selects
+//! (prefix semantics: the key, or every key starting with it, skipping objects whose
+//! extension names the other format), and counts endpoints as Pinpoint would:
+//! - CSV: a header row of attribute names, then one endpoint per row;
+//! - JSON: newline-delimited JSON, one object per non-empty line.
+//!
+//! A row lacking `ChannelType` or `Address`, with a `ChannelType` outside Pinpoint's 13
+//! values, with the wrong number of fields, with a line break or tab inside a CSV value,
+//! or a line that is not a JSON object, is a row failure: the job still completes, with
+//! `TotalFailures` counting it and `Failures` listing the first 100.
+//! An object that cannot be read at all (no bucket or no object, not UTF-8, no rows, a
+//! CSV without a header) is a failed piece: the job goes FAILING, then FAILED.
+//!
+//! Counts: `TotalPieces` = objects read, `CompletedPieces`/`FailedPieces` likewise,
+//! `TotalProcessed` = endpoints imported successfully, `TotalFailures` = rows that were
+//! not (the model's "processed"/"weren't processed" wording); the segment's
+//! `ImportDefinition.Size` = `TotalProcessed`, `ChannelCounts` per channel.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::s3::Store;
+use super::state::{App, ImportJob, JobStatus};
+use super::util::now_iso8601;
+
+/// Pinpoint's `ChannelType` values (case-sensitive).
+pub(crate) const CHANNEL_TYPES: [&str; 13] = [
+    "PUSH",
+    "GCM",
+    "APNS",
+    "APNS_SANDBOX",
+    "APNS_VOIP",
+    "APNS_VOIP_SANDBOX",
+    "ADM",
+    "SMS",
+    "VOICE",
+    "EMAIL",
+    "BAIDU",
+    "CUSTOM",
+    "IN_APP",
+];
+
+/// How many failure strings a job keeps.
+pub(crate) const MAX_FAILURES: usize = 100;
+
+/// The outcome of reading the objects of one job.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ImportOutcome {
+    pub total_pieces: u64,
+    pub completed_pieces: u64,
+    pub failed_pieces: u64,
+    pub imported: u64,
+    pub row_failures: u64,
+    pub failures: Vec<String>,
+    pub channel_counts: BTreeMap<String, u64>,
+}
+
+impl ImportOutcome {
+    fn fail(&mut self, message: String) {
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(message);
+        }
+    }
+
+    fn row_failure(&mut self, message: String) {
+        self.row_failures += 1;
+        self.fail(message);
+    }
+
+    fn endpoint(&mut self, channel: &str) {
+        self.imported += 1;
+        *self.channel_counts.entry(channel.to_owned()).or_default() += 1;
+    }
+}
+
+/// Splits `s3://bucket/prefix`.
+pub(crate) fn parse_s3_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, key))
+}
+
+fn other_format_extension(key: &str, format: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    match format {
+        "CSV" => [".json", ".jsonl", ".ndjson"]
+            .iter()
+            .any(|e| lower.ends_with(e)),
+        _ => lower.ends_with(".csv"),
+    }
+}
+
+/// Reads and counts the objects selected by `s3_url` in `format`.
+pub(crate) fn run_import(store: &Store, s3_url: &str, format: &str) -> ImportOutcome {
+    let mut out = ImportOutcome::default();
+    let Some((bucket, prefix)) = parse_s3_url(s3_url) else {
+        out.total_pieces = 1;
+        out.failed_pieces = 1;
+        out.fail(format!("Invalid S3 URL: {s3_url}"));
+        return out;
+    };
+    let Some(keys) = store.list(bucket, prefix) else {
+        out.total_pieces = 1;
+        out.failed_pieces = 1;
+        out.fail(format!(
+            "Unable to read {s3_url}: the bucket {bucket} does not exist"
+        ));
+        return out;
+    };
+    let keys: Vec<String> = keys
+        .into_iter()
+        .filter(|k| !other_format_extension(k, format))
+        .collect();
+    if keys.is_empty() {
+        out.total_pieces = 1;
+        out.failed_pieces = 1;
+        out.fail(format!("Unable to read {s3_url}: no {format} files found"));
+        return out;
+    }
+    for key in keys {
+        out.total_pieces += 1;
+        let url = format!("s3://{bucket}/{key}");
+        let ok = match store.read(bucket, &key) {
+            None => {
+                out.fail(format!("Unable to read {url}: object not found"));
+                false
+            }
+            Some(bytes) => match String::from_utf8(bytes) {
+                Err(_) => {
+                    out.fail(format!("Unable to read {url}: the file is not valid UTF-8"));
+                    false
+                }
+                Ok(text) => {
+                    if format == "CSV" {
+                        read_csv(&text, &url, &mut out)
+                    } else {
+                        read_ndjson(&text, &url, &mut out)
+                    }
+                }
+            },
+        };
+        if ok {
+            out.completed_pieces += 1;
+        } else {
+            out.failed_pieces += 1;
+        }
+    }
+    out
+}
+
+fn check_endpoint(
+    channel: Option<&str>,
+    address: Option<&str>,
+    url: &str,
+    line: u64,
+    out: &mut ImportOutcome,
+) {
+    let channel = channel.filter(|c| !c.is_empty());
+    let address = address.filter(|a| !a.is_empty());
+    match (channel, address) {
+        (None, _) => out.row_failure(format!(
+            "{url} line {line}: missing required attribute ChannelType"
+        )),
+        (_, None) => out.row_failure(format!(
+            "{url} line {line}: missing required attribute Address"
+        )),
+        (Some(c), Some(_)) if !CHANNEL_TYPES.contains(&c) => out.row_failure(format!(
+            "{url} line {line}: invalid ChannelType '{c}'"
+        )),
+        (Some(c), Some(_)) => out.endpoint(c),
+    }
+}
+
+/// Counts a CSV piece; `false` if the piece cannot be read at all.
+fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) if !(h.len() == 1 && h[0].is_empty()) && !h.is_empty() => h.clone(),
+        Ok(_) => {
+            out.fail(format!("Unable to read {url}: the CSV file has no header row"));
+            return false;
+        }
+        Err(e) => {
+            out.fail(format!("Unable to read {url}: {e}"));
+            return false;
+        }
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (channel_col, address_col) = (col("ChannelType"), col("Address"));
+    let mut rows = 0u64;
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                rows += 1;
+                let line = e.position().map_or(0, csv::Position::line);
+                out.row_failure(format!("{url} line {line}: {e}"));
+                continue;
+            }
+        };
+        rows += 1;
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.len() != headers.len() {
+            out.row_failure(format!(
+                "{url} line {line}: expected {} fields, found {}",
+                headers.len(),
+                record.len()
+            ));
+            continue;
+        }
+        if record
+            .iter()
+            .any(|v| v.contains(['\r', '\n', '\t']))
+        {
+            out.row_failure(format!(
+                "{url} line {line}: CSV values can't contain line breaks or tabs"
+            ));
+            continue;
+        }
+        check_endpoint(
+            channel_col.and_then(|i| record.get(i)),
+            address_col.and_then(|i| record.get(i)),
+            url,
+            line,
+            out,
+        );
+    }
+    if rows == 0 {
+        out.fail(format!("Unable to read {url}: the file holds no endpoint definitions"));
+        return false;
+    }
+    true
+}
+
+/// Counts an NDJSON piece; `false` if the piece cannot be read at all.
+fn read_ndjson(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
+    let mut rows = 0u64;
+    for (i, line) in text.split('\n').enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        rows += 1;
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(obj)) => check_endpoint(
+                obj.get("ChannelType").and_then(Value::as_str),
+                obj.get("Address").and_then(Value::as_str),
+                url,
+                line_no,
+                out,
+            ),
+            Ok(_) => out.row_failure(format!(
+                "{url} line {line_no}: each line must be a JSON object"
+            )),
+            Err(e) => out.row_failure(format!("{url} line {line_no}: invalid JSON: {e}")),
+        }
+    }
+    if rows == 0 {
+        out.fail(format!("Unable to read {url}: the file holds no endpoint definitions"));
+        return false;
+    }
+    true
+}
+
+/// Moves job `job_index` of `app` one step, reading the staged objects on the way into
+/// PROCESSING and updating the job's segment.
+pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store) {
+    let job = &mut app.jobs[job_index];
+    let next = match job.status {
+        JobStatus::Created => JobStatus::PreparingForInitialization,
+        JobStatus::PreparingForInitialization => JobStatus::Initializing,
+        JobStatus::Initializing | JobStatus::PendingJob => {
+            let status = process(job, store);
+            if status == JobStatus::Processing
+                && let Some(seg_id) = job.definition.segment_id.clone()
+            {
+                let (imported, counts) =
+                    (job.total_processed.unwrap_or(0), job.channel_counts.clone());
+                if let Some(seg) = app.segments.iter_mut().find(|s| s.id == seg_id)
+                    && let Some(imp) = seg.import.as_mut()
+                {
+                    imp.size = imported;
+                    imp.channel_counts = counts;
+                    seg.last_modified_date = Some(now_iso8601());
+                }
+            }
+            status
+        }
+        JobStatus::Processing => JobStatus::Completing,
+        JobStatus::Completing => JobStatus::Completed,
+        JobStatus::Failing => JobStatus::Failed,
+        s @ (JobStatus::Completed | JobStatus::Failed) => s,
+    };
+    let job = &mut app.jobs[job_index];
+    if next.is_terminal() && job.completion_date.is_none() {
+        job.completion_date = Some(now_iso8601());
+    }
+    job.status = next;
+}
+
+/// Reads the objects; returns PROCESSING or FAILING and records the counts.
+fn process(job: &mut ImportJob, store: &Store) -> JobStatus {
+    if let Some(failures) = job.forced_failures.take() {
+        job.total_pieces = Some(1);
+        job.completed_pieces = Some(0);
+        job.failed_pieces = Some(1);
+        job.total_processed = Some(0);
+        job.total_failures = Some(0);
+        job.failures = failures.into_iter().take(MAX_FAILURES).collect();
+        return JobStatus::Failing;
+    }
+    let out = run_import(store, &job.definition.s3_url, &job.definition.format);
+    job.total_pieces = Some(out.total_pieces);
+    job.completed_pieces = Some(out.completed_pieces);
+    job.failed_pieces = Some(out.failed_pieces);
+    job.total_processed = Some(out.imported);
+    job.total_failures = Some(out.row_failures);
+    job.failures = out.failures;
+    job.channel_counts = out.channel_counts;
+    if out.failed_pieces > 0 {
+        JobStatus::Failing
+    } else {
+        JobStatus::Processing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store.create_bucket("b").unwrap();
+        for (k, v) in files {
+            store.write("b", k, v.as_bytes()).unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn counts_csv_rows_and_failures() {
+        let csv = "ChannelType,Address,Location.Country\nSMS,+12065550100,US\nEMAIL,a@example.com,US\n,x@example.com,US\nFAX,+1,US\nSMS,\"+1206\",US,extra\n";
+        let (_d, store) = store_with(&[("p/e.csv", csv)]);
+        let out = run_import(&store, "s3://b/p/e.csv", "CSV");
+        assert_eq!(out.total_pieces, 1);
+        assert_eq!(out.completed_pieces, 1);
+        assert_eq!(out.imported, 2);
+        assert_eq!(out.row_failures, 3);
+        assert_eq!(out.failures.len(), 3);
+        assert!(out.failures[0].contains("line 4"), "{:?}", out.failures);
+        assert_eq!(out.channel_counts.get("SMS"), Some(&1));
+    }
+
+    #[test]
+    fn counts_ndjson_lines() {
+        let nd = "{\"ChannelType\":\"SMS\",\"Address\":\"+12065550100\"}\n\n[1]\n{\"ChannelType\":\"EMAIL\"}\nnot json\n{\"ChannelType\":\"EMAIL\",\"Address\":\"a@b.c\"}\n";
+        let (_d, store) = store_with(&[("e.json", nd)]);
+        let out = run_import(&store, "s3://b/e.json", "JSON");
+        assert_eq!((out.imported, out.row_failures, out.failed_pieces), (2, 3, 0));
+    }
+
+    #[test]
+    fn prefix_semantics_and_unreadable_pieces() {
+        let (_d, store) = store_with(&[
+            ("imports/job1/a.csv", "ChannelType,Address\nSMS,+1\n"),
+            ("imports/job10/b.csv", "ChannelType,Address\nSMS,+2\n"),
+            ("imports/job1/c.json", "{}\n"),
+        ]);
+        let out = run_import(&store, "s3://b/imports/job1", "CSV");
+        assert_eq!((out.total_pieces, out.imported), (2, 2));
+        let out = run_import(&store, "s3://b/missing.csv", "CSV");
+        assert_eq!(out.failed_pieces, 1);
+        let out = run_import(&store, "s3://nobucket/x.csv", "CSV");
+        assert_eq!(out.failed_pieces, 1);
+        let (_d, store) = store_with(&[("empty.csv", "")]);
+        assert_eq!(run_import(&store, "s3://b/empty.csv", "CSV").failed_pieces, 1);
+    }
+}

@@ -1,0 +1,480 @@
+//! An embedded emulator of the two AWS services the node talks to, on one loopback
+//! HTTP/1.1 server:
+//! - **S3**: the `s3s` crates over a temporary directory (`s3s-fs`). s3s verifies SigV4
+//!   and the signed payload's SHA-256; this module adds what s3s does not check (session
+//!   tokens, the scope region). Path-style addressing (`/bucket/key`).
+//! - **Pinpoint**: written here to the wire facts of `pinpoint-api.md`, with its own
+//!   SigV4 verifier (independent of `aws-sigv4`, tested on the published vectors).
+//!
+//! Requests are routed by the service in the SigV4 credential scope (`s3` or
+//! `mobiletargeting`); unsigned requests whose path starts with `/v1/` go to Pinpoint,
+//! the rest to S3. Tests can queue faults per operation ([`Emulator::inject`]), inspect
+//! the state ([`Emulator::segments`], [`Emulator::import_jobs`], [`Emulator::objects`])
+//! and read the request log ([`Emulator::requests`]).
+
+mod faults;
+mod jobs;
+mod pinpoint;
+mod router;
+mod s3;
+mod server;
+mod sigv4_verify;
+mod state;
+mod util;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, Operation};
+pub use state::JobStatus;
+
+use faults::FaultQueues;
+use state::{PinpointState, Segment};
+
+/// The application id of the seed's examples (not hex, as the node's public doc has it).
+pub const SEED_APPLICATION_ID: &str = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6";
+/// The staging bucket created by default.
+pub const DEFAULT_BUCKET: &str = "pinpoint-import-staging";
+/// The default region.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The default access key id.
+pub const DEFAULT_ACCESS_KEY_ID: &str = "AKIAEMULATOR0EXAMPLE";
+/// The default secret access key (an emulator-only value).
+pub const DEFAULT_SECRET_ACCESS_KEY: &str = "emulator/secret/key/EXAMPLEKEY0000000000";
+/// An import role ARN that passes the emulator's RoleArn check.
+pub const DEFAULT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/PinpointSegmentImport";
+/// The default page size of the paged Pinpoint operations.
+pub const DEFAULT_PAGE_SIZE: usize = 10;
+
+/// One set of credentials the emulator accepts. `Debug` never shows the secret or token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmulatorCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Session token: when set, every request with this key must carry it, signed, in
+    /// `x-amz-security-token`.
+    pub session_token: Option<String>,
+}
+
+impl EmulatorCredentials {
+    /// Long-term credentials (no session token).
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> EmulatorCredentials {
+        EmulatorCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token: None,
+        }
+    }
+
+    /// Temporary credentials with a session token.
+    pub fn with_session_token(
+        access_key_id: &str,
+        secret_access_key: &str,
+        session_token: &str,
+    ) -> EmulatorCredentials {
+        EmulatorCredentials {
+            session_token: Some(session_token.into()),
+            ..EmulatorCredentials::new(access_key_id, secret_access_key)
+        }
+    }
+}
+
+impl Default for EmulatorCredentials {
+    fn default() -> Self {
+        EmulatorCredentials::new(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY)
+    }
+}
+
+impl fmt::Debug for EmulatorCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// How to start an [`Emulator`].
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The region both services accept in the credential scope.
+    pub region: String,
+    /// Accepted credentials (at least one).
+    pub credentials: Vec<EmulatorCredentials>,
+    /// Pinpoint applications that exist from the start.
+    pub applications: Vec<String>,
+    /// S3 buckets that exist from the start.
+    pub buckets: Vec<String>,
+    /// Default page size of GetSegments and GetImportJobs (when `page-size` is absent).
+    pub page_size: usize,
+}
+
+impl Default for EmulatorConfig {
+    /// Region `us-east-1`, the default credentials, the seed application, the default
+    /// bucket, page size 10.
+    fn default() -> Self {
+        EmulatorConfig {
+            region: DEFAULT_REGION.into(),
+            credentials: vec![EmulatorCredentials::default()],
+            applications: vec![SEED_APPLICATION_ID.into()],
+            buckets: vec![DEFAULT_BUCKET.into()],
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+/// A segment as the emulator holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Segment id.
+    pub id: String,
+    /// Segment name (empty if it has none).
+    pub name: String,
+    /// `"IMPORT"` or `"DIMENSIONAL"`.
+    pub segment_type: String,
+    /// Endpoints imported (`ImportDefinition.Size`); 0 for dimensional segments.
+    pub size: u64,
+    /// `ImportDefinition.S3Url` of an imported segment.
+    pub s3_url: Option<String>,
+    /// `ImportDefinition.Format` of an imported segment.
+    pub format: Option<String>,
+    /// Endpoints imported per channel type.
+    pub channel_counts: BTreeMap<String, u64>,
+}
+
+/// An import job as the emulator holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportJobInfo {
+    /// Job id.
+    pub id: String,
+    /// Current status (compares with `&str`, e.g. `info.status == "COMPLETED"`).
+    pub status: JobStatus,
+    /// `Definition.SegmentId` (the created or updated segment).
+    pub segment_id: Option<String>,
+    /// `Definition.SegmentName`.
+    pub segment_name: Option<String>,
+    /// `Definition.S3Url`.
+    pub s3_url: String,
+    /// `Definition.Format`.
+    pub format: String,
+    /// `TotalProcessed`: endpoints imported successfully (0 before PROCESSING).
+    pub total_processed: u64,
+    /// `TotalFailures`: rows that could not be imported (0 before PROCESSING).
+    pub total_failures: u64,
+    /// `Failures` (at most 100).
+    pub failures: Vec<String>,
+}
+
+/// One request the emulator received.
+#[derive(Clone)]
+pub struct RecordedRequest {
+    /// `"s3"` or `"pinpoint"`.
+    pub service: String,
+    /// The operation it was recognised as.
+    pub operation: Operation,
+    /// HTTP method.
+    pub method: String,
+    /// Request target as received (path and query).
+    pub uri: String,
+    /// Headers as received, in order (names lowercase).
+    pub headers: Vec<(String, String)>,
+    /// The body of a Pinpoint request (S3 bodies are not kept; see [`Emulator::object`]).
+    pub body: Vec<u8>,
+    /// The status answered; `None` when the connection was reset by a fault.
+    pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for RecordedRequest {
+    /// Like a derived `Debug`, with the session token's value redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                if n.eq_ignore_ascii_case("x-amz-security-token") {
+                    (n.as_str(), "<redacted>")
+                } else {
+                    (n.as_str(), v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("RecordedRequest")
+            .field("service", &self.service)
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// State shared by the server tasks and the [`Emulator`] handle.
+pub(crate) struct Shared {
+    region: String,
+    page_size: usize,
+    credentials: Vec<EmulatorCredentials>,
+    pinpoint: Mutex<PinpointState>,
+    faults: Mutex<FaultQueues>,
+    log: Mutex<Vec<RecordedRequest>>,
+    store: s3::Store,
+    s3: s3s::service::S3Service,
+    /// Kept alive as long as any task uses the store.
+    _dir: tempfile::TempDir,
+}
+
+impl Shared {
+    fn record(&self, request: RecordedRequest) {
+        self.log.lock().expect("log lock").push(request);
+    }
+}
+
+/// A running emulator. Dropping it stops the server (as [`Emulator::shutdown`] does,
+/// without waiting).
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .field("region", &self.shared.region)
+            .field("credentials", &self.shared.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Binds `addr` (port 0 for an ephemeral port), creates the buckets and applications
+    /// of `config`, spawns the server on the current tokio runtime and returns.
+    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> anyhow::Result<Emulator> {
+        anyhow::ensure!(
+            !config.region.is_empty(),
+            "emulator region must not be empty"
+        );
+        anyhow::ensure!(
+            !config.credentials.is_empty(),
+            "emulator needs at least one credential"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("pinpoint-emulator-")
+            .tempdir()?;
+        let root = dir.path().canonicalize()?;
+        let store = s3::Store::new(root.clone());
+        for bucket in &config.buckets {
+            store.create_bucket(bucket)?;
+        }
+        let s3 = s3::build_service(&root, &config.credentials)?;
+        let mut pinpoint = PinpointState::default();
+        for app in &config.applications {
+            pinpoint.add_app(app);
+        }
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            region: config.region,
+            page_size: config.page_size.max(1),
+            credentials: config.credentials,
+            pinpoint: Mutex::new(pinpoint),
+            faults: Mutex::new(FaultQueues::default()),
+            log: Mutex::new(Vec::new()),
+            store,
+            s3,
+            _dir: dir,
+        });
+        let (tx, rx) = watch::channel(false);
+        let task = server::spawn(listener, shared.clone(), rx);
+        Ok(Emulator {
+            shared,
+            addr: local,
+            shutdown: tx,
+            task: Some(task),
+        })
+    }
+
+    /// The base URL of both services, e.g. `http://127.0.0.1:40123` (a wildcard bind
+    /// address is shown as loopback).
+    pub fn endpoint_url(&self) -> String {
+        let mut addr = self.addr;
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => addr.set_ip(Ipv4Addr::LOCALHOST.into()),
+            IpAddr::V6(ip) if ip.is_unspecified() => addr.set_ip(Ipv6Addr::LOCALHOST.into()),
+            _ => {}
+        }
+        format!("http://{addr}")
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The region the emulator accepts.
+    pub fn region(&self) -> &str {
+        &self.shared.region
+    }
+
+    /// Adds a Pinpoint application (no-op if it exists).
+    pub fn add_application(&self, id: &str) {
+        self.shared
+            .pinpoint
+            .lock()
+            .expect("pinpoint lock")
+            .add_app(id);
+    }
+
+    /// Adds a pre-existing DIMENSIONAL segment named `name` to `app` (adding the app if
+    /// needed) and returns its id.
+    pub fn add_segment(&self, app: &str, name: &str) -> String {
+        let mut state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        state.add_app(app);
+        let segment = Segment::new(Some(name.into()), None);
+        let id = segment.id.clone();
+        state
+            .apps
+            .get_mut(app)
+            .expect("app was just added")
+            .segments
+            .push(segment);
+        id
+    }
+
+    /// The segments of `app`, in creation order (empty for an unknown app).
+    pub fn segments(&self, app: &str) -> Vec<SegmentInfo> {
+        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let Some(a) = state.apps.get(app) else {
+            return Vec::new();
+        };
+        a.segments
+            .iter()
+            .map(|s| SegmentInfo {
+                id: s.id.clone(),
+                name: s.name.clone().unwrap_or_default(),
+                segment_type: s.segment_type().into(),
+                size: s.import.as_ref().map_or(0, |i| i.size),
+                s3_url: s.import.as_ref().map(|i| i.s3_url.clone()),
+                format: s.import.as_ref().map(|i| i.format.clone()),
+                channel_counts: s
+                    .import
+                    .as_ref()
+                    .map(|i| i.channel_counts.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The import jobs of `app`, in creation order (empty for an unknown app).
+    pub fn import_jobs(&self, app: &str) -> Vec<ImportJobInfo> {
+        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let Some(a) = state.apps.get(app) else {
+            return Vec::new();
+        };
+        a.jobs
+            .iter()
+            .map(|j| ImportJobInfo {
+                id: j.id.clone(),
+                status: j.status,
+                segment_id: j.definition.segment_id.clone(),
+                segment_name: j.definition.segment_name.clone(),
+                s3_url: j.definition.s3_url.clone(),
+                format: j.definition.format.clone(),
+                total_processed: j.total_processed.unwrap_or(0),
+                total_failures: j.total_failures.unwrap_or(0),
+                failures: j.failures.clone(),
+            })
+            .collect()
+    }
+
+    /// Keys currently stored in `bucket`, sorted (empty for an unknown bucket).
+    pub fn objects(&self, bucket: &str) -> Vec<String> {
+        self.shared.store.list(bucket, "").unwrap_or_default()
+    }
+
+    /// The bytes of an object, if it exists.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.shared.store.read(bucket, key)
+    }
+
+    /// Stores an object directly (no HTTP), creating the bucket if needed.
+    pub fn put_object(&self, bucket: &str, key: &str, data: &[u8]) -> anyhow::Result<()> {
+        self.shared.store.create_bucket(bucket)?;
+        Ok(self.shared.store.write(bucket, key, data)?)
+    }
+
+    /// Every request received so far, in arrival order of completion.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.log.lock().expect("log lock").clone()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.shared.log.lock().expect("log lock").clear();
+    }
+
+    /// Queues a fault for the next request of `operation` (faults are consumed in order).
+    pub fn inject(&self, operation: Operation, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .push(operation, fault);
+    }
+
+    /// How many faults are still queued for `operation`.
+    pub fn pending_faults(&self, operation: Operation) -> usize {
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .pending(operation)
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("faults lock").clear();
+    }
+
+    /// Stops accepting, closes every connection and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,251 @@
+//! The emulated S3: `s3s` + `s3s-fs` over a temporary directory, plus direct access to
+//! the stored objects for import jobs and test inspection.
+//!
+//! `s3s-fs` keeps an object `key` of `bucket` at `root/bucket/key` (its metadata and
+//! temporary files live directly under `root`, never inside a bucket directory).
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use s3s::Body;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+
+use super::EmulatorCredentials;
+use super::faults::Operation;
+use super::util::{request_id, xml_escape};
+
+/// Builds the s3s service over `root` with every credential registered.
+pub(crate) fn build_service(
+    root: &Path,
+    credentials: &[EmulatorCredentials],
+) -> anyhow::Result<S3Service> {
+    let fs = s3s_fs::FileSystem::new(root)
+        .map_err(|e| anyhow::anyhow!("cannot open the S3 store at {}: {e:?}", root.display()))?;
+    let mut auth = SimpleAuth::new();
+    for c in credentials {
+        auth.register(c.access_key_id.clone(), c.secret_access_key.clone().into());
+    }
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(auth);
+    Ok(builder.build())
+}
+
+/// Direct file-system access to the objects `s3s-fs` stores.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    root: PathBuf,
+}
+
+/// A bucket name or key is safe to map to a path if it has no `..`, no absolute part.
+fn safe_relative(s: &str) -> bool {
+    !s.is_empty()
+        && Path::new(s)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+impl Store {
+    /// A store rooted at `root` (the directory s3s-fs serves).
+    pub(crate) fn new(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    fn bucket_path(&self, bucket: &str) -> Option<PathBuf> {
+        (safe_relative(bucket) && !bucket.contains('/') && !bucket.starts_with('.'))
+            .then(|| self.root.join(bucket))
+    }
+
+    fn object_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
+        if !safe_relative(key) || key.ends_with('/') {
+            return None;
+        }
+        self.bucket_path(bucket).map(|b| b.join(key))
+    }
+
+    /// Whether the bucket exists.
+    pub(crate) fn bucket_exists(&self, bucket: &str) -> bool {
+        self.bucket_path(bucket).is_some_and(|p| p.is_dir())
+    }
+
+    /// Creates the bucket's directory (idempotent).
+    pub(crate) fn create_bucket(&self, bucket: &str) -> io::Result<()> {
+        let path = self.bucket_path(bucket).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid bucket name {bucket:?}"),
+            )
+        })?;
+        std::fs::create_dir_all(path)
+    }
+
+    /// Keys of the bucket starting with `prefix`, sorted; `None` if there is no bucket.
+    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Option<Vec<String>> {
+        let dir = self.bucket_path(bucket).filter(|p| p.is_dir())?;
+        let mut keys = Vec::new();
+        let mut stack = vec![(dir, String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let key = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => stack.push((entry.path(), key)),
+                    Ok(t) if t.is_file() => {
+                        if key.starts_with(prefix) {
+                            keys.push(key);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        keys.sort();
+        Some(keys)
+    }
+
+    /// The object's bytes, if it exists.
+    pub(crate) fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let path = self.object_path(bucket, key)?;
+        path.is_file().then(|| std::fs::read(path).ok()).flatten()
+    }
+
+    /// Stores an object directly (bypassing HTTP), creating the bucket if needed.
+    pub(crate) fn write(&self, bucket: &str, key: &str, data: &[u8]) -> io::Result<()> {
+        let path = self.object_path(bucket, key).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid bucket or key {bucket:?}/{key:?}"),
+            )
+        })?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let tmp = self.root.join(format!(".tmp.direct-{}.part", super::util::hex_id(16)));
+        std::fs::write(&tmp, data)?;
+        std::fs::rename(&tmp, &path)
+    }
+}
+
+/// Recognises the S3 operation of a path-style request.
+pub(crate) fn classify(method: &http::Method, path: &str, query: &str, has_copy_source: bool) -> Operation {
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p == name || p.starts_with(&format!("{name}=")))
+    };
+    let trimmed = path.trim_start_matches('/');
+    let (bucket, key) = match trimmed.split_once('/') {
+        Some((b, k)) => (b, k),
+        None => (trimmed, ""),
+    };
+    use http::Method as M;
+    if bucket.is_empty() {
+        return if *method == M::GET {
+            Operation::ListBuckets
+        } else {
+            Operation::OtherS3
+        };
+    }
+    if key.is_empty() {
+        return match *method {
+            M::PUT if query.is_empty() => Operation::CreateBucket,
+            M::DELETE if query.is_empty() => Operation::DeleteBucket,
+            M::HEAD => Operation::HeadBucket,
+            M::GET if has("list-type") => Operation::ListObjectsV2,
+            M::GET if query.is_empty() || has("prefix") || has("marker") || has("delimiter") => {
+                Operation::ListObjects
+            }
+            M::POST if has("delete") => Operation::DeleteObjects,
+            _ => Operation::OtherS3,
+        };
+    }
+    match *method {
+        M::PUT if has("uploadId") => Operation::UploadPart,
+        M::PUT if has_copy_source => Operation::CopyObject,
+        M::PUT if query.is_empty() => Operation::PutObject,
+        M::GET if query.is_empty() || has("versionId") || has("partNumber") => Operation::GetObject,
+        M::HEAD => Operation::HeadObject,
+        M::DELETE if has("uploadId") => Operation::AbortMultipartUpload,
+        M::DELETE => Operation::DeleteObject,
+        M::POST if has("uploads") => Operation::CreateMultipartUpload,
+        M::POST if has("uploadId") => Operation::CompleteMultipartUpload,
+        _ => Operation::OtherS3,
+    }
+}
+
+/// An S3 XML error response.
+pub(crate) fn error_response(
+    status: u16,
+    code: &str,
+    message: &str,
+    extra: &[(&str, &str)],
+) -> Response<Body> {
+    let rid = request_id().replace('-', "").to_uppercase();
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>",
+        xml_escape(code),
+        xml_escape(message)
+    );
+    for (k, v) in extra {
+        xml.push_str(&format!("<{k}>{}</{k}>", xml_escape(v)));
+    }
+    xml.push_str(&format!(
+        "<RequestId>{}</RequestId><HostId>emulator</HostId></Error>",
+        &rid[..16]
+    ));
+    let mut resp = Response::new(Body::from(Bytes::from(xml)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Ok(v) = HeaderValue::from_str(&rid[..16]) {
+        h.insert("x-amz-request-id", v);
+    }
+    h.insert("x-amz-id-2", HeaderValue::from_static("emulator"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn classifies_operations() {
+        let c = |m: Method, p: &str, q: &str| classify(&m, p, q, false);
+        assert_eq!(c(Method::PUT, "/b/k/x.csv", ""), Operation::PutObject);
+        assert_eq!(c(Method::DELETE, "/b/k", ""), Operation::DeleteObject);
+        assert_eq!(c(Method::GET, "/b/k", ""), Operation::GetObject);
+        assert_eq!(c(Method::HEAD, "/b/k", ""), Operation::HeadObject);
+        assert_eq!(c(Method::PUT, "/b", ""), Operation::CreateBucket);
+        assert_eq!(c(Method::GET, "/b", "list-type=2&prefix=a"), Operation::ListObjectsV2);
+        assert_eq!(c(Method::GET, "/", ""), Operation::ListBuckets);
+        assert_eq!(c(Method::POST, "/b/k", "uploads"), Operation::CreateMultipartUpload);
+        assert_eq!(classify(&Method::PUT, "/b/k", "", true), Operation::CopyObject);
+    }
+
+    #[test]
+    fn store_round_trip_and_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        assert!(!store.bucket_exists("b"));
+        store.create_bucket("b").unwrap();
+        store.write("b", "p/1.csv", b"x").unwrap();
+        store.write("b", "p/10/2.csv", b"y").unwrap();
+        store.write("b", "q.csv", b"z").unwrap();
+        assert_eq!(store.list("b", "p/1").unwrap(), vec!["p/1.csv", "p/10/2.csv"]);
+        assert_eq!(store.list("b", "").unwrap().len(), 3);
+        assert_eq!(store.read("b", "q.csv").unwrap(), b"z");
+        assert!(store.read("b", "../b/q.csv").is_none());
+        assert!(store.list("nope", "").is_none());
+        assert!(store.write("b", "../escape", b"").is_err());
+    }
+}

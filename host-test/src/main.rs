@@ -1,0 +1,398 @@
+//! `pinpoint-import`: run the `import_pinpoint_segment` node from the command
+//! line, against AWS or the embedded emulator.
+//!
+//! Contract (scripts rely on it):
+//! - success: stdout is one JSON object (`segment_id`, `import_job_id`, counts), exit 0;
+//! - node error: stdout is `{"error": {"type": T, "message": ..., ...}}`, exit 1;
+//! - bad command line or unreadable files: a message on stderr, exit 2.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use host_test::credentials::StandardChain;
+use host_test::emulator::{Emulator, EmulatorConfig};
+use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
+use host_test::settings;
+use pinpoint_segment_import::error::{ErrorKind, NodeError};
+use pinpoint_segment_import::input::{Format, ImportInput};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "pinpoint-import", version, about = "Import endpoint data into Amazon Pinpoint as a new segment (the import_pinpoint_segment node)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import the data as a new segment and print its id.
+    Run(RunArgs),
+    /// Check the input and data as `run` would, without any network.
+    Validate(RunArgs),
+    /// Print the node's descriptor (JSON).
+    Describe,
+    /// Serve the S3 + Pinpoint emulator on loopback until interrupted.
+    Emulator {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 4566)]
+        port: u16,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The seed's input as a JSON file (`-` for stdin).
+    #[arg(long, conflicts_with_all = ["application_id", "segment_name", "format", "data_file"])]
+    input: Option<PathBuf>,
+    /// Pinpoint project (application) id.
+    #[arg(long, requires_all = ["segment_name", "format", "data_file"])]
+    application_id: Option<String>,
+    /// Name of the new segment.
+    #[arg(long)]
+    segment_name: Option<String>,
+    /// Format of the data file.
+    #[arg(long, value_parser = ["CSV", "JSON"])]
+    format: Option<String>,
+    /// File with the endpoint data (`-` for stdin).
+    #[arg(long)]
+    data_file: Option<PathBuf>,
+    /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION, or the profile's].
+    #[arg(long)]
+    region: Option<String>,
+    /// Staging bucket [env: PINPOINT_IMPORT_BUCKET].
+    #[arg(long)]
+    bucket: Option<String>,
+    /// IAM role Pinpoint assumes to read the staged file [env: PINPOINT_IMPORT_ROLE_ARN].
+    #[arg(long)]
+    role_arn: Option<String>,
+    /// Key prefix of staged files [env: PINPOINT_IMPORT_PREFIX].
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Endpoint for both services [env: AWS_ENDPOINT_URL].
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Pinpoint endpoint [env: AWS_ENDPOINT_URL_PINPOINT].
+    #[arg(long)]
+    pinpoint_endpoint: Option<String>,
+    /// S3 endpoint [env: AWS_ENDPOINT_URL_S3].
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+    /// Shared-config profile for credentials and region [env: AWS_PROFILE].
+    #[arg(long)]
+    profile: Option<String>,
+    /// Use AWS even though no endpoint is set (otherwise the embedded emulator runs).
+    #[arg(long, conflicts_with = "emulator")]
+    aws: bool,
+    /// Use the embedded emulator even if endpoints are set.
+    #[arg(long)]
+    emulator: bool,
+    /// Return right after the import job is created.
+    #[arg(long)]
+    no_wait: bool,
+    /// Any node setting, as KEY=VALUE (repeatable): see `describe`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    set: Vec<(String, String)>,
+    /// Host deadline for the whole run, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    deadline_seconds: u64,
+    /// Memory cap of the component, in MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_limit_mib: usize,
+    /// Show log lines on stderr.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// A failure of the command line itself (exit 2).
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Describe => describe().await,
+            Command::Emulator { port } => serve_emulator(port).await,
+            Command::Run(args) => run(args, false).await,
+            Command::Validate(args) => run(args, true).await,
+        }
+    })
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("pinpoint-import: {message}");
+    ExitCode::from(2)
+}
+
+fn print_json(value: &impl Serialize) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    println!("{text}");
+}
+
+fn print_error(error: &NodeError) -> ExitCode {
+    #[derive(Serialize)]
+    struct Wrapped<'a> {
+        error: &'a NodeError,
+    }
+    print_json(&Wrapped { error });
+    ExitCode::from(1)
+}
+
+async fn describe() -> ExitCode {
+    match NodeHost::new() {
+        Ok(host) => match host.describe().await {
+            Ok(text) => {
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(v) => print_json(&v),
+                    Err(_) => println!("{text}"),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage(&format!("the component failed: {e:#}")),
+        },
+        Err(e) => usage(&format!("cannot load the component: {e:#}")),
+    }
+}
+
+async fn serve_emulator(port: u16) -> ExitCode {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let emulator = match Emulator::start(EmulatorConfig::default(), addr).await {
+        Ok(e) => e,
+        Err(e) => return usage(&format!("cannot start the emulator on {addr}: {e:#}")),
+    };
+    let url = emulator.endpoint_url();
+    eprintln!("pinpoint-import: emulator of S3 and Pinpoint listening at {url}");
+    eprintln!("  export AWS_ENDPOINT_URL={url} AWS_REGION={}", host_test::emulator::DEFAULT_REGION);
+    eprintln!("  export AWS_ACCESS_KEY_ID={}", host_test::emulator::DEFAULT_ACCESS_KEY_ID);
+    eprintln!("  export AWS_SECRET_ACCESS_KEY=<the emulator's test secret: see the README>");
+    eprintln!(
+        "  export PINPOINT_IMPORT_BUCKET={} PINPOINT_IMPORT_ROLE_ARN={}",
+        host_test::emulator::DEFAULT_BUCKET,
+        host_test::emulator::DEFAULT_ROLE_ARN
+    );
+    eprintln!("  application id: {}", host_test::emulator::SEED_APPLICATION_ID);
+    let _ = tokio::signal::ctrl_c().await;
+    emulator.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+fn read_source(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| UsageError(format!("cannot read stdin: {e}")))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The input from `--input` or the four flags; data that is not JSON or not
+/// UTF-8 is a node error, a missing file a usage error.
+fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageError> {
+    if let Some(path) = &args.input {
+        let bytes = read_source(path)?;
+        return Ok(serde_json::from_slice::<ImportInput>(&bytes).map_err(|e| {
+            NodeError::new(
+                ErrorKind::InvalidInput,
+                format!("{} is not the node's input (application_id, segment_name, format CSV|JSON, data): {e}", path.display()),
+            )
+        }));
+    }
+    let (Some(id), Some(name), Some(format), Some(file)) =
+        (&args.application_id, &args.segment_name, &args.format, &args.data_file)
+    else {
+        return Err(UsageError(
+            "give --input FILE, or --application-id, --segment-name, --format and --data-file".into(),
+        ));
+    };
+    let bytes = read_source(file)?;
+    let format = if format == "CSV" { Format::Csv } else { Format::Json };
+    Ok(match String::from_utf8(bytes) {
+        Ok(data) => Ok(ImportInput { application_id: id.clone(), segment_name: name.clone(), format, data }),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            Err(NodeError::new(
+                ErrorKind::MalformedData,
+                format!("{} is not UTF-8 (invalid byte at offset {at}); Pinpoint imports UTF-8 files only", file.display()),
+            ))
+        }
+    })
+}
+
+/// Settings from the environment, then the flags.
+fn settings_from(args: &RunArgs) -> BTreeMap<String, String> {
+    let profile = args.profile.clone();
+    let env = move |k: &str| {
+        if k == "AWS_PROFILE" && profile.is_some() {
+            return profile.clone();
+        }
+        std::env::var(k).ok()
+    };
+    let mut s = settings::from_environment(env);
+    let flags = [
+        ("region", &args.region),
+        ("staging-bucket", &args.bucket),
+        ("import-role-arn", &args.role_arn),
+        ("staging-prefix", &args.prefix),
+        ("pinpoint-endpoint", &args.endpoint_url),
+        ("s3-endpoint", &args.endpoint_url),
+        ("pinpoint-endpoint", &args.pinpoint_endpoint),
+        ("s3-endpoint", &args.s3_endpoint),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            s.insert(key.to_owned(), v.clone());
+        }
+    }
+    if args.no_wait {
+        s.insert("wait-for-completion".into(), "false".into());
+    }
+    s.extend(args.set.iter().cloned());
+    s
+}
+
+async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
+    let input = match read_input(&args) {
+        Ok(Ok(input)) => input,
+        Ok(Err(node_error)) => return print_error(&node_error),
+        Err(UsageError(m)) => return usage(&m),
+    };
+    let host = match NodeHost::new() {
+        Ok(h) => h,
+        Err(e) => return usage(&format!("cannot load the component: {e:#}")),
+    };
+    let settings = settings_from(&args);
+    let use_emulator = !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
+    let mut emulator = None;
+    let mut config = if use_emulator {
+        let started = Emulator::start(EmulatorConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        let started = match started {
+            Ok(e) => e,
+            Err(e) => return usage(&format!("cannot start the embedded emulator: {e:#}")),
+        };
+        eprintln!(
+            "pinpoint-import: no AWS endpoint given and no --aws: running against the embedded S3 + Pinpoint emulator at {}",
+            started.endpoint_url()
+        );
+        // Only explicit node settings carry over; the emulator supplies the rest.
+        let mut overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
+        if args.no_wait {
+            overrides.insert("wait-for-completion".into(), "false".into());
+        }
+        let config = settings::for_emulator(&started, &overrides);
+        emulator = Some(started);
+        config
+    } else {
+        let credentials = StandardChain::resolve(|k| {
+            if k == "AWS_PROFILE" && args.profile.is_some() {
+                return args.profile.clone();
+            }
+            std::env::var(k).ok()
+        });
+        RunConfig::new(settings, Arc::new(credentials))
+    };
+    config.deadline = Duration::from_secs(args.deadline_seconds);
+    config.memory_limit_bytes = args.memory_limit_mib.saturating_mul(1 << 20);
+    let progress = Arc::new(Progress::new(args.verbose));
+    config.events = progress.clone();
+
+    let code = if dry_run {
+        match host.validate(&input, &config).await {
+            Ok(report) => {
+                print_json(&report);
+                ExitCode::SUCCESS
+            }
+            Err(e) => print_error(&e),
+        }
+    } else {
+        match host.run(&input, &config).await {
+            Ok(out) => {
+                progress.finish();
+                print_json(&out);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                progress.finish();
+                print_error(&e)
+            }
+        }
+    };
+    if let Some(e) = emulator {
+        e.shutdown().await;
+    }
+    code
+}
+
+/// Progress on stderr: a one-line bar when stderr is a terminal; log lines
+/// with `--verbose`.
+struct Progress {
+    terminal: bool,
+    verbose: bool,
+    drawn: Mutex<bool>,
+}
+
+impl Progress {
+    fn new(verbose: bool) -> Self {
+        Progress { terminal: std::io::stderr().is_terminal(), verbose, drawn: Mutex::new(false) }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut drawn) = self.drawn.lock() {
+            if *drawn {
+                eprintln!();
+                *drawn = false;
+            }
+        }
+    }
+}
+
+impl EventSink for Progress {
+    fn log(&self, level: LogLevel, message: &str) {
+        if self.verbose || matches!(level, LogLevel::Warn) {
+            self.finish();
+            let tag = match level {
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warning",
+            };
+            eprintln!("pinpoint-import: {tag}: {message}");
+        }
+    }
+
+    fn progress(&self, stage: &str, completed: u64, total: Option<u64>) {
+        if !self.terminal {
+            return;
+        }
+        const WIDTH: u64 = 30;
+        let bar = match total {
+            Some(t) if t > 0 => {
+                let filled = (completed.min(t) * WIDTH / t) as usize;
+                format!("[{}{}] {completed}/{t}", "#".repeat(filled), ".".repeat(WIDTH as usize - filled))
+            }
+            _ => String::new(),
+        };
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r\x1b[2K{stage:<22} {bar}");
+        let _ = err.flush();
+        if let Ok(mut drawn) = self.drawn.lock() {
+            *drawn = true;
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Running the component: one [`Engine`], the component compiled once (and
+//! cached on disk by its hash), pre-instantiated; per run a fresh store with
+//! WASI, `wasi:http` behind the egress policy, `wasi:config` with the
+//! settings, our `host` interface, a memory cap and a deadline.
+//!
+//! This is the reference for runtimes that embed the node: [`NodeHost::run`]
+//! takes the seed's input and a [`RunConfig`] and returns the output or a
+//! typed [`NodeError`].
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use pinpoint_segment_import::error::{ErrorKind, NodeError};
+use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
+use pinpoint_segment_import::input::ImportInput;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::convert;
+use crate::credentials::CredentialsProvider;
+use crate::egress::EgressPolicy;
+
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "pinpoint:segment-import/node-component",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+        },
+        require_store_data_send: true,
+    });
+}
+
+pub use bindings::exports::pinpoint::segment_import::node as wit_node;
+pub use bindings::pinpoint::segment_import::types as wit;
+use bindings::pinpoint::segment_import::host as wit_host;
+
+/// The component this crate was built with (`host-test/build.rs`).
+pub const COMPONENT: &[u8] = include_bytes!(env!("PINPOINT_NODE_WASM"));
+
+/// Log levels of the component's log lines.
+pub use wit_host::LogLevel;
+
+/// Receives the component's log lines and progress.
+pub trait EventSink: Send + Sync {
+    /// A log line.
+    fn log(&self, level: LogLevel, message: &str);
+    /// Progress of a stage: `completed` of `total`.
+    fn progress(&self, stage: &str, completed: u64, total: Option<u64>);
+}
+
+/// An [`EventSink`] that drops everything.
+pub struct Quiet;
+
+impl EventSink for Quiet {
+    fn log(&self, _: LogLevel, _: &str) {}
+    fn progress(&self, _: &str, _: u64, _: Option<u64>) {}
+}
+
+/// Everything one run needs besides the input.
+#[derive(Clone)]
+pub struct RunConfig {
+    /// The node's settings (`wasi:config` keys: `region`, `staging-bucket`, ...).
+    pub settings: BTreeMap<String, String>,
+    /// Where credentials come from.
+    pub credentials: Arc<dyn CredentialsProvider>,
+    /// Authorities the component may reach; empty means "derive from the settings".
+    pub allowed_authorities: Vec<String>,
+    /// Where log lines and progress go.
+    pub events: Arc<dyn EventSink>,
+    /// Linear memory cap of the component, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Wall-clock limit of the whole run.
+    pub deadline: Duration,
+}
+
+impl RunConfig {
+    /// A config with these settings and credentials, no events, a 4 GiB memory
+    /// cap (the wasm32 maximum) and a one-hour deadline.
+    pub fn new(settings: BTreeMap<String, String>, credentials: Arc<dyn CredentialsProvider>) -> Self {
+        RunConfig {
+            settings,
+            credentials,
+            allowed_authorities: Vec::new(),
+            events: Arc::new(Quiet),
+            memory_limit_bytes: 4 << 30,
+            deadline: Duration::from_secs(3600),
+        }
+    }
+
+    /// The egress policy of a run with this config.
+    pub fn egress_policy(&self) -> EgressPolicy {
+        if !self.allowed_authorities.is_empty() {
+            return EgressPolicy::allow(self.allowed_authorities.clone());
+        }
+        let lookup = |k: &str| self.settings.get(k).cloned();
+        match pinpoint_segment_import::settings::Settings::from_lookup(lookup) {
+            Ok(s) => EgressPolicy::allow(pinpoint_segment_import::aws::urls::allowed_authorities(&s)),
+            Err(_) => EgressPolicy::allow([]),
+        }
+    }
+}
+
+/// The store's data for one run.
+struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    egress: EgressPolicy,
+    config: WasiConfigVariables,
+    credentials: Arc<dyn CredentialsProvider>,
+    events: Arc<dyn EventSink>,
+    limits: StoreLimits,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RunState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
+    }
+}
+
+impl wit_host::Host for RunState {
+    fn get_credentials(&mut self) -> Result<wit_host::Credentials, String> {
+        self.credentials.credentials().map(|c| wit_host::Credentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+            expiration: c.expiration,
+        })
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.events.log(level, &message);
+    }
+
+    fn progress(&mut self, stage: String, completed: u64, total: Option<u64>) {
+        self.events.progress(&stage, completed, total);
+    }
+}
+
+impl bindings::pinpoint::segment_import::types::Host for RunState {}
+
+/// The engine and the pre-instantiated component: create once, run many.
+#[derive(Clone)]
+pub struct NodeHost {
+    engine: Engine,
+    pre: bindings::NodeComponentPre<RunState>,
+}
+
+impl NodeHost {
+    /// A host for the component this crate was built with.
+    pub fn new() -> wasmtime::Result<Self> {
+        Self::from_component(COMPONENT)
+    }
+
+    /// A shared host for the built-in component, made on first use.
+    pub fn shared() -> wasmtime::Result<&'static NodeHost> {
+        static HOST: OnceLock<NodeHost> = OnceLock::new();
+        if let Some(h) = HOST.get() {
+            return Ok(h);
+        }
+        let host = Self::new()?;
+        Ok(HOST.get_or_init(|| host))
+    }
+
+    /// A host for the component `bytes`.
+    pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
+        let engine = engine()?;
+        let component = load_component(&engine, bytes)?;
+        let mut linker = Linker::<RunState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RunState| WasiConfig::from(&s.config))?;
+        wit_host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
+        let pre = bindings::NodeComponentPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(NodeHost { engine, pre })
+    }
+
+    fn store(&self, config: &RunConfig) -> Store<RunState> {
+        let state = RunState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            egress: config.egress_policy(),
+            config: WasiConfigVariables::from_iter(config.settings.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            credentials: config.credentials.clone(),
+            events: config.events.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(config.memory_limit_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Yield to the executor at every epoch tick, so the deadline applies
+        // even to a guest that computes without waiting on I/O.
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+
+    /// Runs the import.
+    pub async fn run(&self, input: &ImportInput, config: &RunConfig) -> Result<ImportOutput, NodeError> {
+        let mut store = self.store(config);
+        let memory = config.memory_limit_bytes;
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.pinpoint_segment_import_node().call_run(&mut store, &convert::to_wit_input(input)).await
+        };
+        match tokio::time::timeout(config.deadline, call).await {
+            Err(_) => Err(deadline_error(config.deadline)),
+            Ok(Err(trap)) => Err(trap_error(&trap, memory)),
+            Ok(Ok(Ok(out))) => Ok(convert::from_wit_output(out)),
+            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
+        }
+    }
+
+    /// The dry run: validates without any network.
+    pub async fn validate(&self, input: &ImportInput, config: &RunConfig) -> Result<ValidationReport, NodeError> {
+        let mut store = self.store(config);
+        let memory = config.memory_limit_bytes;
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.pinpoint_segment_import_node().call_validate(&mut store, &convert::to_wit_input(input)).await
+        };
+        match tokio::time::timeout(config.deadline, call).await {
+            Err(_) => Err(deadline_error(config.deadline)),
+            Ok(Err(trap)) => Err(trap_error(&trap, memory)),
+            Ok(Ok(Ok(report))) => Ok(convert::from_wit_report(report)),
+            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
+        }
+    }
+
+    /// The node's descriptor (JSON text).
+    pub async fn describe(&self) -> wasmtime::Result<String> {
+        let config = RunConfig::new(BTreeMap::new(), Arc::new(crate::credentials::AwsCredentials::new("", "", None)));
+        let mut store = self.store(&config);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        instance.pinpoint_segment_import_node().call_describe(&mut store).await
+    }
+}
+
+fn deadline_error(deadline: Duration) -> NodeError {
+    NodeError::new(
+        ErrorKind::TimedOut,
+        format!("the run did not finish within the host's deadline of {} s", deadline.as_secs()),
+    )
+}
+
+fn trap_error(trap: &wasmtime::Error, memory_limit: usize) -> NodeError {
+    let text = format!("{trap:#}");
+    if text.contains("forcing trap when growing memory") || text.contains("memory") && text.contains("limit") {
+        let mut e = NodeError::new(
+            ErrorKind::ImportSizeExceeded,
+            format!("the run needed more memory than the host allows ({} MiB); import less data at once", memory_limit >> 20),
+        );
+        e.details.limit_bytes = Some(memory_limit as u64);
+        return e;
+    }
+    NodeError::new(ErrorKind::ServiceError, format!("the component failed: {text}"))
+}
+
+/// The shared engine: async, epoch interruption with a 10 ms ticker.
+fn engine() -> wasmtime::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(e) = ENGINE.get() {
+        return Ok(e.clone());
+    }
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let engine = ENGINE.get_or_init(|| engine).clone();
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmtime-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .map_err(|e| wasmtime::Error::msg(format!("starting the epoch ticker: {e}")))?;
+    Ok(engine)
+}
+
+/// Compiles the component, or loads it precompiled from the cache, keyed by
+/// the component's hash and the engine's compatibility hash.
+fn load_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    let Some(dir) = cache_dir() else {
+        return Component::new(engine, bytes);
+    };
+    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compat);
+    let mut key = Sha256::new();
+    key.update(bytes);
+    key.update(compat.finish().to_le_bytes());
+    let path = dir.join(format!("{}.cwasm", hex::encode(&key.finalize()[..16])));
+    if path.exists() {
+        // SAFETY: the file was written by `precompile_component` of an engine
+        // with the same compatibility hash, under a name that is the hash of
+        // the component it came from; the cache directory is the user's own.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let compiled = engine.precompile_component(bytes)?;
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, &compiled).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    // SAFETY: `compiled` was just produced by this engine.
+    unsafe { Component::deserialize(engine, &compiled) }
+}
+
+/// `PINPOINT_IMPORT_CACHE_DIR`, else the user's cache directory; `off` disables.
+fn cache_dir() -> Option<PathBuf> {
+    match std::env::var_os("PINPOINT_IMPORT_CACHE_DIR") {
+        Some(v) if v == "off" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|d| d.join("pinpoint-import")),
+    }
+}

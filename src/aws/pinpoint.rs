@@ -1,0 +1,236 @@
+//! Pinpoint's REST operations that the import uses: requests and answers.
+//!
+//! Bodies are not wrapped on the wire (pinpoint-api.md §1.3): the request is
+//! the `ImportJobRequest` object itself and each answer is the inner object
+//! (`ApplicationResponse`, `SegmentsResponse`, `ImportJobResponse`...).
+
+use serde::{Deserialize, Serialize};
+
+use super::Request;
+use super::urls::encode_segment;
+use crate::input::Format;
+
+fn get(url: String) -> Request {
+    let mut r = http::Request::new(Vec::new());
+    *r.method_mut() = http::Method::GET;
+    *r.uri_mut() = url.parse().unwrap_or_default();
+    r.headers_mut()
+        .insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn app_url(base: &str, application_id: &str) -> String {
+    format!("{base}/v1/apps/{}", encode_segment(application_id))
+}
+
+fn paged(url: String, page_size: u32, token: Option<&str>) -> String {
+    let mut url = format!("{url}?page-size={page_size}");
+    if let Some(t) = token {
+        url.push_str("&token=");
+        url.push_str(&encode_segment(t));
+    }
+    url
+}
+
+/// `GetApp`: `GET /v1/apps/{application-id}`.
+pub fn get_app(base: &str, application_id: &str) -> Request {
+    get(app_url(base, application_id))
+}
+
+/// `GetSegments`: one page of `GET /v1/apps/{application-id}/segments`.
+pub fn get_segments(base: &str, application_id: &str, page_size: u32, token: Option<&str>) -> Request {
+    get(paged(format!("{}/segments", app_url(base, application_id)), page_size, token))
+}
+
+/// `GetImportJobs`: one page of `GET /v1/apps/{application-id}/jobs/import`.
+pub fn get_import_jobs(base: &str, application_id: &str, page_size: u32, token: Option<&str>) -> Request {
+    get(paged(format!("{}/jobs/import", app_url(base, application_id)), page_size, token))
+}
+
+/// `GetImportJob`: `GET /v1/apps/{application-id}/jobs/import/{job-id}`.
+pub fn get_import_job(base: &str, application_id: &str, job_id: &str) -> Request {
+    get(format!("{}/jobs/import/{}", app_url(base, application_id), encode_segment(job_id)))
+}
+
+/// `DeleteSegment`: `DELETE /v1/apps/{application-id}/segments/{segment-id}`.
+pub fn delete_segment(base: &str, application_id: &str, segment_id: &str) -> Request {
+    let mut r = get(format!("{}/segments/{}", app_url(base, application_id), encode_segment(segment_id)));
+    *r.method_mut() = http::Method::DELETE;
+    r
+}
+
+/// The body of `CreateImportJob` (an `ImportJobRequest`, unwrapped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportJobRequest {
+    /// Create a segment from the imported endpoints.
+    pub define_segment: bool,
+    /// `CSV` or `JSON` (newline-delimited).
+    pub format: &'static str,
+    /// Register the endpoints in the project.
+    pub register_endpoints: bool,
+    /// The role Pinpoint assumes to read the file.
+    pub role_arn: String,
+    /// `s3://bucket/key` of the staged file.
+    pub s3_url: String,
+    /// Name of the new segment.
+    pub segment_name: String,
+}
+
+impl ImportJobRequest {
+    /// A request that creates a new segment named `segment_name` from the file.
+    pub fn new_segment(format: Format, s3_url: String, role_arn: String, segment_name: String) -> Self {
+        ImportJobRequest {
+            define_segment: true,
+            format: format.as_str(),
+            register_endpoints: true,
+            role_arn,
+            s3_url,
+            segment_name,
+        }
+    }
+}
+
+/// `CreateImportJob`: `POST /v1/apps/{application-id}/jobs/import`, answered 201.
+pub fn create_import_job(base: &str, application_id: &str, body: &ImportJobRequest) -> Request {
+    let mut r = get(format!("{}/jobs/import", app_url(base, application_id)));
+    *r.method_mut() = http::Method::POST;
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    *r.body_mut() = serde_json::to_vec(body).unwrap_or_default();
+    r
+}
+
+/// The fields of `ImportJobResource` (a job's `Definition`) the node reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImportJobDefinition {
+    /// `s3://...` the job imports.
+    pub s3_url: Option<String>,
+    /// The segment the job creates or updates.
+    pub segment_id: Option<String>,
+    /// The segment's name.
+    pub segment_name: Option<String>,
+    /// `CSV` or `JSON`.
+    pub format: Option<String>,
+}
+
+/// `ImportJobResponse`, the body of `CreateImportJob` and `GetImportJob`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImportJob {
+    /// Job id.
+    pub id: String,
+    /// `CREATED` ... `COMPLETED` or `FAILED`.
+    pub job_status: String,
+    /// What the job imports.
+    pub definition: ImportJobDefinition,
+    /// Pieces the job was split into.
+    pub total_pieces: Option<u64>,
+    /// Pieces done.
+    pub completed_pieces: Option<u64>,
+    /// Pieces that failed.
+    pub failed_pieces: Option<u64>,
+    /// Endpoints processed.
+    pub total_processed: Option<u64>,
+    /// Endpoints that failed.
+    pub total_failures: Option<u64>,
+    /// The first 100 failures, in Pinpoint's words.
+    pub failures: Vec<String>,
+    /// When the job was created.
+    pub creation_date: Option<String>,
+}
+
+impl ImportJob {
+    /// Whether the job has finished, one way or the other.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.job_status.as_str(), "COMPLETED" | "FAILED")
+    }
+}
+
+/// `ImportJobsResponse`: one page of import jobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImportJobs {
+    /// The jobs of this page.
+    pub item: Vec<ImportJob>,
+    /// The next page's token, if any.
+    pub next_token: Option<String>,
+}
+
+/// The `ImportDefinition` of an imported segment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SegmentImportDefinition {
+    /// `s3://...` the segment was imported from.
+    pub s3_url: Option<String>,
+    /// Endpoints imported.
+    pub size: Option<u64>,
+}
+
+/// The fields of `SegmentResponse` the node reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Segment {
+    /// Segment id.
+    pub id: String,
+    /// Segment name (optional in the model).
+    pub name: Option<String>,
+    /// `DIMENSIONAL` or `IMPORT`.
+    pub segment_type: Option<String>,
+    /// Where an imported segment came from.
+    pub import_definition: Option<SegmentImportDefinition>,
+}
+
+/// `SegmentsResponse`: one page of segments (`Item` is singular on the wire).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Segments {
+    /// The segments of this page.
+    pub item: Vec<Segment>,
+    /// The next page's token, if any.
+    pub next_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_import_job_body_is_unwrapped() {
+        let body = ImportJobRequest::new_segment(
+            Format::Json,
+            "s3://b/k.json".into(),
+            "arn:aws:iam::1:role/r".into(),
+            "Seg".into(),
+        );
+        let r = create_import_job("https://pinpoint.us-east-1.amazonaws.com", "app1", &body);
+        assert_eq!(r.method(), http::Method::POST);
+        assert_eq!(r.uri(), "https://pinpoint.us-east-1.amazonaws.com/v1/apps/app1/jobs/import");
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"DefineSegment":true,"Format":"JSON","RegisterEndpoints":true,
+                "RoleArn":"arn:aws:iam::1:role/r","S3Url":"s3://b/k.json","SegmentName":"Seg"})
+        );
+    }
+
+    #[test]
+    fn paging_tokens_are_encoded() {
+        let r = get_segments("https://h", "app", 50, Some("a+b/c="));
+        assert_eq!(r.uri(), "https://h/v1/apps/app/segments?page-size=50&token=a%2Bb%2Fc%3D");
+    }
+
+    #[test]
+    fn reads_the_aws_example_job() {
+        // The raw answer of the Developer Guide's CreateImportJob example.
+        let body = r#"{"ApplicationId":"d5ecad8e417d498389e1d5b9454d4e0c","CreationDate":"2018-06-05T22:04:49.213Z",
+            "Definition":{"DefineSegment":true,"ExternalId":"463709046829","Format":"CSV","RegisterEndpoints":true,
+            "RoleArn":"arn:aws:iam::123456789012:role/PinpointSegmentImport","S3Url":"s3://b/Files/import.csv",
+            "SegmentId":"52ac4d6dc6ac4b958aed12e2b0d4bd07","SegmentName":"ImportedSegment"},
+            "Id":"a995ce5d70fa44adb563b7d0e3f6c6f5","JobStatus":"CREATED","Type":"IMPORT"}"#;
+        let job: ImportJob = serde_json::from_str(body).unwrap();
+        assert_eq!(job.definition.segment_id.as_deref(), Some("52ac4d6dc6ac4b958aed12e2b0d4bd07"));
+        assert!(!job.is_terminal());
+    }
+}

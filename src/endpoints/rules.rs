@@ -1,0 +1,757 @@
+//! Pinpoint's import rules: building one [`Endpoint`] from its values with
+//! every per-value check, then the checks across the whole import.
+//!
+//! Choices where Pinpoint's documentation is unclear or silent:
+//! - **`Id` without `ChannelType`/`Address`.** "New endpoints need both
+//!   `Address` and `ChannelType`. To update an existing endpoint, `Id` is
+//!   required." So an endpoint with an `Id` is taken as a possible update and
+//!   neither field is required; any value given is still checked. Without an
+//!   `Id`, both are required.
+//! - **`EffectiveDate`.** The import page says it is unsupported, yet lists it
+//!   among the supported attributes. It is accepted and passed through, and
+//!   must be an ISO 8601 date or date-time (`2024-05-01`,
+//!   `2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.000+02:00`), the format the
+//!   endpoint API uses, so a typo is caught here rather than by a failed job.
+//! - **Empty values.** An empty CSV cell, and an empty or blank string for a
+//!   single-valued JSON field, mean "not given". Values are never trimmed.
+//! - **Lengths.** Custom attribute names may have 50 characters and each value
+//!   100 (Unicode characters, not bytes); the other fields (an FCM token is
+//!   longer than 100) are not limited here. Endpoint size is measured as its
+//!   compact JSON, as Pinpoint stores it, against 15 KB = 15,360 bytes.
+//! - **Limits across the import.** 250 distinct custom attribute names
+//!   (`Attributes`, `Metrics` and `User.UserAttributes` together) and 15
+//!   endpoints per `User.UserId` are checked within this import; Pinpoint
+//!   counts the whole project, which only it can see.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Problem, ProblemKind};
+
+use super::Limits;
+use super::model::{ChannelType, Endpoint, Field, LocationField, OptOut, format_number};
+
+/// The longest custom attribute name, in characters.
+pub const MAX_ATTRIBUTE_NAME_CHARS: usize = 50;
+/// The longest custom attribute value, in characters.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 100;
+/// The most values one custom attribute may have.
+pub const MAX_VALUES_PER_ATTRIBUTE: usize = 50;
+/// The most distinct custom attribute names in one import.
+pub const MAX_CUSTOM_ATTRIBUTE_NAMES: usize = 250;
+/// The largest endpoint, in bytes of its compact JSON (15 KB).
+pub const MAX_ENDPOINT_BYTES: usize = 15 * 1024;
+/// The most endpoints one `User.UserId` may have.
+pub const MAX_ENDPOINTS_PER_USER: usize = 15;
+
+/// Where a value is in the original data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// Line, from 1.
+    pub line: Option<u64>,
+    /// Column (CSV field position or JSON character), from 1.
+    pub column: Option<u64>,
+}
+
+impl Position {
+    /// A position at `line` and `column`.
+    pub fn at(line: u64, column: Option<u64>) -> Self {
+        Position {
+            line: Some(line),
+            column,
+        }
+    }
+}
+
+/// A problem at a position, for a record (or the whole file with `None`).
+pub(crate) fn problem_at(
+    kind: ProblemKind,
+    record: Option<u64>,
+    at: Position,
+    field: Option<String>,
+    message: impl Into<String>,
+) -> Problem {
+    Problem {
+        record,
+        line: at.line,
+        column: at.column,
+        field,
+        kind,
+        message: message.into(),
+    }
+}
+
+/// Where an endpoint came from: its number and first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The endpoint's number, from 1.
+    pub record: u64,
+    /// Where it starts.
+    pub at: Position,
+}
+
+/// Builds one endpoint from its values, checking each as it comes.
+pub(crate) struct EndpointBuilder<'a> {
+    origin: Origin,
+    limits: &'a Limits,
+    problems: &'a mut Vec<Problem>,
+    endpoint: Endpoint,
+    channel_given: bool,
+    address_given: bool,
+    address_at: Position,
+}
+
+impl<'a> EndpointBuilder<'a> {
+    /// A builder for the endpoint at `origin`.
+    pub fn new(origin: Origin, limits: &'a Limits, problems: &'a mut Vec<Problem>) -> Self {
+        EndpointBuilder {
+            origin,
+            limits,
+            problems,
+            endpoint: Endpoint::default(),
+            channel_given: false,
+            address_given: false,
+            address_at: origin.at,
+        }
+    }
+
+    /// Reports a problem with `field` of this endpoint.
+    pub fn report(&mut self, kind: ProblemKind, field: &Field, at: Position, message: String) {
+        self.report_named(kind, Some(field.dot_name()), at, message);
+    }
+
+    /// Reports a problem with a field known only by its name.
+    pub fn report_named(
+        &mut self,
+        kind: ProblemKind,
+        field: Option<String>,
+        at: Position,
+        message: String,
+    ) {
+        let record = Some(self.origin.record);
+        self.problems
+            .push(problem_at(kind, record, at, field, message));
+    }
+
+    /// Sets `field` from a text value (a CSV cell, a JSON string).
+    ///
+    /// Multi-valued attributes get the value appended; numeric fields parse
+    /// it. An empty value of a single-valued field means "not given".
+    pub fn set_text(&mut self, field: &Field, value: String, at: Position) {
+        if field.is_multi_valued() {
+            self.push_value(field, value, at);
+            return;
+        }
+        if field == &Field::ChannelType || field == &Field::Address {
+            if value.trim().is_empty() {
+                return;
+            }
+        } else if value.is_empty() {
+            return;
+        }
+        match field {
+            Field::ChannelType => self.set_channel_type(&value, at),
+            Field::Address => {
+                self.address_at = at;
+                self.endpoint.address = Some(value);
+            }
+            Field::Id => self.endpoint.id = Some(value),
+            Field::RequestId => self.endpoint.request_id = Some(value),
+            Field::OptOut => self.set_opt_out(&value, at),
+            Field::EffectiveDate => self.set_effective_date(value, at),
+            Field::Demographic(d) => *self.endpoint.demographic.slot(*d) = Some(value),
+            Field::Location(LocationField::Latitude | LocationField::Longitude)
+            | Field::Metric(_) => match parse_number(&value) {
+                Some(x) => self.set_number(field, x, at),
+                None => self.report(
+                    ProblemKind::MalformedData,
+                    field,
+                    at,
+                    format!(
+                        "`{}` is not a number; write a plain number such as 42 or -3.5",
+                        value
+                    ),
+                ),
+            },
+            Field::Location(l) => self.set_location_text(*l, value),
+            Field::UserId => self.endpoint.user.user_id = Some(value),
+            Field::Attribute(_) | Field::UserAttribute(_) => {}
+        }
+    }
+
+    /// Sets a numeric field (`Metrics.*`, latitude, longitude) from a number.
+    /// Other fields take the number as text.
+    pub fn set_number(&mut self, field: &Field, x: f64, at: Position) {
+        if !x.is_finite() {
+            self.report(
+                ProblemKind::MalformedData,
+                field,
+                at,
+                "the number is out of range".into(),
+            );
+            return;
+        }
+        match field {
+            Field::Metric(name) => {
+                self.endpoint.metrics.insert(name.clone(), x);
+            }
+            Field::Location(LocationField::Latitude) => {
+                if self.in_range(field, x, 90.0, at) {
+                    self.endpoint.location.latitude = Some(x);
+                }
+            }
+            Field::Location(LocationField::Longitude) => {
+                if self.in_range(field, x, 180.0, at) {
+                    self.endpoint.location.longitude = Some(x);
+                }
+            }
+            _ => self.set_text(field, format_number(x), at),
+        }
+    }
+
+    /// Makes sure a multi-valued attribute exists, even with no values (a
+    /// JSON `[]`).
+    pub fn touch_list(&mut self, field: &Field) {
+        let _ = self.list_mut(field);
+    }
+
+    /// Notes that `field` had a value that could not be read (already
+    /// reported), so it is not reported again as missing.
+    pub fn unreadable(&mut self, field: &Field) {
+        match field {
+            Field::ChannelType => self.channel_given = true,
+            Field::Address => self.address_given = true,
+            _ => {}
+        }
+    }
+
+    fn in_range(&mut self, field: &Field, x: f64, bound: f64, at: Position) -> bool {
+        if (-bound..=bound).contains(&x) {
+            return true;
+        }
+        let msg = format!(
+            "{} is out of range; it must be between -{bound} and {bound}",
+            format_number(x)
+        );
+        self.report(ProblemKind::MalformedData, field, at, msg);
+        false
+    }
+
+    fn set_channel_type(&mut self, value: &str, at: Position) {
+        self.channel_given = true;
+        if let Some(c) = ChannelType::parse(value) {
+            self.endpoint.channel_type = Some(c);
+            return;
+        }
+        let hint = match ChannelType::suggest(value) {
+            Some(c) => format!(
+                "did you mean {}? Channel types are upper case. ",
+                c.as_str()
+            ),
+            None => String::new(),
+        };
+        let all: Vec<&str> = ChannelType::ALL.iter().map(|c| c.as_str()).collect();
+        let msg = format!(
+            "`{value}` is not a Pinpoint channel type; {hint}Use one of {}",
+            all.join(", ")
+        );
+        self.report(
+            ProblemKind::InvalidChannelType,
+            &Field::ChannelType,
+            at,
+            msg,
+        );
+    }
+
+    fn set_opt_out(&mut self, value: &str, at: Position) {
+        match OptOut::parse(value) {
+            Some(o) => self.endpoint.opt_out = Some(o),
+            None => {
+                let msg = format!(
+                    "`{value}` is not a valid OptOut; use ALL (opted out of all messages) or NONE (not opted out), in capitals"
+                );
+                self.report(ProblemKind::MalformedData, &Field::OptOut, at, msg);
+            }
+        }
+    }
+
+    fn set_effective_date(&mut self, value: String, at: Position) {
+        if is_iso8601(&value) {
+            self.endpoint.effective_date = Some(value);
+        } else {
+            let msg = format!(
+                "`{value}` is not an ISO 8601 date; write it like 2024-05-01 or 2024-05-01T12:00:00Z"
+            );
+            self.report(ProblemKind::MalformedData, &Field::EffectiveDate, at, msg);
+        }
+    }
+
+    fn set_location_text(&mut self, field: LocationField, value: String) {
+        let loc = &mut self.endpoint.location;
+        let slot = match field {
+            LocationField::City => &mut loc.city,
+            LocationField::Country => &mut loc.country,
+            LocationField::PostalCode => &mut loc.postal_code,
+            LocationField::Region => &mut loc.region,
+            LocationField::Latitude | LocationField::Longitude => return,
+        };
+        *slot = Some(value);
+    }
+
+    fn push_value(&mut self, field: &Field, value: String, at: Position) {
+        let chars = value.chars().count();
+        if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+            let msg = format!(
+                "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
+            );
+            self.report(ProblemKind::MalformedData, field, at, msg);
+        }
+        if let Some(list) = self.list_mut(field) {
+            list.push(value);
+        }
+    }
+
+    fn list_mut(&mut self, field: &Field) -> Option<&mut Vec<String>> {
+        let map = match field {
+            Field::Attribute(_) => &mut self.endpoint.attributes,
+            Field::UserAttribute(_) => &mut self.endpoint.user.user_attributes,
+            _ => return None,
+        };
+        let name = field.custom_name()?;
+        Some(map.entry(name.to_owned()).or_default())
+    }
+
+    /// Runs the checks that need the whole endpoint and returns it.
+    ///
+    /// `header_lacks_required` is true when a CSV header without `ChannelType`
+    /// or `Address` was already reported, so rows are not reported again.
+    pub fn finish(mut self, header_lacks_required: bool) -> Endpoint {
+        if !header_lacks_required {
+            self.check_required();
+        }
+        if self.limits.check_address_format {
+            self.check_address();
+        }
+        self.check_value_counts();
+        self.check_size();
+        self.endpoint
+    }
+
+    fn check_required(&mut self) {
+        if self.endpoint.id.is_some() {
+            return;
+        }
+        let at = self.origin.at;
+        if !self.channel_given {
+            let msg = "ChannelType is missing; every new endpoint needs a ChannelType (such as EMAIL or SMS) and an Address, or an Id to update an existing endpoint";
+            self.report(
+                ProblemKind::MissingRequiredFields,
+                &Field::ChannelType,
+                at,
+                msg.into(),
+            );
+        }
+        if self.endpoint.address.is_none() && !self.address_given {
+            let msg = "Address is missing; every new endpoint needs an Address (an email address, phone number or device token) and a ChannelType, or an Id to update an existing endpoint";
+            self.report(
+                ProblemKind::MissingRequiredFields,
+                &Field::Address,
+                at,
+                msg.into(),
+            );
+        }
+    }
+
+    fn check_address(&mut self) {
+        let (Some(channel), Some(address)) = (self.endpoint.channel_type, &self.endpoint.address)
+        else {
+            return;
+        };
+        let message = match channel {
+            ChannelType::Sms | ChannelType::Voice => e164_problem(address),
+            ChannelType::Email => email_problem(address),
+            _ => None,
+        };
+        if let Some(m) = message {
+            let msg = format!("{} address `{address}` {m}", channel.as_str());
+            let at = self.address_at;
+            self.report(ProblemKind::MalformedData, &Field::Address, at, msg);
+        }
+    }
+
+    fn check_value_counts(&mut self) {
+        let mut too_many = Vec::new();
+        for (name, values) in &self.endpoint.attributes {
+            if values.len() > MAX_VALUES_PER_ATTRIBUTE {
+                too_many.push((Field::Attribute(name.clone()), values.len()));
+            }
+        }
+        for (name, values) in &self.endpoint.user.user_attributes {
+            if values.len() > MAX_VALUES_PER_ATTRIBUTE {
+                too_many.push((Field::UserAttribute(name.clone()), values.len()));
+            }
+        }
+        let at = self.origin.at;
+        for (field, n) in too_many {
+            let msg = format!(
+                "the attribute has {n} values; Pinpoint allows at most {MAX_VALUES_PER_ATTRIBUTE} per attribute"
+            );
+            self.report(ProblemKind::MalformedData, &field, at, msg);
+        }
+    }
+
+    fn check_size(&mut self) {
+        let size = json_size(&self.endpoint);
+        if size > MAX_ENDPOINT_BYTES {
+            let msg = format!(
+                "the endpoint is {size} bytes; Pinpoint allows at most {MAX_ENDPOINT_BYTES} bytes (15 KB) per endpoint; remove attributes or shorten values"
+            );
+            let at = self.origin.at;
+            self.report_named(ProblemKind::ImportSizeExceeded, None, at, msg);
+        }
+    }
+}
+
+/// The size of the endpoint's compact JSON, in bytes.
+pub fn json_size(endpoint: &Endpoint) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, endpoint) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// A finite number written as plain text (`42`, `-3.5`, `1e3`); no spaces,
+/// no `NaN` or infinity.
+pub fn parse_number(text: &str) -> Option<f64> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    if !plain || !text.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Why `address` is not an E.164 phone number, or `None` when it is.
+fn e164_problem(address: &str) -> Option<String> {
+    let digits = address.strip_prefix('+');
+    let ok = digits.is_some_and(|d| {
+        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    });
+    if ok {
+        return None;
+    }
+    let hint = if address.contains([' ', '-', '(', ')', '.']) {
+        "; remove spaces, dashes, dots and parentheses"
+    } else if digits.is_none() {
+        "; start it with + and the country code"
+    } else {
+        ""
+    };
+    Some(format!(
+        "is not a phone number in E.164 format (+, country code and number, up to 15 digits, e.g. +12065550100){hint}"
+    ))
+}
+
+/// Why `address` is not shaped like an email address, or `None` when it is.
+fn email_problem(address: &str) -> Option<String> {
+    let shaped = address
+        .rsplit_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    let clean = !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    if shaped && clean {
+        None
+    } else if !clean {
+        Some("contains spaces or control characters; remove them".into())
+    } else {
+        Some("is not an email address (name@domain)".into())
+    }
+}
+
+/// True for an ISO 8601 date or date-time: `YYYY-MM-DD`, optionally followed
+/// by `Thh:mm`, `:ss`, a fraction, and `Z` or an offset (`+02:00`, `+0200`, `+02`).
+pub fn is_iso8601(s: &str) -> bool {
+    let (date, time) = match s.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    is_date(date) && time.is_none_or(is_time)
+}
+
+fn number_of(s: &str, len: usize) -> Option<u32> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(y), Some(m), Some(d)) = (number_of(y, 4), number_of(m, 2), number_of(d, 2)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+fn is_time(s: &str) -> bool {
+    let (clock, zone) = match s.find(['Z', 'z', '+', '-']) {
+        Some(i) => (s.get(..i).unwrap_or(""), s.get(i..).unwrap_or("")),
+        None => (s, ""),
+    };
+    is_clock(clock) && is_zone(zone)
+}
+
+fn is_clock(s: &str) -> bool {
+    let (hms, fraction) = match s.split_once(['.', ',']) {
+        Some((a, f)) => (a, Some(f)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    let ok = match parts.as_slice() {
+        [h, m] => fraction.is_none() && hour_minute(h, m),
+        [h, m, sec] => hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60),
+        _ => false,
+    };
+    ok && fraction
+        .is_none_or(|f| (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn hour_minute(h: &str, m: &str) -> bool {
+    number_of(h, 2).is_some_and(|x| x <= 23) && number_of(m, 2).is_some_and(|x| x <= 59)
+}
+
+fn is_zone(s: &str) -> bool {
+    if s.is_empty() || s == "Z" || s == "z" {
+        return true;
+    }
+    let Some(offset) = s.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    match offset.split_once(':') {
+        Some((h, m)) => hour_minute(h, m),
+        None if offset.len() == 4 => {
+            hour_minute(offset.get(..2).unwrap_or(""), offset.get(2..).unwrap_or(""))
+        }
+        None => number_of(offset, 2).is_some_and(|x| x <= 23),
+    }
+}
+
+/// Where each endpoint came from, parallel to the endpoints.
+pub(crate) fn check_import(
+    endpoints: &[Endpoint],
+    origins: &[Origin],
+    problems: &mut Vec<Problem>,
+) {
+    check_endpoints_per_user(endpoints, origins, problems);
+    check_custom_attribute_names(endpoints, origins, problems);
+}
+
+fn check_endpoints_per_user(
+    endpoints: &[Endpoint],
+    origins: &[Origin],
+    problems: &mut Vec<Problem>,
+) {
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in endpoints {
+        if let Some(u) = &e.user.user_id {
+            *totals.entry(u.as_str()).or_default() += 1;
+        }
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (e, origin) in endpoints.iter().zip(origins) {
+        let Some(user) = &e.user.user_id else {
+            continue;
+        };
+        let n = seen.entry(user.as_str()).or_default();
+        *n += 1;
+        if *n == MAX_ENDPOINTS_PER_USER + 1 {
+            let total = totals.get(user.as_str()).copied().unwrap_or(*n);
+            let msg = format!(
+                "User.UserId `{user}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)"
+            );
+            problems.push(problem_at(
+                ProblemKind::MalformedData,
+                Some(origin.record),
+                origin.at,
+                Some(Field::UserId.dot_name()),
+                msg,
+            ));
+        }
+    }
+}
+
+fn check_custom_attribute_names(
+    endpoints: &[Endpoint],
+    origins: &[Origin],
+    problems: &mut Vec<Problem>,
+) {
+    let mut names: BTreeSet<Field> = BTreeSet::new();
+    for (e, origin) in endpoints.iter().zip(origins) {
+        let fields = e
+            .attributes
+            .keys()
+            .map(|k| Field::Attribute(k.clone()))
+            .chain(e.metrics.keys().map(|k| Field::Metric(k.clone())))
+            .chain(
+                e.user
+                    .user_attributes
+                    .keys()
+                    .map(|k| Field::UserAttribute(k.clone())),
+            );
+        for field in fields {
+            if names.contains(&field) {
+                continue;
+            }
+            let dot = field.dot_name();
+            names.insert(field);
+            if names.len() == MAX_CUSTOM_ATTRIBUTE_NAMES + 1 {
+                let msg = format!(
+                    "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{dot}` is the first one over"
+                );
+                problems.push(problem_at(
+                    ProblemKind::MalformedData,
+                    Some(origin.record),
+                    origin.at,
+                    Some(dot),
+                    msg,
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// Checks a custom attribute's name (the part after the prefix); the message
+/// when it breaks Pinpoint's rules.
+pub fn custom_name_problem(field: &Field) -> Option<String> {
+    let name = field.custom_name()?;
+    let chars = name.chars().count();
+    if chars > MAX_ATTRIBUTE_NAME_CHARS {
+        return Some(format!(
+            "the attribute name `{name}` has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_NAME_CHARS}"
+        ));
+    }
+    if name.trim().is_empty() {
+        return Some("the attribute name is blank".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_and_finite() {
+        for ok in ["42", "-3.5", "+1", ".5", "5.", "1e3", "1E-3", "0"] {
+            assert!(parse_number(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "", " 1", "1 ", "NaN", "inf", "infinity", "1,5", "abc", "1e400", "-", "e5", "0x10",
+        ] {
+            assert!(parse_number(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn e164_numbers() {
+        for ok in ["+12125551234", "+447911123456", "+12"] {
+            assert_eq!(e164_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "12125551234",
+            "+1 212 555 1234",
+            "+0123",
+            "+",
+            "+1234567890123456",
+            "+1a",
+        ] {
+            assert!(e164_problem(bad).is_some(), "{bad}");
+        }
+        assert!(e164_problem("+1 212").unwrap().contains("remove spaces"));
+        assert!(
+            e164_problem("2125551234")
+                .unwrap()
+                .contains("start it with +")
+        );
+    }
+
+    #[test]
+    fn email_shapes() {
+        for ok in ["john.doe@example.com", "a@b", "\"x@y\"@example.com"] {
+            assert_eq!(email_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "john.doe",
+            "@example.com",
+            "john@",
+            "jo hn@example.com",
+            "a@b\u{7}",
+        ] {
+            assert!(email_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_dates() {
+        for ok in [
+            "2024-05-01",
+            "2024-02-29",
+            "2024-05-01T12:00",
+            "2024-05-01T12:00:00Z",
+            "2024-05-01T12:00:00.123Z",
+            "2024-05-01T23:59:59+02:00",
+            "2024-05-01T23:59:59-0530",
+            "2024-05-01T23:59:59+02",
+        ] {
+            assert!(is_iso8601(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-5-1",
+            "01/05/2024",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-01T12:00:00+25:00",
+            "2024-05-01T12",
+            "2024-05-01 12:00:00",
+            "2024-05-01T12:00:00Zjunk",
+        ] {
+            assert!(!is_iso8601(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn custom_names_are_limited_to_50_chars() {
+        assert!(custom_name_problem(&Field::Attribute("a".repeat(50))).is_none());
+        assert!(custom_name_problem(&Field::Attribute("a".repeat(51))).is_some());
+        assert!(custom_name_problem(&Field::Metric(" ".into())).is_some());
+        assert!(custom_name_problem(&Field::Address).is_none());
+    }
+}

@@ -1,0 +1,434 @@
+//! The import flow, generic over its host ([`Transport`], [`Runtime`]).
+//!
+//! 1. check the input; read, validate and convert the data (nothing leaves
+//!    the sandbox unless it all passes);
+//! 2. `GetApp`; `GetSegments` (all pages) for a segment of the same name;
+//! 3. `PutObject` at a content-addressed key (same input, same key);
+//! 4. `CreateImportJob` with a new segment; poll `GetImportJob`;
+//! 5. delete the staged file; return the segment id.
+//!
+//! A segment of the same name that was made from this very staged file is a
+//! retried run, not a duplicate: its result is returned and nothing is created.
+
+mod client;
+pub mod host;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use client::{CallError, Client, Idempotency};
+pub use host::{Level, Runtime, Stage, Transport, TransportError, TransportErrorKind};
+
+use crate::aws::pinpoint::{self, ImportJob, ImportJobRequest, ImportJobs, Segment, Segments};
+use crate::aws::{s3, urls};
+use crate::endpoints::{self, Limits, Prepared};
+use crate::error::{ErrorKind, NodeError};
+use crate::input::{Format, ImportInput};
+use crate::settings::Settings;
+
+/// Page size asked of `GetSegments` and `GetImportJobs`.
+const PAGE_SIZE: u32 = 100;
+/// At most this many pages are read (100,000 segments), so a server that
+/// keeps sending tokens cannot keep the node forever.
+const MAX_PAGES: usize = 1000;
+
+/// What a successful run returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportOutput {
+    /// The new segment's id.
+    pub segment_id: String,
+    /// The import job's id.
+    pub import_job_id: String,
+    /// The segment's name.
+    pub segment_name: String,
+    /// The job's last status: `COMPLETED`, or an earlier one when not waiting.
+    pub job_status: String,
+    /// Endpoints in the staged file.
+    pub endpoints_submitted: u64,
+    /// Endpoints Pinpoint imported, once the job completed.
+    pub endpoints_imported: Option<u64>,
+    /// Endpoints Pinpoint could not import, once the job completed.
+    pub endpoints_failed: Option<u64>,
+    /// Pinpoint's first failures, when some endpoints failed.
+    pub failures: Vec<String>,
+    /// `s3://bucket/key` of the staged file.
+    pub staged_object: String,
+    /// Whether the staged file was deleted.
+    pub staged_object_deleted: bool,
+    /// True when an earlier run had already made this segment from this file.
+    pub reused_existing_segment: bool,
+}
+
+/// What `validate` reports for valid data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationReport {
+    /// The input's format.
+    pub format: Format,
+    /// Endpoints in the data.
+    pub endpoint_count: u64,
+    /// Endpoints per channel type.
+    pub channel_counts: BTreeMap<String, u64>,
+    /// Bytes that would be staged in S3.
+    pub bytes_to_stage: u64,
+    /// The limit they were checked against.
+    pub max_import_bytes: u64,
+}
+
+/// Checks the input and data completely, without any network: the dry run.
+pub fn validate(input: &ImportInput, limits: &Limits) -> Result<ValidationReport, NodeError> {
+    input.check()?;
+    let prepared = endpoints::prepare(input.format, &input.data, limits)?;
+    Ok(ValidationReport {
+        format: prepared.format,
+        endpoint_count: prepared.endpoint_count,
+        channel_counts: prepared.channel_counts,
+        bytes_to_stage: prepared.body.len() as u64,
+        max_import_bytes: limits.max_import_bytes,
+    })
+}
+
+/// The data limits the settings ask for.
+pub fn limits(settings: &Settings) -> Limits {
+    Limits {
+        max_import_bytes: settings.max_import_bytes,
+        check_address_format: settings.check_address_format,
+    }
+}
+
+/// The staging key: `{prefix}{sha256(app, name, format, body)}.{ext}`, so a
+/// re-run of the same input stages the same object and finds its segment.
+pub fn staging_key(settings: &Settings, input: &ImportInput, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    for part in [input.application_id.as_bytes(), input.segment_name.as_bytes(), input.format.as_str().as_bytes()] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(body);
+    let digest = hex::encode(h.finalize());
+    format!("{}{}.{}", settings.staging_prefix, &digest[..32], input.format.extension())
+}
+
+/// Runs the whole import.
+pub fn run<T: Transport, R: Runtime>(
+    input: &ImportInput,
+    settings: &Settings,
+    transport: &mut T,
+    runtime: &mut R,
+) -> Result<ImportOutput, NodeError> {
+    input.check()?;
+    runtime.progress(Stage::Validating, 0, None);
+    let prepared = endpoints::prepare(input.format, &input.data, &limits(settings))?;
+    runtime.log(
+        Level::Info,
+        &format!("{} endpoints valid; {} bytes to stage", prepared.endpoint_count, prepared.body.len()),
+    );
+    let key = staging_key(settings, input, &prepared.body);
+    let mut flow = Flow {
+        client: Client { transport, runtime, settings },
+        input,
+        object_url: urls::s3_object_url(settings, &key),
+        s3_url: format!("s3://{}/{key}", settings.staging_bucket),
+        pinpoint: urls::pinpoint_base(settings),
+    };
+    flow.run(prepared)
+}
+
+struct Flow<'a, T, R> {
+    client: Client<'a, T, R>,
+    input: &'a ImportInput,
+    object_url: String,
+    s3_url: String,
+    pinpoint: String,
+}
+
+impl<T: Transport, R: Runtime> Flow<'_, T, R> {
+    fn app(&self) -> &str {
+        &self.input.application_id
+    }
+
+    fn run(&mut self, prepared: Prepared) -> Result<ImportOutput, NodeError> {
+        let endpoints_submitted = prepared.endpoint_count;
+        self.client.runtime.progress(Stage::CheckingApplication, 0, None);
+        let request = pinpoint::get_app(&self.pinpoint, self.app());
+        self.client
+            .pinpoint("GetApp", &request, Idempotency::Safe)
+            .map_err(|e| client::plain(e, "GetApp"))?;
+
+        self.client.runtime.progress(Stage::CheckingSegments, 0, None);
+        if let Some(existing) = self.segment_named(&self.input.segment_name.clone())? {
+            let from_this_file = existing
+                .import_definition
+                .as_ref()
+                .and_then(|d| d.s3_url.as_deref())
+                == Some(self.s3_url.as_str());
+            if !from_this_file {
+                let mut err = NodeError::new(
+                    ErrorKind::DuplicateSegmentName,
+                    format!(
+                        "a segment named {:?} already exists in this project (id {}); choose another name",
+                        self.input.segment_name, existing.id
+                    ),
+                )
+                .with_field("segment_name");
+                err.details.segment_id = Some(existing.id);
+                return Err(err);
+            }
+            self.client.runtime.log(Level::Info, "this file was imported before into this segment; resuming");
+            return self.resume(existing, endpoints_submitted);
+        }
+
+        self.client.runtime.progress(Stage::Staging, 0, Some(prepared.body.len() as u64));
+        let content_type = match prepared.format {
+            Format::Csv => "text/csv",
+            Format::Json => "application/x-ndjson",
+        };
+        let put = s3::put_object(&self.object_url, prepared.body, content_type);
+        self.client.s3("PutObject", &put)?;
+
+        let result = self.create_and_wait(endpoints_submitted);
+        self.finish(result)
+    }
+
+    /// Creates the job and waits for it; the staged file is still there.
+    fn create_and_wait(&mut self, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+        self.client.runtime.progress(Stage::CreatingJob, 0, None);
+        let body = ImportJobRequest::new_segment(
+            self.input.format,
+            self.s3_url.clone(),
+            self.client.settings.import_role_arn.clone(),
+            self.input.segment_name.clone(),
+        );
+        let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
+        let job = match self.client.pinpoint("CreateImportJob", &request, Idempotency::Unsafe) {
+            Ok(response) => parse_json::<ImportJob>(response.body(), "CreateImportJob")?,
+            Err(CallError::Ambiguous(e)) => {
+                self.client.runtime.log(
+                    Level::Warn,
+                    &format!("CreateImportJob may or may not have reached Pinpoint ({}); looking the job up", e.message),
+                );
+                match self.job_for_this_file()? {
+                    Some(job) => job,
+                    None => {
+                        let response = self
+                            .client
+                            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe)
+                            .map_err(|e| client::plain(e, "CreateImportJob"))?;
+                        parse_json::<ImportJob>(response.body(), "CreateImportJob")?
+                    }
+                }
+            }
+            Err(e) => return Err(client::plain(e, "CreateImportJob")),
+        };
+        let segment_id = self.segment_id_of(&job)?;
+        self.wait(job, segment_id, endpoints_submitted)
+    }
+
+    /// Waits for `job` unless the settings say not to, then builds the output.
+    fn wait(&mut self, mut job: ImportJob, segment_id: String, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+        let settings = self.client.settings;
+        if settings.wait_for_completion {
+            let start = self.client.runtime.monotonic();
+            let mut interval = settings.poll_interval;
+            while !job.is_terminal() {
+                let waited = self.client.runtime.monotonic().saturating_sub(start);
+                if waited >= settings.max_wait {
+                    let mut err = NodeError::new(
+                        ErrorKind::TimedOut,
+                        format!(
+                            "import job {} (segment {segment_id}) was still {} after {} s; it may still finish: look it up with GetImportJob",
+                            job.id, job.job_status, waited.as_secs()
+                        ),
+                    );
+                    err.details.import_job_id = Some(job.id);
+                    err.details.segment_id = Some(segment_id);
+                    return Err(err);
+                }
+                self.client.runtime.progress(
+                    Stage::WaitingForJob,
+                    job.completed_pieces.unwrap_or(0),
+                    job.total_pieces.filter(|t| *t > 0),
+                );
+                self.client.runtime.sleep(interval.min(settings.max_wait - waited));
+                interval = (interval + interval / 2).min(settings.poll_interval * 5);
+                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+                let response = self
+                    .client
+                    .pinpoint("GetImportJob", &request, Idempotency::Safe)
+                    .map_err(|e| client::plain(e, "GetImportJob"))?;
+                job = parse_json(response.body(), "GetImportJob")?;
+            }
+            if job.job_status == "FAILED" {
+                return Err(self.job_failed(job, segment_id));
+            }
+        }
+        let done = job.job_status == "COMPLETED";
+        let failed = job.total_failures.unwrap_or(0);
+        Ok(ImportOutput {
+            endpoints_imported: done.then(|| job.total_processed.unwrap_or(endpoints_submitted).saturating_sub(failed)),
+            endpoints_failed: done.then_some(failed),
+            failures: job.failures,
+            segment_id,
+            import_job_id: job.id,
+            segment_name: self.input.segment_name.clone(),
+            job_status: job.job_status,
+            endpoints_submitted,
+            staged_object: self.s3_url.clone(),
+            staged_object_deleted: false,
+            reused_existing_segment: false,
+        })
+    }
+
+    /// A FAILED job: delete its segment (best effort) and report the failures.
+    fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
+        self.client.runtime.progress(Stage::CleaningUp, 0, None);
+        let request = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id);
+        let deleted = self.client.pinpoint("DeleteSegment", &request, Idempotency::Safe).is_ok();
+        let first = job.failures.first().cloned().unwrap_or_else(|| "no reason given".to_owned());
+        let mut err = NodeError::new(
+            ErrorKind::ImportJobFailed,
+            format!(
+                "Pinpoint's import job {} failed: {first}; the segment {segment_id} {}",
+                job.id,
+                if deleted { "was deleted" } else { "could not be deleted and may remain" }
+            ),
+        );
+        err.details.import_job_id = Some(job.id);
+        err.details.segment_id = Some(segment_id);
+        err.details.failures = job.failures;
+        err
+    }
+
+    /// Deletes the staged file where that is safe, and reports on it.
+    fn finish(&mut self, result: Result<ImportOutput, NodeError>) -> Result<ImportOutput, NodeError> {
+        // A job that is still running (not waited for, or timed out) still needs the file.
+        let job_running = match &result {
+            Ok(out) => out.job_status != "COMPLETED",
+            Err(e) => e.kind == ErrorKind::TimedOut,
+        };
+        let deleted = if self.client.settings.delete_staged_object && !job_running {
+            self.client.runtime.progress(Stage::CleaningUp, 0, None);
+            let request = s3::delete_object(&self.object_url);
+            match self.client.s3("DeleteObject", &request) {
+                Ok(_) => true,
+                Err(e) => {
+                    self.client.runtime.log(Level::Warn, &format!("could not delete the staged file {}: {}", self.s3_url, e.message));
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        self.client.runtime.progress(Stage::Done, 1, Some(1));
+        result.map(|mut out| {
+            out.staged_object_deleted = deleted;
+            out
+        })
+    }
+
+    /// A retried run: the segment exists and came from this file.
+    fn resume(&mut self, segment: Segment, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+        let result = match self.job_for_this_file()? {
+            Some(job) => self.wait(job, segment.id, endpoints_submitted),
+            None => Ok(ImportOutput {
+                segment_id: segment.id,
+                import_job_id: String::new(),
+                segment_name: self.input.segment_name.clone(),
+                job_status: "COMPLETED".to_owned(),
+                endpoints_submitted,
+                endpoints_imported: segment.import_definition.and_then(|d| d.size),
+                endpoints_failed: None,
+                failures: Vec::new(),
+                staged_object: self.s3_url.clone(),
+                staged_object_deleted: false,
+                reused_existing_segment: true,
+            }),
+        };
+        self.finish(result).map(|mut out| {
+            out.reused_existing_segment = true;
+            out
+        })
+    }
+
+    /// The segment named `name`, reading every page of `GetSegments`.
+    fn segment_named(&mut self, name: &str) -> Result<Option<Segment>, NodeError> {
+        let mut token: Option<String> = None;
+        for page in 0..MAX_PAGES {
+            let request = pinpoint::get_segments(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let response = self
+                .client
+                .pinpoint("GetSegments", &request, Idempotency::Safe)
+                .map_err(|e| client::plain(e, "GetSegments"))?;
+            let segments: Segments = parse_json(response.body(), "GetSegments")?;
+            self.client.runtime.progress(Stage::CheckingSegments, page as u64 + 1, None);
+            if let Some(found) = segments.item.into_iter().find(|s| s.name.as_deref() == Some(name)) {
+                return Ok(Some(found));
+            }
+            match segments.next_token.filter(|t| !t.is_empty()) {
+                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The import job whose `S3Url` is this run's staged file, if any.
+    fn job_for_this_file(&mut self) -> Result<Option<ImportJob>, NodeError> {
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let request = pinpoint::get_import_jobs(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let response = self
+                .client
+                .pinpoint("GetImportJobs", &request, Idempotency::Safe)
+                .map_err(|e| client::plain(e, "GetImportJobs"))?;
+            let jobs: ImportJobs = parse_json(response.body(), "GetImportJobs")?;
+            if let Some(job) = jobs
+                .item
+                .into_iter()
+                .find(|j| j.definition.s3_url.as_deref() == Some(self.s3_url.as_str()))
+            {
+                return Ok(Some(job));
+            }
+            match jobs.next_token.filter(|t| !t.is_empty()) {
+                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The new segment's id: from the job's definition, else from a fresh
+    /// `GetImportJob`, else from the segment list (name and `S3Url`).
+    fn segment_id_of(&mut self, job: &ImportJob) -> Result<String, NodeError> {
+        if let Some(id) = job.definition.segment_id.clone().filter(|s| !s.is_empty()) {
+            return Ok(id);
+        }
+        let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+        if let Ok(response) = self.client.pinpoint("GetImportJob", &request, Idempotency::Safe) {
+            let fresh: ImportJob = parse_json(response.body(), "GetImportJob")?;
+            if let Some(id) = fresh.definition.segment_id.filter(|s| !s.is_empty()) {
+                return Ok(id);
+            }
+        }
+        match self.segment_named(&self.input.segment_name.clone())? {
+            Some(s) => Ok(s.id),
+            None => Err(NodeError::new(
+                ErrorKind::ServiceError,
+                format!("Pinpoint created import job {} but named no segment for it", job.id),
+            )),
+        }
+    }
+}
+
+fn parse_json<D: serde::de::DeserializeOwned>(body: &[u8], operation: &str) -> Result<D, NodeError> {
+    serde_json::from_slice(body).map_err(|e| {
+        NodeError::new(
+            ErrorKind::ServiceError,
+            format!("{operation} answered something that is not the expected JSON ({e})"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,373 @@
+//! The flow against a scripted AWS: a fake transport that answers by
+//! operation, with queued faults, and a runtime with a fake clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::aws::sign::Credentials;
+use crate::aws::{Request, Response};
+
+const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
+
+/// What the fake answers for one operation, in order; then the default.
+type Script = HashMap<&'static str, VecDeque<Result<Response, TransportError>>>;
+
+#[derive(Default)]
+struct FakeAws {
+    segments: Vec<serde_json::Value>,
+    jobs: Vec<serde_json::Value>,
+    job_statuses: VecDeque<&'static str>,
+    job_failures: Vec<String>,
+    objects: HashMap<String, Vec<u8>>,
+    script: Script,
+    log: Vec<(String, String)>,
+    page_size: usize,
+}
+
+fn json(status: u16, v: serde_json::Value) -> Response {
+    http::Response::builder().status(status).body(v.to_string().into_bytes()).unwrap()
+}
+
+fn aws_error(status: u16, kind: &str) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header("x-amzn-ErrorType", kind)
+        .body(format!(r#"{{"Message":"{kind} happened","RequestID":"rid"}}"#).into_bytes())
+        .unwrap()
+}
+
+impl FakeAws {
+    fn operation(req: &Request) -> &'static str {
+        let path = req.uri().path();
+        match (req.method().as_str(), path) {
+            ("PUT", _) => "PutObject",
+            ("DELETE", p) if !p.starts_with("/v1/") => "DeleteObject",
+            ("DELETE", _) => "DeleteSegment",
+            ("POST", _) => "CreateImportJob",
+            ("GET", p) if p.ends_with("/segments") => "GetSegments",
+            ("GET", p) if p.ends_with("/jobs/import") => "GetImportJobs",
+            ("GET", p) if p.contains("/jobs/import/") => "GetImportJob",
+            _ => "GetApp",
+        }
+    }
+
+    fn job(&self, status: &str) -> serde_json::Value {
+        let mut job = self.jobs.last().cloned().unwrap_or_default();
+        job["JobStatus"] = status.into();
+        if status == "COMPLETED" || status == "FAILED" {
+            job["TotalProcessed"] = 3.into();
+            job["TotalFailures"] = (self.job_failures.len() as u64).into();
+            job["Failures"] = self.job_failures.clone().into();
+        }
+        job
+    }
+
+    fn page(items: &[serde_json::Value], query: &str, size: usize) -> serde_json::Value {
+        let start: usize = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let end = (start + size).min(items.len());
+        let mut page = serde_json::json!({ "Item": items[start.min(end)..end] });
+        if end < items.len() {
+            page["NextToken"] = end.to_string().into();
+        }
+        page
+    }
+}
+
+impl Transport for FakeAws {
+    fn send(&mut self, req: Request) -> Result<Response, TransportError> {
+        let op = Self::operation(&req);
+        self.log.push((op.to_owned(), req.uri().to_string()));
+        assert!(req.headers().contains_key("authorization"), "{op} unsigned");
+        if let Some(answer) = self.script.get_mut(op).and_then(VecDeque::pop_front) {
+            return answer;
+        }
+        let size = if self.page_size == 0 { 2 } else { self.page_size };
+        let query = req.uri().query().unwrap_or("").to_owned();
+        Ok(match op {
+            "GetApp" => json(200, serde_json::json!({"Id": APP, "Name": "app", "Arn": "arn"})),
+            "GetSegments" => json(200, Self::page(&self.segments, &query, size)),
+            "GetImportJobs" => json(200, Self::page(&self.jobs, &query, size)),
+            "PutObject" => {
+                self.objects.insert(req.uri().path().to_owned(), req.body().clone());
+                http::Response::new(Vec::new())
+            }
+            "DeleteObject" => {
+                self.objects.remove(req.uri().path());
+                http::Response::builder().status(204).body(Vec::new()).unwrap()
+            }
+            "CreateImportJob" => {
+                let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
+                let mut definition = body.clone();
+                definition["SegmentId"] = "seg-new".into();
+                let job = serde_json::json!({"Id": format!("job-{}", self.jobs.len() + 1), "JobStatus": "CREATED",
+                    "Definition": definition, "ApplicationId": APP, "CreationDate": "2026-11-28T00:00:00Z", "Type": "IMPORT"});
+                self.jobs.push(job.clone());
+                self.segments.push(serde_json::json!({"Id": "seg-new", "Name": body["SegmentName"],
+                    "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}}));
+                json(201, job)
+            }
+            "GetImportJob" => {
+                let status = self.job_statuses.pop_front().unwrap_or("COMPLETED");
+                json(200, self.job(status))
+            }
+            "DeleteSegment" => {
+                self.segments.retain(|s| s["Id"] != "seg-new");
+                json(200, serde_json::json!({"Id": "seg-new"}))
+            }
+            _ => unreachable!(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeRuntime {
+    clock: Duration,
+    sleeps: Vec<Duration>,
+    logs: Vec<String>,
+    stages: Vec<Stage>,
+}
+
+impl Runtime for FakeRuntime {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000) + self.clock
+    }
+    fn monotonic(&self) -> Duration {
+        self.clock
+    }
+    fn sleep(&mut self, d: Duration) {
+        self.clock += d;
+        self.sleeps.push(d);
+    }
+    fn random(&mut self) -> u64 {
+        u64::MAX / 2
+    }
+    fn credentials(&mut self) -> Result<Credentials, NodeError> {
+        Ok(Credentials {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "SECRETSECRET".into(),
+            session_token: Some("TOKENTOKEN".into()),
+        })
+    }
+    fn log(&mut self, _level: Level, message: &str) {
+        self.logs.push(message.to_owned());
+    }
+    fn progress(&mut self, stage: Stage, _completed: u64, _total: Option<u64>) {
+        if self.stages.last() != Some(&stage) {
+            self.stages.push(stage);
+        }
+    }
+}
+
+fn settings() -> Settings {
+    Settings::from_lookup(|k| {
+        Some(
+            match k {
+                "region" => "us-east-1",
+                "staging-bucket" => "staging",
+                "import-role-arn" => "arn:aws:iam::123456789012:role/Import",
+                "poll-interval-ms" => "1000",
+                "max-wait-seconds" => "60",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    })
+    .unwrap()
+}
+
+fn input(name: &str) -> ImportInput {
+    ImportInput {
+        application_id: APP.into(),
+        segment_name: name.into(),
+        format: Format::Csv,
+        data: "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n".into(),
+    }
+}
+
+fn run_with(aws: &mut FakeAws, rt: &mut FakeRuntime, name: &str) -> Result<ImportOutput, NodeError> {
+    run(&input(name), &settings(), aws, rt)
+}
+
+fn ops(aws: &FakeAws) -> Vec<&str> {
+    aws.log.iter().map(|(op, _)| op.as_str()).collect()
+}
+
+#[test]
+fn happy_path_creates_waits_and_cleans_up() {
+    let mut aws = FakeAws {
+        segments: (0..5).map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")})).collect(),
+        job_statuses: ["PREPARING_FOR_INITIALIZATION", "PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    let mut rt = FakeRuntime::default();
+    let out = run_with(&mut aws, &mut rt, "New").unwrap();
+    assert_eq!(out.segment_id, "seg-new");
+    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!((out.endpoints_submitted, out.endpoints_imported, out.endpoints_failed), (3, Some(3), Some(0)));
+    assert!(out.staged_object_deleted && aws.objects.is_empty());
+    assert_eq!(
+        ops(&aws),
+        ["GetApp", "GetSegments", "GetSegments", "GetSegments", "PutObject", "CreateImportJob",
+         "GetImportJob", "GetImportJob", "GetImportJob", "DeleteObject"]
+    );
+    // Polls back off: 1 s, 1.5 s, 2.25 s.
+    assert_eq!(rt.sleeps, [Duration::from_millis(1000), Duration::from_millis(1500), Duration::from_millis(2250)]);
+    assert_eq!(rt.stages.last(), Some(&Stage::Done));
+    assert!(out.staged_object.starts_with("s3://staging/pinpoint-imports/") && out.staged_object.ends_with(".csv"));
+}
+
+#[test]
+fn a_taken_name_is_a_duplicate_and_nothing_is_staged() {
+    let mut aws = FakeAws {
+        segments: (0..5).map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("n{i}")})).collect(),
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "n4").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName);
+    assert_eq!(err.details.segment_id.as_deref(), Some("s4"));
+    assert!(!ops(&aws).contains(&"PutObject"));
+}
+
+#[test]
+fn a_rerun_of_the_same_input_returns_the_same_segment() {
+    let mut aws = FakeAws::default();
+    let first = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+    let second = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+    assert_eq!(first.segment_id, second.segment_id);
+    assert!(second.reused_existing_segment);
+    assert_eq!(aws.jobs.len(), 1, "no second job");
+    assert_eq!(ops(&aws).iter().filter(|o| **o == "CreateImportJob").count(), 1);
+}
+
+#[test]
+fn unknown_app_is_invalid_application_id() {
+    let mut aws = FakeAws::default();
+    aws.script.insert("GetApp", [Ok(aws_error(404, "NotFoundException"))].into());
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidApplicationId);
+    let service = err.details.service.unwrap();
+    assert_eq!((service.operation.as_str(), service.http_status), ("GetApp", Some(404)));
+    assert_eq!(service.request_id.as_deref(), Some("rid"));
+}
+
+#[test]
+fn throttling_is_retried_with_backoff_and_retry_after() {
+    let mut aws = FakeAws::default();
+    let mut throttled = aws_error(429, "TooManyRequestsException");
+    throttled.headers_mut().insert("retry-after", "7".parse().unwrap());
+    aws.script.insert("GetApp", [Ok(throttled), Ok(aws_error(503, "ServiceUnavailable"))].into());
+    let mut rt = FakeRuntime::default();
+    run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(rt.sleeps[0], Duration::from_secs(7), "Retry-After honoured");
+    // Full jitter over 200 ms * 2: the fake's random number is mid-range.
+    assert!(rt.sleeps[1] <= Duration::from_millis(400), "{:?}", rt.sleeps);
+}
+
+#[test]
+fn throttling_that_never_ends_is_throttled() {
+    let mut aws = FakeAws::default();
+    aws.script.insert("GetSegments", (0..10).map(|_| Ok(aws_error(429, "TooManyRequestsException"))).collect());
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Throttled);
+    assert_eq!(ops(&aws).iter().filter(|o| **o == "GetSegments").count(), 5);
+}
+
+#[test]
+fn forbidden_is_permission_denied_and_never_leaks_secrets() {
+    let mut aws = FakeAws::default();
+    aws.script.insert("GetApp", [Ok(aws_error(403, "AccessDeniedException"))].into());
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    let text = format!("{err:?} {} {:?}", serde_json::to_string(&err).unwrap(), rt.logs);
+    assert!(!text.contains("SECRETSECRET") && !text.contains("TOKENTOKEN"));
+}
+
+#[test]
+fn a_failed_job_deletes_its_segment_and_the_staged_file() {
+    let mut aws = FakeAws {
+        job_statuses: ["PROCESSING", "FAILING", "FAILED"].into(),
+        job_failures: vec!["row 2: bad".into()],
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ImportJobFailed);
+    assert_eq!(err.details.failures, ["row 2: bad"]);
+    assert!(err.message.contains("was deleted"), "{}", err.message);
+    assert!(aws.segments.is_empty() && aws.objects.is_empty());
+}
+
+#[test]
+fn completed_with_failures_is_a_success_that_reports_them() {
+    let mut aws = FakeAws { job_failures: vec!["endpoint 3: bad address".into()], ..Default::default() };
+    let out = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+    assert_eq!((out.endpoints_imported, out.endpoints_failed), (Some(2), Some(1)));
+    assert_eq!(out.failures.len(), 1);
+}
+
+#[test]
+fn a_job_that_never_ends_times_out_and_keeps_the_file() {
+    let mut aws = FakeAws { job_statuses: std::iter::repeat_n("PROCESSING", 1000).collect(), ..Default::default() };
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::TimedOut);
+    assert_eq!(err.details.import_job_id.as_deref(), Some("job-1"));
+    assert_eq!(err.details.segment_id.as_deref(), Some("seg-new"));
+    assert_eq!(rt.clock, Duration::from_secs(60), "waits exactly the limit");
+    assert_eq!(aws.objects.len(), 1, "the running job still needs the file");
+}
+
+#[test]
+fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
+    let mut aws = FakeAws::default();
+    // The job gets created, then the connection breaks before the answer.
+    struct BreakAfterCreate(FakeAws);
+    impl Transport for BreakAfterCreate {
+        fn send(&mut self, req: Request) -> Result<Response, TransportError> {
+            let op = FakeAws::operation(&req);
+            let answer = self.0.send(req);
+            if op == "CreateImportJob" && self.0.jobs.len() == 1 && answer.is_ok() && self.0.log.len() < 8 {
+                return Err(TransportError::new(TransportErrorKind::Broken, "reset"));
+            }
+            answer
+        }
+    }
+    aws.page_size = 10;
+    let mut t = BreakAfterCreate(aws);
+    let out = run(&input("Seg"), &settings(), &mut t, &mut FakeRuntime::default()).unwrap();
+    assert_eq!(out.segment_id, "seg-new");
+    assert_eq!(t.0.jobs.len(), 1, "exactly one job");
+}
+
+#[test]
+fn a_denied_host_is_invalid_settings() {
+    let mut aws = FakeAws::default();
+    aws.script.insert("GetApp", [Err(TransportError::new(TransportErrorKind::Denied, "HttpRequestDenied"))].into());
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidSettings);
+    assert_eq!(err.details.setting.as_deref(), Some("pinpoint-endpoint"));
+}
+
+#[test]
+fn bad_data_never_reaches_the_network() {
+    let mut aws = FakeAws::default();
+    let mut bad = input("Seg");
+    bad.data = "ChannelType,Address\nFAX,+12065550100\n".into();
+    let err = run(&bad, &settings(), &mut aws, &mut FakeRuntime::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidChannelType);
+    assert!(aws.log.is_empty());
+}
+
+#[test]
+fn the_staging_key_depends_on_every_part_of_the_input() {
+    let s = settings();
+    let a = staging_key(&s, &input("A"), b"x");
+    assert_eq!(a, staging_key(&s, &input("A"), b"x"));
+    assert_ne!(a, staging_key(&s, &input("B"), b"x"));
+    assert_ne!(a, staging_key(&s, &input("A"), b"y"));
+}

@@ -1,0 +1,306 @@
+//! The node's settings, read from the host (`wasi:config/store`).
+//!
+//! Keys and defaults are documented in the README. A missing required key or
+//! a value that does not parse is an `InvalidSettings` error naming the key.
+
+use std::time::Duration;
+
+use crate::error::{ErrorKind, NodeError};
+
+/// Default `staging-prefix`.
+pub const DEFAULT_STAGING_PREFIX: &str = "pinpoint-imports/";
+/// Default `max-import-bytes`: 1 GiB, Pinpoint's import-size quota per job.
+pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
+/// Default `max-wait-seconds`: how long to wait for the import job.
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 900;
+/// Default `poll-interval-ms`: AWS's own example polls every 3 s.
+pub const DEFAULT_POLL_INTERVAL_MS: u64 = 3000;
+
+/// Every key the node reads, for `describe` and for checking unknown keys.
+pub const KEYS: &[(&str, &str)] = &[
+    ("region", "AWS region of the Pinpoint project and the staging bucket (required)"),
+    ("staging-bucket", "S3 bucket where the endpoint file is staged (required)"),
+    ("import-role-arn", "IAM role Pinpoint assumes to read the staged file (required)"),
+    ("staging-prefix", "key prefix of staged files (default `pinpoint-imports/`)"),
+    ("pinpoint-endpoint", "URL that replaces https://pinpoint.{region}.amazonaws.com"),
+    ("s3-endpoint", "URL that replaces https://s3.{region}.amazonaws.com"),
+    ("s3-path-style", "true, false or auto (default auto: path style for IP and localhost endpoints and dotted bucket names)"),
+    ("wait-for-completion", "wait for the import job to finish (default true)"),
+    ("max-wait-seconds", "how long to wait for the import job (default 900)"),
+    ("poll-interval-ms", "first interval between job polls; grows to 5x (default 3000)"),
+    ("max-import-bytes", "largest staged file accepted (default 1073741824, Pinpoint's quota)"),
+    ("delete-staged-object", "delete the staged file after the import (default true)"),
+    ("check-address-format", "check E.164 phone numbers and e-mail addresses (default true)"),
+    ("retry-max-attempts", "attempts per request on throttling and server errors (default 5)"),
+    ("retry-base-delay-ms", "base of the exponential backoff (default 200)"),
+    ("retry-max-delay-ms", "cap of one backoff delay (default 20000)"),
+];
+
+/// Whether S3 requests address the bucket in the path or in the host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStyle {
+    /// Path style for IP and localhost endpoints and dotted bucket names.
+    Auto,
+    /// Always `https://host/bucket/key`.
+    Path,
+    /// Always `https://bucket.host/key`.
+    VirtualHosted,
+}
+
+/// Bounds on retries of throttled and failed requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Base of the exponential backoff.
+    pub base_delay: Duration,
+    /// Cap of one delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The parsed settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// AWS region.
+    pub region: String,
+    /// Staging bucket.
+    pub staging_bucket: String,
+    /// Staging key prefix, empty or ending in `/`.
+    pub staging_prefix: String,
+    /// The role Pinpoint assumes to read the staged file.
+    pub import_role_arn: String,
+    /// Pinpoint endpoint override (scheme and authority, no path).
+    pub pinpoint_endpoint: Option<String>,
+    /// S3 endpoint override (scheme and authority, no path).
+    pub s3_endpoint: Option<String>,
+    /// S3 addressing.
+    pub s3_path_style: PathStyle,
+    /// Wait for the job to finish.
+    pub wait_for_completion: bool,
+    /// How long to wait for the job.
+    pub max_wait: Duration,
+    /// First interval between polls.
+    pub poll_interval: Duration,
+    /// Largest staged file accepted.
+    pub max_import_bytes: u64,
+    /// Delete the staged file afterwards.
+    pub delete_staged_object: bool,
+    /// Check address shapes per channel.
+    pub check_address_format: bool,
+    /// Retry bounds.
+    pub retry: RetryPolicy,
+}
+
+impl Settings {
+    /// Reads every setting through `get`, which answers a key's value or `None`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, NodeError> {
+        let value = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |key: &str| {
+            value(key).ok_or_else(|| {
+                bad(key, &format!("the setting `{key}` is required and was not given"))
+            })
+        };
+        let region = required("region")?;
+        if !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(bad("region", "`region` must look like `us-east-1`"));
+        }
+        let staging_bucket = required("staging-bucket")?;
+        check_bucket(&staging_bucket)?;
+        let import_role_arn = required("import-role-arn")?;
+        if !import_role_arn.starts_with("arn:") || !import_role_arn.contains(":role/") {
+            return Err(bad(
+                "import-role-arn",
+                "`import-role-arn` must be an IAM role ARN such as arn:aws:iam::123456789012:role/PinpointImport",
+            ));
+        }
+        let mut staging_prefix =
+            get("staging-prefix").unwrap_or_else(|| DEFAULT_STAGING_PREFIX.to_owned());
+        staging_prefix = staging_prefix.trim().trim_start_matches('/').to_owned();
+        if !staging_prefix.is_empty() && !staging_prefix.ends_with('/') {
+            staging_prefix.push('/');
+        }
+        if staging_prefix.chars().any(char::is_control) {
+            return Err(bad("staging-prefix", "`staging-prefix` contains a control character"));
+        }
+        let s3_path_style = match value("s3-path-style").as_deref() {
+            None | Some("auto") => PathStyle::Auto,
+            Some("true") => PathStyle::Path,
+            Some("false") => PathStyle::VirtualHosted,
+            Some(_) => return Err(bad("s3-path-style", "`s3-path-style` must be true, false or auto")),
+        };
+        let retry = RetryPolicy {
+            max_attempts: number(&value, "retry-max-attempts", 5)?.clamp(1, 20) as u32,
+            base_delay: Duration::from_millis(number(&value, "retry-base-delay-ms", 200)?),
+            max_delay: Duration::from_millis(number(&value, "retry-max-delay-ms", 20_000)?),
+        };
+        Ok(Settings {
+            region,
+            staging_bucket,
+            staging_prefix,
+            import_role_arn,
+            pinpoint_endpoint: endpoint(&value, "pinpoint-endpoint")?,
+            s3_endpoint: endpoint(&value, "s3-endpoint")?,
+            s3_path_style,
+            wait_for_completion: boolean(&value, "wait-for-completion", true)?,
+            max_wait: Duration::from_secs(number(&value, "max-wait-seconds", DEFAULT_MAX_WAIT_SECONDS)?),
+            poll_interval: Duration::from_millis(
+                number(&value, "poll-interval-ms", DEFAULT_POLL_INTERVAL_MS)?.max(1),
+            ),
+            max_import_bytes: number(&value, "max-import-bytes", DEFAULT_MAX_IMPORT_BYTES)?,
+            delete_staged_object: boolean(&value, "delete-staged-object", true)?,
+            check_address_format: boolean(&value, "check-address-format", true)?,
+            retry,
+        })
+    }
+}
+
+/// The data limits alone (`max-import-bytes`, `check-address-format`), for
+/// the dry run, which needs no region, bucket or role.
+pub fn data_limits(get: impl Fn(&str) -> Option<String>) -> Result<crate::endpoints::Limits, NodeError> {
+    let value = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    Ok(crate::endpoints::Limits {
+        max_import_bytes: number(&value, "max-import-bytes", DEFAULT_MAX_IMPORT_BYTES)?,
+        check_address_format: boolean(&value, "check-address-format", true)?,
+    })
+}
+
+fn bad(key: &str, message: &str) -> NodeError {
+    NodeError::new(ErrorKind::InvalidSettings, message).with_setting(key)
+}
+
+fn number(value: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> Result<u64, NodeError> {
+    match value(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| bad(key, &format!("`{key}` must be a whole number, not {v:?}"))),
+    }
+}
+
+fn boolean(value: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, NodeError> {
+    match value(key).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(bad(key, &format!("`{key}` must be true or false, not {v:?}"))),
+    }
+}
+
+/// An endpoint URL: `http(s)://authority` with no path, query or credentials.
+fn endpoint(value: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<String>, NodeError> {
+    let Some(url) = value(key) else { return Ok(None) };
+    let url = url.trim_end_matches('/').to_owned();
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|_| bad(key, &format!("`{key}` is not a URL: {url:?}")))?;
+    let scheme_ok = matches!(parsed.scheme_str(), Some("http" | "https"));
+    let authority = parsed.authority().map(|a| a.as_str()).unwrap_or("");
+    if !scheme_ok || authority.is_empty() || authority.contains('@') {
+        return Err(bad(
+            key,
+            &format!("`{key}` must be an http:// or https:// URL with a host, such as https://pinpoint.us-east-1.amazonaws.com"),
+        ));
+    }
+    if parsed.path() != "/" && !parsed.path().is_empty() || parsed.query().is_some() {
+        return Err(bad(key, &format!("`{key}` must not have a path or query")));
+    }
+    Ok(Some(format!("{}://{}", parsed.scheme_str().unwrap_or("https"), authority)))
+}
+
+/// S3 bucket naming rules (the ones that matter for addressing and signing).
+fn check_bucket(bucket: &str) -> Result<(), NodeError> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "staging-bucket",
+            "`staging-bucket` must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Settings, NodeError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("region", "eu-west-1"),
+        ("staging-bucket", "my-bucket"),
+        ("import-role-arn", "arn:aws:iam::123456789012:role/Import"),
+    ];
+
+    #[test]
+    fn defaults() {
+        let s = parse(BASE).unwrap();
+        assert_eq!(s.staging_prefix, "pinpoint-imports/");
+        assert_eq!(s.max_import_bytes, 1 << 30);
+        assert!(s.wait_for_completion && s.delete_staged_object);
+        assert_eq!(s.s3_path_style, PathStyle::Auto);
+        assert_eq!(s.pinpoint_endpoint, None);
+    }
+
+    #[test]
+    fn missing_required_keys_are_named() {
+        for key in ["region", "staging-bucket", "import-role-arn"] {
+            let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != key).collect();
+            let err = parse(&pairs).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidSettings);
+            assert_eq!(err.details.setting.as_deref(), Some(key));
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (key, value) in [
+            ("max-wait-seconds", "soon"),
+            ("wait-for-completion", "yes"),
+            ("pinpoint-endpoint", "ftp://x"),
+            ("s3-endpoint", "http://user:pw@host"),
+            ("s3-endpoint", "http://host/path"),
+            ("staging-bucket", "Bad_Bucket"),
+            ("region", "US EAST"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.retain(|(k, _)| *k != key);
+            pairs.push((key, value));
+            let err = parse(&pairs).unwrap_err();
+            assert_eq!(err.details.setting.as_deref(), Some(key), "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_normalised() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("s3-endpoint", "http://127.0.0.1:4566/"));
+        pairs.push(("staging-prefix", "/imports"));
+        let s = parse(&pairs).unwrap();
+        assert_eq!(s.s3_endpoint.as_deref(), Some("http://127.0.0.1:4566"));
+        assert_eq!(s.staging_prefix, "imports/");
+    }
+}
