@@ -65,11 +65,6 @@ impl Store {
         self.bucket_path(bucket).map(|b| b.join(key))
     }
 
-    /// Whether the bucket exists.
-    pub(crate) fn bucket_exists(&self, bucket: &str) -> bool {
-        self.bucket_path(bucket).is_some_and(|p| p.is_dir())
-    }
-
     /// Creates the bucket's directory (idempotent).
     pub(crate) fn create_bucket(&self, bucket: &str) -> io::Result<()> {
         let path = self.bucket_path(bucket).ok_or_else(|| {
@@ -236,7 +231,7 @@ mod tests {
     fn store_round_trip_and_listing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_path_buf());
-        assert!(!store.bucket_exists("b"));
+        assert!(store.list("b", "").is_none());
         store.create_bucket("b").unwrap();
         store.write("b", "p/1.csv", b"x").unwrap();
         store.write("b", "p/10/2.csv", b"y").unwrap();

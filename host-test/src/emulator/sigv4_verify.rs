@@ -307,6 +307,7 @@ pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str)
 }
 
 /// The hex signature of a string to sign.
+#[cfg(test)]
 pub(crate) fn signature(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac(key, string_to_sign.as_bytes()))
 }
