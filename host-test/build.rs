@@ -9,16 +9,30 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host-test lives in the workspace").to_path_buf();
-    for watched in ["src", "wit", "Cargo.toml", "Cargo.lock", "rust-toolchain.toml"] {
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = manifest_dir
+        .parent()
+        .expect("host-test lives in the workspace")
+        .to_path_buf();
+    for watched in [
+        "src",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=PINPOINT_NODE_WASM");
 
     // A prebuilt component may be given instead (packagers, cross builds).
     if let Some(prebuilt) = std::env::var_os("PINPOINT_NODE_WASM") {
-        println!("cargo:rustc-env=PINPOINT_NODE_WASM={}", PathBuf::from(prebuilt).display());
+        println!(
+            "cargo:rustc-env=PINPOINT_NODE_WASM={}",
+            PathBuf::from(prebuilt).display()
+        );
         return;
     }
 
@@ -27,8 +41,20 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&root)
-        .args(["build", "--locked", "-p", "pinpoint-segment-import", "--lib"])
-        .args(["--target", "wasm32-wasip2", "--profile", "guest", "--target-dir"])
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "pinpoint-segment-import",
+            "--lib",
+        ])
+        .args([
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -41,12 +67,21 @@ fn main() {
     ] {
         command.env_remove(var);
     }
-    let status = command.status().expect("could not run cargo to build the component");
+    let status = command
+        .status()
+        .expect("could not run cargo to build the component");
     assert!(
         status.success(),
         "building the component failed; is the target installed? run `rustup target add wasm32-wasip2`"
     );
-    let wasm = target_dir.join("wasm32-wasip2").join("guest").join("pinpoint_segment_import.wasm");
-    assert!(wasm.exists(), "the component was not produced at {}", wasm.display());
+    let wasm = target_dir
+        .join("wasm32-wasip2")
+        .join("guest")
+        .join("pinpoint_segment_import.wasm");
+    assert!(
+        wasm.exists(),
+        "the component was not produced at {}",
+        wasm.display()
+    );
     println!("cargo:rustc-env=PINPOINT_NODE_WASM={}", wasm.display());
 }

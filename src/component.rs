@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime};
 use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response};
 use crate::error::{ErrorKind, NodeError, Problem, ProblemKind, ServiceContext};
-use crate::import::{self, ImportOutput, Level, Runtime, Stage, Transport, TransportError, TransportErrorKind, ValidationReport};
+use crate::import::{
+    self, ImportOutput, Level, Runtime, Stage, Transport, TransportError, TransportErrorKind,
+    ValidationReport,
+};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
 
@@ -20,7 +23,9 @@ use exports::pinpoint::segment_import::node::Guest;
 use pinpoint::segment_import::host;
 use pinpoint::segment_import::types as wit;
 use wasi::http::outgoing_handler;
-use wasi::http::types::{ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
 use wasi::io::streams::StreamError;
 
 struct Node;
@@ -40,7 +45,9 @@ impl Guest for Node {
     fn validate(input: wit::ImportInput) -> Result<wit::ValidationReport, wit::NodeError> {
         let input = from_wit_input(input);
         let limits = crate::settings::data_limits(config).map_err(to_wit_error)?;
-        import::validate(&input, &limits).map(to_wit_report).map_err(to_wit_error)
+        import::validate(&input, &limits)
+            .map(to_wit_report)
+            .map_err(to_wit_error)
     }
 
     fn describe() -> String {
@@ -66,9 +73,13 @@ impl Transport for WasiHttp {
             pairs.push((name.as_str().to_owned(), value.as_bytes().to_vec()));
         }
         if !body.is_empty() || !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
-            pairs.push(("content-length".to_owned(), body.len().to_string().into_bytes()));
+            pairs.push((
+                "content-length".to_owned(),
+                body.len().to_string().into_bytes(),
+            ));
         }
-        let headers = Fields::from_list(&pairs).map_err(|e| invalid(&format!("bad header: {e:?}")))?;
+        let headers =
+            Fields::from_list(&pairs).map_err(|e| invalid(&format!("bad header: {e:?}")))?;
         let outgoing = OutgoingRequest::new(headers);
         let method = match parts.method.as_str() {
             "GET" => Method::Get,
@@ -84,12 +95,28 @@ impl Transport for WasiHttp {
             Some("https") => Scheme::Https,
             _ => return Err(invalid("the URL has no http or https scheme")),
         };
-        let authority = uri.authority().ok_or_else(|| invalid("the URL has no host"))?.as_str().to_owned();
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-        outgoing.set_method(&method).map_err(|()| invalid("bad method"))?;
-        outgoing.set_scheme(Some(&scheme)).map_err(|()| invalid("bad scheme"))?;
-        outgoing.set_authority(Some(&authority)).map_err(|()| invalid("bad host"))?;
-        outgoing.set_path_with_query(Some(&path)).map_err(|()| invalid("bad path"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("the URL has no host"))?
+            .as_str()
+            .to_owned();
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_owned();
+        outgoing
+            .set_method(&method)
+            .map_err(|()| invalid("bad method"))?;
+        outgoing
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("bad scheme"))?;
+        outgoing
+            .set_authority(Some(&authority))
+            .map_err(|()| invalid("bad host"))?;
+        outgoing
+            .set_path_with_query(Some(&path))
+            .map_err(|()| invalid("bad path"))?;
         let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
 
         let options = RequestOptions::new();
@@ -100,7 +127,11 @@ impl Transport for WasiHttp {
 
         // A server may answer (and close) before it reads the whole body, as
         // S3 does on a refused PUT: a failed write then yields to the answer.
-        let written = if body.is_empty() { Ok(()) } else { write_body(&outgoing_body, &body) };
+        let written = if body.is_empty() {
+            Ok(())
+        } else {
+            write_body(&outgoing_body, &body)
+        };
         let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
 
         let incoming = loop {
@@ -122,8 +153,14 @@ impl Transport for WasiHttp {
         for (name, value) in incoming.headers().entries() {
             response = response.header(name, value);
         }
-        let body = read_body(incoming.consume().map_err(|()| broken("no response body"))?)?;
-        response.body(body).map_err(|e| broken(&format!("bad response: {e}")))
+        let body = read_body(
+            incoming
+                .consume()
+                .map_err(|()| broken("no response body"))?,
+        )?;
+        response
+            .body(body)
+            .map_err(|e| broken(&format!("bad response: {e}")))
     }
 }
 
@@ -132,7 +169,9 @@ fn broken(message: &str) -> TransportError {
 }
 
 fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
-    let stream = body.write().map_err(|()| broken("request body stream unavailable"))?;
+    let stream = body
+        .write()
+        .map_err(|()| broken("request body stream unavailable"))?;
     let mut rest = bytes;
     while !rest.is_empty() {
         let permitted = match stream.check_write() {
@@ -153,7 +192,9 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
 }
 
 fn read_body(body: IncomingBody) -> Result<Vec<u8>, TransportError> {
-    let stream = body.stream().map_err(|()| broken("response body stream unavailable"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| broken("response body stream unavailable"))?;
     let mut out = Vec::new();
     loop {
         match stream.blocking_read(CHUNK) {
@@ -188,9 +229,9 @@ fn transport_error(e: ErrorCode) -> TransportError {
         | ErrorCode::TlsProtocolError
         | ErrorCode::TlsCertificateError
         | ErrorCode::TlsAlertReceived(_) => TransportErrorKind::Connect,
-        ErrorCode::HttpRequestMethodInvalid | ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpProtocolError => {
-            TransportErrorKind::Invalid
-        }
+        ErrorCode::HttpRequestMethodInvalid
+        | ErrorCode::HttpRequestUriInvalid
+        | ErrorCode::HttpProtocolError => TransportErrorKind::Invalid,
         _ => TransportErrorKind::Broken,
     };
     TransportError::new(kind, format!("{e:?}"))
@@ -219,8 +260,11 @@ impl Runtime for WasiRuntime {
 
     fn credentials(&mut self) -> Result<Credentials, NodeError> {
         let c = host::get_credentials().map_err(|reason| {
-            NodeError::new(ErrorKind::PermissionDenied, format!("the host has no AWS credentials: {reason}"))
-                .with_setting("credentials")
+            NodeError::new(
+                ErrorKind::PermissionDenied,
+                format!("the host has no AWS credentials: {reason}"),
+            )
+            .with_setting("credentials")
         })?;
         Ok(Credentials {
             access_key_id: c.access_key_id,

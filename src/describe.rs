@@ -14,8 +14,10 @@ pub const UPSTREAM_END_OF_SUPPORT: &str = "2026-10-30";
 /// input and output schemas, settings, hosts contacted, hints, error types
 /// and the upstream end-of-support date.
 pub fn descriptor() -> String {
-    let settings: serde_json::Map<String, serde_json::Value> =
-        KEYS.iter().map(|(k, d)| (k.to_string(), json!(d))).collect();
+    let settings: serde_json::Map<String, serde_json::Value> = KEYS
+        .iter()
+        .map(|(k, d)| (k.to_string(), json!(d)))
+        .collect();
     let errors: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
     json!({
         "action_id": ACTION_ID,

@@ -261,7 +261,10 @@ impl NodeError {
     ///
     /// Returns `None` when there are no problems.
     pub fn from_problems(mut problems: Vec<Problem>) -> Option<Self> {
-        let lead = problems.iter().map(|p| p.kind).min_by_key(|k| k.precedence())?;
+        let lead = problems
+            .iter()
+            .map(|p| p.kind)
+            .min_by_key(|k| k.precedence())?;
         let total = problems.len() as u64;
         let first = problems
             .iter()
@@ -350,7 +353,9 @@ mod tests {
 
     #[test]
     fn long_reports_are_capped_but_counted() {
-        let many = (1..=250).map(|r| problem(ProblemKind::MalformedData, r)).collect();
+        let many = (1..=250)
+            .map(|r| problem(ProblemKind::MalformedData, r))
+            .collect();
         let err = NodeError::from_problems(many).unwrap();
         assert_eq!(err.details.problems.len(), MAX_REPORTED_PROBLEMS);
         assert_eq!(err.details.total_problems, 250);

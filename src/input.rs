@@ -87,8 +87,10 @@ impl ImportInput {
         }
         let name = &self.segment_name;
         if name.trim().is_empty() {
-            return Err(NodeError::new(ErrorKind::InvalidInput, "segment_name is empty")
-                .with_field("segment_name"));
+            return Err(
+                NodeError::new(ErrorKind::InvalidInput, "segment_name is empty")
+                    .with_field("segment_name"),
+            );
         }
         if name.chars().count() > MAX_SEGMENT_NAME_CHARS {
             return Err(NodeError::new(
@@ -127,8 +129,16 @@ mod tests {
 
     #[test]
     fn accepts_hex_ids_and_the_seed_example_id() {
-        assert!(input("d5ecad8e417d498389e1d5b9454d4e0c", "a").check().is_ok());
-        assert!(input("a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "a").check().is_ok());
+        assert!(
+            input("d5ecad8e417d498389e1d5b9454d4e0c", "a")
+                .check()
+                .is_ok()
+        );
+        assert!(
+            input("a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "a")
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -141,8 +151,14 @@ mod tests {
 
     #[test]
     fn rejects_empty_or_control_segment_names() {
-        assert_eq!(input("abc", "").check().unwrap_err().kind, ErrorKind::InvalidInput);
-        assert_eq!(input("abc", "a\nb").check().unwrap_err().kind, ErrorKind::InvalidInput);
+        assert_eq!(
+            input("abc", "").check().unwrap_err().kind,
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            input("abc", "a\nb").check().unwrap_err().kind,
+            ErrorKind::InvalidInput
+        );
         assert!(input("abc", "Q4 2024 — high value").check().is_ok());
     }
 

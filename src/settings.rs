@@ -18,22 +18,70 @@ pub const DEFAULT_POLL_INTERVAL_MS: u64 = 3000;
 
 /// Every key the node reads, for `describe` and for checking unknown keys.
 pub const KEYS: &[(&str, &str)] = &[
-    ("region", "AWS region of the Pinpoint project and the staging bucket (required)"),
-    ("staging-bucket", "S3 bucket where the endpoint file is staged (required)"),
-    ("import-role-arn", "IAM role Pinpoint assumes to read the staged file (required)"),
-    ("staging-prefix", "key prefix of staged files (default `pinpoint-imports/`)"),
-    ("pinpoint-endpoint", "URL that replaces https://pinpoint.{region}.amazonaws.com"),
-    ("s3-endpoint", "URL that replaces https://s3.{region}.amazonaws.com"),
-    ("s3-path-style", "true, false or auto (default auto: path style for IP and localhost endpoints and dotted bucket names)"),
-    ("wait-for-completion", "wait for the import job to finish (default true)"),
-    ("max-wait-seconds", "how long to wait for the import job (default 900)"),
-    ("poll-interval-ms", "first interval between job polls; grows to 5x (default 3000)"),
-    ("max-import-bytes", "largest staged file accepted (default 1073741824, Pinpoint's quota)"),
-    ("delete-staged-object", "delete the staged file after the import (default true)"),
-    ("check-address-format", "check E.164 phone numbers and e-mail addresses (default true)"),
-    ("retry-max-attempts", "attempts per request on throttling and server errors (default 5)"),
-    ("retry-base-delay-ms", "base of the exponential backoff (default 200)"),
-    ("retry-max-delay-ms", "cap of one backoff delay (default 20000)"),
+    (
+        "region",
+        "AWS region of the Pinpoint project and the staging bucket (required)",
+    ),
+    (
+        "staging-bucket",
+        "S3 bucket where the endpoint file is staged (required)",
+    ),
+    (
+        "import-role-arn",
+        "IAM role Pinpoint assumes to read the staged file (required)",
+    ),
+    (
+        "staging-prefix",
+        "key prefix of staged files (default `pinpoint-imports/`)",
+    ),
+    (
+        "pinpoint-endpoint",
+        "URL that replaces https://pinpoint.{region}.amazonaws.com",
+    ),
+    (
+        "s3-endpoint",
+        "URL that replaces https://s3.{region}.amazonaws.com",
+    ),
+    (
+        "s3-path-style",
+        "true, false or auto (default auto: path style for IP and localhost endpoints and dotted bucket names)",
+    ),
+    (
+        "wait-for-completion",
+        "wait for the import job to finish (default true)",
+    ),
+    (
+        "max-wait-seconds",
+        "how long to wait for the import job (default 900)",
+    ),
+    (
+        "poll-interval-ms",
+        "first interval between job polls; grows to 5x (default 3000)",
+    ),
+    (
+        "max-import-bytes",
+        "largest staged file accepted (default 1073741824, Pinpoint's quota)",
+    ),
+    (
+        "delete-staged-object",
+        "delete the staged file after the import (default true)",
+    ),
+    (
+        "check-address-format",
+        "check E.164 phone numbers and e-mail addresses (default true)",
+    ),
+    (
+        "retry-max-attempts",
+        "attempts per request on throttling and server errors (default 5)",
+    ),
+    (
+        "retry-base-delay-ms",
+        "base of the exponential backoff (default 200)",
+    ),
+    (
+        "retry-max-delay-ms",
+        "cap of one backoff delay (default 20000)",
+    ),
 ];
 
 /// Whether S3 requests address the bucket in the path or in the host name.
@@ -104,10 +152,17 @@ pub struct Settings {
 impl Settings {
     /// Reads every setting through `get`, which answers a key's value or `None`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, NodeError> {
-        let value = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let value = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let required = |key: &str| {
             value(key).ok_or_else(|| {
-                bad(key, &format!("the setting `{key}` is required and was not given"))
+                bad(
+                    key,
+                    &format!("the setting `{key}` is required and was not given"),
+                )
             })
         };
         let region = required("region")?;
@@ -133,13 +188,21 @@ impl Settings {
             staging_prefix.push('/');
         }
         if staging_prefix.chars().any(char::is_control) {
-            return Err(bad("staging-prefix", "`staging-prefix` contains a control character"));
+            return Err(bad(
+                "staging-prefix",
+                "`staging-prefix` contains a control character",
+            ));
         }
         let s3_path_style = match value("s3-path-style").as_deref() {
             None | Some("auto") => PathStyle::Auto,
             Some("true") => PathStyle::Path,
             Some("false") => PathStyle::VirtualHosted,
-            Some(_) => return Err(bad("s3-path-style", "`s3-path-style` must be true, false or auto")),
+            Some(_) => {
+                return Err(bad(
+                    "s3-path-style",
+                    "`s3-path-style` must be true, false or auto",
+                ));
+            }
         };
         let retry = RetryPolicy {
             max_attempts: number(&value, "retry-max-attempts", 5)?.clamp(1, 20) as u32,
@@ -155,7 +218,11 @@ impl Settings {
             s3_endpoint: endpoint(&value, "s3-endpoint")?,
             s3_path_style,
             wait_for_completion: boolean(&value, "wait-for-completion", true)?,
-            max_wait: Duration::from_secs(number(&value, "max-wait-seconds", DEFAULT_MAX_WAIT_SECONDS)?),
+            max_wait: Duration::from_secs(number(
+                &value,
+                "max-wait-seconds",
+                DEFAULT_MAX_WAIT_SECONDS,
+            )?),
             poll_interval: Duration::from_millis(
                 number(&value, "poll-interval-ms", DEFAULT_POLL_INTERVAL_MS)?.max(1),
             ),
@@ -169,8 +236,14 @@ impl Settings {
 
 /// The data limits alone (`max-import-bytes`, `check-address-format`), for
 /// the dry run, which needs no region, bucket or role.
-pub fn data_limits(get: impl Fn(&str) -> Option<String>) -> Result<crate::endpoints::Limits, NodeError> {
-    let value = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+pub fn data_limits(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<crate::endpoints::Limits, NodeError> {
+    let value = |key: &str| {
+        get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     Ok(crate::endpoints::Limits {
         max_import_bytes: number(&value, "max-import-bytes", DEFAULT_MAX_IMPORT_BYTES)?,
         check_address_format: boolean(&value, "check-address-format", true)?,
@@ -181,7 +254,11 @@ fn bad(key: &str, message: &str) -> NodeError {
     NodeError::new(ErrorKind::InvalidSettings, message).with_setting(key)
 }
 
-fn number(value: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> Result<u64, NodeError> {
+fn number(
+    value: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+) -> Result<u64, NodeError> {
     match value(key) {
         None => Ok(default),
         Some(v) => v
@@ -190,18 +267,30 @@ fn number(value: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> R
     }
 }
 
-fn boolean(value: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, NodeError> {
+fn boolean(
+    value: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, NodeError> {
     match value(key).as_deref() {
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(v) => Err(bad(key, &format!("`{key}` must be true or false, not {v:?}"))),
+        Some(v) => Err(bad(
+            key,
+            &format!("`{key}` must be true or false, not {v:?}"),
+        )),
     }
 }
 
 /// An endpoint URL: `http(s)://authority` with no path, query or credentials.
-fn endpoint(value: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<String>, NodeError> {
-    let Some(url) = value(key) else { return Ok(None) };
+fn endpoint(
+    value: &impl Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<Option<String>, NodeError> {
+    let Some(url) = value(key) else {
+        return Ok(None);
+    };
     let url = url.trim_end_matches('/').to_owned();
     let parsed: http::Uri = url
         .parse()
@@ -211,13 +300,19 @@ fn endpoint(value: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option
     if !scheme_ok || authority.is_empty() || authority.contains('@') {
         return Err(bad(
             key,
-            &format!("`{key}` must be an http:// or https:// URL with a host, such as https://pinpoint.us-east-1.amazonaws.com"),
+            &format!(
+                "`{key}` must be an http:// or https:// URL with a host, such as https://pinpoint.us-east-1.amazonaws.com"
+            ),
         ));
     }
     if parsed.path() != "/" && !parsed.path().is_empty() || parsed.query().is_some() {
         return Err(bad(key, &format!("`{key}` must not have a path or query")));
     }
-    Ok(Some(format!("{}://{}", parsed.scheme_str().unwrap_or("https"), authority)))
+    Ok(Some(format!(
+        "{}://{}",
+        parsed.scheme_str().unwrap_or("https"),
+        authority
+    )))
 }
 
 /// S3 bucket naming rules (the ones that matter for addressing and signing).
@@ -244,8 +339,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Settings, NodeError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 

@@ -6,7 +6,10 @@ use e2e_tests::*;
 use host_test::emulator::{DEFAULT_BUCKET, EmulatorCredentials, SEED_APPLICATION_ID};
 
 async fn run_err(emulator: &Emulator, input: &ImportInput, extra: &[(&str, &str)]) -> NodeError {
-    node().run(input, &config(emulator, extra)).await.expect_err("the run fails")
+    node()
+        .run(input, &config(emulator, extra))
+        .await
+        .expect_err("the run fails")
 }
 
 #[tokio::test]
@@ -15,19 +18,36 @@ async fn the_seed_examples_create_segments_and_leave_nothing_staged() {
     let examples = examples();
     assert_eq!(examples.len(), 3);
     for (name, input) in &examples {
-        let out = node().run(input, &config(&emu, &[])).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let out = node()
+            .run(input, &config(&emu, &[]))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert!(!out.segment_id.is_empty(), "{name}");
         assert_eq!(out.job_status, "COMPLETED", "{name}");
         assert!(out.staged_object_deleted, "{name}");
         let segments = emu.segments(SEED_APPLICATION_ID);
-        let segment = segments.iter().find(|s| s.id == out.segment_id).expect("the segment exists");
+        let segment = segments
+            .iter()
+            .find(|s| s.id == out.segment_id)
+            .expect("the segment exists");
         assert_eq!(segment.name, input.segment_name);
-        assert_eq!(segment.size, out.endpoints_submitted, "{name}: the emulator counted every endpoint");
+        assert_eq!(
+            segment.size, out.endpoints_submitted,
+            "{name}: the emulator counted every endpoint"
+        );
         assert_eq!(Some(segment.size), out.endpoints_imported);
     }
-    let sizes: Vec<u64> = emu.segments(SEED_APPLICATION_ID).iter().map(|s| s.size).collect();
+    let sizes: Vec<u64> = emu
+        .segments(SEED_APPLICATION_ID)
+        .iter()
+        .map(|s| s.size)
+        .collect();
     assert_eq!(sizes.iter().sum::<u64>(), 3 + 2 + 3);
-    assert!(emu.objects(DEFAULT_BUCKET).is_empty(), "staged objects deleted: {:?}", emu.objects(DEFAULT_BUCKET));
+    assert!(
+        emu.objects(DEFAULT_BUCKET).is_empty(),
+        "staged objects deleted: {:?}",
+        emu.objects(DEFAULT_BUCKET)
+    );
 }
 
 #[tokio::test]
@@ -35,16 +55,26 @@ async fn the_json_array_is_staged_as_ndjson() {
     let emu = emulator(EmulatorConfig::default()).await;
     let (_, input) = examples().remove(1);
     assert_eq!(input.format, Format::Json);
-    let out = node().run(&input, &config(&emu, &[("delete-staged-object", "false")])).await.unwrap();
+    let out = node()
+        .run(&input, &config(&emu, &[("delete-staged-object", "false")]))
+        .await
+        .unwrap();
     assert!(!out.staged_object_deleted);
-    let key = out.staged_object.strip_prefix(&format!("s3://{DEFAULT_BUCKET}/")).expect("in the staging bucket");
+    let key = out
+        .staged_object
+        .strip_prefix(&format!("s3://{DEFAULT_BUCKET}/"))
+        .expect("in the staging bucket");
     assert!(key.ends_with(".json"), "{key}");
     let staged = String::from_utf8(emu.object(DEFAULT_BUCKET, key).expect("kept")).unwrap();
     assert_eq!(staged.lines().count(), 2, "{staged}");
     for line in staged.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["User"]["UserAttributes"]["BetaTester"][0], "true");
-        assert_eq!(line.len(), serde_json::to_string(&v).unwrap().len(), "compact: {line}");
+        assert_eq!(
+            line.len(),
+            serde_json::to_string(&v).unwrap().len(),
+            "compact: {line}"
+        );
     }
 }
 
@@ -64,21 +94,33 @@ async fn an_unknown_application_is_invalid_application_id() {
 #[tokio::test]
 async fn broken_csv_is_malformed_data_and_nothing_is_sent() {
     let emu = emulator(EmulatorConfig::default()).await;
-    let input = csv_input("Seg", "ChannelType,Address\nEMAIL,\"a@example.com\nSMS,+12065550100,extra\n");
+    let input = csv_input(
+        "Seg",
+        "ChannelType,Address\nEMAIL,\"a@example.com\nSMS,+12065550100,extra\n",
+    );
     let err = run_err(&emu, &input, &[]).await;
     assert_eq!(err.kind, ErrorKind::MalformedData, "{err:?}");
     assert!(!err.details.problems.is_empty());
-    assert!(emu.requests().is_empty(), "bad data never leaves the sandbox");
+    assert!(
+        emu.requests().is_empty(),
+        "bad data never leaves the sandbox"
+    );
 }
 
 #[tokio::test]
 async fn a_row_without_address_is_missing_required_fields() {
     let emu = emulator(EmulatorConfig::default()).await;
-    let input = csv_input("Seg", "ChannelType,Address\nEMAIL,a@example.com\nSMS,\nEMAIL,b@example.com\n");
+    let input = csv_input(
+        "Seg",
+        "ChannelType,Address\nEMAIL,a@example.com\nSMS,\nEMAIL,b@example.com\n",
+    );
     let err = run_err(&emu, &input, &[]).await;
     assert_eq!(err.kind, ErrorKind::MissingRequiredFields, "{err:?}");
     let p = &err.details.problems[0];
-    assert_eq!((p.record, p.line, p.field.as_deref()), (Some(2), Some(3), Some("Address")));
+    assert_eq!(
+        (p.record, p.line, p.field.as_deref()),
+        (Some(2), Some(3), Some("Address"))
+    );
 }
 
 #[tokio::test]
@@ -100,10 +142,16 @@ async fn a_taken_name_is_duplicate_segment_name() {
 #[tokio::test]
 async fn a_fax_channel_is_invalid_channel_type() {
     let emu = emulator(EmulatorConfig::default()).await;
-    let input = csv_input("Seg", "ChannelType,Address\nEMAIL,a@example.com\nFAX,+12065550100\n");
+    let input = csv_input(
+        "Seg",
+        "ChannelType,Address\nEMAIL,a@example.com\nFAX,+12065550100\n",
+    );
     let err = run_err(&emu, &input, &[]).await;
     assert_eq!(err.kind, ErrorKind::InvalidChannelType, "{err:?}");
-    assert_eq!(err.details.problems[0].field.as_deref(), Some("ChannelType"));
+    assert_eq!(
+        err.details.problems[0].field.as_deref(),
+        Some("ChannelType")
+    );
     assert!(err.details.problems[0].message.contains("FAX"));
 }
 
@@ -125,7 +173,10 @@ async fn rejected_credentials_are_permission_denied() {
         "not-the-secret",
         None,
     ));
-    let err = node().run(&csv_input("Seg", VALID_CSV), &cfg).await.unwrap_err();
+    let err = node()
+        .run(&csv_input("Seg", VALID_CSV), &cfg)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");
     assert_eq!(err.details.service.as_ref().unwrap().http_status, Some(403));
     assert!(!format!("{err:?}").contains("not-the-secret"));
@@ -134,14 +185,30 @@ async fn rejected_credentials_are_permission_denied() {
 #[tokio::test]
 async fn a_403_from_pinpoint_or_s3_is_permission_denied() {
     let emu = emulator(EmulatorConfig::default()).await;
-    emu.inject(Operation::CreateImportJob, Fault::status(403, "AccessDeniedException", "User is not authorized to perform: iam:PassRole"));
+    emu.inject(
+        Operation::CreateImportJob,
+        Fault::status(
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform: iam:PassRole",
+        ),
+    );
     let err = run_err(&emu, &csv_input("Seg", VALID_CSV), &[]).await;
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");
-    assert!(emu.objects(DEFAULT_BUCKET).is_empty(), "the staged file is cleaned up after a failure");
-    emu.inject(Operation::PutObject, Fault::status(403, "AccessDenied", "Access Denied"));
+    assert!(
+        emu.objects(DEFAULT_BUCKET).is_empty(),
+        "the staged file is cleaned up after a failure"
+    );
+    emu.inject(
+        Operation::PutObject,
+        Fault::status(403, "AccessDenied", "Access Denied"),
+    );
     let err = run_err(&emu, &csv_input("Seg2", VALID_CSV), &[]).await;
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");
-    assert_eq!(err.details.service.unwrap().aws_error_type.as_deref(), Some("AccessDenied"));
+    assert_eq!(
+        err.details.service.unwrap().aws_error_type.as_deref(),
+        Some("AccessDenied")
+    );
 }
 
 #[tokio::test]
@@ -150,22 +217,38 @@ async fn a_host_outside_the_policy_is_denied() {
     // S3 is configured elsewhere, but the policy allows only the emulator.
     let mut cfg = config(&emu, &[("s3-endpoint", "http://127.0.0.1:9")]);
     cfg.allowed_authorities = vec![emu.local_addr().to_string()];
-    let err = node().run(&csv_input("Seg", VALID_CSV), &cfg).await.unwrap_err();
+    let err = node()
+        .run(&csv_input("Seg", VALID_CSV), &cfg)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidSettings, "{err:?}");
     assert_eq!(err.details.setting.as_deref(), Some("s3-endpoint"));
     assert!(err.message.contains("denied"), "{}", err.message);
     assert!(emu.requests().iter().all(|r| r.service != "s3"));
     // By default the policy is derived from the settings: the same
     // endpoint is then allowed, and unreachable.
-    let cfg = config(&emu, &[("s3-endpoint", "http://127.0.0.1:9"), ("retry-max-attempts", "1")]);
-    let err = node().run(&csv_input("Seg", VALID_CSV), &cfg).await.unwrap_err();
+    let cfg = config(
+        &emu,
+        &[
+            ("s3-endpoint", "http://127.0.0.1:9"),
+            ("retry-max-attempts", "1"),
+        ],
+    );
+    let err = node()
+        .run(&csv_input("Seg", VALID_CSV), &cfg)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::ServiceError, "{err:?}");
 }
 
 #[tokio::test]
 async fn requests_are_signed_for_the_right_services_with_the_session_token() {
     let config_with_token = EmulatorConfig {
-        credentials: vec![EmulatorCredentials::with_session_token("ASIATEMPORARY0EXAMPLE", "temporary/secret", "SESSION-TOKEN/abc+=")],
+        credentials: vec![EmulatorCredentials::with_session_token(
+            "ASIATEMPORARY0EXAMPLE",
+            "temporary/secret",
+            "SESSION-TOKEN/abc+=",
+        )],
         ..EmulatorConfig::default()
     };
     let emu = emulator(config_with_token).await;
@@ -175,20 +258,43 @@ async fn requests_are_signed_for_the_right_services_with_the_session_token() {
         "temporary/secret",
         Some("SESSION-TOKEN/abc+="),
     ));
-    node().run(&csv_input("Signed", VALID_CSV), &cfg).await.expect("the emulator accepts every signature");
+    node()
+        .run(&csv_input("Signed", VALID_CSV), &cfg)
+        .await
+        .expect("the emulator accepts every signature");
     let requests = emu.requests();
     assert!(requests.len() >= 6);
     for r in &requests {
         let auth = r.header("authorization").expect("signed");
-        let scope = if r.service == "s3" { "/us-east-1/s3/aws4_request" } else { "/us-east-1/mobiletargeting/aws4_request" };
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=ASIATEMPORARY0EXAMPLE/"), "{auth}");
+        let scope = if r.service == "s3" {
+            "/us-east-1/s3/aws4_request"
+        } else {
+            "/us-east-1/mobiletargeting/aws4_request"
+        };
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=ASIATEMPORARY0EXAMPLE/"),
+            "{auth}"
+        );
         assert!(auth.contains(scope), "{} {auth}", r.service);
         assert!(auth.contains("x-amz-security-token"), "{auth}");
-        assert_eq!(r.header("x-amz-security-token"), Some("SESSION-TOKEN/abc+="));
+        assert_eq!(
+            r.header("x-amz-security-token"),
+            Some("SESSION-TOKEN/abc+=")
+        );
         if r.service == "s3" {
-            assert!(r.header("x-amz-content-sha256").is_some_and(|v| v.len() == 64), "signed payload hash");
+            assert!(
+                r.header("x-amz-content-sha256")
+                    .is_some_and(|v| v.len() == 64),
+                "signed payload hash"
+            );
         }
-        assert_eq!(r.status.map(|s| s < 300), Some(true), "{} {:?}", r.uri, r.status);
+        assert_eq!(
+            r.status.map(|s| s < 300),
+            Some(true),
+            "{} {:?}",
+            r.uri,
+            r.status
+        );
     }
     // Without the token the same credentials are refused.
     let mut no_token = config(&emu, &[]);
@@ -197,14 +303,22 @@ async fn requests_are_signed_for_the_right_services_with_the_session_token() {
         "temporary/secret",
         None,
     ));
-    let err = node().run(&csv_input("Signed2", VALID_CSV), &no_token).await.unwrap_err();
+    let err = node()
+        .run(&csv_input("Signed2", VALID_CSV), &no_token)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");
 }
 
 #[tokio::test]
 async fn a_signature_for_the_wrong_region_is_refused() {
     let emu = emulator(EmulatorConfig::default()).await;
-    let err = run_err(&emu, &csv_input("Seg", VALID_CSV), &[("region", "eu-west-1")]).await;
+    let err = run_err(
+        &emu,
+        &csv_input("Seg", VALID_CSV),
+        &[("region", "eu-west-1")],
+    )
+    .await;
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");
 }
 

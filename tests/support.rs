@@ -25,7 +25,10 @@ pub async fn emulator(config: EmulatorConfig) -> Emulator {
 
 /// A run config pointing at `emulator`, with extra settings.
 pub fn config(emulator: &Emulator, extra: &[(&str, &str)]) -> RunConfig {
-    let overrides: BTreeMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let overrides: BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     host_test::settings::for_emulator(emulator, &overrides)
 }
 
@@ -43,7 +46,13 @@ pub fn examples() -> Vec<(String, ImportInput)> {
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("readable example");
             let input = serde_json::from_str(&text).expect("an example is the node's input");
-            (p.file_name().unwrap_or_default().to_string_lossy().into_owned(), input)
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                input,
+            )
         })
         .collect()
 }
@@ -59,4 +68,5 @@ pub fn csv_input(segment_name: &str, data: &str) -> ImportInput {
 }
 
 /// Three valid CSV endpoints.
-pub const VALID_CSV: &str = "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n";
+pub const VALID_CSV: &str =
+    "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n";

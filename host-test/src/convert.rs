@@ -1,7 +1,9 @@
 //! Between the component's WIT types and the node crate's Rust types (which
 //! serialise to the CLI's JSON contract).
 
-use pinpoint_segment_import::error::{ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext};
+use pinpoint_segment_import::error::{
+    ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext,
+};
 use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
 use pinpoint_segment_import::input::{Format, ImportInput};
 
@@ -45,7 +47,11 @@ pub fn from_wit_report(r: wit::ValidationReport) -> ValidationReport {
             wit::DataFormat::Json => Format::Json,
         },
         endpoint_count: r.endpoint_count,
-        channel_counts: r.channel_counts.into_iter().map(|c| (c.channel, c.count)).collect(),
+        channel_counts: r
+            .channel_counts
+            .into_iter()
+            .map(|c| (c.channel, c.count))
+            .collect(),
         bytes_to_stage: r.bytes_to_stage,
         max_import_bytes: r.max_import_bytes,
     }

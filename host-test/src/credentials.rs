@@ -27,7 +27,10 @@ impl std::fmt::Debug for AwsCredentials {
         f.debug_struct("AwsCredentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
             .field("expiration", &self.expiration)
             .finish()
     }
@@ -67,7 +70,9 @@ pub struct StandardChain {
 impl StandardChain {
     /// Resolves credentials from `env` (a lookup of environment variables).
     pub fn resolve(env: impl Fn(&str) -> Option<String>) -> Self {
-        StandardChain { found: resolve(&env) }
+        StandardChain {
+            found: resolve(&env),
+        }
     }
 
     /// Resolves credentials from the process environment.
@@ -83,11 +88,16 @@ impl CredentialsProvider for StandardChain {
 }
 
 fn non_empty(env: &impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
-    env(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, String> {
-    if let (Some(id), Some(secret)) = (non_empty(env, "AWS_ACCESS_KEY_ID"), non_empty(env, "AWS_SECRET_ACCESS_KEY")) {
+    if let (Some(id), Some(secret)) = (
+        non_empty(env, "AWS_ACCESS_KEY_ID"),
+        non_empty(env, "AWS_SECRET_ACCESS_KEY"),
+    ) {
         return Ok(AwsCredentials {
             access_key_id: id,
             secret_access_key: secret,
@@ -107,12 +117,24 @@ fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, Stri
     // (and `[default]`).
     let sources = [
         (credentials_file, profile.clone()),
-        (config_file, if profile == "default" { profile.clone() } else { format!("profile {profile}") }),
+        (
+            config_file,
+            if profile == "default" {
+                profile.clone()
+            } else {
+                format!("profile {profile}")
+            },
+        ),
     ];
     for (file, section) in sources {
         let Some(file) = file else { continue };
-        let Some(values) = read_section(&file, &section) else { continue };
-        if let (Some(id), Some(secret)) = (values.get("aws_access_key_id"), values.get("aws_secret_access_key")) {
+        let Some(values) = read_section(&file, &section) else {
+            continue;
+        };
+        if let (Some(id), Some(secret)) = (
+            values.get("aws_access_key_id"),
+            values.get("aws_secret_access_key"),
+        ) {
             return Ok(AwsCredentials {
                 access_key_id: id.clone(),
                 secret_access_key: secret.clone(),
@@ -120,7 +142,10 @@ fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, Stri
                 expiration: None,
             });
         }
-        if values.contains_key("credential_process") || values.contains_key("sso_session") || values.contains_key("role_arn") {
+        if values.contains_key("credential_process")
+            || values.contains_key("sso_session")
+            || values.contains_key("role_arn")
+        {
             return Err(format!(
                 "profile {profile} uses credential_process, SSO or a role, which this host does not resolve; export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (e.g. with `aws configure export-credentials --format env`)"
             ));
@@ -143,7 +168,11 @@ pub fn profile_region(env: impl Fn(&str) -> Option<String>) -> Option<String> {
     let file = non_empty(&env, "AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .or_else(|| non_empty(&env, "HOME").map(|h| PathBuf::from(h).join(".aws/config")))?;
-    let section = if profile == "default" { profile } else { format!("profile {profile}") };
+    let section = if profile == "default" {
+        profile
+    } else {
+        format!("profile {profile}")
+    };
     read_section(&file, &section)?.get("region").cloned()
 }
 
@@ -175,7 +204,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -190,7 +222,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.session_token.as_deref(), Some("TOKEN"));
         let shown = format!("{c:?}");
-        assert!(!shown.contains("SECRET") && !shown.contains("TOKEN"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("TOKEN"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -199,17 +234,38 @@ mod tests {
         let creds = dir.path().join("credentials");
         std::fs::write(&creds, "[default]\naws_access_key_id = A1\naws_secret_access_key = S1\n\n[work]\naws_access_key_id=A2\naws_secret_access_key=S2\naws_session_token=T2\n").unwrap();
         let config = dir.path().join("config");
-        std::fs::write(&config, "[profile work]\nregion = eu-west-1\n[profile sso]\nsso_session = x\n").unwrap();
+        std::fs::write(
+            &config,
+            "[profile work]\nregion = eu-west-1\n[profile sso]\nsso_session = x\n",
+        )
+        .unwrap();
         let file = creds.to_str().unwrap();
         let conf = config.to_str().unwrap();
-        let base = [("AWS_SHARED_CREDENTIALS_FILE", file), ("AWS_CONFIG_FILE", conf)];
-        assert_eq!(StandardChain::resolve(env(&base)).credentials().unwrap().access_key_id, "A1");
+        let base = [
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_CONFIG_FILE", conf),
+        ];
+        assert_eq!(
+            StandardChain::resolve(env(&base))
+                .credentials()
+                .unwrap()
+                .access_key_id,
+            "A1"
+        );
         let work = [base[0], base[1], ("AWS_PROFILE", "work")];
         let c = StandardChain::resolve(env(&work)).credentials().unwrap();
-        assert_eq!((c.access_key_id.as_str(), c.session_token.as_deref()), ("A2", Some("T2")));
+        assert_eq!(
+            (c.access_key_id.as_str(), c.session_token.as_deref()),
+            ("A2", Some("T2"))
+        );
         assert_eq!(profile_region(env(&work)).as_deref(), Some("eu-west-1"));
         let sso = [base[0], base[1], ("AWS_PROFILE", "sso")];
-        assert!(StandardChain::resolve(env(&sso)).credentials().unwrap_err().contains("SSO"));
+        assert!(
+            StandardChain::resolve(env(&sso))
+                .credentials()
+                .unwrap_err()
+                .contains("SSO")
+        );
         let none = [base[0], base[1], ("AWS_PROFILE", "missing")];
         assert!(StandardChain::resolve(env(&none)).credentials().is_err());
     }

@@ -19,7 +19,10 @@ impl EgressPolicy {
     /// without case; a default port may be left out).
     pub fn allow(authorities: impl IntoIterator<Item = String>) -> Self {
         EgressPolicy {
-            allowed: authorities.into_iter().map(|a| a.to_ascii_lowercase()).collect(),
+            allowed: authorities
+                .into_iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
             denied: Arc::default(),
         }
     }
@@ -36,7 +39,9 @@ impl EgressPolicy {
 
     /// Whether `uri` may be sent.
     pub fn permits(&self, uri: &http::Uri) -> bool {
-        let Some(authority) = uri.authority() else { return false };
+        let Some(authority) = uri.authority() else {
+            return false;
+        };
         let host = authority.host().to_ascii_lowercase();
         let default_port = match uri.scheme_str() {
             Some("http") => 80,
@@ -52,7 +57,10 @@ impl EgressPolicy {
 
 fn split_authority(authority: &str, default_port: u16) -> (String, u16) {
     match authority.parse::<http::uri::Authority>() {
-        Ok(a) => (a.host().to_ascii_lowercase(), a.port_u16().unwrap_or(default_port)),
+        Ok(a) => (
+            a.host().to_ascii_lowercase(),
+            a.port_u16().unwrap_or(default_port),
+        ),
         Err(_) => (authority.to_ascii_lowercase(), default_port),
     }
 }
@@ -65,7 +73,13 @@ impl WasiHttpHooks for EgressPolicy {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<
         dyn Future<
-                Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>,
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
             > + Send,
     > {
         _ = fut;
@@ -97,13 +111,37 @@ mod tests {
 
     #[test]
     fn only_listed_authorities_pass() {
-        let p = EgressPolicy::allow(["pinpoint.us-east-1.amazonaws.com".into(), "127.0.0.1:4566".into()]);
-        assert!(p.permits(&"https://pinpoint.us-east-1.amazonaws.com/v1/apps".parse().unwrap()));
-        assert!(p.permits(&"https://PINPOINT.us-east-1.amazonaws.com:443/".parse().unwrap()));
+        let p = EgressPolicy::allow([
+            "pinpoint.us-east-1.amazonaws.com".into(),
+            "127.0.0.1:4566".into(),
+        ]);
+        assert!(
+            p.permits(
+                &"https://pinpoint.us-east-1.amazonaws.com/v1/apps"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        assert!(
+            p.permits(
+                &"https://PINPOINT.us-east-1.amazonaws.com:443/"
+                    .parse()
+                    .unwrap()
+            )
+        );
         assert!(p.permits(&"http://127.0.0.1:4566/b/k".parse().unwrap()));
         assert!(!p.permits(&"http://127.0.0.1:4567/b/k".parse().unwrap()));
-        assert!(!p.permits(&"https://pinpoint.us-east-1.amazonaws.com.evil.example/".parse().unwrap()));
-        assert!(!p.permits(&"http://pinpoint.us-east-1.amazonaws.com/".parse().unwrap()), "port 80 is another authority");
+        assert!(
+            !p.permits(
+                &"https://pinpoint.us-east-1.amazonaws.com.evil.example/"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        assert!(
+            !p.permits(&"http://pinpoint.us-east-1.amazonaws.com/".parse().unwrap()),
+            "port 80 is another authority"
+        );
         assert!(!p.permits(&"https://169.254.169.254/latest".parse().unwrap()));
     }
 }

@@ -24,7 +24,11 @@ use pinpoint_segment_import::input::{Format, ImportInput};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "pinpoint-import", version, about = "Import endpoint data into Amazon Pinpoint as a new segment (the import_pinpoint_segment node)")]
+#[command(
+    name = "pinpoint-import",
+    version,
+    about = "Import endpoint data into Amazon Pinpoint as a new segment (the import_pinpoint_segment node)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -141,7 +145,8 @@ fn usage(message: &str) -> ExitCode {
 }
 
 fn print_json(value: &impl Serialize) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let text =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     println!("{text}");
 }
 
@@ -178,15 +183,24 @@ async fn serve_emulator(port: u16) -> ExitCode {
     };
     let url = emulator.endpoint_url();
     eprintln!("pinpoint-import: emulator of S3 and Pinpoint listening at {url}");
-    eprintln!("  export AWS_ENDPOINT_URL={url} AWS_REGION={}", host_test::emulator::DEFAULT_REGION);
-    eprintln!("  export AWS_ACCESS_KEY_ID={}", host_test::emulator::DEFAULT_ACCESS_KEY_ID);
+    eprintln!(
+        "  export AWS_ENDPOINT_URL={url} AWS_REGION={}",
+        host_test::emulator::DEFAULT_REGION
+    );
+    eprintln!(
+        "  export AWS_ACCESS_KEY_ID={}",
+        host_test::emulator::DEFAULT_ACCESS_KEY_ID
+    );
     eprintln!("  export AWS_SECRET_ACCESS_KEY=<the emulator's test secret: see the README>");
     eprintln!(
         "  export PINPOINT_IMPORT_BUCKET={} PINPOINT_IMPORT_ROLE_ARN={}",
         host_test::emulator::DEFAULT_BUCKET,
         host_test::emulator::DEFAULT_ROLE_ARN
     );
-    eprintln!("  application id: {}", host_test::emulator::SEED_APPLICATION_ID);
+    eprintln!(
+        "  application id: {}",
+        host_test::emulator::SEED_APPLICATION_ID
+    );
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown().await;
     ExitCode::SUCCESS
@@ -215,22 +229,38 @@ fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageErr
             )
         }));
     }
-    let (Some(id), Some(name), Some(format), Some(file)) =
-        (&args.application_id, &args.segment_name, &args.format, &args.data_file)
-    else {
+    let (Some(id), Some(name), Some(format), Some(file)) = (
+        &args.application_id,
+        &args.segment_name,
+        &args.format,
+        &args.data_file,
+    ) else {
         return Err(UsageError(
-            "give --input FILE, or --application-id, --segment-name, --format and --data-file".into(),
+            "give --input FILE, or --application-id, --segment-name, --format and --data-file"
+                .into(),
         ));
     };
     let bytes = read_source(file)?;
-    let format = if format == "CSV" { Format::Csv } else { Format::Json };
+    let format = if format == "CSV" {
+        Format::Csv
+    } else {
+        Format::Json
+    };
     Ok(match String::from_utf8(bytes) {
-        Ok(data) => Ok(ImportInput { application_id: id.clone(), segment_name: name.clone(), format, data }),
+        Ok(data) => Ok(ImportInput {
+            application_id: id.clone(),
+            segment_name: name.clone(),
+            format,
+            data,
+        }),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             Err(NodeError::new(
                 ErrorKind::MalformedData,
-                format!("{} is not UTF-8 (invalid byte at offset {at}); Pinpoint imports UTF-8 files only", file.display()),
+                format!(
+                    "{} is not UTF-8 (invalid byte at offset {at}); Pinpoint imports UTF-8 files only",
+                    file.display()
+                ),
             ))
         }
     })
@@ -279,10 +309,15 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         Err(e) => return usage(&format!("cannot load the component: {e:#}")),
     };
     let settings = settings_from(&args);
-    let use_emulator = !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
+    let use_emulator =
+        !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
     let mut emulator = None;
     let mut config = if use_emulator {
-        let started = Emulator::start(EmulatorConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        let started = Emulator::start(
+            EmulatorConfig::default(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await;
         let started = match started {
             Ok(e) => e,
             Err(e) => return usage(&format!("cannot start the embedded emulator: {e:#}")),
@@ -350,7 +385,11 @@ struct Progress {
 
 impl Progress {
     fn new(verbose: bool) -> Self {
-        Progress { terminal: std::io::stderr().is_terminal(), verbose, drawn: Mutex::new(false) }
+        Progress {
+            terminal: std::io::stderr().is_terminal(),
+            verbose,
+            drawn: Mutex::new(false),
+        }
     }
 
     fn finish(&self) {
@@ -384,7 +423,11 @@ impl EventSink for Progress {
         let bar = match total {
             Some(t) if t > 0 => {
                 let filled = (completed.min(t) * WIDTH / t) as usize;
-                format!("[{}{}] {completed}/{t}", "#".repeat(filled), ".".repeat(WIDTH as usize - filled))
+                format!(
+                    "[{}{}] {completed}/{t}",
+                    "#".repeat(filled),
+                    ".".repeat(WIDTH as usize - filled)
+                )
             }
             _ => String::new(),
         };

@@ -44,8 +44,8 @@ mod bindings {
 }
 
 pub use bindings::exports::pinpoint::segment_import::node as wit_node;
-pub use bindings::pinpoint::segment_import::types as wit;
 use bindings::pinpoint::segment_import::host as wit_host;
+pub use bindings::pinpoint::segment_import::types as wit;
 
 /// The component this crate was built with (`host-test/build.rs`).
 pub const COMPONENT: &[u8] = include_bytes!(env!("PINPOINT_NODE_WASM"));
@@ -89,7 +89,10 @@ pub struct RunConfig {
 impl RunConfig {
     /// A config with these settings and credentials, no events, a 4 GiB memory
     /// cap (the wasm32 maximum) and a one-hour deadline.
-    pub fn new(settings: BTreeMap<String, String>, credentials: Arc<dyn CredentialsProvider>) -> Self {
+    pub fn new(
+        settings: BTreeMap<String, String>,
+        credentials: Arc<dyn CredentialsProvider>,
+    ) -> Self {
         RunConfig {
             settings,
             credentials,
@@ -107,7 +110,9 @@ impl RunConfig {
         }
         let lookup = |k: &str| self.settings.get(k).cloned();
         match pinpoint_segment_import::settings::Settings::from_lookup(lookup) {
-            Ok(s) => EgressPolicy::allow(pinpoint_segment_import::aws::urls::allowed_authorities(&s)),
+            Ok(s) => {
+                EgressPolicy::allow(pinpoint_segment_import::aws::urls::allowed_authorities(&s))
+            }
             Err(_) => EgressPolicy::allow([]),
         }
     }
@@ -127,24 +132,33 @@ struct RunState {
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for RunState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
     }
 }
 
 impl wit_host::Host for RunState {
     fn get_credentials(&mut self) -> Result<wit_host::Credentials, String> {
-        self.credentials.credentials().map(|c| wit_host::Credentials {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
-            expiration: c.expiration,
-        })
+        self.credentials
+            .credentials()
+            .map(|c| wit_host::Credentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+                expiration: c.expiration,
+            })
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
@@ -188,7 +202,9 @@ impl NodeHost {
         let mut linker = Linker::<RunState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RunState| WasiConfig::from(&s.config))?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RunState| {
+            WasiConfig::from(&s.config)
+        })?;
         wit_host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
         let pre = bindings::NodeComponentPre::new(linker.instantiate_pre(&component)?)?;
         Ok(NodeHost { engine, pre })
@@ -200,7 +216,9 @@ impl NodeHost {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             egress: config.egress_policy(),
-            config: WasiConfigVariables::from_iter(config.settings.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            config: WasiConfigVariables::from_iter(
+                config.settings.iter().map(|(k, v)| (k.clone(), v.clone())),
+            ),
             credentials: config.credentials.clone(),
             events: config.events.clone(),
             limits: StoreLimitsBuilder::new()
@@ -217,12 +235,19 @@ impl NodeHost {
     }
 
     /// Runs the import.
-    pub async fn run(&self, input: &ImportInput, config: &RunConfig) -> Result<ImportOutput, NodeError> {
+    pub async fn run(
+        &self,
+        input: &ImportInput,
+        config: &RunConfig,
+    ) -> Result<ImportOutput, NodeError> {
         let mut store = self.store(config);
         let memory = config.memory_limit_bytes;
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
-            instance.pinpoint_segment_import_node().call_run(&mut store, &convert::to_wit_input(input)).await
+            instance
+                .pinpoint_segment_import_node()
+                .call_run(&mut store, &convert::to_wit_input(input))
+                .await
         };
         match tokio::time::timeout(config.deadline, call).await {
             Err(_) => Err(deadline_error(config.deadline)),
@@ -233,12 +258,19 @@ impl NodeHost {
     }
 
     /// The dry run: validates without any network.
-    pub async fn validate(&self, input: &ImportInput, config: &RunConfig) -> Result<ValidationReport, NodeError> {
+    pub async fn validate(
+        &self,
+        input: &ImportInput,
+        config: &RunConfig,
+    ) -> Result<ValidationReport, NodeError> {
         let mut store = self.store(config);
         let memory = config.memory_limit_bytes;
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
-            instance.pinpoint_segment_import_node().call_validate(&mut store, &convert::to_wit_input(input)).await
+            instance
+                .pinpoint_segment_import_node()
+                .call_validate(&mut store, &convert::to_wit_input(input))
+                .await
         };
         match tokio::time::timeout(config.deadline, call).await {
             Err(_) => Err(deadline_error(config.deadline)),
@@ -250,31 +282,48 @@ impl NodeHost {
 
     /// The node's descriptor (JSON text).
     pub async fn describe(&self) -> wasmtime::Result<String> {
-        let config = RunConfig::new(BTreeMap::new(), Arc::new(crate::credentials::AwsCredentials::new("", "", None)));
+        let config = RunConfig::new(
+            BTreeMap::new(),
+            Arc::new(crate::credentials::AwsCredentials::new("", "", None)),
+        );
         let mut store = self.store(&config);
         let instance = self.pre.instantiate_async(&mut store).await?;
-        instance.pinpoint_segment_import_node().call_describe(&mut store).await
+        instance
+            .pinpoint_segment_import_node()
+            .call_describe(&mut store)
+            .await
     }
 }
 
 fn deadline_error(deadline: Duration) -> NodeError {
     NodeError::new(
         ErrorKind::TimedOut,
-        format!("the run did not finish within the host's deadline of {} s", deadline.as_secs()),
+        format!(
+            "the run did not finish within the host's deadline of {} s",
+            deadline.as_secs()
+        ),
     )
 }
 
 fn trap_error(trap: &wasmtime::Error, memory_limit: usize) -> NodeError {
     let text = format!("{trap:#}");
-    if text.contains("forcing trap when growing memory") || text.contains("memory") && text.contains("limit") {
+    if text.contains("forcing trap when growing memory")
+        || text.contains("memory") && text.contains("limit")
+    {
         let mut e = NodeError::new(
             ErrorKind::ImportSizeExceeded,
-            format!("the run needed more memory than the host allows ({} MiB); import less data at once", memory_limit >> 20),
+            format!(
+                "the run needed more memory than the host allows ({} MiB); import less data at once",
+                memory_limit >> 20
+            ),
         );
         e.details.limit_bytes = Some(memory_limit as u64);
         return e;
     }
-    NodeError::new(ErrorKind::ServiceError, format!("the component failed: {text}"))
+    NodeError::new(
+        ErrorKind::ServiceError,
+        format!("the component failed: {text}"),
+    )
 }
 
 /// The shared engine: async, epoch interruption with a 10 ms ticker.

@@ -32,7 +32,10 @@ pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> BTreeMap<String
         settings.insert("region".to_owned(), region);
     }
     for (var, key) in ENVIRONMENT {
-        if let Some(value) = env(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        if let Some(value) = env(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+        {
             settings.insert((*key).to_owned(), value);
         }
     }
@@ -60,7 +63,11 @@ pub fn for_emulator(emulator: &Emulator, overrides: &BTreeMap<String, String>) -
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let credentials = AwsCredentials::new(emulator::DEFAULT_ACCESS_KEY_ID, emulator::DEFAULT_SECRET_ACCESS_KEY, None);
+    let credentials = AwsCredentials::new(
+        emulator::DEFAULT_ACCESS_KEY_ID,
+        emulator::DEFAULT_SECRET_ACCESS_KEY,
+        None,
+    );
     RunConfig::new(settings, Arc::new(credentials))
 }
 
@@ -71,16 +78,18 @@ mod tests {
     #[test]
     fn environment_maps_to_settings_with_the_aws_precedence() {
         let env = |k: &str| {
-            Some(match k {
-                "AWS_DEFAULT_REGION" => "eu-west-1",
-                "AWS_REGION" => "eu-west-2",
-                "AWS_ENDPOINT_URL" => "http://localhost:4566",
-                "AWS_ENDPOINT_URL_S3" => "http://localhost:9000",
-                "PINPOINT_IMPORT_BUCKET" => "bucket",
-                "HOME" => "/nonexistent",
-                _ => return None,
-            }
-            .to_owned())
+            Some(
+                match k {
+                    "AWS_DEFAULT_REGION" => "eu-west-1",
+                    "AWS_REGION" => "eu-west-2",
+                    "AWS_ENDPOINT_URL" => "http://localhost:4566",
+                    "AWS_ENDPOINT_URL_S3" => "http://localhost:9000",
+                    "PINPOINT_IMPORT_BUCKET" => "bucket",
+                    "HOME" => "/nonexistent",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
         };
         let s = from_environment(env);
         assert_eq!(s["region"], "eu-west-2");

@@ -60,7 +60,12 @@ fn header(response: &http::Response<Vec<u8>>, name: &str) -> Option<String> {
 /// Cleans an AWS error type: `aws.protocoltests#FooError:http://internal...` -> `FooError`.
 pub fn clean_error_type(raw: &str) -> String {
     let before_colon = raw.split(':').next().unwrap_or(raw);
-    before_colon.rsplit('#').next().unwrap_or(before_colon).trim().to_owned()
+    before_colon
+        .rsplit('#')
+        .next()
+        .unwrap_or(before_colon)
+        .trim()
+        .to_owned()
 }
 
 /// Reads a Pinpoint (rest-json) error answer.
@@ -78,7 +83,8 @@ pub fn parse_pinpoint_error(response: &http::Response<Vec<u8>>) -> AwsError {
         status: response.status().as_u16(),
         error_type,
         message: body_str(&["Message", "message"]).map(|m| bounded(&m)),
-        request_id: header(response, "x-amzn-requestid").or_else(|| body_str(&["RequestID", "RequestId"])),
+        request_id: header(response, "x-amzn-requestid")
+            .or_else(|| body_str(&["RequestID", "RequestId"])),
         expected_region: None,
     }
 }
@@ -91,7 +97,8 @@ pub fn parse_s3_error(response: &http::Response<Vec<u8>>) -> AwsError {
         error_type: xml_text(&body, "Code"),
         message: xml_text(&body, "Message").map(|m| bounded(&m)),
         request_id: header(response, "x-amz-request-id").or_else(|| xml_text(&body, "RequestId")),
-        expected_region: xml_text(&body, "Region").or_else(|| header(response, "x-amz-bucket-region")),
+        expected_region: xml_text(&body, "Region")
+            .or_else(|| header(response, "x-amz-bucket-region")),
     }
 }
 
@@ -142,20 +149,34 @@ pub fn pinpoint_error(operation: &str, err: &AwsError) -> NodeError {
     let (kind, message) = match err.status {
         403 => (
             ErrorKind::PermissionDenied,
-            format!("Pinpoint refused {operation} ({summary}). Check the credentials and that they allow mobiletargeting:{operation} on this project"),
+            format!(
+                "Pinpoint refused {operation} ({summary}). Check the credentials and that they allow mobiletargeting:{operation} on this project"
+            ),
         ),
         404 if operation == "GetApp" => (
             ErrorKind::InvalidApplicationId,
             format!("no Pinpoint project with this application id in this region ({summary})"),
         ),
-        413 => (ErrorKind::ImportSizeExceeded, format!("Pinpoint says the request is too large ({summary})")),
-        429 => (ErrorKind::Throttled, format!("Pinpoint kept throttling {operation} ({summary}); try again later")),
+        413 => (
+            ErrorKind::ImportSizeExceeded,
+            format!("Pinpoint says the request is too large ({summary})"),
+        ),
+        429 => (
+            ErrorKind::Throttled,
+            format!("Pinpoint kept throttling {operation} ({summary}); try again later"),
+        ),
         _ if unknown_operation => (
             ErrorKind::ServiceError,
             format!("Pinpoint does not know {operation} ({summary}). {END_OF_SUPPORT_NOTE}"),
         ),
-        s if s >= 500 => (ErrorKind::ServiceError, format!("Pinpoint failed {operation} ({summary})")),
-        _ => (ErrorKind::ServiceError, format!("Pinpoint rejected {operation} ({summary})")),
+        s if s >= 500 => (
+            ErrorKind::ServiceError,
+            format!("Pinpoint failed {operation} ({summary})"),
+        ),
+        _ => (
+            ErrorKind::ServiceError,
+            format!("Pinpoint rejected {operation} ({summary})"),
+        ),
     };
     NodeError::new(kind, message).with_service(context)
 }
@@ -166,12 +187,24 @@ pub fn s3_error(operation: &str, bucket: &str, region: &str, err: &AwsError) -> 
     let summary = err.summary();
     let code = err.error_type.as_deref().unwrap_or("");
     let (kind, message) = match (err.status, code) {
-        (_, "AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException") => {
+        (
+            _,
+            "AuthorizationHeaderMalformed"
+            | "PermanentRedirect"
+            | "IllegalLocationConstraintException",
+        ) => {
             let hint = match &err.expected_region {
-                Some(r) => format!("the bucket {bucket} is in region {r}, not {region}: set `region` (or stage in a bucket of {region})"),
-                None => format!("the bucket {bucket} is not in region {region} or not at this endpoint"),
+                Some(r) => format!(
+                    "the bucket {bucket} is in region {r}, not {region}: set `region` (or stage in a bucket of {region})"
+                ),
+                None => {
+                    format!("the bucket {bucket} is not in region {region} or not at this endpoint")
+                }
             };
-            (ErrorKind::InvalidSettings, format!("S3 {operation} failed ({summary}): {hint}"))
+            (
+                ErrorKind::InvalidSettings,
+                format!("S3 {operation} failed ({summary}): {hint}"),
+            )
         }
         (_, "NoSuchBucket") => (
             ErrorKind::InvalidSettings,
@@ -181,17 +214,39 @@ pub fn s3_error(operation: &str, bucket: &str, region: &str, err: &AwsError) -> 
             ErrorKind::PermissionDenied,
             format!("S3 refused the session token ({summary}): refresh the credentials"),
         ),
-        (403, _) | (_, "AccessDenied" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "RequestTimeTooSkewed") => (
+        (403, _)
+        | (
+            _,
+            "AccessDenied"
+            | "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "RequestTimeTooSkewed",
+        ) => (
             ErrorKind::PermissionDenied,
-            format!("S3 refused {operation} on bucket {bucket} ({summary}). Check the credentials and that they allow s3:{operation} there"),
+            format!(
+                "S3 refused {operation} on bucket {bucket} ({summary}). Check the credentials and that they allow s3:{operation} there"
+            ),
         ),
-        (400, "EntityTooLarge") => (ErrorKind::ImportSizeExceeded, format!("S3 says the file is too large ({summary})")),
-        (429, _) | (503, "SlowDown") => (ErrorKind::Throttled, format!("S3 kept throttling {operation} ({summary})")),
-        _ => (ErrorKind::ServiceError, format!("S3 {operation} failed ({summary})")),
+        (400, "EntityTooLarge") => (
+            ErrorKind::ImportSizeExceeded,
+            format!("S3 says the file is too large ({summary})"),
+        ),
+        (429, _) | (503, "SlowDown") => (
+            ErrorKind::Throttled,
+            format!("S3 kept throttling {operation} ({summary})"),
+        ),
+        _ => (
+            ErrorKind::ServiceError,
+            format!("S3 {operation} failed ({summary})"),
+        ),
     };
     let mut e = NodeError::new(kind, message).with_service(context);
     if kind == ErrorKind::InvalidSettings {
-        e = e.with_setting(if code == "NoSuchBucket" { "staging-bucket" } else { "region" });
+        e = e.with_setting(if code == "NoSuchBucket" {
+            "staging-bucket"
+        } else {
+            "region"
+        });
     }
     e
 }
@@ -212,14 +267,24 @@ mod tests {
     fn pinpoint_type_from_header_then_body_then_status() {
         let r = response(
             404,
-            &[("x-amzn-ErrorType", "NotFoundException:http://internal.amazon.com/coral/"), ("x-amzn-RequestId", "rid-1")],
+            &[
+                (
+                    "x-amzn-ErrorType",
+                    "NotFoundException:http://internal.amazon.com/coral/",
+                ),
+                ("x-amzn-RequestId", "rid-1"),
+            ],
             r#"{"Message":"Application not found","RequestID":"rid-body"}"#,
         );
         let e = parse_pinpoint_error(&r);
         assert_eq!(e.error_type.as_deref(), Some("NotFoundException"));
         assert_eq!(e.message.as_deref(), Some("Application not found"));
         assert_eq!(e.request_id.as_deref(), Some("rid-1"));
-        let r = response(400, &[], r#"{"__type":"com.amazon#BadRequestException","message":"bad","RequestID":"r2"}"#);
+        let r = response(
+            400,
+            &[],
+            r#"{"__type":"com.amazon#BadRequestException","message":"bad","RequestID":"r2"}"#,
+        );
         let e = parse_pinpoint_error(&r);
         assert_eq!(e.error_type.as_deref(), Some("BadRequestException"));
         assert_eq!(e.request_id.as_deref(), Some("r2"));
@@ -229,17 +294,48 @@ mod tests {
 
     #[test]
     fn pinpoint_mapping() {
-        let e = |status, t: &str| AwsError { status, error_type: Some(t.into()), ..Default::default() };
-        assert_eq!(pinpoint_error("GetApp", &e(404, "NotFoundException")).kind, ErrorKind::InvalidApplicationId);
-        assert_eq!(pinpoint_error("GetSegments", &e(404, "NotFoundException")).kind, ErrorKind::ServiceError);
-        for t in ["ForbiddenException", "AccessDeniedException", "InvalidSignatureException", "UnrecognizedClientException"] {
-            assert_eq!(pinpoint_error("GetApp", &e(403, t)).kind, ErrorKind::PermissionDenied);
+        let e = |status, t: &str| AwsError {
+            status,
+            error_type: Some(t.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            pinpoint_error("GetApp", &e(404, "NotFoundException")).kind,
+            ErrorKind::InvalidApplicationId
+        );
+        assert_eq!(
+            pinpoint_error("GetSegments", &e(404, "NotFoundException")).kind,
+            ErrorKind::ServiceError
+        );
+        for t in [
+            "ForbiddenException",
+            "AccessDeniedException",
+            "InvalidSignatureException",
+            "UnrecognizedClientException",
+        ] {
+            assert_eq!(
+                pinpoint_error("GetApp", &e(403, t)).kind,
+                ErrorKind::PermissionDenied
+            );
         }
-        assert_eq!(pinpoint_error("CreateImportJob", &e(413, "PayloadTooLargeException")).kind, ErrorKind::ImportSizeExceeded);
-        assert_eq!(pinpoint_error("GetApp", &e(429, "TooManyRequestsException")).kind, ErrorKind::Throttled);
-        assert_eq!(pinpoint_error("GetApp", &e(500, "InternalServerErrorException")).kind, ErrorKind::ServiceError);
+        assert_eq!(
+            pinpoint_error("CreateImportJob", &e(413, "PayloadTooLargeException")).kind,
+            ErrorKind::ImportSizeExceeded
+        );
+        assert_eq!(
+            pinpoint_error("GetApp", &e(429, "TooManyRequestsException")).kind,
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            pinpoint_error("GetApp", &e(500, "InternalServerErrorException")).kind,
+            ErrorKind::ServiceError
+        );
         let retired = pinpoint_error("CreateImportJob", &e(400, "UnknownOperationException"));
-        assert!(retired.message.contains("end of support"), "{}", retired.message);
+        assert!(
+            retired.message.contains("end of support"),
+            "{}",
+            retired.message
+        );
     }
 
     #[test]
@@ -250,15 +346,35 @@ mod tests {
             "<?xml version=\"1.0\"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>the region &apos;us-east-1&apos; is wrong; expecting &apos;eu-west-1&apos;</Message><Region>eu-west-1</Region></Error>",
         );
         let e = parse_s3_error(&r);
-        assert_eq!(e.error_type.as_deref(), Some("AuthorizationHeaderMalformed"));
+        assert_eq!(
+            e.error_type.as_deref(),
+            Some("AuthorizationHeaderMalformed")
+        );
         assert_eq!(e.expected_region.as_deref(), Some("eu-west-1"));
         assert_eq!(e.request_id.as_deref(), Some("REQ"));
         let n = s3_error("PutObject", "b", "us-east-1", &e);
         assert_eq!(n.kind, ErrorKind::InvalidSettings);
         assert!(n.message.contains("eu-west-1"), "{}", n.message);
-        let denied = AwsError { status: 403, error_type: Some("SignatureDoesNotMatch".into()), ..Default::default() };
-        assert_eq!(s3_error("PutObject", "b", "r", &denied).kind, ErrorKind::PermissionDenied);
-        let missing = AwsError { status: 404, error_type: Some("NoSuchBucket".into()), ..Default::default() };
-        assert_eq!(s3_error("PutObject", "b", "r", &missing).details.setting.as_deref(), Some("staging-bucket"));
+        let denied = AwsError {
+            status: 403,
+            error_type: Some("SignatureDoesNotMatch".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s3_error("PutObject", "b", "r", &denied).kind,
+            ErrorKind::PermissionDenied
+        );
+        let missing = AwsError {
+            status: 404,
+            error_type: Some("NoSuchBucket".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s3_error("PutObject", "b", "r", &missing)
+                .details
+                .setting
+                .as_deref(),
+            Some("staging-bucket")
+        );
     }
 }

@@ -14,8 +14,10 @@ fn get(url: String) -> Request {
     let mut r = http::Request::new(Vec::new());
     *r.method_mut() = http::Method::GET;
     *r.uri_mut() = url.parse().unwrap_or_default();
-    r.headers_mut()
-        .insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -38,23 +40,49 @@ pub fn get_app(base: &str, application_id: &str) -> Request {
 }
 
 /// `GetSegments`: one page of `GET /v1/apps/{application-id}/segments`.
-pub fn get_segments(base: &str, application_id: &str, page_size: u32, token: Option<&str>) -> Request {
-    get(paged(format!("{}/segments", app_url(base, application_id)), page_size, token))
+pub fn get_segments(
+    base: &str,
+    application_id: &str,
+    page_size: u32,
+    token: Option<&str>,
+) -> Request {
+    get(paged(
+        format!("{}/segments", app_url(base, application_id)),
+        page_size,
+        token,
+    ))
 }
 
 /// `GetImportJobs`: one page of `GET /v1/apps/{application-id}/jobs/import`.
-pub fn get_import_jobs(base: &str, application_id: &str, page_size: u32, token: Option<&str>) -> Request {
-    get(paged(format!("{}/jobs/import", app_url(base, application_id)), page_size, token))
+pub fn get_import_jobs(
+    base: &str,
+    application_id: &str,
+    page_size: u32,
+    token: Option<&str>,
+) -> Request {
+    get(paged(
+        format!("{}/jobs/import", app_url(base, application_id)),
+        page_size,
+        token,
+    ))
 }
 
 /// `GetImportJob`: `GET /v1/apps/{application-id}/jobs/import/{job-id}`.
 pub fn get_import_job(base: &str, application_id: &str, job_id: &str) -> Request {
-    get(format!("{}/jobs/import/{}", app_url(base, application_id), encode_segment(job_id)))
+    get(format!(
+        "{}/jobs/import/{}",
+        app_url(base, application_id),
+        encode_segment(job_id)
+    ))
 }
 
 /// `DeleteSegment`: `DELETE /v1/apps/{application-id}/segments/{segment-id}`.
 pub fn delete_segment(base: &str, application_id: &str, segment_id: &str) -> Request {
-    let mut r = get(format!("{}/segments/{}", app_url(base, application_id), encode_segment(segment_id)));
+    let mut r = get(format!(
+        "{}/segments/{}",
+        app_url(base, application_id),
+        encode_segment(segment_id)
+    ));
     *r.method_mut() = http::Method::DELETE;
     r
 }
@@ -79,7 +107,12 @@ pub struct ImportJobRequest {
 
 impl ImportJobRequest {
     /// A request that creates a new segment named `segment_name` from the file.
-    pub fn new_segment(format: Format, s3_url: String, role_arn: String, segment_name: String) -> Self {
+    pub fn new_segment(
+        format: Format,
+        s3_url: String,
+        role_arn: String,
+        segment_name: String,
+    ) -> Self {
         ImportJobRequest {
             define_segment: true,
             format: format.as_str(),
@@ -95,8 +128,10 @@ impl ImportJobRequest {
 pub fn create_import_job(base: &str, application_id: &str, body: &ImportJobRequest) -> Request {
     let mut r = get(format!("{}/jobs/import", app_url(base, application_id)));
     *r.method_mut() = http::Method::POST;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     *r.body_mut() = serde_json::to_vec(body).unwrap_or_default();
     r
 }
@@ -206,7 +241,10 @@ mod tests {
         );
         let r = create_import_job("https://pinpoint.us-east-1.amazonaws.com", "app1", &body);
         assert_eq!(r.method(), http::Method::POST);
-        assert_eq!(r.uri(), "https://pinpoint.us-east-1.amazonaws.com/v1/apps/app1/jobs/import");
+        assert_eq!(
+            r.uri(),
+            "https://pinpoint.us-east-1.amazonaws.com/v1/apps/app1/jobs/import"
+        );
         let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(
             v,
@@ -218,7 +256,10 @@ mod tests {
     #[test]
     fn paging_tokens_are_encoded() {
         let r = get_segments("https://h", "app", 50, Some("a+b/c="));
-        assert_eq!(r.uri(), "https://h/v1/apps/app/segments?page-size=50&token=a%2Bb%2Fc%3D");
+        assert_eq!(
+            r.uri(),
+            "https://h/v1/apps/app/segments?page-size=50&token=a%2Bb%2Fc%3D"
+        );
     }
 
     #[test]
@@ -230,7 +271,10 @@ mod tests {
             "SegmentId":"52ac4d6dc6ac4b958aed12e2b0d4bd07","SegmentName":"ImportedSegment"},
             "Id":"a995ce5d70fa44adb563b7d0e3f6c6f5","JobStatus":"CREATED","Type":"IMPORT"}"#;
         let job: ImportJob = serde_json::from_str(body).unwrap();
-        assert_eq!(job.definition.segment_id.as_deref(), Some("52ac4d6dc6ac4b958aed12e2b0d4bd07"));
+        assert_eq!(
+            job.definition.segment_id.as_deref(),
+            Some("52ac4d6dc6ac4b958aed12e2b0d4bd07")
+        );
         assert!(!job.is_terminal());
     }
 }

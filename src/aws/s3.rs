@@ -8,8 +8,10 @@ pub fn put_object(object_url: &str, body: Vec<u8>, content_type: &'static str) -
     let mut r = http::Request::new(body);
     *r.method_mut() = http::Method::PUT;
     *r.uri_mut() = object_url.parse().unwrap_or_default();
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     r
 }
 

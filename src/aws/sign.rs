@@ -39,7 +39,10 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
             .finish()
     }
 }
@@ -121,8 +124,11 @@ pub fn sign_request(
 
 fn signing_error(reason: &str) -> NodeError {
     // The signer's errors name parts of the request, never the secret.
-    NodeError::new(ErrorKind::InvalidSettings, format!("cannot sign the request: {reason}"))
-        .with_setting("credentials")
+    NodeError::new(
+        ErrorKind::InvalidSettings,
+        format!("cannot sign the request: {reason}"),
+    )
+    .with_setting("credentials")
 }
 
 #[cfg(test)]
@@ -144,7 +150,10 @@ mod tests {
     }
 
     fn header<'a>(r: &'a http::Request<Vec<u8>>, name: &str) -> &'a str {
-        r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     #[test]
@@ -152,7 +161,14 @@ mod tests {
         let mut r = http::Request::get("https://pinpoint.eu-west-1.amazonaws.com/v1/apps/abc")
             .body(Vec::new())
             .unwrap();
-        sign_request(&mut r, Service::Pinpoint, "eu-west-1", &creds(None), at_2015()).unwrap();
+        sign_request(
+            &mut r,
+            Service::Pinpoint,
+            "eu-west-1",
+            &creds(None),
+            at_2015(),
+        )
+        .unwrap();
         let auth = header(&r, "authorization");
         assert!(
             auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/mobiletargeting/aws4_request, SignedHeaders=host;x-amz-date, Signature="),
@@ -174,7 +190,10 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(header(&r, "authorization").contains("/us-east-1/s3/aws4_request"));
-        assert!(header(&r, "authorization").contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date"));
+        assert!(
+            header(&r, "authorization")
+                .contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date")
+        );
     }
 
     #[test]
@@ -182,10 +201,19 @@ mod tests {
         let mut r = http::Request::get("https://pinpoint.us-east-1.amazonaws.com/v1/apps/abc")
             .body(Vec::new())
             .unwrap();
-        sign_request(&mut r, Service::Pinpoint, "us-east-1", &creds(Some("TOKEN/abc=")), at_2015())
-            .unwrap();
+        sign_request(
+            &mut r,
+            Service::Pinpoint,
+            "us-east-1",
+            &creds(Some("TOKEN/abc=")),
+            at_2015(),
+        )
+        .unwrap();
         assert_eq!(header(&r, "x-amz-security-token"), "TOKEN/abc=");
-        assert!(header(&r, "authorization").contains("SignedHeaders=host;x-amz-date;x-amz-security-token"));
+        assert!(
+            header(&r, "authorization")
+                .contains("SignedHeaders=host;x-amz-date;x-amz-security-token")
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub fn encode_segment(s: &str) -> String {
 
 /// Percent-encodes an S3 key, keeping its `/` separators.
 pub fn encode_key(key: &str) -> String {
-    key.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
+    key.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The Pinpoint base URL: scheme and authority.
@@ -87,7 +90,10 @@ fn host_of(authority: &str) -> &str {
     if let Some(end) = authority.find(']') {
         return &authority[..=end];
     }
-    authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
+    authority
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(authority)
 }
 
 #[cfg(test)]
@@ -110,14 +116,23 @@ mod tests {
     #[test]
     fn aws_default_is_virtual_hosted_in_the_region() {
         let s = settings(None, "my-bucket", PathStyle::Auto);
-        assert_eq!(s3_object_url(&s, "p/a b.csv"), "https://my-bucket.s3.eu-west-2.amazonaws.com/p/a%20b.csv");
-        assert_eq!(pinpoint_base(&s), "https://pinpoint.eu-west-2.amazonaws.com");
+        assert_eq!(
+            s3_object_url(&s, "p/a b.csv"),
+            "https://my-bucket.s3.eu-west-2.amazonaws.com/p/a%20b.csv"
+        );
+        assert_eq!(
+            pinpoint_base(&s),
+            "https://pinpoint.eu-west-2.amazonaws.com"
+        );
     }
 
     #[test]
     fn dotted_buckets_and_local_endpoints_use_path_style() {
         let s = settings(None, "my.bucket", PathStyle::Auto);
-        assert_eq!(s3_object_url(&s, "k"), "https://s3.eu-west-2.amazonaws.com/my.bucket/k");
+        assert_eq!(
+            s3_object_url(&s, "k"),
+            "https://s3.eu-west-2.amazonaws.com/my.bucket/k"
+        );
         let s = settings(Some("http://127.0.0.1:4566"), "b-1", PathStyle::Auto);
         assert_eq!(s3_object_url(&s, "k"), "http://127.0.0.1:4566/b-1/k");
         let s = settings(Some("http://localhost:9000"), "b-1", PathStyle::Auto);
@@ -139,7 +154,10 @@ mod tests {
         let s = settings(None, "my-bucket", PathStyle::Auto);
         assert_eq!(
             allowed_authorities(&s),
-            vec!["pinpoint.eu-west-2.amazonaws.com", "my-bucket.s3.eu-west-2.amazonaws.com"]
+            vec![
+                "pinpoint.eu-west-2.amazonaws.com",
+                "my-bucket.s3.eu-west-2.amazonaws.com"
+            ]
         );
     }
 }

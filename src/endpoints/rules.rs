@@ -23,7 +23,7 @@
 //!   endpoints per `User.UserId` are checked within this import; Pinpoint
 //!   counts the whole project, which only it can see.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Problem, ProblemKind};
 
@@ -317,7 +317,10 @@ impl<'a> EndpointBuilder<'a> {
             _ => return None,
         };
         let name = field.custom_name()?;
-        Some(map.entry(name.to_owned()).or_default())
+        if !map.contains_key(name) {
+            map.insert(name.to_owned(), Vec::new());
+        }
+        map.get_mut(name)
     }
 
     /// Runs the checks that need the whole endpoint and returns it.
@@ -575,32 +578,32 @@ fn check_endpoints_per_user(
     origins: &[Origin],
     problems: &mut Vec<Problem>,
 ) {
-    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in endpoints {
-        if let Some(u) = &e.user.user_id {
-            *totals.entry(u.as_str()).or_default() += 1;
-        }
-    }
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    // Per user: how many endpoints, and the first one over the limit.
+    let mut users: HashMap<&str, (usize, Option<Origin>)> = HashMap::new();
     for (e, origin) in endpoints.iter().zip(origins) {
         let Some(user) = &e.user.user_id else {
             continue;
         };
-        let n = seen.entry(user.as_str()).or_default();
+        let (n, first_over) = users.entry(user.as_str()).or_default();
         *n += 1;
         if *n == MAX_ENDPOINTS_PER_USER + 1 {
-            let total = totals.get(user.as_str()).copied().unwrap_or(*n);
-            let msg = format!(
-                "User.UserId `{user}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)"
-            );
-            problems.push(problem_at(
-                ProblemKind::MalformedData,
-                Some(origin.record),
-                origin.at,
-                Some(Field::UserId.dot_name()),
-                msg,
-            ));
+            *first_over = Some(*origin);
         }
+    }
+    for (user, (total, first_over)) in users {
+        let Some(origin) = first_over else {
+            continue;
+        };
+        let msg = format!(
+            "User.UserId `{user}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)"
+        );
+        problems.push(problem_at(
+            ProblemKind::MalformedData,
+            Some(origin.record),
+            origin.at,
+            Some(Field::UserId.dot_name()),
+            msg,
+        ));
     }
 }
 
@@ -609,38 +612,32 @@ fn check_custom_attribute_names(
     origins: &[Origin],
     problems: &mut Vec<Problem>,
 ) {
-    let mut names: BTreeSet<Field> = BTreeSet::new();
+    let mut names: HashSet<(u8, &str)> = HashSet::new();
     for (e, origin) in endpoints.iter().zip(origins) {
-        let fields = e
-            .attributes
-            .keys()
-            .map(|k| Field::Attribute(k.clone()))
-            .chain(e.metrics.keys().map(|k| Field::Metric(k.clone())))
-            .chain(
-                e.user
-                    .user_attributes
-                    .keys()
-                    .map(|k| Field::UserAttribute(k.clone())),
-            );
-        for field in fields {
-            if names.contains(&field) {
+        let keys = (e.attributes.keys().map(|k| (0, k.as_str())))
+            .chain(e.metrics.keys().map(|k| (1, k.as_str())))
+            .chain(e.user.user_attributes.keys().map(|k| (2, k.as_str())));
+        for key in keys {
+            if !names.insert(key) || names.len() <= MAX_CUSTOM_ATTRIBUTE_NAMES {
                 continue;
             }
+            let field = match key {
+                (0, k) => Field::Attribute(k.to_owned()),
+                (1, k) => Field::Metric(k.to_owned()),
+                (_, k) => Field::UserAttribute(k.to_owned()),
+            };
             let dot = field.dot_name();
-            names.insert(field);
-            if names.len() == MAX_CUSTOM_ATTRIBUTE_NAMES + 1 {
-                let msg = format!(
-                    "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{dot}` is the first one over"
-                );
-                problems.push(problem_at(
-                    ProblemKind::MalformedData,
-                    Some(origin.record),
-                    origin.at,
-                    Some(dot),
-                    msg,
-                ));
-                return;
-            }
+            let msg = format!(
+                "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{dot}` is the first one over"
+            );
+            problems.push(problem_at(
+                ProblemKind::MalformedData,
+                Some(origin.record),
+                origin.at,
+                Some(dot),
+                msg,
+            ));
+            return;
         }
     }
 }

@@ -59,8 +59,14 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         loop {
             let mut signed = request.clone();
             let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
-            sign_request(&mut signed, service, &self.settings.region, &credentials, self.runtime.now())
-                .map_err(CallError::Failed)?;
+            sign_request(
+                &mut signed,
+                service,
+                &self.settings.region,
+                &credentials,
+                self.runtime.now(),
+            )
+            .map_err(CallError::Failed)?;
             let last = attempt >= policy.max_attempts;
             match self.transport.send(signed) {
                 Ok(response) if response.status().is_success() => return Ok(response),
@@ -72,7 +78,11 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                     let retry_after = retry_after(&response);
                     self.runtime.log(
                         Level::Info,
-                        &format!("{operation} answered {status}; retrying (attempt {} of {})", attempt + 1, policy.max_attempts),
+                        &format!(
+                            "{operation} answered {status}; retrying (attempt {} of {})",
+                            attempt + 1,
+                            policy.max_attempts
+                        ),
                     );
                     self.backoff(attempt, retry_after);
                 }
@@ -102,15 +112,27 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                     return Err(CallError::Failed(
                         NodeError::new(
                             ErrorKind::ServiceError,
-                            format!("could not reach {} for {operation} after {attempt} attempts: {}", authority(request), e.message),
+                            format!(
+                                "could not reach {} for {operation} after {attempt} attempts: {}",
+                                authority(request),
+                                e.message
+                            ),
                         )
-                        .with_service(ServiceContext { operation: operation.to_owned(), ..Default::default() }),
+                        .with_service(ServiceContext {
+                            operation: operation.to_owned(),
+                            ..Default::default()
+                        }),
                     ));
                 }
                 Err(e) => {
                     self.runtime.log(
                         Level::Info,
-                        &format!("{operation} failed ({}); retrying (attempt {} of {})", e.message, attempt + 1, policy.max_attempts),
+                        &format!(
+                            "{operation} failed ({}); retrying (attempt {} of {})",
+                            e.message,
+                            attempt + 1,
+                            policy.max_attempts
+                        ),
                     );
                     self.backoff(attempt, None);
                 }
@@ -120,10 +142,17 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     }
 
     /// [`Client::call`] to Pinpoint, with error answers mapped to node errors.
-    pub fn pinpoint(&mut self, operation: &str, request: &Request, idempotency: Idempotency) -> Result<Response, CallError> {
+    pub fn pinpoint(
+        &mut self,
+        operation: &str,
+        request: &Request,
+        idempotency: Idempotency,
+    ) -> Result<Response, CallError> {
         self.call(Service::Pinpoint, operation, request, idempotency)
             .map_err(|e| match e {
-                CallError::Answer(r) => CallError::Failed(pinpoint_error(operation, &parse_pinpoint_error(&r))),
+                CallError::Answer(r) => {
+                    CallError::Failed(pinpoint_error(operation, &parse_pinpoint_error(&r)))
+                }
                 other => other,
             })
     }
@@ -133,7 +162,9 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         let (bucket, region) = (&self.settings.staging_bucket, &self.settings.region);
         match self.call(Service::S3, operation, request, Idempotency::Safe) {
             Ok(r) => Ok(r),
-            Err(CallError::Answer(r)) => Err(s3_error(operation, bucket, region, &parse_s3_error(&r))),
+            Err(CallError::Answer(r)) => {
+                Err(s3_error(operation, bucket, region, &parse_s3_error(&r)))
+            }
             Err(CallError::Failed(e)) => Err(e),
             Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
         }
@@ -148,7 +179,11 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(policy.max_delay);
         let ceiling_ms = ceiling.as_millis() as u64;
-        let jitter = Duration::from_millis(if ceiling_ms == 0 { 0 } else { self.runtime.random() % (ceiling_ms + 1) });
+        let jitter = Duration::from_millis(if ceiling_ms == 0 {
+            0
+        } else {
+            self.runtime.random() % (ceiling_ms + 1)
+        });
         let delay = match retry_after {
             Some(server) => jitter.max(server.min(Duration::from_secs(300))),
             None => jitter,
@@ -175,5 +210,9 @@ fn retry_after(response: &Response) -> Option<Duration> {
 }
 
 fn authority(request: &Request) -> String {
-    request.uri().authority().map(|a| a.to_string()).unwrap_or_default()
+    request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }

@@ -33,7 +33,10 @@ pub struct TransportError {
 impl TransportError {
     /// An error of `kind` with `message`.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        TransportError { kind, message: message.into() }
+        TransportError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Whether the server may have acted on the request.

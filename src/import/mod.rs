@@ -101,13 +101,22 @@ pub fn limits(settings: &Settings) -> Limits {
 /// re-run of the same input stages the same object and finds its segment.
 pub fn staging_key(settings: &Settings, input: &ImportInput, body: &[u8]) -> String {
     let mut h = Sha256::new();
-    for part in [input.application_id.as_bytes(), input.segment_name.as_bytes(), input.format.as_str().as_bytes()] {
+    for part in [
+        input.application_id.as_bytes(),
+        input.segment_name.as_bytes(),
+        input.format.as_str().as_bytes(),
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
     h.update(body);
     let digest = hex::encode(h.finalize());
-    format!("{}{}.{}", settings.staging_prefix, &digest[..32], input.format.extension())
+    format!(
+        "{}{}.{}",
+        settings.staging_prefix,
+        &digest[..32],
+        input.format.extension()
+    )
 }
 
 /// Runs the whole import.
@@ -122,11 +131,19 @@ pub fn run<T: Transport, R: Runtime>(
     let prepared = endpoints::prepare(input.format, &input.data, &limits(settings))?;
     runtime.log(
         Level::Info,
-        &format!("{} endpoints valid; {} bytes to stage", prepared.endpoint_count, prepared.body.len()),
+        &format!(
+            "{} endpoints valid; {} bytes to stage",
+            prepared.endpoint_count,
+            prepared.body.len()
+        ),
     );
     let key = staging_key(settings, input, &prepared.body);
     let mut flow = Flow {
-        client: Client { transport, runtime, settings },
+        client: Client {
+            transport,
+            runtime,
+            settings,
+        },
         input,
         object_url: urls::s3_object_url(settings, &key),
         s3_url: format!("s3://{}/{key}", settings.staging_bucket),
@@ -150,13 +167,17 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
 
     fn run(&mut self, prepared: Prepared) -> Result<ImportOutput, NodeError> {
         let endpoints_submitted = prepared.endpoint_count;
-        self.client.runtime.progress(Stage::CheckingApplication, 0, None);
+        self.client
+            .runtime
+            .progress(Stage::CheckingApplication, 0, None);
         let request = pinpoint::get_app(&self.pinpoint, self.app());
         self.client
             .pinpoint("GetApp", &request, Idempotency::Safe)
             .map_err(|e| client::plain(e, "GetApp"))?;
 
-        self.client.runtime.progress(Stage::CheckingSegments, 0, None);
+        self.client
+            .runtime
+            .progress(Stage::CheckingSegments, 0, None);
         if let Some(existing) = self.segment_named(&self.input.segment_name.clone())? {
             let from_this_file = existing
                 .import_definition
@@ -175,11 +196,16 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 err.details.segment_id = Some(existing.id);
                 return Err(err);
             }
-            self.client.runtime.log(Level::Info, "this file was imported before into this segment; resuming");
+            self.client.runtime.log(
+                Level::Info,
+                "this file was imported before into this segment; resuming",
+            );
             return self.resume(existing, endpoints_submitted);
         }
 
-        self.client.runtime.progress(Stage::Staging, 0, Some(prepared.body.len() as u64));
+        self.client
+            .runtime
+            .progress(Stage::Staging, 0, Some(prepared.body.len() as u64));
         let content_type = match prepared.format {
             Format::Csv => "text/csv",
             Format::Json => "application/x-ndjson",
@@ -201,7 +227,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.input.segment_name.clone(),
         );
         let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
-        let job = match self.client.pinpoint("CreateImportJob", &request, Idempotency::Unsafe) {
+        let job = match self
+            .client
+            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe)
+        {
             Ok(response) => parse_json::<ImportJob>(response.body(), "CreateImportJob")?,
             Err(CallError::Ambiguous(e)) => {
                 self.client.runtime.log(
@@ -226,7 +255,12 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     }
 
     /// Waits for `job` unless the settings say not to, then builds the output.
-    fn wait(&mut self, mut job: ImportJob, segment_id: String, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+    fn wait(
+        &mut self,
+        mut job: ImportJob,
+        segment_id: String,
+        endpoints_submitted: u64,
+    ) -> Result<ImportOutput, NodeError> {
         let settings = self.client.settings;
         if settings.wait_for_completion {
             let start = self.client.runtime.monotonic();
@@ -238,7 +272,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                         ErrorKind::TimedOut,
                         format!(
                             "import job {} (segment {segment_id}) was still {} after {} s; it may still finish: look it up with GetImportJob",
-                            job.id, job.job_status, waited.as_secs()
+                            job.id,
+                            job.job_status,
+                            waited.as_secs()
                         ),
                     );
                     err.details.import_job_id = Some(job.id);
@@ -250,7 +286,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                     job.completed_pieces.unwrap_or(0),
                     job.total_pieces.filter(|t| *t > 0),
                 );
-                self.client.runtime.sleep(interval.min(settings.max_wait - waited));
+                self.client
+                    .runtime
+                    .sleep(interval.min(settings.max_wait - waited));
                 interval = (interval + interval / 2).min(settings.poll_interval * 5);
                 let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
                 let response = self
@@ -266,7 +304,11 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let done = job.job_status == "COMPLETED";
         let failed = job.total_failures.unwrap_or(0);
         Ok(ImportOutput {
-            endpoints_imported: done.then(|| job.total_processed.unwrap_or(endpoints_submitted).saturating_sub(failed)),
+            endpoints_imported: done.then(|| {
+                job.total_processed
+                    .unwrap_or(endpoints_submitted)
+                    .saturating_sub(failed)
+            }),
             endpoints_failed: done.then_some(failed),
             failures: job.failures,
             segment_id,
@@ -284,14 +326,25 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
         let request = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id);
-        let deleted = self.client.pinpoint("DeleteSegment", &request, Idempotency::Safe).is_ok();
-        let first = job.failures.first().cloned().unwrap_or_else(|| "no reason given".to_owned());
+        let deleted = self
+            .client
+            .pinpoint("DeleteSegment", &request, Idempotency::Safe)
+            .is_ok();
+        let first = job
+            .failures
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no reason given".to_owned());
         let mut err = NodeError::new(
             ErrorKind::ImportJobFailed,
             format!(
                 "Pinpoint's import job {} failed: {first}; the segment {segment_id} {}",
                 job.id,
-                if deleted { "was deleted" } else { "could not be deleted and may remain" }
+                if deleted {
+                    "was deleted"
+                } else {
+                    "could not be deleted and may remain"
+                }
             ),
         );
         err.details.import_job_id = Some(job.id);
@@ -301,7 +354,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     }
 
     /// Deletes the staged file where that is safe, and reports on it.
-    fn finish(&mut self, result: Result<ImportOutput, NodeError>) -> Result<ImportOutput, NodeError> {
+    fn finish(
+        &mut self,
+        result: Result<ImportOutput, NodeError>,
+    ) -> Result<ImportOutput, NodeError> {
         // A job that is still running (not waited for, or timed out) still needs the file.
         let job_running = match &result {
             Ok(out) => out.job_status != "COMPLETED",
@@ -313,7 +369,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             match self.client.s3("DeleteObject", &request) {
                 Ok(_) => true,
                 Err(e) => {
-                    self.client.runtime.log(Level::Warn, &format!("could not delete the staged file {}: {}", self.s3_url, e.message));
+                    self.client.runtime.log(
+                        Level::Warn,
+                        &format!(
+                            "could not delete the staged file {}: {}",
+                            self.s3_url, e.message
+                        ),
+                    );
                     false
                 }
             }
@@ -328,7 +390,11 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     }
 
     /// A retried run: the segment exists and came from this file.
-    fn resume(&mut self, segment: Segment, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+    fn resume(
+        &mut self,
+        segment: Segment,
+        endpoints_submitted: u64,
+    ) -> Result<ImportOutput, NodeError> {
         let result = match self.job_for_this_file()? {
             Some(job) => self.wait(job, segment.id, endpoints_submitted),
             None => Ok(ImportOutput {
@@ -355,14 +421,21 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn segment_named(&mut self, name: &str) -> Result<Option<Segment>, NodeError> {
         let mut token: Option<String> = None;
         for page in 0..MAX_PAGES {
-            let request = pinpoint::get_segments(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let request =
+                pinpoint::get_segments(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
             let response = self
                 .client
                 .pinpoint("GetSegments", &request, Idempotency::Safe)
                 .map_err(|e| client::plain(e, "GetSegments"))?;
             let segments: Segments = parse_json(response.body(), "GetSegments")?;
-            self.client.runtime.progress(Stage::CheckingSegments, page as u64 + 1, None);
-            if let Some(found) = segments.item.into_iter().find(|s| s.name.as_deref() == Some(name)) {
+            self.client
+                .runtime
+                .progress(Stage::CheckingSegments, page as u64 + 1, None);
+            if let Some(found) = segments
+                .item
+                .into_iter()
+                .find(|s| s.name.as_deref() == Some(name))
+            {
                 return Ok(Some(found));
             }
             match segments.next_token.filter(|t| !t.is_empty()) {
@@ -377,7 +450,8 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn job_for_this_file(&mut self) -> Result<Option<ImportJob>, NodeError> {
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let request = pinpoint::get_import_jobs(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let request =
+                pinpoint::get_import_jobs(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
             let response = self
                 .client
                 .pinpoint("GetImportJobs", &request, Idempotency::Safe)
@@ -405,7 +479,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             return Ok(id);
         }
         let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
-        if let Ok(response) = self.client.pinpoint("GetImportJob", &request, Idempotency::Safe) {
+        if let Ok(response) = self
+            .client
+            .pinpoint("GetImportJob", &request, Idempotency::Safe)
+        {
             let fresh: ImportJob = parse_json(response.body(), "GetImportJob")?;
             if let Some(id) = fresh.definition.segment_id.filter(|s| !s.is_empty()) {
                 return Ok(id);
@@ -415,13 +492,19 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Some(s) => Ok(s.id),
             None => Err(NodeError::new(
                 ErrorKind::ServiceError,
-                format!("Pinpoint created import job {} but named no segment for it", job.id),
+                format!(
+                    "Pinpoint created import job {} but named no segment for it",
+                    job.id
+                ),
             )),
         }
     }
 }
 
-fn parse_json<D: serde::de::DeserializeOwned>(body: &[u8], operation: &str) -> Result<D, NodeError> {
+fn parse_json<D: serde::de::DeserializeOwned>(
+    body: &[u8],
+    operation: &str,
+) -> Result<D, NodeError> {
     serde_json::from_slice(body).map_err(|e| {
         NodeError::new(
             ErrorKind::ServiceError,

@@ -26,7 +26,10 @@ struct FakeAws {
 }
 
 fn json(status: u16, v: serde_json::Value) -> Response {
-    http::Response::builder().status(status).body(v.to_string().into_bytes()).unwrap()
+    http::Response::builder()
+        .status(status)
+        .body(v.to_string().into_bytes())
+        .unwrap()
 }
 
 fn aws_error(status: u16, kind: &str) -> Response {
@@ -86,19 +89,30 @@ impl Transport for FakeAws {
         if let Some(answer) = self.script.get_mut(op).and_then(VecDeque::pop_front) {
             return answer;
         }
-        let size = if self.page_size == 0 { 2 } else { self.page_size };
+        let size = if self.page_size == 0 {
+            2
+        } else {
+            self.page_size
+        };
         let query = req.uri().query().unwrap_or("").to_owned();
         Ok(match op {
-            "GetApp" => json(200, serde_json::json!({"Id": APP, "Name": "app", "Arn": "arn"})),
+            "GetApp" => json(
+                200,
+                serde_json::json!({"Id": APP, "Name": "app", "Arn": "arn"}),
+            ),
             "GetSegments" => json(200, Self::page(&self.segments, &query, size)),
             "GetImportJobs" => json(200, Self::page(&self.jobs, &query, size)),
             "PutObject" => {
-                self.objects.insert(req.uri().path().to_owned(), req.body().clone());
+                self.objects
+                    .insert(req.uri().path().to_owned(), req.body().clone());
                 http::Response::new(Vec::new())
             }
             "DeleteObject" => {
                 self.objects.remove(req.uri().path());
-                http::Response::builder().status(204).body(Vec::new()).unwrap()
+                http::Response::builder()
+                    .status(204)
+                    .body(Vec::new())
+                    .unwrap()
             }
             "CreateImportJob" => {
                 let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
@@ -107,8 +121,10 @@ impl Transport for FakeAws {
                 let job = serde_json::json!({"Id": format!("job-{}", self.jobs.len() + 1), "JobStatus": "CREATED",
                     "Definition": definition, "ApplicationId": APP, "CreationDate": "2026-11-28T00:00:00Z", "Type": "IMPORT"});
                 self.jobs.push(job.clone());
-                self.segments.push(serde_json::json!({"Id": "seg-new", "Name": body["SegmentName"],
-                    "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}}));
+                self.segments.push(
+                    serde_json::json!({"Id": "seg-new", "Name": body["SegmentName"],
+                    "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}}),
+                );
                 json(201, job)
             }
             "GetImportJob" => {
@@ -185,11 +201,16 @@ fn input(name: &str) -> ImportInput {
         application_id: APP.into(),
         segment_name: name.into(),
         format: Format::Csv,
-        data: "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n".into(),
+        data: "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n"
+            .into(),
     }
 }
 
-fn run_with(aws: &mut FakeAws, rt: &mut FakeRuntime, name: &str) -> Result<ImportOutput, NodeError> {
+fn run_with(
+    aws: &mut FakeAws,
+    rt: &mut FakeRuntime,
+    name: &str,
+) -> Result<ImportOutput, NodeError> {
     run(&input(name), &settings(), aws, rt)
 }
 
@@ -200,7 +221,9 @@ fn ops(aws: &FakeAws) -> Vec<&str> {
 #[test]
 fn happy_path_creates_waits_and_cleans_up() {
     let mut aws = FakeAws {
-        segments: (0..5).map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")})).collect(),
+        segments: (0..5)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
+            .collect(),
         job_statuses: ["PREPARING_FOR_INITIALIZATION", "PROCESSING", "COMPLETED"].into(),
         ..Default::default()
     };
@@ -208,23 +231,53 @@ fn happy_path_creates_waits_and_cleans_up() {
     let out = run_with(&mut aws, &mut rt, "New").unwrap();
     assert_eq!(out.segment_id, "seg-new");
     assert_eq!(out.job_status, "COMPLETED");
-    assert_eq!((out.endpoints_submitted, out.endpoints_imported, out.endpoints_failed), (3, Some(3), Some(0)));
+    assert_eq!(
+        (
+            out.endpoints_submitted,
+            out.endpoints_imported,
+            out.endpoints_failed
+        ),
+        (3, Some(3), Some(0))
+    );
     assert!(out.staged_object_deleted && aws.objects.is_empty());
     assert_eq!(
         ops(&aws),
-        ["GetApp", "GetSegments", "GetSegments", "GetSegments", "PutObject", "CreateImportJob",
-         "GetImportJob", "GetImportJob", "GetImportJob", "DeleteObject"]
+        [
+            "GetApp",
+            "GetSegments",
+            "GetSegments",
+            "GetSegments",
+            "PutObject",
+            "CreateImportJob",
+            "GetImportJob",
+            "GetImportJob",
+            "GetImportJob",
+            "DeleteObject"
+        ]
     );
     // Polls back off: 1 s, 1.5 s, 2.25 s.
-    assert_eq!(rt.sleeps, [Duration::from_millis(1000), Duration::from_millis(1500), Duration::from_millis(2250)]);
+    assert_eq!(
+        rt.sleeps,
+        [
+            Duration::from_millis(1000),
+            Duration::from_millis(1500),
+            Duration::from_millis(2250)
+        ]
+    );
     assert_eq!(rt.stages.last(), Some(&Stage::Done));
-    assert!(out.staged_object.starts_with("s3://staging/pinpoint-imports/") && out.staged_object.ends_with(".csv"));
+    assert!(
+        out.staged_object
+            .starts_with("s3://staging/pinpoint-imports/")
+            && out.staged_object.ends_with(".csv")
+    );
 }
 
 #[test]
 fn a_taken_name_is_a_duplicate_and_nothing_is_staged() {
     let mut aws = FakeAws {
-        segments: (0..5).map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("n{i}")})).collect(),
+        segments: (0..5)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("n{i}")}))
+            .collect(),
         ..Default::default()
     };
     let err = run_with(&mut aws, &mut FakeRuntime::default(), "n4").unwrap_err();
@@ -241,17 +294,27 @@ fn a_rerun_of_the_same_input_returns_the_same_segment() {
     assert_eq!(first.segment_id, second.segment_id);
     assert!(second.reused_existing_segment);
     assert_eq!(aws.jobs.len(), 1, "no second job");
-    assert_eq!(ops(&aws).iter().filter(|o| **o == "CreateImportJob").count(), 1);
+    assert_eq!(
+        ops(&aws)
+            .iter()
+            .filter(|o| **o == "CreateImportJob")
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn unknown_app_is_invalid_application_id() {
     let mut aws = FakeAws::default();
-    aws.script.insert("GetApp", [Ok(aws_error(404, "NotFoundException"))].into());
+    aws.script
+        .insert("GetApp", [Ok(aws_error(404, "NotFoundException"))].into());
     let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidApplicationId);
     let service = err.details.service.unwrap();
-    assert_eq!((service.operation.as_str(), service.http_status), ("GetApp", Some(404)));
+    assert_eq!(
+        (service.operation.as_str(), service.http_status),
+        ("GetApp", Some(404))
+    );
     assert_eq!(service.request_id.as_deref(), Some("rid"));
 }
 
@@ -259,19 +322,33 @@ fn unknown_app_is_invalid_application_id() {
 fn throttling_is_retried_with_backoff_and_retry_after() {
     let mut aws = FakeAws::default();
     let mut throttled = aws_error(429, "TooManyRequestsException");
-    throttled.headers_mut().insert("retry-after", "7".parse().unwrap());
-    aws.script.insert("GetApp", [Ok(throttled), Ok(aws_error(503, "ServiceUnavailable"))].into());
+    throttled
+        .headers_mut()
+        .insert("retry-after", "7".parse().unwrap());
+    aws.script.insert(
+        "GetApp",
+        [Ok(throttled), Ok(aws_error(503, "ServiceUnavailable"))].into(),
+    );
     let mut rt = FakeRuntime::default();
     run_with(&mut aws, &mut rt, "Seg").unwrap();
     assert_eq!(rt.sleeps[0], Duration::from_secs(7), "Retry-After honoured");
     // Full jitter over 200 ms * 2: the fake's random number is mid-range.
-    assert!(rt.sleeps[1] <= Duration::from_millis(400), "{:?}", rt.sleeps);
+    assert!(
+        rt.sleeps[1] <= Duration::from_millis(400),
+        "{:?}",
+        rt.sleeps
+    );
 }
 
 #[test]
 fn throttling_that_never_ends_is_throttled() {
     let mut aws = FakeAws::default();
-    aws.script.insert("GetSegments", (0..10).map(|_| Ok(aws_error(429, "TooManyRequestsException"))).collect());
+    aws.script.insert(
+        "GetSegments",
+        (0..10)
+            .map(|_| Ok(aws_error(429, "TooManyRequestsException")))
+            .collect(),
+    );
     let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Throttled);
     assert_eq!(ops(&aws).iter().filter(|o| **o == "GetSegments").count(), 5);
@@ -280,11 +357,18 @@ fn throttling_that_never_ends_is_throttled() {
 #[test]
 fn forbidden_is_permission_denied_and_never_leaks_secrets() {
     let mut aws = FakeAws::default();
-    aws.script.insert("GetApp", [Ok(aws_error(403, "AccessDeniedException"))].into());
+    aws.script.insert(
+        "GetApp",
+        [Ok(aws_error(403, "AccessDeniedException"))].into(),
+    );
     let mut rt = FakeRuntime::default();
     let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
     assert_eq!(err.kind, ErrorKind::PermissionDenied);
-    let text = format!("{err:?} {} {:?}", serde_json::to_string(&err).unwrap(), rt.logs);
+    let text = format!(
+        "{err:?} {} {:?}",
+        serde_json::to_string(&err).unwrap(),
+        rt.logs
+    );
     assert!(!text.contains("SECRETSECRET") && !text.contains("TOKENTOKEN"));
 }
 
@@ -304,15 +388,24 @@ fn a_failed_job_deletes_its_segment_and_the_staged_file() {
 
 #[test]
 fn completed_with_failures_is_a_success_that_reports_them() {
-    let mut aws = FakeAws { job_failures: vec!["endpoint 3: bad address".into()], ..Default::default() };
+    let mut aws = FakeAws {
+        job_failures: vec!["endpoint 3: bad address".into()],
+        ..Default::default()
+    };
     let out = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
-    assert_eq!((out.endpoints_imported, out.endpoints_failed), (Some(2), Some(1)));
+    assert_eq!(
+        (out.endpoints_imported, out.endpoints_failed),
+        (Some(2), Some(1))
+    );
     assert_eq!(out.failures.len(), 1);
 }
 
 #[test]
 fn a_job_that_never_ends_times_out_and_keeps_the_file() {
-    let mut aws = FakeAws { job_statuses: std::iter::repeat_n("PROCESSING", 1000).collect(), ..Default::default() };
+    let mut aws = FakeAws {
+        job_statuses: std::iter::repeat_n("PROCESSING", 1000).collect(),
+        ..Default::default()
+    };
     let mut rt = FakeRuntime::default();
     let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
     assert_eq!(err.kind, ErrorKind::TimedOut);
@@ -331,7 +424,11 @@ fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
         fn send(&mut self, req: Request) -> Result<Response, TransportError> {
             let op = FakeAws::operation(&req);
             let answer = self.0.send(req);
-            if op == "CreateImportJob" && self.0.jobs.len() == 1 && answer.is_ok() && self.0.log.len() < 8 {
+            if op == "CreateImportJob"
+                && self.0.jobs.len() == 1
+                && answer.is_ok()
+                && self.0.log.len() < 8
+            {
                 return Err(TransportError::new(TransportErrorKind::Broken, "reset"));
             }
             answer
@@ -339,7 +436,13 @@ fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
     }
     aws.page_size = 10;
     let mut t = BreakAfterCreate(aws);
-    let out = run(&input("Seg"), &settings(), &mut t, &mut FakeRuntime::default()).unwrap();
+    let out = run(
+        &input("Seg"),
+        &settings(),
+        &mut t,
+        &mut FakeRuntime::default(),
+    )
+    .unwrap();
     assert_eq!(out.segment_id, "seg-new");
     assert_eq!(t.0.jobs.len(), 1, "exactly one job");
 }
@@ -347,7 +450,14 @@ fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
 #[test]
 fn a_denied_host_is_invalid_settings() {
     let mut aws = FakeAws::default();
-    aws.script.insert("GetApp", [Err(TransportError::new(TransportErrorKind::Denied, "HttpRequestDenied"))].into());
+    aws.script.insert(
+        "GetApp",
+        [Err(TransportError::new(
+            TransportErrorKind::Denied,
+            "HttpRequestDenied",
+        ))]
+        .into(),
+    );
     let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidSettings);
     assert_eq!(err.details.setting.as_deref(), Some("pinpoint-endpoint"));

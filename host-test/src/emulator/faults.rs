@@ -237,7 +237,10 @@ mod tests {
         assert_eq!(q.pop(Operation::GetApp), Some(Fault::throttled()));
         assert_eq!(q.pop(Operation::GetApp), Some(Fault::internal_error()));
         assert_eq!(q.pop(Operation::GetApp), None);
-        assert_eq!(q.pop(Operation::PutObject), Some(Fault::ResetBeforeProcessing));
+        assert_eq!(
+            q.pop(Operation::PutObject),
+            Some(Fault::ResetBeforeProcessing)
+        );
         assert!(Operation::PutObject.is_s3());
         assert!(!Operation::GetImportJob.is_s3());
     }

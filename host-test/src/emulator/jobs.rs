@@ -169,9 +169,9 @@ fn check_endpoint(
         (_, None) => out.row_failure(format!(
             "{url} line {line}: missing required attribute Address"
         )),
-        (Some(c), Some(_)) if !CHANNEL_TYPES.contains(&c) => out.row_failure(format!(
-            "{url} line {line}: invalid ChannelType '{c}'"
-        )),
+        (Some(c), Some(_)) if !CHANNEL_TYPES.contains(&c) => {
+            out.row_failure(format!("{url} line {line}: invalid ChannelType '{c}'"))
+        }
         (Some(c), Some(_)) => out.endpoint(c),
     }
 }
@@ -185,7 +185,9 @@ fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
     let headers = match reader.headers() {
         Ok(h) if !(h.len() == 1 && h[0].is_empty()) && !h.is_empty() => h.clone(),
         Ok(_) => {
-            out.fail(format!("Unable to read {url}: the CSV file has no header row"));
+            out.fail(format!(
+                "Unable to read {url}: the CSV file has no header row"
+            ));
             return false;
         }
         Err(e) => {
@@ -216,10 +218,7 @@ fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
             ));
             continue;
         }
-        if record
-            .iter()
-            .any(|v| v.contains(['\r', '\n', '\t']))
-        {
+        if record.iter().any(|v| v.contains(['\r', '\n', '\t'])) {
             out.row_failure(format!(
                 "{url} line {line}: CSV values can't contain line breaks or tabs"
             ));
@@ -234,7 +233,9 @@ fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
         );
     }
     if rows == 0 {
-        out.fail(format!("Unable to read {url}: the file holds no endpoint definitions"));
+        out.fail(format!(
+            "Unable to read {url}: the file holds no endpoint definitions"
+        ));
         return false;
     }
     true
@@ -265,7 +266,9 @@ fn read_ndjson(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
         }
     }
     if rows == 0 {
-        out.fail(format!("Unable to read {url}: the file holds no endpoint definitions"));
+        out.fail(format!(
+            "Unable to read {url}: the file holds no endpoint definitions"
+        ));
         return false;
     }
     true
@@ -366,7 +369,10 @@ mod tests {
         let nd = "{\"ChannelType\":\"SMS\",\"Address\":\"+12065550100\"}\n\n[1]\n{\"ChannelType\":\"EMAIL\"}\nnot json\n{\"ChannelType\":\"EMAIL\",\"Address\":\"a@b.c\"}\n";
         let (_d, store) = store_with(&[("e.json", nd)]);
         let out = run_import(&store, "s3://b/e.json", "JSON");
-        assert_eq!((out.imported, out.row_failures, out.failed_pieces), (2, 3, 0));
+        assert_eq!(
+            (out.imported, out.row_failures, out.failed_pieces),
+            (2, 3, 0)
+        );
     }
 
     #[test]
@@ -383,6 +389,9 @@ mod tests {
         let out = run_import(&store, "s3://nobucket/x.csv", "CSV");
         assert_eq!(out.failed_pieces, 1);
         let (_d, store) = store_with(&[("empty.csv", "")]);
-        assert_eq!(run_import(&store, "s3://b/empty.csv", "CSV").failed_pieces, 1);
+        assert_eq!(
+            run_import(&store, "s3://b/empty.csv", "CSV").failed_pieces,
+            1
+        );
     }
 }

@@ -126,7 +126,8 @@ fn app_not_found() -> Response<Body> {
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (form_decode(k) == name.as_bytes()).then(|| String::from_utf8_lossy(&form_decode(v)).into_owned())
+        (form_decode(k) == name.as_bytes())
+            .then(|| String::from_utf8_lossy(&form_decode(v)).into_owned())
     })
 }
 
@@ -232,7 +233,13 @@ pub(crate) fn handle(
                 .filter(|j| j.definition.segment_id.as_deref() == Some(seg))
                 .map(|j| j.to_json(app))
                 .collect();
-            match page(items, query, shared.page_size, app, &format!("segment-jobs-{seg}")) {
+            match page(
+                items,
+                query,
+                shared.page_size,
+                app,
+                &format!("segment-jobs-{seg}"),
+            ) {
                 Ok(v) => json_response(200, &v),
                 Err(e) => e,
             }
@@ -335,8 +342,8 @@ fn is_role_arn(arn: &str) -> bool {
 
 /// Parses and validates the (unwrapped) `ImportJobRequest` body.
 pub(crate) fn parse_import_job_request(body: &[u8]) -> Result<JobDefinition, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("Request body is not valid JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Request body is not valid JSON: {e}"))?;
     let Value::Object(obj) = value else {
         return Err("Request body must be a JSON object (ImportJobRequest)".into());
     };
@@ -379,8 +386,7 @@ pub(crate) fn parse_import_job_request(body: &[u8]) -> Result<JobDefinition, Str
     let define_segment = boolean("DefineSegment")?;
     let segment_name = string("SegmentName")?;
     let segment_id = string("SegmentId")?;
-    if define_segment && segment_id.is_none() && segment_name.as_deref().unwrap_or("").is_empty()
-    {
+    if define_segment && segment_id.is_none() && segment_name.as_deref().unwrap_or("").is_empty() {
         return Err("SegmentName is required when DefineSegment is true".into());
     }
     Ok(JobDefinition {
@@ -402,11 +408,26 @@ mod tests {
     #[test]
     fn routes() {
         let (op, t) = route(&Method::GET, "/v1/apps/abc");
-        assert_eq!((op, t), (Operation::GetApp, Target::Op(Resource::App("abc".into()))));
-        assert_eq!(route(&Method::POST, "/v1/apps/abc/jobs/import").0, Operation::CreateImportJob);
-        assert_eq!(route(&Method::GET, "/v1/apps/abc/jobs/import/j1").0, Operation::GetImportJob);
-        assert_eq!(route(&Method::DELETE, "/v1/apps/a/segments/s").0, Operation::DeleteSegment);
-        assert_eq!(route(&Method::PUT, "/v1/apps/a").1, Target::MethodNotAllowed);
+        assert_eq!(
+            (op, t),
+            (Operation::GetApp, Target::Op(Resource::App("abc".into())))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/apps/abc/jobs/import").0,
+            Operation::CreateImportJob
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/apps/abc/jobs/import/j1").0,
+            Operation::GetImportJob
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/v1/apps/a/segments/s").0,
+            Operation::DeleteSegment
+        );
+        assert_eq!(
+            route(&Method::PUT, "/v1/apps/a").1,
+            Target::MethodNotAllowed
+        );
         assert_eq!(route(&Method::GET, "/v1/nope").1, Target::Unknown);
         assert_eq!(route(&Method::GET, "/v1/apps/").1, Target::Unknown);
         // An escaped slash stays inside the id.
@@ -442,6 +463,9 @@ mod tests {
         assert_eq!(parse_token(&t, "app", "segments", 20), Some(10));
         assert_eq!(parse_token(&t, "other", "segments", 20), None);
         assert_eq!(parse_token(&t, "app", "segments", 5), None);
-        assert_eq!(parse_token(&t.replace('+', " "), "app", "segments", 20), None);
+        assert_eq!(
+            parse_token(&t.replace('+', " "), "app", "segments", 20),
+            None
+        );
     }
 }

@@ -231,13 +231,13 @@ async fn pinpoint_request(
         Ok(b) => b.to_bytes().to_vec(),
         Err(e) => {
             let resp = if e.is::<http_body_util::LengthLimitError>() {
-                pinpoint::error(
-                    413,
-                    "PayloadTooLargeException",
-                    "Request entity too large",
-                )
+                pinpoint::error(413, "PayloadTooLargeException", "Request entity too large")
             } else {
-                pinpoint::error(400, "BadRequestException", "Could not read the request body")
+                pinpoint::error(
+                    400,
+                    "BadRequestException",
+                    "Could not read the request body",
+                )
             };
             return (resp, Vec::new());
         }
@@ -288,9 +288,7 @@ async fn pinpoint_request(
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
             ),
-            AuthError::InvalidSignature(m) => {
-                pinpoint::error(403, "InvalidSignatureException", &m)
-            }
+            AuthError::InvalidSignature(m) => pinpoint::error(403, "InvalidSignatureException", &m),
         };
         return (resp, body);
     }
@@ -303,7 +301,11 @@ async fn pinpoint_request(
         Target::MethodNotAllowed => pinpoint::error(
             405,
             "MethodNotAllowedException",
-            &format!("Method {} is not allowed on {}", parts.method, parts.uri.path()),
+            &format!(
+                "Method {} is not allowed on {}",
+                parts.method,
+                parts.uri.path()
+            ),
         ),
         Target::Op(resource) => pinpoint::handle(
             shared,

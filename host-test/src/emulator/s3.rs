@@ -124,14 +124,21 @@ impl Store {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let tmp = self.root.join(format!(".tmp.direct-{}.part", super::util::hex_id(16)));
+        let tmp = self
+            .root
+            .join(format!(".tmp.direct-{}.part", super::util::hex_id(16)));
         std::fs::write(&tmp, data)?;
         std::fs::rename(&tmp, &path)
     }
 }
 
 /// Recognises the S3 operation of a path-style request.
-pub(crate) fn classify(method: &http::Method, path: &str, query: &str, has_copy_source: bool) -> Operation {
+pub(crate) fn classify(
+    method: &http::Method,
+    path: &str,
+    query: &str,
+    has_copy_source: bool,
+) -> Operation {
     let has = |name: &str| {
         query
             .split('&')
@@ -200,7 +207,10 @@ pub(crate) fn error_response(
     let mut resp = Response::new(Body::from(Bytes::from(xml)));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     if let Ok(v) = HeaderValue::from_str(&rid[..16]) {
         h.insert("x-amz-request-id", v);
     }
@@ -221,10 +231,19 @@ mod tests {
         assert_eq!(c(Method::GET, "/b/k", ""), Operation::GetObject);
         assert_eq!(c(Method::HEAD, "/b/k", ""), Operation::HeadObject);
         assert_eq!(c(Method::PUT, "/b", ""), Operation::CreateBucket);
-        assert_eq!(c(Method::GET, "/b", "list-type=2&prefix=a"), Operation::ListObjectsV2);
+        assert_eq!(
+            c(Method::GET, "/b", "list-type=2&prefix=a"),
+            Operation::ListObjectsV2
+        );
         assert_eq!(c(Method::GET, "/", ""), Operation::ListBuckets);
-        assert_eq!(c(Method::POST, "/b/k", "uploads"), Operation::CreateMultipartUpload);
-        assert_eq!(classify(&Method::PUT, "/b/k", "", true), Operation::CopyObject);
+        assert_eq!(
+            c(Method::POST, "/b/k", "uploads"),
+            Operation::CreateMultipartUpload
+        );
+        assert_eq!(
+            classify(&Method::PUT, "/b/k", "", true),
+            Operation::CopyObject
+        );
     }
 
     #[test]
@@ -236,7 +255,10 @@ mod tests {
         store.write("b", "p/1.csv", b"x").unwrap();
         store.write("b", "p/10/2.csv", b"y").unwrap();
         store.write("b", "q.csv", b"z").unwrap();
-        assert_eq!(store.list("b", "p/1").unwrap(), vec!["p/1.csv", "p/10/2.csv"]);
+        assert_eq!(
+            store.list("b", "p/1").unwrap(),
+            vec!["p/1.csv", "p/10/2.csv"]
+        );
         assert_eq!(store.list("b", "").unwrap().len(), 3);
         assert_eq!(store.read("b", "q.csv").unwrap(), b"z");
         assert!(store.read("b", "../b/q.csv").is_none());

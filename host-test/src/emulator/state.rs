@@ -169,7 +169,11 @@ impl Segment {
 
     /// `"IMPORT"` or `"DIMENSIONAL"`.
     pub(crate) fn segment_type(&self) -> &'static str {
-        if self.imported { "IMPORT" } else { "DIMENSIONAL" }
+        if self.imported {
+            "IMPORT"
+        } else {
+            "DIMENSIONAL"
+        }
     }
 
     /// The `SegmentResponse` JSON.

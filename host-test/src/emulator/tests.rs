@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpStream;
 
 use super::sigv4_verify::{
-    canonical_request, canonical_query, format_amz_date, signing_key, string_to_sign,
+    canonical_query, canonical_request, format_amz_date, signing_key, string_to_sign,
 };
 use super::*;
 
@@ -154,16 +154,9 @@ async fn send(
     let req = builder
         .body(Full::new(Bytes::copy_from_slice(body)))
         .unwrap();
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let (parts, body) = resp.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(Answer {
         status: parts.status.as_u16(),
         headers: parts.headers,
@@ -232,25 +225,46 @@ async fn get_app_seed_and_unknown_app() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     let body = ok.json();
     assert_eq!(body["Id"], SEED_APPLICATION_ID);
-    assert!(body["Arn"].as_str().unwrap().starts_with("arn:aws:mobiletargeting:us-east-1:"));
-    assert!(body.get("ApplicationResponse").is_none(), "bodies are not wrapped");
+    assert!(
+        body["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:mobiletargeting:us-east-1:")
+    );
+    assert!(
+        body.get("ApplicationResponse").is_none(),
+        "bodies are not wrapped"
+    );
     assert!(ok.header("x-amzn-requestid").is_some());
 
     let missing = pinpoint(&emu, &signer, "GET", "/v1/apps/doesnotexist", "", None)
         .await
         .unwrap();
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.header("x-amzn-errortype"), Some("NotFoundException"));
+    assert_eq!(
+        missing.header("x-amzn-errortype"),
+        Some("NotFoundException")
+    );
     assert!(missing.header("x-amzn-requestid").is_some());
     let body = missing.json();
     assert!(body["Message"].is_string());
-    assert_eq!(body["RequestID"].as_str(), missing.header("x-amzn-requestid"));
+    assert_eq!(
+        body["RequestID"].as_str(),
+        missing.header("x-amzn-requestid")
+    );
 
     // Later added applications exist.
     emu.add_application("0123456789abcdef0123456789abcdef");
-    let added = pinpoint(&emu, &signer, "GET", "/v1/apps/0123456789abcdef0123456789abcdef", "", None)
-        .await
-        .unwrap();
+    let added = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        "/v1/apps/0123456789abcdef0123456789abcdef",
+        "",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(added.status, 200);
     emu.shutdown().await;
 }
@@ -294,16 +308,24 @@ async fn authentication_failures() {
         ),
     ];
     for (signer, status, kind) in cases {
-        let a = pinpoint(&emu, &signer, "GET", &path, "", None).await.unwrap();
+        let a = pinpoint(&emu, &signer, "GET", &path, "", None)
+            .await
+            .unwrap();
         assert_eq!(a.status, status, "{}", a.text());
         assert_eq!(a.header("x-amzn-errortype"), Some(kind));
         assert!(!a.text().contains(DEFAULT_SECRET_ACCESS_KEY));
     }
     // Unsigned.
     let host = emu.local_addr().to_string();
-    let a = send(emu.local_addr(), "GET", &path, &[("host".into(), host)], b"")
-        .await
-        .unwrap();
+    let a = send(
+        emu.local_addr(),
+        "GET",
+        &path,
+        &[("host".into(), host)],
+        b"",
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 403);
     assert_eq!(
         a.header("x-amzn-errortype"),
@@ -312,12 +334,25 @@ async fn authentication_failures() {
     // A tampered body fails the signature.
     let signer = Signer::default_creds();
     let body = import_request("x.csv", "n", "CSV").to_string();
-    let mut headers = signer.sign("mobiletargeting", "POST", &app_path("/jobs/import"), "", &emu.local_addr().to_string(), body.as_bytes());
+    let mut headers = signer.sign(
+        "mobiletargeting",
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        &emu.local_addr().to_string(),
+        body.as_bytes(),
+    );
     headers.push(("content-type".into(), "application/json".into()));
     let tampered = body.replace("\"n\"", "\"m\"");
-    let a = send(emu.local_addr(), "POST", &app_path("/jobs/import"), &headers, tampered.as_bytes())
-        .await
-        .unwrap();
+    let a = send(
+        emu.local_addr(),
+        "POST",
+        &app_path("/jobs/import"),
+        &headers,
+        tampered.as_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 403);
     assert!(emu.import_jobs(SEED_APPLICATION_ID).is_empty());
 }
@@ -340,40 +375,84 @@ async fn session_tokens_are_required_and_signed() {
         token: Some(token.into()),
         ..Signer::default_creds()
     };
-    let a = pinpoint(&emu, &good, "GET", &app_path(""), "", None).await.unwrap();
+    let a = pinpoint(&emu, &good, "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
     assert_eq!(a.status, 200, "{}", a.text());
-    let put = s3(&emu, &good, "PUT", &format!("/{DEFAULT_BUCKET}/t.csv"), b"x").await.unwrap();
+    let put = s3(
+        &emu,
+        &good,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/t.csv"),
+        b"x",
+    )
+    .await
+    .unwrap();
     assert_eq!(put.status, 200, "{}", put.text());
 
     for bad in [
-        Signer { token: None, ..good.clone() },
-        Signer { token: Some("other".into()), ..good.clone() },
-        Signer { sign_token: false, ..good.clone() },
+        Signer {
+            token: None,
+            ..good.clone()
+        },
+        Signer {
+            token: Some("other".into()),
+            ..good.clone()
+        },
+        Signer {
+            sign_token: false,
+            ..good.clone()
+        },
     ] {
-        let a = pinpoint(&emu, &bad, "GET", &app_path(""), "", None).await.unwrap();
+        let a = pinpoint(&emu, &bad, "GET", &app_path(""), "", None)
+            .await
+            .unwrap();
         assert_eq!(a.status, 403, "{}", a.text());
-        assert_eq!(a.header("x-amzn-errortype"), Some("UnrecognizedClientException"));
+        assert_eq!(
+            a.header("x-amzn-errortype"),
+            Some("UnrecognizedClientException")
+        );
         assert!(!a.text().contains(token));
-        let put = s3(&emu, &bad, "PUT", &format!("/{DEFAULT_BUCKET}/u.csv"), b"x").await.unwrap();
+        let put = s3(&emu, &bad, "PUT", &format!("/{DEFAULT_BUCKET}/u.csv"), b"x")
+            .await
+            .unwrap();
         assert_eq!(put.status, 403, "{}", put.text());
-        assert!(put.text().contains("<Code>InvalidToken</Code>"), "{}", put.text());
+        assert!(
+            put.text().contains("<Code>InvalidToken</Code>"),
+            "{}",
+            put.text()
+        );
     }
     assert_eq!(emu.objects(DEFAULT_BUCKET), vec!["t.csv"]);
     // The token is redacted from the log's Debug output.
     assert!(!format!("{:?}", emu.requests()).contains(token));
-    assert!(!format!("{:?}", EmulatorConfig {
-        credentials: vec![EmulatorCredentials::with_session_token("A", "s3cr3t", token)],
-        ..EmulatorConfig::default()
-    })
-    .contains("s3cr3t"));
+    assert!(
+        !format!(
+            "{:?}",
+            EmulatorConfig {
+                credentials: vec![EmulatorCredentials::with_session_token(
+                    "A", "s3cr3t", token
+                )],
+                ..EmulatorConfig::default()
+            }
+        )
+        .contains("s3cr3t")
+    );
 }
 
 async fn poll_until_terminal(emu: &Emulator, signer: &Signer, job: &str) -> Vec<Value> {
     let mut seen = Vec::new();
     for _ in 0..20 {
-        let a = pinpoint(emu, signer, "GET", &app_path(&format!("/jobs/import/{job}")), "", None)
-            .await
-            .unwrap();
+        let a = pinpoint(
+            emu,
+            signer,
+            "GET",
+            &app_path(&format!("/jobs/import/{job}")),
+            "",
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(a.status, 200, "{}", a.text());
         let body = a.json();
         let status = body["JobStatus"].as_str().unwrap().to_owned();
@@ -391,9 +470,15 @@ async fn import_happy_path_through_s3_and_pinpoint() {
     let signer = Signer::default_creds();
     let key = "pinpoint-imports/abc123/endpoints.csv";
     let csv = "ChannelType,Address,User.UserId\nSMS,+12065550100,u1\nEMAIL,a@example.com,u2\nEMAIL,b@example.com,u3\n,nochannel@example.com,u4\n";
-    let put = s3(&emu, &signer, "PUT", &format!("/{DEFAULT_BUCKET}/{key}"), csv.as_bytes())
-        .await
-        .unwrap();
+    let put = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/{key}"),
+        csv.as_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(put.status, 200, "{}", put.text());
     assert!(put.header("etag").is_some());
     assert_eq!(emu.objects(DEFAULT_BUCKET), vec![key]);
@@ -401,9 +486,22 @@ async fn import_happy_path_through_s3_and_pinpoint() {
 
     // A body whose hash differs from the signed x-amz-content-sha256 is refused by s3s.
     let host = emu.local_addr().to_string();
-    let headers = signer.sign("s3", "PUT", &format!("/{DEFAULT_BUCKET}/other.csv"), "", &host, b"signed");
-    let bad = send(emu.local_addr(), "PUT", &format!("/{DEFAULT_BUCKET}/other.csv"), &headers, b"tamper")
-        .await;
+    let headers = signer.sign(
+        "s3",
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/other.csv"),
+        "",
+        &host,
+        b"signed",
+    );
+    let bad = send(
+        emu.local_addr(),
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/other.csv"),
+        &headers,
+        b"tamper",
+    )
+    .await;
     assert!(bad.map(|a| a.status >= 400).unwrap_or(true));
     assert!(emu.object(DEFAULT_BUCKET, "other.csv").is_none());
 
@@ -435,13 +533,29 @@ async fn import_happy_path_through_s3_and_pinpoint() {
     // The segment exists right away, still empty.
     let segs = emu.segments(SEED_APPLICATION_ID);
     assert_eq!(segs.len(), 1);
-    assert_eq!((segs[0].id.as_str(), segs[0].segment_type.as_str(), segs[0].size), (segment_id.as_str(), "IMPORT", 0));
+    assert_eq!(
+        (
+            segs[0].id.as_str(),
+            segs[0].segment_type.as_str(),
+            segs[0].size
+        ),
+        (segment_id.as_str(), "IMPORT", 0)
+    );
 
     let seen = poll_until_terminal(&emu, &signer, &job_id).await;
-    let statuses: Vec<&str> = seen.iter().map(|b| b["JobStatus"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = seen
+        .iter()
+        .map(|b| b["JobStatus"].as_str().unwrap())
+        .collect();
     assert_eq!(
         statuses,
-        ["PREPARING_FOR_INITIALIZATION", "INITIALIZING", "PROCESSING", "COMPLETING", "COMPLETED"]
+        [
+            "PREPARING_FOR_INITIALIZATION",
+            "INITIALIZING",
+            "PROCESSING",
+            "COMPLETING",
+            "COMPLETED"
+        ]
     );
     let done = seen.last().unwrap();
     assert_eq!(done["TotalProcessed"], 3);
@@ -458,16 +572,26 @@ async fn import_happy_path_through_s3_and_pinpoint() {
     assert_eq!(seg.name, "customers");
     assert_eq!(seg.size, 3);
     assert_eq!(seg.format.as_deref(), Some("CSV"));
-    assert_eq!(seg.s3_url.as_deref(), Some(format!("s3://{DEFAULT_BUCKET}/{key}").as_str()));
+    assert_eq!(
+        seg.s3_url.as_deref(),
+        Some(format!("s3://{DEFAULT_BUCKET}/{key}").as_str())
+    );
     assert_eq!(seg.channel_counts.get("EMAIL"), Some(&2));
     let jobs = emu.import_jobs(SEED_APPLICATION_ID);
     assert_eq!(jobs[0].status, "COMPLETED");
     assert_eq!((jobs[0].total_processed, jobs[0].total_failures), (3, 1));
 
     // GetSegment shows the import definition; GetImportJobs lists the job.
-    let got = pinpoint(&emu, &signer, "GET", &app_path(&format!("/segments/{segment_id}")), "", None)
-        .await
-        .unwrap();
+    let got = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path(&format!("/segments/{segment_id}")),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(got.status, 200);
     assert_eq!(got.json()["ImportDefinition"]["Size"], 3);
     let list = pinpoint(&emu, &signer, "GET", &app_path("/jobs/import"), "", None)
@@ -476,13 +600,23 @@ async fn import_happy_path_through_s3_and_pinpoint() {
     assert_eq!(list.json()["Item"][0]["Id"], job_id.as_str());
 
     // Cleanup of the staged object through S3.
-    let del = s3(&emu, &signer, "DELETE", &format!("/{DEFAULT_BUCKET}/{key}"), b"")
-        .await
-        .unwrap();
+    let del = s3(
+        &emu,
+        &signer,
+        "DELETE",
+        &format!("/{DEFAULT_BUCKET}/{key}"),
+        b"",
+    )
+    .await
+    .unwrap();
     assert_eq!(del.status, 204, "{}", del.text());
     assert!(emu.objects(DEFAULT_BUCKET).is_empty());
 
-    let ops: Vec<String> = emu.requests().iter().map(|r| r.operation.to_string()).collect();
+    let ops: Vec<String> = emu
+        .requests()
+        .iter()
+        .map(|r| r.operation.to_string())
+        .collect();
     assert!(ops.contains(&"PutObject".to_owned()));
     assert!(ops.contains(&"CreateImportJob".to_owned()));
     assert!(ops.contains(&"DeleteObject".to_owned()));
@@ -493,7 +627,12 @@ async fn import_happy_path_through_s3_and_pinpoint() {
         .unwrap();
     assert_eq!(create.service, "pinpoint");
     assert_eq!(create.status, Some(201));
-    assert!(create.header("authorization").unwrap().contains("/mobiletargeting/aws4_request"));
+    assert!(
+        create
+            .header("authorization")
+            .unwrap()
+            .contains("/mobiletargeting/aws4_request")
+    );
     let body: Value = serde_json::from_slice(&create.body).unwrap();
     assert_eq!(body["SegmentName"], "customers");
     emu.shutdown().await;
@@ -509,23 +648,53 @@ async fn ndjson_import_and_unreadable_objects_fail_the_job() {
         b"{\"ChannelType\":\"SMS\",\"Address\":\"+12065550100\"}\n{\"ChannelType\":\"EMAIL\",\"Address\":\"a@b.example\"}\n",
     )
     .unwrap();
-    let created = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&import_request("p/e.json", "nd", "JSON")))
-        .await
-        .unwrap();
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("p/e.json", "nd", "JSON")),
+    )
+    .await
+    .unwrap();
     let id = created.json()["Id"].as_str().unwrap().to_owned();
     let done = poll_until_terminal(&emu, &signer, &id).await;
     assert_eq!(done.last().unwrap()["JobStatus"], "COMPLETED");
     assert_eq!(done.last().unwrap()["TotalProcessed"], 2);
 
     // No object at the S3Url: FAILING, then FAILED, with Failures.
-    let created = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&import_request("missing.csv", "gone", "CSV")))
-        .await
-        .unwrap();
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("missing.csv", "gone", "CSV")),
+    )
+    .await
+    .unwrap();
     let id = created.json()["Id"].as_str().unwrap().to_owned();
     let seen = poll_until_terminal(&emu, &signer, &id).await;
-    let statuses: Vec<&str> = seen.iter().map(|b| b["JobStatus"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["PREPARING_FOR_INITIALIZATION", "INITIALIZING", "FAILING", "FAILED"]);
-    assert!(!seen.last().unwrap()["Failures"].as_array().unwrap().is_empty());
+    let statuses: Vec<&str> = seen
+        .iter()
+        .map(|b| b["JobStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "PREPARING_FOR_INITIALIZATION",
+            "INITIALIZING",
+            "FAILING",
+            "FAILED"
+        ]
+    );
+    assert!(
+        !seen.last().unwrap()["Failures"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // The segment of the failed job is left behind (the node deletes it).
     assert_eq!(emu.segments(SEED_APPLICATION_ID).len(), 2);
     emu.shutdown().await;
@@ -537,28 +706,70 @@ async fn request_validation_and_unknown_routes() {
     let signer = Signer::default_creds();
     for (body, needle) in [
         (import_request("k.csv", "n", "XML"), "Format"),
-        (json!({"ImportJobRequest": import_request("k.csv", "n", "CSV")}), "ImportJobRequest"),
-        (json!({"Format": "CSV", "S3Url": "https://bucket/k", "RoleArn": DEFAULT_ROLE_ARN}), "S3Url"),
-        (json!({"Format": "CSV", "S3Url": "s3://b/k", "RoleArn": "role"}), "RoleArn"),
+        (
+            json!({"ImportJobRequest": import_request("k.csv", "n", "CSV")}),
+            "ImportJobRequest",
+        ),
+        (
+            json!({"Format": "CSV", "S3Url": "https://bucket/k", "RoleArn": DEFAULT_ROLE_ARN}),
+            "S3Url",
+        ),
+        (
+            json!({"Format": "CSV", "S3Url": "s3://b/k", "RoleArn": "role"}),
+            "RoleArn",
+        ),
     ] {
-        let a = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&body))
-            .await
-            .unwrap();
+        let a = pinpoint(
+            &emu,
+            &signer,
+            "POST",
+            &app_path("/jobs/import"),
+            "",
+            Some(&body),
+        )
+        .await
+        .unwrap();
         assert_eq!(a.status, 400, "{}", a.text());
         assert_eq!(a.header("x-amzn-errortype"), Some("BadRequestException"));
         assert!(a.json()["Message"].as_str().unwrap().contains(needle));
     }
-    let a = pinpoint(&emu, &signer, "POST", "/v1/apps/nope/jobs/import", "", Some(&import_request("k.csv", "n", "CSV")))
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        "/v1/apps/nope/jobs/import",
+        "",
+        Some(&import_request("k.csv", "n", "CSV")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 404);
+    let a = pinpoint(&emu, &signer, "PUT", &app_path(""), "", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 405);
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("MethodNotAllowedException")
+    );
+    let a = pinpoint(&emu, &signer, "GET", "/v1/unknown/thing", "", None)
         .await
         .unwrap();
     assert_eq!(a.status, 404);
-    let a = pinpoint(&emu, &signer, "PUT", &app_path(""), "", None).await.unwrap();
-    assert_eq!(a.status, 405);
-    assert_eq!(a.header("x-amzn-errortype"), Some("MethodNotAllowedException"));
-    let a = pinpoint(&emu, &signer, "GET", "/v1/unknown/thing", "", None).await.unwrap();
-    assert_eq!(a.status, 404);
-    assert_eq!(a.header("x-amzn-errortype"), Some("UnknownOperationException"));
-    let a = pinpoint(&emu, &signer, "GET", &app_path("/jobs/import/nojob"), "", None).await.unwrap();
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("UnknownOperationException")
+    );
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path("/jobs/import/nojob"),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 404);
     assert!(emu.segments(SEED_APPLICATION_ID).is_empty());
     emu.shutdown().await;
@@ -603,30 +814,68 @@ async fn get_segments_pages_with_tokens_and_delete_segment() {
     assert_eq!(names[22], "seg-22");
 
     // page-size is honoured; bad values and tokens are 400s.
-    let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), "page-size=5", None).await.unwrap();
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path("/segments"),
+        "page-size=5",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.json()["Item"].as_array().unwrap().len(), 5);
-    for q in ["page-size=zero", "token=bogus", "token=10+segments/000000000000="] {
-        let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), q, None).await.unwrap();
+    for q in [
+        "page-size=zero",
+        "token=bogus",
+        "token=10+segments/000000000000=",
+    ] {
+        let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), q, None)
+            .await
+            .unwrap();
         assert_eq!(a.status, 400, "{q}: {}", a.text());
         assert_eq!(a.header("x-amzn-errortype"), Some("BadRequestException"));
     }
     // A valid token sent without percent-encoding: `+` reads as a space, so it is refused.
-    let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), "", None).await.unwrap();
-    let raw = a.json()["NextToken"].as_str().unwrap().to_owned();
-    let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), &format!("token={raw}"), None)
+    let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), "", None)
         .await
         .unwrap();
+    let raw = a.json()["NextToken"].as_str().unwrap().to_owned();
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path("/segments"),
+        &format!("token={raw}"),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 400, "{}", a.text());
 
     // DeleteSegment answers the deleted segment; it is gone afterwards.
-    let a = pinpoint(&emu, &signer, "DELETE", &app_path(&format!("/segments/{}", ids[0])), "", None)
-        .await
-        .unwrap();
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "DELETE",
+        &app_path(&format!("/segments/{}", ids[0])),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(a.json()["Id"], ids[0].as_str());
-    let a = pinpoint(&emu, &signer, "GET", &app_path(&format!("/segments/{}", ids[0])), "", None)
-        .await
-        .unwrap();
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path(&format!("/segments/{}", ids[0])),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 404);
     assert_eq!(emu.segments(SEED_APPLICATION_ID).len(), 22);
     emu.shutdown().await;
@@ -643,10 +892,15 @@ async fn faults_are_consumed_in_order() {
     let statuses = [429, 500, 200, 200];
     for (i, expected) in statuses.into_iter().enumerate() {
         let started = std::time::Instant::now();
-        let a = pinpoint(&emu, &signer, "GET", &app_path(""), "", None).await.unwrap();
+        let a = pinpoint(&emu, &signer, "GET", &app_path(""), "", None)
+            .await
+            .unwrap();
         assert_eq!(a.status, expected, "request {i}");
         if i == 0 {
-            assert_eq!(a.header("x-amzn-errortype"), Some("TooManyRequestsException"));
+            assert_eq!(
+                a.header("x-amzn-errortype"),
+                Some("TooManyRequestsException")
+            );
             assert!(a.json()["Message"].is_string());
         }
         if i == 2 {
@@ -656,34 +910,94 @@ async fn faults_are_consumed_in_order() {
     assert_eq!(emu.pending_faults(Operation::GetApp), 0);
 
     // S3 faults answer S3 XML errors.
-    emu.inject(Operation::PutObject, Fault::status(503, "SlowDown", "Please reduce your request rate."));
-    let a = s3(&emu, &signer, "PUT", &format!("/{DEFAULT_BUCKET}/f.csv"), b"x").await.unwrap();
+    emu.inject(
+        Operation::PutObject,
+        Fault::status(503, "SlowDown", "Please reduce your request rate."),
+    );
+    let a = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/f.csv"),
+        b"x",
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 503);
     assert!(a.text().contains("<Code>SlowDown</Code>"));
     assert!(emu.objects(DEFAULT_BUCKET).is_empty());
 
     // Reset before processing: no answer, no object.
     emu.inject(Operation::PutObject, Fault::ResetBeforeProcessing);
-    assert!(s3(&emu, &signer, "PUT", &format!("/{DEFAULT_BUCKET}/f.csv"), b"x").await.is_err());
+    assert!(
+        s3(
+            &emu,
+            &signer,
+            "PUT",
+            &format!("/{DEFAULT_BUCKET}/f.csv"),
+            b"x"
+        )
+        .await
+        .is_err()
+    );
     assert!(emu.objects(DEFAULT_BUCKET).is_empty());
     // Reset after processing: no answer, but the object was stored.
     emu.inject(Operation::PutObject, Fault::ResetAfterProcessing);
-    assert!(s3(&emu, &signer, "PUT", &format!("/{DEFAULT_BUCKET}/f.csv"), b"x").await.is_err());
+    assert!(
+        s3(
+            &emu,
+            &signer,
+            "PUT",
+            &format!("/{DEFAULT_BUCKET}/f.csv"),
+            b"x"
+        )
+        .await
+        .is_err()
+    );
     assert_eq!(emu.objects(DEFAULT_BUCKET), vec!["f.csv"]);
     // Reset after CreateImportJob: the job exists although the client saw no answer.
     emu.inject(Operation::CreateImportJob, Fault::ResetAfterProcessing);
-    let r = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&import_request("f.csv", "r", "CSV"))).await;
+    let r = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("f.csv", "r", "CSV")),
+    )
+    .await;
     assert!(r.is_err());
     assert_eq!(emu.import_jobs(SEED_APPLICATION_ID).len(), 1);
-    let resets: Vec<_> = emu.requests().into_iter().filter(|r| r.status.is_none()).collect();
+    let resets: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.status.is_none())
+        .collect();
     assert_eq!(resets.len(), 3);
 
     // FailJob: the next created job ends FAILED with the given failures.
-    emu.put_object(DEFAULT_BUCKET, "ok.csv", b"ChannelType,Address\nSMS,+12065550100\n").unwrap();
-    emu.inject(Operation::CreateImportJob, Fault::FailJob { failures: vec!["role cannot read the bucket".into()] });
-    let created = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&import_request("ok.csv", "doomed", "CSV")))
-        .await
-        .unwrap();
+    emu.put_object(
+        DEFAULT_BUCKET,
+        "ok.csv",
+        b"ChannelType,Address\nSMS,+12065550100\n",
+    )
+    .unwrap();
+    emu.inject(
+        Operation::CreateImportJob,
+        Fault::FailJob {
+            failures: vec!["role cannot read the bucket".into()],
+        },
+    );
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("ok.csv", "doomed", "CSV")),
+    )
+    .await
+    .unwrap();
     assert_eq!(created.status, 201);
     let id = created.json()["Id"].as_str().unwrap().to_owned();
     let done = poll_until_terminal(&emu, &signer, &id).await;
@@ -691,11 +1005,24 @@ async fn faults_are_consumed_in_order() {
     assert_eq!(last["JobStatus"], "FAILED");
     assert_eq!(last["Failures"][0], "role cannot read the bucket");
     // The one after is fine again.
-    let created = pinpoint(&emu, &signer, "POST", &app_path("/jobs/import"), "", Some(&import_request("ok.csv", "fine", "CSV")))
-        .await
-        .unwrap();
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("ok.csv", "fine", "CSV")),
+    )
+    .await
+    .unwrap();
     let id = created.json()["Id"].as_str().unwrap().to_owned();
-    assert_eq!(poll_until_terminal(&emu, &signer, &id).await.last().unwrap()["JobStatus"], "COMPLETED");
+    assert_eq!(
+        poll_until_terminal(&emu, &signer, &id)
+            .await
+            .last()
+            .unwrap()["JobStatus"],
+        "COMPLETED"
+    );
     emu.shutdown().await;
 }
 
@@ -710,7 +1037,9 @@ async fn concurrent_emulators_are_independent() {
     assert!(b.segments(SEED_APPLICATION_ID).is_empty());
     a.shutdown().await;
     // b still serves after a is gone.
-    let r = pinpoint(&b, &Signer::default_creds(), "GET", &app_path(""), "", None).await.unwrap();
+    let r = pinpoint(&b, &Signer::default_creds(), "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     drop(b);
 }

@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(iso8601(t), "2018-06-05T22:04:49.213Z");
         let id = hex_id(32);
         assert_eq!(id.len(), 32);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(request_id().len(), 36);
         assert_eq!(xml_escape("a<b&'\""), "a&lt;b&amp;&apos;&quot;");
     }
