@@ -25,7 +25,7 @@
 //! line that starts with `{`, so one broken line does not hide the others; in
 //! an array, reading stops at the first syntax error.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
@@ -296,15 +296,12 @@ impl Reader<'_, '_> {
         let keys = KeyMap::scan(source);
         for (path, offset) in &keys.duplicates {
             let pos = self.lines.position(start + offset);
-            let msg = format!(
-                "the key `{}` appears twice in this object; keep only one",
-                path.join(".")
-            );
+            let msg = format!("the key `{path}` appears twice in this object; keep only one");
             self.reading.problems.push(problem_at(
                 ProblemKind::MalformedData,
                 Some(record),
                 pos,
-                Some(path.join(".")),
+                Some(path.clone()),
                 msg,
             ));
         }
@@ -357,65 +354,65 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// Where each key of an object's source text is, by its path of keys.
+///
+/// Keys are compared as written (escapes are not decoded); a key written
+/// with escapes is located at its object instead.
 #[derive(Debug, Default)]
-struct KeyMap {
-    offsets: BTreeMap<Vec<String>, usize>,
-    duplicates: Vec<(Vec<String>, usize)>,
+struct KeyMap<'a> {
+    /// (id of the parent key, 0 for the top level; key) -> (id, byte offset).
+    keys: HashMap<(usize, &'a str), (usize, usize)>,
+    /// For each id (from 1): the parent's id and the key, to name paths.
+    names: Vec<(usize, &'a str)>,
+    /// Keys seen twice in the same object: dotted path and byte offset.
+    duplicates: Vec<(String, usize)>,
 }
 
-impl KeyMap {
-    /// Scans well-formed JSON `source` (one object) for its keys. Arrays are
-    /// passed through: keys inside them are not endpoint fields.
-    fn scan(source: &str) -> KeyMap {
-        #[derive(PartialEq)]
+impl<'a> KeyMap<'a> {
+    /// Scans well-formed JSON `source` (one object) for its keys. Objects
+    /// inside arrays are passed over: their keys are not endpoint fields.
+    fn scan(source: &'a str) -> KeyMap<'a> {
+        /// An object (with the id of its key, `None` when not tracked) or an array.
         enum Frame {
-            Object,
+            Object(Option<usize>),
             Array,
         }
         let bytes = source.as_bytes();
         let mut map = KeyMap::default();
         let mut frames: Vec<Frame> = Vec::new();
-        let mut path: Vec<String> = Vec::new();
+        let mut pending: Option<usize> = None;
         let mut key_next = false;
         let mut i = 0;
         while let Some(&b) = bytes.get(i) {
             match b {
                 b'{' => {
-                    frames.push(Frame::Object);
+                    let id = match frames.last() {
+                        None => Some(0),
+                        Some(Frame::Object(Some(_))) => pending,
+                        Some(_) => None,
+                    };
+                    frames.push(Frame::Object(id));
+                    pending = None;
                     key_next = true;
                 }
                 b'[' => {
                     frames.push(Frame::Array);
+                    pending = None;
                     key_next = false;
                 }
                 b'}' | b']' => {
                     frames.pop();
-                    // A container that was the value of a key ends that key.
-                    if frames.last() == Some(&Frame::Object) {
-                        path.pop();
-                    }
                     key_next = false;
                 }
-                b',' => key_next = frames.last() == Some(&Frame::Object),
+                b',' => key_next = matches!(frames.last(), Some(Frame::Object(_))),
                 b'"' => {
                     let end = string_end(bytes, i);
-                    if key_next && frames.last() == Some(&Frame::Object) {
-                        let raw = source.get(i..end).unwrap_or("\"\"");
-                        let key = decode_key(raw);
-                        path.push(key);
-                        let in_array = frames.contains(&Frame::Array);
-                        if !in_array {
-                            if map.offsets.contains_key(&path) {
-                                map.duplicates.push((path.clone(), i));
-                            } else {
-                                map.offsets.insert(path.clone(), i);
-                            }
+                    if key_next {
+                        if let Some(Frame::Object(Some(parent))) = frames.last() {
+                            let key = source.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+                            let id = map.add(*parent, key, i);
+                            pending = next_is_container(bytes, end).then_some(id);
                         }
                         key_next = false;
-                        if !next_is_container(bytes, end) {
-                            path.pop();
-                            // The scalar value is skipped below like any token.
-                        }
                     }
                     i = end;
                     continue;
@@ -425,6 +422,42 @@ impl KeyMap {
             i += 1;
         }
         map
+    }
+
+    /// Records `key` of the object whose key id is `parent`; its new id.
+    fn add(&mut self, parent: usize, key: &'a str, offset: usize) -> usize {
+        let id = self.names.len() + 1;
+        self.names.push((parent, key));
+        if self.keys.contains_key(&(parent, key)) {
+            let path = self.path_of(id);
+            self.duplicates.push((path, offset));
+        } else {
+            self.keys.insert((parent, key), (id, offset));
+        }
+        id
+    }
+
+    /// The dotted path of key `id`.
+    fn path_of(&self, mut id: usize) -> String {
+        let mut parts = Vec::new();
+        while let Some((parent, key)) = id.checked_sub(1).and_then(|i| self.names.get(i)) {
+            parts.push(*key);
+            id = *parent;
+        }
+        parts.reverse();
+        parts.join(".")
+    }
+
+    /// The byte offset of the key at `path`.
+    fn offset(&self, path: &[&str]) -> Option<usize> {
+        let mut parent = 0;
+        let mut offset = None;
+        for key in path {
+            let (id, off) = self.keys.get(&(parent, *key))?;
+            parent = *id;
+            offset = Some(*off);
+        }
+        offset
     }
 }
 
@@ -453,30 +486,17 @@ fn next_is_container(bytes: &[u8], mut i: usize) -> bool {
     false
 }
 
-fn decode_key(raw: &str) -> String {
-    let inner = raw
-        .strip_prefix('"')
-        .and_then(|r| r.strip_suffix('"'))
-        .unwrap_or(raw);
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).unwrap_or_else(|_| inner.to_owned())
-    } else {
-        inner.to_owned()
-    }
-}
-
 /// Finds the position of a field in the data.
 struct Locate<'a> {
     lines: &'a Lines<'a>,
-    keys: &'a KeyMap,
+    keys: &'a KeyMap<'a>,
     base: usize,
     fallback: Position,
 }
 
 impl Locate<'_> {
     fn at(&self, path: &[&str]) -> Position {
-        let key: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
-        match self.keys.offsets.get(&key) {
+        match self.keys.offset(path) {
             Some(offset) => self.lines.position(self.base + offset),
             None => self.fallback,
         }
@@ -718,20 +738,20 @@ mod tests {
 
     #[test]
     fn key_map_finds_nested_keys_and_duplicates() {
-        let src = "{\n \"A\": 1,\n \"User\": {\"UserId\": \"u\", \"UserAttributes\": {\"X\": [\"{\", \"]\"]}},\n \"A\": 2, \"B\": [{\"C\":1}]}";
+        let src = "{\n \"A\": 1,\n \"User\": {\"UserId\": \"u\", \"UserAttributes\": {\"X\": [\"{\", \"]\"]}},\n \"A\": 2, \"B\": [{\"C\":1}], \"D\": {\"A\": 1}}";
         let keys = KeyMap::scan(src);
-        let get = |p: &[&str]| {
-            let v: Vec<String> = p.iter().map(|s| s.to_string()).collect();
-            keys.offsets.get(&v).copied()
-        };
-        assert_eq!(get(&["A"]), Some(3));
-        assert!(get(&["User", "UserId"]).is_some());
-        assert!(get(&["User", "UserAttributes", "X"]).is_some());
-        assert!(get(&["B"]).is_some());
-        assert!(get(&["C"]).is_none());
-        assert!(get(&["B", "C"]).is_none());
+        assert_eq!(keys.offset(&["A"]), Some(3));
+        assert!(keys.offset(&["User", "UserId"]).is_some());
+        assert!(keys.offset(&["User", "UserAttributes", "X"]).is_some());
+        assert!(keys.offset(&["B"]).is_some());
+        assert!(keys.offset(&["C"]).is_none());
+        assert!(keys.offset(&["B", "C"]).is_none());
+        assert!(keys.offset(&["D", "A"]).is_some());
+        assert!(keys.offset(&["UserId"]).is_none());
         assert_eq!(keys.duplicates.len(), 1);
-        assert_eq!(keys.duplicates[0].0, vec!["A".to_string()]);
+        assert_eq!(keys.duplicates[0].0, "A");
+        let nested = KeyMap::scan("{\"User\":{\"UserId\":\"a\",\"UserId\":\"b\"}}");
+        assert_eq!(nested.duplicates[0].0, "User.UserId");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! a quote, or are blank (so that a row is never mistaken for a blank line).
 //! Numbers are written in their shortest exact form (`3`, `0.1`, `1e+300`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::model::{Endpoint, Field, LocationField, format_number};
@@ -33,11 +34,11 @@ pub fn to_csv(endpoints: &[Endpoint]) -> Vec<u8> {
         .collect();
     write_row(&mut out, header.iter().map(String::as_str));
     for e in endpoints {
-        let mut cells: Vec<String> = Vec::with_capacity(header.len());
+        let mut cells: Vec<Cow<'_, str>> = Vec::with_capacity(header.len());
         for (field, n) in &columns {
             push_cells(&mut cells, e, field, *n);
         }
-        write_row(&mut out, cells.iter().map(String::as_str));
+        write_row(&mut out, cells.iter().map(|c| c.as_ref()));
     }
     out.into_bytes()
 }
@@ -83,29 +84,31 @@ fn columns(endpoints: &[Endpoint]) -> Vec<(Field, usize)> {
 }
 
 /// The value of a single-valued field, as text.
-pub fn fixed_value(e: &Endpoint, field: &Field) -> Option<String> {
+pub fn fixed_value<'e>(e: &'e Endpoint, field: &Field) -> Option<Cow<'e, str>> {
     let loc = &e.location;
+    let text = |s: &'e Option<String>| s.as_deref().map(Cow::Borrowed);
+    let number = |x: Option<f64>| x.map(|x| Cow::Owned(format_number(x)));
     match field {
-        Field::ChannelType => e.channel_type.map(|c| c.as_str().to_owned()),
-        Field::Address => e.address.clone(),
-        Field::Id => e.id.clone(),
-        Field::RequestId => e.request_id.clone(),
-        Field::OptOut => e.opt_out.map(|o| o.as_str().to_owned()),
-        Field::EffectiveDate => e.effective_date.clone(),
-        Field::Demographic(d) => e.demographic.get(*d).cloned(),
-        Field::Location(LocationField::City) => loc.city.clone(),
-        Field::Location(LocationField::Country) => loc.country.clone(),
-        Field::Location(LocationField::Latitude) => loc.latitude.map(format_number),
-        Field::Location(LocationField::Longitude) => loc.longitude.map(format_number),
-        Field::Location(LocationField::PostalCode) => loc.postal_code.clone(),
-        Field::Location(LocationField::Region) => loc.region.clone(),
-        Field::UserId => e.user.user_id.clone(),
-        Field::Metric(name) => e.metrics.get(name).copied().map(format_number),
+        Field::ChannelType => e.channel_type.map(|c| Cow::Borrowed(c.as_str())),
+        Field::Address => text(&e.address),
+        Field::Id => text(&e.id),
+        Field::RequestId => text(&e.request_id),
+        Field::OptOut => e.opt_out.map(|o| Cow::Borrowed(o.as_str())),
+        Field::EffectiveDate => text(&e.effective_date),
+        Field::Demographic(d) => e.demographic.get(*d).map(|s| Cow::Borrowed(s.as_str())),
+        Field::Location(LocationField::City) => text(&loc.city),
+        Field::Location(LocationField::Country) => text(&loc.country),
+        Field::Location(LocationField::Latitude) => number(loc.latitude),
+        Field::Location(LocationField::Longitude) => number(loc.longitude),
+        Field::Location(LocationField::PostalCode) => text(&loc.postal_code),
+        Field::Location(LocationField::Region) => text(&loc.region),
+        Field::UserId => text(&e.user.user_id),
+        Field::Metric(name) => number(e.metrics.get(name).copied()),
         Field::Attribute(_) | Field::UserAttribute(_) => None,
     }
 }
 
-fn push_cells(cells: &mut Vec<String>, e: &Endpoint, field: &Field, n: usize) {
+fn push_cells<'e>(cells: &mut Vec<Cow<'e, str>>, e: &'e Endpoint, field: &Field, n: usize) {
     let list = match field {
         Field::Attribute(name) => e.attributes.get(name),
         Field::UserAttribute(name) => e.user.user_attributes.get(name),
@@ -116,7 +119,8 @@ fn push_cells(cells: &mut Vec<String>, e: &Endpoint, field: &Field, n: usize) {
     };
     let values = list.map(Vec::as_slice).unwrap_or_default();
     for i in 0..n {
-        cells.push(values.get(i).cloned().unwrap_or_default());
+        let value = values.get(i).map(String::as_str).unwrap_or_default();
+        cells.push(Cow::Borrowed(value));
     }
 }
 

@@ -1,0 +1,122 @@
+//! The `pinpoint-import` command-line contract: stdout JSON and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn cli(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI starts");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn run_prints_the_segment_id_and_exits_0() {
+    let out = cli(&["run", "--input", &example("1-customers-csv.json")], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = stdout_json(&out);
+    assert!(v["segment_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(v["import_job_id"].is_string());
+    assert_eq!(v["endpoints_submitted"], 3);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("embedded"), "says it uses the emulator: {stderr}");
+}
+
+#[test]
+fn run_with_flags_and_data_on_stdin() {
+    let data = "ChannelType,Address\nEMAIL,a@example.com\n";
+    let args = [
+        "run", "--application-id", "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "--segment-name", "From stdin",
+        "--format", "CSV", "--data-file", "-",
+    ];
+    let out = cli(&args, Some(data));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["endpoints_imported"], 1);
+}
+
+#[test]
+fn a_node_error_is_json_on_stdout_and_exit_1() {
+    let input = r#"{"application_id":"a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6","segment_name":"S","format":"CSV",
+        "data":"ChannelType,Address\nFAX,+12065550100\nEMAIL,\n"}"#;
+    let out = cli(&["run", "--input", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"]["type"], "MissingRequiredFields");
+    let problems = v["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "every problem is listed: {v}");
+    assert_eq!(problems[0]["record"], 1);
+    assert_eq!(problems[0]["field"], "ChannelType");
+}
+
+#[test]
+fn an_unknown_application_is_invalid_application_id() {
+    let input = r#"{"application_id":"d5ecad8e417d498389e1d5b9454d4e0c","segment_name":"S","format":"JSON",
+        "data":"{\"ChannelType\":\"EMAIL\",\"Address\":\"a@example.com\"}"}"#;
+    let out = cli(&["run", "--input", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"]["type"], "InvalidApplicationId");
+}
+
+#[test]
+fn input_that_is_not_the_schema_is_invalid_input() {
+    let out = cli(&["run", "--input", "-"], Some(r#"{"application_id":"x","format":"XML"}"#));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"]["type"], "InvalidInput");
+}
+
+#[test]
+fn validate_needs_no_network_or_settings() {
+    let out = cli(&["validate", "--input", &example("2-beta-testers-json.json")], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = stdout_json(&out);
+    assert_eq!(v["endpoint_count"], 2);
+    assert_eq!(v["channel_counts"]["APNS"], 1);
+}
+
+#[test]
+fn aws_mode_without_settings_is_invalid_settings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .args(["run", "--aws", "--input", &example("1-customers-csv.json")])
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"]["type"], "InvalidSettings");
+    assert_eq!(v["error"]["setting"], "region");
+}
+
+#[test]
+fn a_bad_command_line_exits_2() {
+    assert_eq!(cli(&["run", "--format", "XML"], None).status.code(), Some(2));
+    assert_eq!(cli(&["run", "--input", "/nonexistent/input.json"], None).status.code(), Some(2));
+    assert_eq!(cli(&["frobnicate"], None).status.code(), Some(2));
+}
+
+#[test]
+fn describe_prints_the_descriptor() {
+    let out = cli(&["describe"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_json(&out)["action_id"], "import_pinpoint_segment");
+}
