@@ -15,15 +15,24 @@ fn cli(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("the CLI starts");
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
 
 fn stdout_json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 fn example(name: &str) -> String {
@@ -33,24 +42,44 @@ fn example(name: &str) -> String {
 #[test]
 fn run_prints_the_segment_id_and_exits_0() {
     let out = cli(&["run", "--input", &example("1-customers-csv.json")], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert!(v["segment_id"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(v["import_job_id"].is_string());
     assert_eq!(v["endpoints_submitted"], 3);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("embedded"), "says it uses the emulator: {stderr}");
+    assert!(
+        stderr.contains("embedded"),
+        "says it uses the emulator: {stderr}"
+    );
 }
 
 #[test]
 fn run_with_flags_and_data_on_stdin() {
     let data = "ChannelType,Address\nEMAIL,a@example.com\n";
     let args = [
-        "run", "--application-id", "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "--segment-name", "From stdin",
-        "--format", "CSV", "--data-file", "-",
+        "run",
+        "--application-id",
+        "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6",
+        "--segment-name",
+        "From stdin",
+        "--format",
+        "CSV",
+        "--data-file",
+        "-",
     ];
     let out = cli(&args, Some(data));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout_json(&out)["endpoints_imported"], 1);
 }
 
@@ -79,15 +108,26 @@ fn an_unknown_application_is_invalid_application_id() {
 
 #[test]
 fn input_that_is_not_the_schema_is_invalid_input() {
-    let out = cli(&["run", "--input", "-"], Some(r#"{"application_id":"x","format":"XML"}"#));
+    let out = cli(
+        &["run", "--input", "-"],
+        Some(r#"{"application_id":"x","format":"XML"}"#),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout_json(&out)["error"]["type"], "InvalidInput");
 }
 
 #[test]
 fn validate_needs_no_network_or_settings() {
-    let out = cli(&["validate", "--input", &example("2-beta-testers-json.json")], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(
+        &["validate", "--input", &example("2-beta-testers-json.json")],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert_eq!(v["endpoint_count"], 2);
     assert_eq!(v["channel_counts"]["APNS"], 1);
@@ -109,8 +149,16 @@ fn aws_mode_without_settings_is_invalid_settings() {
 
 #[test]
 fn a_bad_command_line_exits_2() {
-    assert_eq!(cli(&["run", "--format", "XML"], None).status.code(), Some(2));
-    assert_eq!(cli(&["run", "--input", "/nonexistent/input.json"], None).status.code(), Some(2));
+    assert_eq!(
+        cli(&["run", "--format", "XML"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        cli(&["run", "--input", "/nonexistent/input.json"], None)
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(cli(&["frobnicate"], None).status.code(), Some(2));
 }
 

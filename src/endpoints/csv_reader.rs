@@ -483,6 +483,10 @@ fn read_row(
         ));
     }
     let mut builder = EndpointBuilder::new(origin, limits, problems);
+    // A short row is already reported; its missing cells are not reported again.
+    for field in header.columns.iter().skip(found).flatten() {
+        builder.unreadable(field);
+    }
     for (i, (column, cell)) in header.columns.iter().zip(row.cells).enumerate() {
         let Some(field) = column else { continue };
         if cell.bad {

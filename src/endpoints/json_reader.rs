@@ -26,13 +26,16 @@
 //! an array, reading stops at the first syntax error.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use serde_json::{Map, Value};
 
 use crate::error::ProblemKind;
 
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
-use super::rules::{EndpointBuilder, Origin, Position, custom_name_problem, problem_at};
+use super::rules::{
+    EndpointBuilder, Origin, Position, custom_name_problem, parse_number, problem_at,
+};
 use super::{Limits, Reading};
 
 /// Line starts of the text, to turn byte offsets into lines and columns.
@@ -53,24 +56,46 @@ impl<'a> Lines<'a> {
         Lines { text, starts }
     }
 
-    /// The line (from 1) and character column (from 1) of a byte offset.
+    /// The line (from 1) and byte column (from 1) of a byte offset. Columns
+    /// become character columns in [`char_columns`], only for the problems
+    /// reported: counting characters here would make a minified one-line
+    /// array quadratic.
     fn position(&self, offset: usize) -> Position {
         let index = self
             .starts
             .partition_point(|s| *s <= offset)
             .saturating_sub(1);
         let start = self.starts.get(index).copied().unwrap_or(0);
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(1, |s| s.chars().count() + 1);
+        let column = offset.saturating_sub(start) + 1;
         Position::at(index as u64 + 1, Some(column as u64))
+    }
+
+    /// The character column (from 1) of byte `column` (from 1) on `line`.
+    fn char_column(&self, line: u64, column: u64) -> Option<u64> {
+        let start = self.start_of(line)?;
+        let offset = start.checked_add(usize::try_from(column.checked_sub(1)?).ok()?)?;
+        let before = self.text.get(start..offset.min(self.text.len()))?;
+        Some(before.chars().count() as u64 + 1)
     }
 
     /// The byte offset where `line` (from 1) starts, if there is such a line.
     fn start_of(&self, line: u64) -> Option<usize> {
         let index = usize::try_from(line.checked_sub(1)?).ok()?;
         self.starts.get(index).copied()
+    }
+}
+
+/// Turns the byte columns of `problems` (positions in JSON `text`) into
+/// character columns.
+pub(crate) fn char_columns(text: &str, problems: &mut [crate::error::Problem]) {
+    if problems.is_empty() {
+        return;
+    }
+    let lines = Lines::new(text);
+    for p in problems {
+        if let (Some(line), Some(column)) = (p.line, p.column) {
+            p.column = lines.char_column(line, column).or(p.column);
+        }
     }
 }
 
@@ -158,9 +183,8 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// Reports a syntax error in the value that starts at `offset`; returns
-    /// the line (from 1) the error is on.
-    fn syntax_problem(&mut self, record: u64, offset: usize, e: &serde_json::Error) -> u64 {
+    /// Reports a syntax error in the value that starts at `offset`.
+    fn syntax_problem(&mut self, record: u64, offset: usize, e: &serde_json::Error) {
         let base = self.lines.position(offset);
         let base_line = base.line.unwrap_or(1);
         let (line, column) = if e.line() <= 1 {
@@ -171,7 +195,6 @@ impl Reader<'_, '_> {
         };
         let message = syntax_message(e);
         self.record_problem(record, Position::at(line, Some(column)), message);
-        line
     }
 
     fn read_array(&mut self, open: usize) {
@@ -428,11 +451,14 @@ impl<'a> KeyMap<'a> {
     fn add(&mut self, parent: usize, key: &'a str, offset: usize) -> usize {
         let id = self.names.len() + 1;
         self.names.push((parent, key));
-        if self.keys.contains_key(&(parent, key)) {
-            let path = self.path_of(id);
-            self.duplicates.push((path, offset));
-        } else {
-            self.keys.insert((parent, key), (id, offset));
+        match self.keys.entry((parent, key)) {
+            Entry::Occupied(_) => {
+                let path = self.path_of(id);
+                self.duplicates.push((path, offset));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((id, offset));
+            }
         }
         id
     }
@@ -583,8 +609,12 @@ fn set_number(b: &mut EndpointBuilder<'_>, field: &Field, value: &Value, at: Pos
             ),
         },
         Value::String(s) => {
-            let msg =
-                format!("must be a JSON number, not text in quotes: write {s} rather than \"{s}\"");
+            let msg = match parse_number(s) {
+                Some(_) => format!(
+                    "must be a JSON number, not text in quotes: write {s} rather than \"{s}\""
+                ),
+                None => format!("must be a number, not the text \"{s}\""),
+            };
             b.report(ProblemKind::MalformedData, field, at, msg);
         }
         other => {
@@ -758,9 +788,11 @@ mod tests {
     fn lines_give_positions() {
         let lines = Lines::new("ab\ncé\nx");
         assert_eq!(lines.position(0), Position::at(1, Some(1)));
-        assert_eq!(lines.position(4), Position::at(2, Some(2)));
+        assert_eq!(lines.position(6), Position::at(2, Some(4)));
+        assert_eq!(lines.char_column(2, 4), Some(3));
         assert_eq!(lines.position(7), Position::at(3, Some(1)));
         assert_eq!(lines.start_of(3), Some(7));
         assert_eq!(lines.start_of(4), None);
+        assert_eq!(lines.char_column(9, 1), None);
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::error::{NodeError, Problem, ProblemKind};
+use crate::error::{MAX_REPORTED_PROBLEMS, NodeError, Problem, ProblemKind};
 use crate::input::Format;
 
 mod csv_reader;
@@ -111,9 +111,8 @@ pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, 
         Ok(b) => b,
         Err(e) => {
             let msg = format!("the endpoints could not be converted to JSON: {e}");
-            reading
-                .problems
-                .push(Problem::new(ProblemKind::MalformedData, msg));
+            let problem = Problem::new(ProblemKind::MalformedData, msg);
+            reading.problems.insert(0, problem);
             Vec::new()
         }
     };
@@ -157,12 +156,17 @@ fn read_checked(format: Format, data: &str, limits: &Limits) -> Reading {
         Format::Json => json_reader::read(text, limits, &mut reading),
     }
     rules::check_import(&reading.endpoints, &reading.origins, &mut reading.problems);
+    let problems = &mut reading.problems;
+    problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+    if format == Format::Json {
+        let reported = problems.len().min(MAX_REPORTED_PROBLEMS);
+        json_reader::char_columns(text, problems.get_mut(..reported).unwrap_or_default());
+    }
     reading
 }
 
-/// The error for `problems` in order of position, or `None` when there are none.
-fn error_from(mut problems: Vec<Problem>) -> Option<NodeError> {
-    problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+/// The error for `problems` (already in order), or `None` when there are none.
+fn error_from(problems: Vec<Problem>) -> Option<NodeError> {
     NodeError::from_problems(problems)
 }
 

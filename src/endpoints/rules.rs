@@ -12,8 +12,9 @@
 //!   must be an ISO 8601 date or date-time (`2024-05-01`,
 //!   `2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.000+02:00`), the format the
 //!   endpoint API uses, so a typo is caught here rather than by a failed job.
-//! - **Empty values.** An empty CSV cell, and an empty or blank string for a
-//!   single-valued JSON field, mean "not given". Values are never trimmed.
+//! - **Empty values.** An empty CSV cell or empty JSON string of a
+//!   single-valued field means "not given", as does a blank (spaces only)
+//!   `ChannelType` or `Address`. Values are never trimmed.
 //! - **Lengths.** Custom attribute names may have 50 characters and each value
 //!   100 (Unicode characters, not bytes); the other fields (an FCM token is
 //!   longer than 100) are not limited here. Endpoint size is measured as its

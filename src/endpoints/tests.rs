@@ -859,3 +859,19 @@ mod props {
         }
     }
 }
+
+#[test]
+fn json_columns_count_characters_not_bytes() {
+    let data = r#"{"Address":"é@example.com","ChannelType":"email"}"#;
+    let p = one_problem(json(data));
+    let key = data.find("\"ChannelType").unwrap();
+    assert_eq!(p.column, Some(data[..key].chars().count() as u64 + 1));
+    assert_eq!(p.column, Some(28));
+}
+
+#[test]
+fn a_minified_one_line_array_is_read() {
+    let one = r#"{"ChannelType":"EMAIL","Address":"a@example.com"}"#;
+    let data = format!("[{}]", vec![one; 20_000].join(","));
+    assert_eq!(json(&data).unwrap().endpoint_count, 20_000);
+}

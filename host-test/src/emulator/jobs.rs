@@ -183,7 +183,7 @@ fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers = match reader.headers() {
-        Ok(h) if !(h.len() == 1 && h[0].is_empty()) && !h.is_empty() => h.clone(),
+        Ok(h) if !(h.is_empty() || h.len() == 1 && h[0].is_empty()) => h.clone(),
         Ok(_) => {
             out.fail(format!(
                 "Unable to read {url}: the CSV file has no header row"

@@ -157,19 +157,19 @@ fn page(
     default_size: usize,
     app: &str,
     kind: &str,
-) -> Result<Value, Response<Body>> {
+) -> Result<Value, String> {
     let size = match query_param(query, "page-size") {
         None => default_size.max(1),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => return Err(bad_request(&format!("Invalid page-size: {s}"))),
+            _ => return Err(format!("Invalid page-size: {s}")),
         },
     };
     let start = match query_param(query, "token") {
         None => 0,
         Some(t) if t.is_empty() => 0,
         Some(t) => parse_token(&t, app, kind, items.len())
-            .ok_or_else(|| bad_request("Invalid token: the NextToken is not valid"))?,
+            .ok_or("Invalid token: the NextToken is not valid")?,
     };
     let end = (start + size).min(items.len());
     let mut out = Map::new();
@@ -203,7 +203,7 @@ pub(crate) fn handle(
             let items = a.segments.iter().map(|s| s.to_json(region, app)).collect();
             match page(items, query, shared.page_size, app, "segments") {
                 Ok(v) => json_response(200, &v),
-                Err(e) => e,
+                Err(e) => bad_request(&e),
             }
         }
         (Resource::Segment(app, seg), m) => {
@@ -241,7 +241,7 @@ pub(crate) fn handle(
                 &format!("segment-jobs-{seg}"),
             ) {
                 Ok(v) => json_response(200, &v),
-                Err(e) => e,
+                Err(e) => bad_request(&e),
             }
         }
         (Resource::Jobs(app), &Method::POST) => {
@@ -307,7 +307,7 @@ pub(crate) fn handle(
             let items = a.jobs.iter().map(|j| j.to_json(app)).collect();
             match page(items, query, shared.page_size, app, "jobs") {
                 Ok(v) => json_response(200, &v),
-                Err(e) => e,
+                Err(e) => bad_request(&e),
             }
         }
         (Resource::Job(app, job), _) => {

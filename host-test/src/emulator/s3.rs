@@ -94,11 +94,7 @@ impl Store {
                 };
                 match entry.file_type() {
                     Ok(t) if t.is_dir() => stack.push((entry.path(), key)),
-                    Ok(t) if t.is_file() => {
-                        if key.starts_with(prefix) {
-                            keys.push(key);
-                        }
-                    }
+                    Ok(t) if t.is_file() && key.starts_with(prefix) => keys.push(key),
                     _ => {}
                 }
             }

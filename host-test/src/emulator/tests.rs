@@ -154,7 +154,10 @@ async fn send(
     let req = builder
         .body(Full::new(Bytes::copy_from_slice(body)))
         .unwrap();
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(Answer {
@@ -355,6 +358,46 @@ async fn authentication_failures() {
     .unwrap();
     assert_eq!(a.status, 403);
     assert!(emu.import_jobs(SEED_APPLICATION_ID).is_empty());
+
+    // S3: the scope region must be the bucket's; a bad secret or no signature is refused
+    // by s3s.
+    let path = format!("/{DEFAULT_BUCKET}/r.csv");
+    let wrong_region = Signer {
+        region: "us-east-2".into(),
+        ..Signer::default_creds()
+    };
+    let a = s3(&emu, &wrong_region, "PUT", &path, b"x").await.unwrap();
+    assert_eq!(a.status, 400);
+    assert!(
+        a.text()
+            .contains("<Code>AuthorizationHeaderMalformed</Code>")
+    );
+    assert!(a.text().contains("<Region>us-east-1</Region>"));
+    let bad_secret = Signer {
+        secret: "nope".into(),
+        ..Signer::default_creds()
+    };
+    let a = s3(&emu, &bad_secret, "PUT", &path, b"x").await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(a.text().contains("SignatureDoesNotMatch"), "{}", a.text());
+    let host = emu.local_addr().to_string();
+    let a = send(
+        emu.local_addr(),
+        "PUT",
+        &path,
+        &[("host".into(), host)],
+        b"x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    assert!(
+        emu.requests()
+            .iter()
+            .filter(|r| r.service == "s3")
+            .all(|r| r.operation == Operation::PutObject)
+    );
 }
 
 #[tokio::test]
@@ -929,31 +972,31 @@ async fn faults_are_consumed_in_order() {
 
     // Reset before processing: no answer, no object.
     emu.inject(Operation::PutObject, Fault::ResetBeforeProcessing);
-    assert!(
-        s3(
-            &emu,
-            &signer,
-            "PUT",
-            &format!("/{DEFAULT_BUCKET}/f.csv"),
-            b"x"
-        )
-        .await
-        .is_err()
-    );
+    let err = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/f.csv"),
+        b"x",
+    )
+    .await
+    .err()
+    .expect("the connection is reset");
+    assert!(err.contains("ConnectionReset"), "{err}");
     assert!(emu.objects(DEFAULT_BUCKET).is_empty());
     // Reset after processing: no answer, but the object was stored.
     emu.inject(Operation::PutObject, Fault::ResetAfterProcessing);
-    assert!(
-        s3(
-            &emu,
-            &signer,
-            "PUT",
-            &format!("/{DEFAULT_BUCKET}/f.csv"),
-            b"x"
-        )
-        .await
-        .is_err()
-    );
+    let err = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/f.csv"),
+        b"x",
+    )
+    .await
+    .err()
+    .expect("the connection is reset");
+    assert!(err.contains("ConnectionReset"), "{err}");
     assert_eq!(emu.objects(DEFAULT_BUCKET), vec!["f.csv"]);
     // Reset after CreateImportJob: the job exists although the client saw no answer.
     emu.inject(Operation::CreateImportJob, Fault::ResetAfterProcessing);
