@@ -104,6 +104,8 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Cap of one delay.
     pub max_delay: Duration,
+    /// Cap of the time one request may spend in retries.
+    pub max_total: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -112,6 +114,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
+            max_total: Duration::from_secs(120),
         }
     }
 }
@@ -208,6 +211,7 @@ impl Settings {
             max_attempts: number(&value, "retry-max-attempts", 5)?.clamp(1, 20) as u32,
             base_delay: Duration::from_millis(number(&value, "retry-base-delay-ms", 200)?),
             max_delay: Duration::from_millis(number(&value, "retry-max-delay-ms", 20_000)?),
+            max_total: Duration::from_secs(number(&value, "retry-max-total-seconds", 120)?),
         };
         Ok(Settings {
             region,

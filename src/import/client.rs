@@ -56,6 +56,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     ) -> Result<Response, CallError> {
         let policy = self.settings.retry;
         let mut attempt = 1;
+        let started = self.runtime.monotonic();
         loop {
             let mut signed = request.clone();
             let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
@@ -67,7 +68,8 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 self.runtime.now(),
             )
             .map_err(CallError::Failed)?;
-            let last = attempt >= policy.max_attempts;
+            let spent = self.runtime.monotonic().saturating_sub(started);
+            let last = attempt >= policy.max_attempts || spent >= policy.max_total;
             match self.transport.send(signed) {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
@@ -76,6 +78,10 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                         return Err(CallError::Answer(response));
                     }
                     let retry_after = retry_after(&response);
+                    if retry_after.is_some_and(|wait| spent + wait > policy.max_total) {
+                        // The server asks for a longer wait than the budget allows.
+                        return Err(CallError::Answer(response));
+                    }
                     self.runtime.log(
                         Level::Info,
                         &format!(

@@ -341,6 +341,35 @@ fn throttling_is_retried_with_backoff_and_retry_after() {
 }
 
 #[test]
+fn a_retry_after_beyond_the_budget_is_not_waited_for() {
+    let mut aws = FakeAws::default();
+    let mut throttled = aws_error(429, "TooManyRequestsException");
+    throttled.headers_mut().insert("retry-after", "3600".parse().unwrap());
+    aws.script.insert("GetApp", [Ok(throttled)].into());
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Throttled);
+    assert!(rt.sleeps.is_empty(), "{:?}", rt.sleeps);
+}
+
+#[test]
+fn retries_stop_at_the_time_budget() {
+    let mut aws = FakeAws::default();
+    aws.script.insert("GetApp", (0..10).map(|_| Ok(aws_error(503, "ServiceUnavailable"))).collect());
+    let mut s = settings();
+    s.retry.max_attempts = 20;
+    s.retry.base_delay = Duration::from_secs(30);
+    s.retry.max_delay = Duration::from_secs(30);
+    s.retry.max_total = Duration::from_secs(40);
+    let mut rt = FakeRuntime::default();
+    let err = run(&input("Seg"), &s, &mut aws, &mut rt).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    // The fake's jitter is 23.5 s: attempts at 0 s, 23.5 s and 47 s, which is
+    // past the 40 s budget, so that one is the last.
+    assert_eq!(ops(&aws).len(), 3, "{:?}", rt.sleeps);
+}
+
+#[test]
 fn throttling_that_never_ends_is_throttled() {
     let mut aws = FakeAws::default();
     aws.script.insert(

@@ -143,9 +143,11 @@ pub enum Fault {
     },
     /// Wait this long, then process the request normally.
     Delay(Duration),
-    /// Process normally, but make the import job fail: on `CreateImportJob` the created job,
-    /// on `GetImportJob` the polled job ends FAILED (via FAILING) with these failures.
-    /// Ignored for other operations (the fault is still consumed).
+    /// Make an import job fail with these failures. On `CreateImportJob`: the job is
+    /// created normally and fails (FAILING, then FAILED) when it reaches the processing
+    /// step. On `GetImportJob`: the polled job (unless already finished) is answered as
+    /// FAILING, and is FAILED on the next poll. Ignored for other operations (the fault
+    /// is still consumed).
     FailJob {
         /// The job's `Failures` strings.
         failures: Vec<String>,

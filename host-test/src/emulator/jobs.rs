@@ -310,15 +310,25 @@ pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store) {
     job.status = next;
 }
 
+/// Makes a job fail now (`Fault::FailJob`): it goes FAILING with `failures`, and FAILED
+/// on the next poll. A job that already ended is left alone.
+pub(crate) fn force_fail(job: &mut ImportJob, failures: Vec<String>) {
+    if job.status.is_terminal() {
+        return;
+    }
+    job.total_pieces = Some(1);
+    job.completed_pieces = Some(0);
+    job.failed_pieces = Some(1);
+    job.total_processed = Some(0);
+    job.total_failures = Some(0);
+    job.failures = failures.into_iter().take(MAX_FAILURES).collect();
+    job.status = JobStatus::Failing;
+}
+
 /// Reads the objects; returns PROCESSING or FAILING and records the counts.
 fn process(job: &mut ImportJob, store: &Store) -> JobStatus {
     if let Some(failures) = job.forced_failures.take() {
-        job.total_pieces = Some(1);
-        job.completed_pieces = Some(0);
-        job.failed_pieces = Some(1);
-        job.total_processed = Some(0);
-        job.total_failures = Some(0);
-        job.failures = failures.into_iter().take(MAX_FAILURES).collect();
+        force_fail(job, failures);
         return JobStatus::Failing;
     }
     let out = run_import(store, &job.definition.s3_url, &job.definition.format);

@@ -317,12 +317,10 @@ pub(crate) fn handle(
             let Some(i) = a.jobs.iter().position(|j| &j.id == job) else {
                 return error(404, "NotFoundException", "Import job not found");
             };
-            if let Some(f) = fail_job
-                && !a.jobs[i].status.is_terminal()
-            {
-                a.jobs[i].forced_failures = Some(f);
+            match fail_job {
+                Some(failures) => jobs::force_fail(&mut a.jobs[i], failures),
+                None => jobs::advance(a, i, &shared.store),
             }
-            jobs::advance(a, i, &shared.store);
             json_response(200, &a.jobs[i].to_json(app))
         }
     }

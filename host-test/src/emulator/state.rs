@@ -144,7 +144,10 @@ impl PinpointState {
     pub(crate) fn add_app(&mut self, id: &str) {
         self.apps.entry(id.to_owned()).or_insert_with(|| App {
             id: id.to_owned(),
-            name: format!("emulated-project-{}", &id[..id.len().min(8)]),
+            name: format!(
+                "emulated-project-{}",
+                id.chars().take(8).collect::<String>()
+            ),
             creation_date: now_iso8601(),
             segments: Vec::new(),
             jobs: Vec::new(),

@@ -1066,6 +1066,41 @@ async fn faults_are_consumed_in_order() {
             .unwrap()["JobStatus"],
         "COMPLETED"
     );
+
+    // FailJob on GetImportJob: that poll answers FAILING, the next FAILED.
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("ok.csv", "late", "CSV")),
+    )
+    .await
+    .unwrap();
+    let id = created.json()["Id"].as_str().unwrap().to_owned();
+    let job_path = app_path(&format!("/jobs/import/{id}"));
+    let first = pinpoint(&emu, &signer, "GET", &job_path, "", None)
+        .await
+        .unwrap();
+    assert_eq!(first.json()["JobStatus"], "PREPARING_FOR_INITIALIZATION");
+    emu.inject(
+        Operation::GetImportJob,
+        Fault::FailJob {
+            failures: vec!["late failure".into()],
+        },
+    );
+    let failing = pinpoint(&emu, &signer, "GET", &job_path, "", None)
+        .await
+        .unwrap();
+    assert_eq!(failing.json()["JobStatus"], "FAILING");
+    let failed = pinpoint(&emu, &signer, "GET", &job_path, "", None)
+        .await
+        .unwrap();
+    assert_eq!(failed.json()["JobStatus"], "FAILED");
+    assert_eq!(failed.json()["Failures"][0], "late failure");
+    let info = emu.import_jobs(SEED_APPLICATION_ID);
+    assert_eq!(info.last().unwrap().status, JobStatus::Failed);
     emu.shutdown().await;
 }
 
