@@ -224,7 +224,7 @@ pub struct NodeError {
     pub message: String,
     /// What else is known.
     #[serde(flatten)]
-    pub details: ErrorDetails,
+    pub details: Box<ErrorDetails>,
 }
 
 impl NodeError {
@@ -233,7 +233,7 @@ impl NodeError {
         NodeError {
             kind,
             message: message.into(),
-            details: ErrorDetails::default(),
+            details: Box::default(),
         }
     }
 

@@ -351,24 +351,39 @@ async fn the_host_memory_cap_is_a_typed_error_not_a_crash() {
     }
     let mut cfg = config(&emu, &[]);
     cfg.memory_limit_bytes = 8 << 20;
-    let err = node().run(&csv_input("Big", &data), &cfg).await.unwrap_err();
+    let err = node()
+        .run(&csv_input("Big", &data), &cfg)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::ImportSizeExceeded, "{err:?}");
     assert_eq!(err.details.limit_bytes, Some(8 << 20));
     // The same host runs the next import normally.
-    node().run(&csv_input("Small", VALID_CSV), &config(&emu, &[])).await.unwrap();
+    node()
+        .run(&csv_input("Small", VALID_CSV), &config(&emu, &[]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn the_host_deadline_is_timed_out() {
     let emu = emulator(EmulatorConfig::default()).await;
     // GetApp would answer after 10 minutes; the host's deadline ends the run first.
-    emu.inject(Operation::GetApp, Fault::Delay(std::time::Duration::from_secs(600)));
+    emu.inject(
+        Operation::GetApp,
+        Fault::Delay(std::time::Duration::from_secs(600)),
+    );
     let mut cfg = config(&emu, &[]);
     cfg.deadline = std::time::Duration::from_millis(500);
     let host = node();
     let started = std::time::Instant::now();
-    let err = host.run(&csv_input("Slow", VALID_CSV), &cfg).await.unwrap_err();
+    let err = host
+        .run(&csv_input("Slow", VALID_CSV), &cfg)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::TimedOut, "{err:?}");
     assert!(err.message.contains("deadline"), "{}", err.message);
-    assert!(started.elapsed() < std::time::Duration::from_secs(300), "ended by the deadline, not the reply");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(300),
+        "ended by the deadline, not the reply"
+    );
 }

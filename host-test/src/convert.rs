@@ -78,7 +78,7 @@ pub fn from_wit_error(e: wit::NodeError) -> NodeError {
     NodeError {
         kind,
         message: info.message,
-        details: ErrorDetails {
+        details: Box::new(ErrorDetails {
             problems: info.problems.into_iter().map(from_wit_problem).collect(),
             total_problems: info.total_problems,
             service: info.service.map(|s| ServiceContext {
@@ -95,7 +95,7 @@ pub fn from_wit_error(e: wit::NodeError) -> NodeError {
             failures: info.failures,
             limit_bytes: info.limit_bytes,
             actual_bytes: info.actual_bytes,
-        },
+        }),
     }
 }
 

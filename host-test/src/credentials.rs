@@ -190,10 +190,10 @@ fn parse_section(text: &str, section: &str) -> Option<HashMap<String, String>> {
             found |= current.as_deref() == Some(section);
             continue;
         }
-        if current.as_deref() == Some(section) {
-            if let Some((k, v)) = line.split_once('=') {
-                values.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-            }
+        if current.as_deref() == Some(section)
+            && let Some((k, v)) = line.split_once('=')
+        {
+            values.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
     found.then_some(values)

@@ -393,11 +393,11 @@ impl Progress {
     }
 
     fn finish(&self) {
-        if let Ok(mut drawn) = self.drawn.lock() {
-            if *drawn {
-                eprintln!();
-                *drawn = false;
-            }
+        if let Ok(mut drawn) = self.drawn.lock()
+            && *drawn
+        {
+            eprintln!();
+            *drawn = false;
         }
     }
 }

@@ -60,10 +60,12 @@ pub fn s3_object_url(settings: &Settings, key: &str) -> String {
 pub fn allowed_authorities(settings: &Settings) -> Vec<String> {
     let mut out = Vec::new();
     for url in [pinpoint_base(settings), s3_object_url(settings, "")] {
-        if let Ok(uri) = url.parse::<http::Uri>() {
-            if let Some(a) = uri.authority() {
-                out.push(a.as_str().to_owned());
-            }
+        if let Some(a) = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().cloned())
+        {
+            out.push(a.as_str().to_owned());
         }
     }
     out.dedup();

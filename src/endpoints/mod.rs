@@ -100,7 +100,6 @@ pub(crate) struct Reading {
 /// of position (file-level problems first). When the converted file is larger
 /// than `limits.max_import_bytes`, the error also carries `limit_bytes` and
 /// `actual_bytes`.
-#[allow(clippy::result_large_err)] // the error type is the crate's, shared by every step
 pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, NodeError> {
     let mut reading = read_checked(format, data, limits);
     let body = match format {
@@ -139,7 +138,6 @@ pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, 
 }
 
 /// Reads and validates, without converting: the endpoints, or every problem.
-#[allow(clippy::result_large_err)] // the error type is the crate's, shared by every step
 pub fn read(format: Format, data: &str, limits: &Limits) -> Result<Vec<Endpoint>, NodeError> {
     let reading = read_checked(format, data, limits);
     match error_from(reading.problems) {

@@ -1,7 +1,5 @@
 //! Tests of `prepare` and the rules, through both readers.
 
-#![allow(clippy::result_large_err)]
-
 use super::*;
 use crate::error::ErrorKind;
 

@@ -22,7 +22,7 @@ pub enum Idempotency {
 #[derive(Debug)]
 pub enum CallError {
     /// AWS answered with an error status (after retries where they apply).
-    Answer(Response),
+    Answer(Box<Response>),
     /// The node error to report.
     Failed(NodeError),
     /// An unsafe request may have reached the server; the caller must check.
@@ -75,12 +75,12 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     if last || !RETRYABLE_STATUS.contains(&status) {
-                        return Err(CallError::Answer(response));
+                        return Err(CallError::Answer(Box::new(response)));
                     }
                     let retry_after = retry_after(&response);
                     if retry_after.is_some_and(|wait| spent + wait > policy.max_total) {
                         // The server asks for a longer wait than the budget allows.
-                        return Err(CallError::Answer(response));
+                        return Err(CallError::Answer(Box::new(response)));
                     }
                     self.runtime.log(
                         Level::Info,

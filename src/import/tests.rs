@@ -344,7 +344,9 @@ fn throttling_is_retried_with_backoff_and_retry_after() {
 fn a_retry_after_beyond_the_budget_is_not_waited_for() {
     let mut aws = FakeAws::default();
     let mut throttled = aws_error(429, "TooManyRequestsException");
-    throttled.headers_mut().insert("retry-after", "3600".parse().unwrap());
+    throttled
+        .headers_mut()
+        .insert("retry-after", "3600".parse().unwrap());
     aws.script.insert("GetApp", [Ok(throttled)].into());
     let mut rt = FakeRuntime::default();
     let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
@@ -355,7 +357,12 @@ fn a_retry_after_beyond_the_budget_is_not_waited_for() {
 #[test]
 fn retries_stop_at_the_time_budget() {
     let mut aws = FakeAws::default();
-    aws.script.insert("GetApp", (0..10).map(|_| Ok(aws_error(503, "ServiceUnavailable"))).collect());
+    aws.script.insert(
+        "GetApp",
+        (0..10)
+            .map(|_| Ok(aws_error(503, "ServiceUnavailable")))
+            .collect(),
+    );
     let mut s = settings();
     s.retry.max_attempts = 20;
     s.retry.base_delay = Duration::from_secs(30);
