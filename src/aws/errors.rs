@@ -134,6 +134,18 @@ fn bounded(s: &str) -> String {
 /// Said when the service answers as if Pinpoint's engagement APIs are gone.
 pub const END_OF_SUPPORT_NOTE: &str = "Amazon Pinpoint's engagement APIs (segments, imports) reached AWS end of support on 2026-10-30; if this account or region no longer has them, the import cannot run there";
 
+/// AWS error types that mean the signature or the credentials were refused.
+const CREDENTIAL_ERRORS: &[&str] = &[
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "MissingAuthenticationTokenException",
+    "SignatureDoesNotMatch",
+];
+
 /// Maps a Pinpoint error answer of `operation` to a node error.
 ///
 /// Any 403 is `PermissionDenied`; 404 on `GetApp` is `InvalidApplicationId`;
@@ -146,16 +158,44 @@ pub fn pinpoint_error(operation: &str, err: &AwsError) -> NodeError {
         .error_type
         .as_deref()
         .is_some_and(|t| t.contains("UnknownOperation") || t == "InvalidAction");
+    // A refusal that is not about the request's signature or credentials may be
+    // the retired service answering; so may a 404 that names no resource.
+    let credential_problem = err
+        .error_type
+        .as_deref()
+        .is_some_and(|t| CREDENTIAL_ERRORS.contains(&t));
+    let retired_hint = if credential_problem {
+        String::new()
+    } else {
+        format!(" {END_OF_SUPPORT_NOTE}.")
+    };
+    let not_found_without_type = err.status == 404
+        && err
+            .error_type
+            .as_deref()
+            .is_none_or(|t| t != "NotFoundException");
     let (kind, message) = match err.status {
+        _ if unknown_operation => (
+            ErrorKind::ServiceError,
+            format!("Pinpoint does not know {operation} ({summary}). {END_OF_SUPPORT_NOTE}"),
+        ),
         403 => (
             ErrorKind::PermissionDenied,
             format!(
-                "Pinpoint refused {operation} ({summary}). Check the credentials and that they allow mobiletargeting:{operation} on this project"
+                "Pinpoint refused {operation} ({summary}). Check the credentials and that they allow mobiletargeting:{operation} on this project.{retired_hint}"
             ),
+        ),
+        404 if operation == "GetApp" && not_found_without_type => (
+            ErrorKind::InvalidApplicationId,
+            format!("Pinpoint found no project at this address ({summary}).{retired_hint}"),
         ),
         404 if operation == "GetApp" => (
             ErrorKind::InvalidApplicationId,
             format!("no Pinpoint project with this application id in this region ({summary})"),
+        ),
+        404 if not_found_without_type => (
+            ErrorKind::ServiceError,
+            format!("Pinpoint answered 404 to {operation} ({summary}).{retired_hint}"),
         ),
         413 => (
             ErrorKind::ImportSizeExceeded,
