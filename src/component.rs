@@ -229,9 +229,11 @@ fn transport_error(e: ErrorCode) -> TransportError {
         | ErrorCode::TlsProtocolError
         | ErrorCode::TlsCertificateError
         | ErrorCode::TlsAlertReceived(_) => TransportErrorKind::Connect,
-        ErrorCode::HttpRequestMethodInvalid
-        | ErrorCode::HttpRequestUriInvalid
-        | ErrorCode::HttpProtocolError => TransportErrorKind::Invalid,
+        ErrorCode::HttpRequestMethodInvalid | ErrorCode::HttpRequestUriInvalid => {
+            TransportErrorKind::Invalid
+        }
+        // What hosts (wasmtime's among them) answer when the connection is
+        // closed or reset before the response: the request may have arrived.
         _ => TransportErrorKind::Broken,
     };
     TransportError::new(kind, format!("{e:?}"))

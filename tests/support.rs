@@ -70,3 +70,61 @@ pub fn csv_input(segment_name: &str, data: &str) -> ImportInput {
 /// Three valid CSV endpoints.
 pub const VALID_CSV: &str =
     "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n";
+
+/// Settings that make retries and polling nearly instant.
+pub const FAST: &[(&str, &str)] = &[
+    ("poll-interval-ms", "1"),
+    ("retry-base-delay-ms", "1"),
+    ("retry-max-delay-ms", "5"),
+];
+
+/// [`FAST`] plus `extra` (later keys win).
+pub fn fast_config(emulator: &Emulator, extra: &[(&str, &str)]) -> RunConfig {
+    let mut all = FAST.to_vec();
+    all.extend_from_slice(extra);
+    config(emulator, &all)
+}
+
+/// How many requests of `operation` the emulator received.
+pub fn count(emulator: &Emulator, operation: Operation) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.operation == operation)
+        .count()
+}
+
+/// The keys in the default staging bucket.
+pub fn staged(emulator: &Emulator) -> Vec<String> {
+    emulator.objects(host_test::emulator::DEFAULT_BUCKET)
+}
+
+/// An [`EventSink`](host_test::node::EventSink) that keeps every log line and
+/// progress report as text.
+#[derive(Default)]
+pub struct Recorder {
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    /// Everything recorded so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("recorder lock").clone()
+    }
+}
+
+impl host_test::node::EventSink for Recorder {
+    fn log(&self, level: host_test::node::LogLevel, message: &str) {
+        self.lines
+            .lock()
+            .expect("recorder lock")
+            .push(format!("log {level:?}: {message}"));
+    }
+
+    fn progress(&self, stage: &str, completed: u64, total: Option<u64>) {
+        self.lines
+            .lock()
+            .expect("recorder lock")
+            .push(format!("progress {stage} {completed}/{total:?}"));
+    }
+}

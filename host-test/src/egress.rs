@@ -15,8 +15,8 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
-    /// A policy allowing exactly `authorities` (`host` or `host:port`, compared
-    /// without case; a default port may be left out).
+    /// A policy allowing exactly `authorities`: `host:port`, or `host` alone
+    /// for port 443 (AWS's endpoints are HTTPS). Hosts compare without case.
     pub fn allow(authorities: impl IntoIterator<Item = String>) -> Self {
         EgressPolicy {
             allowed: authorities
@@ -49,19 +49,16 @@ impl EgressPolicy {
         };
         let port = authority.port_u16().unwrap_or(default_port);
         self.allowed.iter().any(|allowed| {
-            let (a_host, a_port) = split_authority(allowed, default_port);
+            let (a_host, a_port) = split_authority(allowed);
             a_host == host && a_port == port
         })
     }
 }
 
-fn split_authority(authority: &str, default_port: u16) -> (String, u16) {
+fn split_authority(authority: &str) -> (String, u16) {
     match authority.parse::<http::uri::Authority>() {
-        Ok(a) => (
-            a.host().to_ascii_lowercase(),
-            a.port_u16().unwrap_or(default_port),
-        ),
-        Err(_) => (authority.to_ascii_lowercase(), default_port),
+        Ok(a) => (a.host().to_ascii_lowercase(), a.port_u16().unwrap_or(443)),
+        Err(_) => (authority.to_ascii_lowercase(), 443),
     }
 }
 

@@ -56,17 +56,24 @@ pub fn s3_object_url(settings: &Settings, key: &str) -> String {
     }
 }
 
-/// The authorities (host and port) the node may contact with these settings.
+/// The authorities the node may contact with these settings, each as
+/// `host:port` with the port always written out (443 for https, 80 for http).
 pub fn allowed_authorities(settings: &Settings) -> Vec<String> {
     let mut out = Vec::new();
     for url in [pinpoint_base(settings), s3_object_url(settings, "")] {
-        if let Some(a) = url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|u| u.authority().cloned())
-        {
-            out.push(a.as_str().to_owned());
-        }
+        let Ok(uri) = url.parse::<http::Uri>() else {
+            continue;
+        };
+        let Some(authority) = uri.authority() else {
+            continue;
+        };
+        let default_port = if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
+        let port = authority.port_u16().unwrap_or(default_port);
+        out.push(format!("{}:{port}", authority.host()));
     }
     out.dedup();
     out
@@ -157,8 +164,8 @@ mod tests {
         assert_eq!(
             allowed_authorities(&s),
             vec![
-                "pinpoint.eu-west-2.amazonaws.com",
-                "my-bucket.s3.eu-west-2.amazonaws.com"
+                "pinpoint.eu-west-2.amazonaws.com:443",
+                "my-bucket.s3.eu-west-2.amazonaws.com:443"
             ]
         );
     }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::host::{Level, Runtime, Transport, TransportError, TransportErrorKind};
-use crate::aws::errors::{parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error};
+use crate::aws::errors::{
+    AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error,
+};
 use crate::aws::sign::{Service, sign_request};
 use crate::aws::{Request, Response};
 use crate::error::{ErrorKind, NodeError, ServiceContext};
@@ -37,6 +39,10 @@ pub struct Client<'a, T, R> {
     pub runtime: &'a mut R,
     /// The run's settings.
     pub settings: &'a Settings,
+    /// The secret key and session token of the last signature: AWS may quote
+    /// them back (a signature error quotes the canonical request, token and
+    /// all), and they are cut out of every error answer.
+    pub secrets: Vec<String>,
 }
 
 const RETRYABLE_STATUS: [u16; 5] = [429, 500, 502, 503, 504];
@@ -60,6 +66,15 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         loop {
             let mut signed = request.clone();
             let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
+            self.secrets = [
+                Some(&credentials.secret_access_key),
+                credentials.session_token.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
             sign_request(
                 &mut signed,
                 service,
@@ -93,10 +108,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                     self.backoff(attempt, retry_after);
                 }
                 Err(e) if e.kind == TransportErrorKind::Denied => {
-                    let key = match service {
-                        Service::Pinpoint => "pinpoint-endpoint",
-                        Service::S3 => "s3-endpoint",
-                    };
+                    let key = endpoint_setting(service);
                     return Err(CallError::Failed(
                         NodeError::new(
                             ErrorKind::InvalidSettings,
@@ -115,20 +127,27 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                     return Err(CallError::Ambiguous(e));
                 }
                 Err(e) if last => {
-                    return Err(CallError::Failed(
-                        NodeError::new(
-                            ErrorKind::ServiceError,
-                            format!(
-                                "could not reach {} for {operation} after {attempt} attempts: {}",
-                                authority(request),
-                                e.message
-                            ),
-                        )
-                        .with_service(ServiceContext {
-                            operation: operation.to_owned(),
-                            ..Default::default()
-                        }),
-                    ));
+                    let mut error = NodeError::new(
+                        ErrorKind::ServiceError,
+                        format!(
+                            "could not reach {} for {operation} after {attempt} attempts: {}",
+                            authority(request),
+                            e.message
+                        ),
+                    )
+                    .with_service(ServiceContext {
+                        operation: operation.to_owned(),
+                        ..Default::default()
+                    });
+                    if e.kind == TransportErrorKind::Connect {
+                        // No connection at all: the endpoint is the first suspect.
+                        let key = endpoint_setting(service);
+                        error
+                            .message
+                            .push_str(&format!("; check `{key}` and the network"));
+                        error = error.with_setting(key);
+                    }
+                    return Err(CallError::Failed(error));
                 }
                 Err(e) => {
                     self.runtime.log(
@@ -156,9 +175,10 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     ) -> Result<Response, CallError> {
         self.call(Service::Pinpoint, operation, request, idempotency)
             .map_err(|e| match e {
-                CallError::Answer(r) => {
-                    CallError::Failed(pinpoint_error(operation, &parse_pinpoint_error(&r)))
-                }
+                CallError::Answer(r) => CallError::Failed(pinpoint_error(
+                    operation,
+                    &redact(parse_pinpoint_error(&r), &self.secrets),
+                )),
                 other => other,
             })
     }
@@ -168,9 +188,12 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         let (bucket, region) = (&self.settings.staging_bucket, &self.settings.region);
         match self.call(Service::S3, operation, request, Idempotency::Safe) {
             Ok(r) => Ok(r),
-            Err(CallError::Answer(r)) => {
-                Err(s3_error(operation, bucket, region, &parse_s3_error(&r)))
-            }
+            Err(CallError::Answer(r)) => Err(s3_error(
+                operation,
+                bucket,
+                region,
+                &redact(parse_s3_error(&r), &self.secrets),
+            )),
             Err(CallError::Failed(e)) => Err(e),
             Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
         }
@@ -213,6 +236,34 @@ pub fn plain(e: CallError, operation: &str) -> NodeError {
 fn retry_after(response: &Response) -> Option<Duration> {
     let value = response.headers().get("retry-after")?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// `err` with every occurrence of a secret replaced.
+fn redact(mut err: AwsError, secrets: &[String]) -> AwsError {
+    for field in [
+        &mut err.error_type,
+        &mut err.message,
+        &mut err.request_id,
+        &mut err.expected_region,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for secret in secrets {
+            if field.contains(secret.as_str()) {
+                *field = field.replace(secret.as_str(), "<redacted>");
+            }
+        }
+    }
+    err
+}
+
+/// The setting that chooses `service`'s endpoint.
+fn endpoint_setting(service: Service) -> &'static str {
+    match service {
+        Service::Pinpoint => "pinpoint-endpoint",
+        Service::S3 => "s3-endpoint",
+    }
 }
 
 fn authority(request: &Request) -> String {

@@ -143,11 +143,13 @@ pub fn run<T: Transport, R: Runtime>(
             transport,
             runtime,
             settings,
+            secrets: Vec::new(),
         },
         input,
         object_url: urls::s3_object_url(settings, &key),
         s3_url: format!("s3://{}/{key}", settings.staging_bucket),
         pinpoint: urls::pinpoint_base(settings),
+        job_may_run: false,
     };
     flow.run(prepared)
 }
@@ -158,6 +160,9 @@ struct Flow<'a, T, R> {
     object_url: String,
     s3_url: String,
     pinpoint: String,
+    /// An import job of this file may exist and not have ended, so it may
+    /// still need the staged file.
+    job_may_run: bool,
 }
 
 impl<T: Transport, R: Runtime> Flow<'_, T, R> {
@@ -227,23 +232,32 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.input.segment_name.clone(),
         );
         let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
-        let job = match self
+        let answer = self
             .client
-            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe)
-        {
+            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe);
+        self.job_may_run = matches!(answer, Ok(_) | Err(CallError::Ambiguous(_)));
+        let job = match answer {
             Ok(response) => parse_json::<ImportJob>(response.body(), "CreateImportJob")?,
             Err(CallError::Ambiguous(e)) => {
                 self.client.runtime.log(
                     Level::Warn,
                     &format!("CreateImportJob may or may not have reached Pinpoint ({}); looking the job up", e.message),
                 );
-                match self.job_for_this_file()? {
+                // Before this run there was no segment of this name; if there
+                // is one made from this file now, the job that made it is ours.
+                // (An older job of the same file, say a FAILED one, is not.)
+                let ours = match self.segment_from_this_file()? {
+                    Some(segment) => self.job_for_this_file(&segment.id)?,
+                    None => None,
+                };
+                match ours {
                     Some(job) => job,
                     None => {
-                        let response = self
-                            .client
-                            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe)
-                            .map_err(|e| client::plain(e, "CreateImportJob"))?;
+                        let answer =
+                            self.client
+                                .pinpoint("CreateImportJob", &request, Idempotency::Unsafe);
+                        self.job_may_run = matches!(answer, Ok(_) | Err(CallError::Ambiguous(_)));
+                        let response = answer.map_err(|e| client::plain(e, "CreateImportJob"))?;
                         parse_json::<ImportJob>(response.body(), "CreateImportJob")?
                     }
                 }
@@ -262,6 +276,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         endpoints_submitted: u64,
     ) -> Result<ImportOutput, NodeError> {
         let settings = self.client.settings;
+        self.job_may_run = !job.is_terminal();
         if settings.wait_for_completion {
             let start = self.client.runtime.monotonic();
             let mut interval = settings.poll_interval;
@@ -297,18 +312,23 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                     .map_err(|e| client::plain(e, "GetImportJob"))?;
                 job = parse_json(response.body(), "GetImportJob")?;
             }
+            self.job_may_run = false;
             if job.job_status == "FAILED" {
                 return Err(self.job_failed(job, segment_id));
             }
         }
         let done = job.job_status == "COMPLETED";
         let failed = job.total_failures.unwrap_or(0);
+        // The model has `TotalProcessed` ("were processed") and `TotalFailures`
+        // ("weren't processed") apart; a count that cannot be apart (more than
+        // was submitted) is read as including the failures.
+        let imported = match job.total_processed {
+            Some(p) if p.saturating_add(failed) > endpoints_submitted => p.saturating_sub(failed),
+            Some(p) => p,
+            None => endpoints_submitted.saturating_sub(failed),
+        };
         Ok(ImportOutput {
-            endpoints_imported: done.then(|| {
-                job.total_processed
-                    .unwrap_or(endpoints_submitted)
-                    .saturating_sub(failed)
-            }),
+            endpoints_imported: done.then_some(imported),
             endpoints_failed: done.then_some(failed),
             failures: job.failures,
             segment_id,
@@ -358,10 +378,11 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         &mut self,
         result: Result<ImportOutput, NodeError>,
     ) -> Result<ImportOutput, NodeError> {
-        // A job that is still running (not waited for, or timed out) still needs the file.
+        // A job that is still running (not waited for, timed out, or its
+        // polling failed) still needs the file; a re-run deletes it.
         let job_running = match &result {
             Ok(out) => out.job_status != "COMPLETED",
-            Err(e) => e.kind == ErrorKind::TimedOut,
+            Err(_) => self.job_may_run,
         };
         let deleted = if self.client.settings.delete_staged_object && !job_running {
             self.client.runtime.progress(Stage::CleaningUp, 0, None);
@@ -395,7 +416,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         segment: Segment,
         endpoints_submitted: u64,
     ) -> Result<ImportOutput, NodeError> {
-        let result = match self.job_for_this_file()? {
+        // Until the job is found, it may be running.
+        self.job_may_run = true;
+        let result = match self.job_for_this_file(&segment.id)? {
             Some(job) => self.wait(job, segment.id, endpoints_submitted),
             None => Ok(ImportOutput {
                 segment_id: segment.id,
@@ -419,6 +442,26 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
 
     /// The segment named `name`, reading every page of `GetSegments`.
     fn segment_named(&mut self, name: &str) -> Result<Option<Segment>, NodeError> {
+        self.find_segment(|s| s.name.as_deref() == Some(name))
+    }
+
+    /// The segment of this run's name made from this run's staged file.
+    fn segment_from_this_file(&mut self) -> Result<Option<Segment>, NodeError> {
+        let (name, s3_url) = (self.input.segment_name.clone(), self.s3_url.clone());
+        self.find_segment(|s| {
+            s.name.as_deref() == Some(name.as_str())
+                && s.import_definition
+                    .as_ref()
+                    .and_then(|d| d.s3_url.as_deref())
+                    == Some(s3_url.as_str())
+        })
+    }
+
+    /// The first segment `wanted` accepts, reading every page of `GetSegments`.
+    fn find_segment(
+        &mut self,
+        wanted: impl Fn(&Segment) -> bool,
+    ) -> Result<Option<Segment>, NodeError> {
         let mut token: Option<String> = None;
         for page in 0..MAX_PAGES {
             let request =
@@ -431,11 +474,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.client
                 .runtime
                 .progress(Stage::CheckingSegments, page as u64 + 1, None);
-            if let Some(found) = segments
-                .item
-                .into_iter()
-                .find(|s| s.name.as_deref() == Some(name))
-            {
+            if let Some(found) = segments.item.into_iter().find(|s| wanted(s)) {
                 return Ok(Some(found));
             }
             match segments.next_token.filter(|t| !t.is_empty()) {
@@ -446,8 +485,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         Ok(None)
     }
 
-    /// The import job whose `S3Url` is this run's staged file, if any.
-    fn job_for_this_file(&mut self) -> Result<Option<ImportJob>, NodeError> {
+    /// The import job that made `segment_id` from this run's staged file (its
+    /// `S3Url`), if any. Other jobs of the same file (a FAILED one whose
+    /// segment was deleted, say) are not it.
+    fn job_for_this_file(&mut self, segment_id: &str) -> Result<Option<ImportJob>, NodeError> {
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let request =
@@ -457,11 +498,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 .pinpoint("GetImportJobs", &request, Idempotency::Safe)
                 .map_err(|e| client::plain(e, "GetImportJobs"))?;
             let jobs: ImportJobs = parse_json(response.body(), "GetImportJobs")?;
-            if let Some(job) = jobs
-                .item
-                .into_iter()
-                .find(|j| j.definition.s3_url.as_deref() == Some(self.s3_url.as_str()))
-            {
+            if let Some(job) = jobs.item.into_iter().find(|j| {
+                j.definition.s3_url.as_deref() == Some(self.s3_url.as_str())
+                    && j.definition
+                        .segment_id
+                        .as_deref()
+                        .is_none_or(|id| id == segment_id)
+            }) {
                 return Ok(Some(job));
             }
             match jobs.next_token.filter(|t| !t.is_empty()) {

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use s3s::Body;
 use time::OffsetDateTime;
 
-use super::faults::Fault;
+use super::faults::{Fault, Operation};
 use super::pinpoint::{self, Target};
 use super::s3;
 use super::sigv4_verify::{self, AuthError, KeyMaterial, SignedRequest, form_decode};
@@ -124,7 +124,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
             record.body = body;
             resp
         }
-        _ => s3_request(shared, req).await,
+        _ => s3_request(shared, req, operation).await,
     };
     if reset_after {
         shared.record(record);
@@ -135,8 +135,13 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
     Outcome::Respond(resp)
 }
 
-/// Session tokens (s3s does not check them) and the scope region, then s3s.
-async fn s3_request(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+/// Session tokens (s3s does not check them), the scope region and, for writes
+/// of objects, the bucket (s3s-fs would create it), then s3s.
+async fn s3_request(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    operation: Operation,
+) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
     let header_auth = req
         .headers()
@@ -211,6 +216,30 @@ async fn s3_request(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Bo
                     );
                 }
             }
+        }
+    }
+    if matches!(
+        operation,
+        Operation::PutObject
+            | Operation::CopyObject
+            | Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::CompleteMultipartUpload
+    ) {
+        let bucket = req
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        if !shared.store.bucket_exists(bucket) {
+            return s3::error_response(
+                404,
+                "NoSuchBucket",
+                "The specified bucket does not exist",
+                &[("BucketName", bucket)],
+            );
         }
     }
     match shared.s3.call(req.map(Body::from)).await {

@@ -76,6 +76,11 @@ impl Store {
         std::fs::create_dir_all(path)
     }
 
+    /// Whether the bucket exists.
+    pub(crate) fn bucket_exists(&self, bucket: &str) -> bool {
+        self.bucket_path(bucket).is_some_and(|p| p.is_dir())
+    }
+
     /// Keys of the bucket starting with `prefix`, sorted; `None` if there is no bucket.
     pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Option<Vec<String>> {
         let dir = self.bucket_path(bucket).filter(|p| p.is_dir())?;

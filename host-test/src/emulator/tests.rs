@@ -401,6 +401,34 @@ async fn authentication_failures() {
 }
 
 #[tokio::test]
+async fn a_put_to_a_missing_bucket_is_no_such_bucket() {
+    let emu = start().await;
+    let a = s3(
+        &emu,
+        &Signer::default_creds(),
+        "PUT",
+        "/missing-bucket/k.csv",
+        b"x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 404, "{}", a.text());
+    assert!(
+        a.text().contains("<Code>NoSuchBucket</Code>"),
+        "{}",
+        a.text()
+    );
+    assert!(a.text().contains("<BucketName>missing-bucket</BucketName>"));
+    assert!(emu.objects("missing-bucket").is_empty());
+    // The configured bucket still takes objects.
+    let path = format!("/{DEFAULT_BUCKET}/k.csv");
+    let a = s3(&emu, &Signer::default_creds(), "PUT", &path, b"x")
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+}
+
+#[tokio::test]
 async fn session_tokens_are_required_and_signed() {
     let token = "FwoGZXIvYXdzEXAMPLETOKEN+/=";
     let config = EmulatorConfig {
