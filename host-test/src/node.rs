@@ -375,10 +375,31 @@ fn load_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> 
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         if std::fs::write(&tmp, &compiled).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
+            prune_cache(&dir, CACHE_ENTRIES);
         }
     }
     // SAFETY: `compiled` was just produced by this engine.
     unsafe { Component::deserialize(engine, &compiled) }
+}
+
+/// How many compiled components the cache keeps (one per build of the node).
+const CACHE_ENTRIES: usize = 4;
+
+/// Removes all but the `keep` newest compiled components from `dir`.
+fn prune_cache(dir: &std::path::Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, old) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// `PINPOINT_IMPORT_CACHE_DIR`, else the user's cache directory; `off` disables.
