@@ -413,3 +413,27 @@ fn cache_dir() -> Option<PathBuf> {
             .map(|d| d.join("pinpoint-import")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_the_newest_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for i in 0..6u64 {
+            let path = dir.path().join(format!("{i}.cwasm"));
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_modified(base + Duration::from_secs(i)).unwrap();
+        }
+        std::fs::write(dir.path().join("other.txt"), "kept").unwrap();
+        prune_cache(dir.path(), 4);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2.cwasm", "3.cwasm", "4.cwasm", "5.cwasm", "other.txt"]);
+    }
+}
