@@ -1,0 +1,9 @@
+//! Arbitrary bytes through the JSON reader, rules and writer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pinpoint_segment_import::input::Format;
+
+fuzz_target!(|data: &[u8]| {
+    pinpoint_segment_import_fuzz::check(Format::Json, data);
+});
