@@ -396,7 +396,7 @@ fn prune_cache(dir: &std::path::Path, keep: usize) {
         .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, old) in files.into_iter().skip(keep) {
         let _ = std::fs::remove_file(old);
     }
@@ -434,6 +434,9 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["2.cwasm", "3.cwasm", "4.cwasm", "5.cwasm", "other.txt"]);
+        assert_eq!(
+            left,
+            ["2.cwasm", "3.cwasm", "4.cwasm", "5.cwasm", "other.txt"]
+        );
     }
 }
