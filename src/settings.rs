@@ -10,7 +10,7 @@ use crate::error::{ErrorKind, NodeError};
 /// Default `staging-prefix`.
 pub const DEFAULT_STAGING_PREFIX: &str = "pinpoint-imports/";
 /// Default `max-import-bytes`: 1 GiB, Pinpoint's import-size quota per job.
-pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
+pub use crate::endpoints::DEFAULT_MAX_IMPORT_BYTES;
 /// Default `max-wait-seconds`: how long to wait for the import job.
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 900;
 /// Default `poll-interval-ms`: AWS's own example polls every 3 s.
@@ -168,6 +168,7 @@ impl Settings {
                 )
             })
         };
+        let limits = data_limits(&get)?;
         let region = required("region")?;
         if !region
             .chars()
@@ -230,9 +231,9 @@ impl Settings {
             poll_interval: Duration::from_millis(
                 number(&value, "poll-interval-ms", DEFAULT_POLL_INTERVAL_MS)?.max(1),
             ),
-            max_import_bytes: number(&value, "max-import-bytes", DEFAULT_MAX_IMPORT_BYTES)?,
+            max_import_bytes: limits.max_import_bytes,
             delete_staged_object: boolean(&value, "delete-staged-object", true)?,
-            check_address_format: boolean(&value, "check-address-format", true)?,
+            check_address_format: limits.check_address_format,
             retry,
         })
     }

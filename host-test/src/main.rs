@@ -267,15 +267,16 @@ fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageErr
 }
 
 /// Settings from the environment, then the flags.
+/// The process environment, with `--profile` standing in for `AWS_PROFILE`.
+fn environment(args: &RunArgs) -> impl Fn(&str) -> Option<String> + '_ {
+    move |k: &str| match (k, &args.profile) {
+        ("AWS_PROFILE", Some(profile)) => Some(profile.clone()),
+        _ => std::env::var(k).ok(),
+    }
+}
+
 fn settings_from(args: &RunArgs) -> BTreeMap<String, String> {
-    let profile = args.profile.clone();
-    let env = move |k: &str| {
-        if k == "AWS_PROFILE" && profile.is_some() {
-            return profile.clone();
-        }
-        std::env::var(k).ok()
-    };
-    let mut s = settings::from_environment(env);
+    let mut s = settings::from_environment(environment(args));
     let flags = [
         ("region", &args.region),
         ("staging-bucket", &args.bucket),
@@ -335,12 +336,7 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         emulator = Some(started);
         config
     } else {
-        let credentials = StandardChain::resolve(|k| {
-            if k == "AWS_PROFILE" && args.profile.is_some() {
-                return args.profile.clone();
-            }
-            std::env::var(k).ok()
-        });
+        let credentials = StandardChain::resolve(environment(&args));
         RunConfig::new(settings, Arc::new(credentials))
     };
     config.deadline = Duration::from_secs(args.deadline_seconds);

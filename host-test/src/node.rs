@@ -241,7 +241,6 @@ impl NodeHost {
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
         let mut store = self.store(config);
-        let memory = config.memory_limit_bytes;
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance
@@ -249,12 +248,8 @@ impl NodeHost {
                 .call_run(&mut store, &convert::to_wit_input(input))
                 .await
         };
-        match tokio::time::timeout(config.deadline, call).await {
-            Err(_) => Err(deadline_error(config.deadline)),
-            Ok(Err(trap)) => Err(trap_error(&trap, memory)),
-            Ok(Ok(Ok(out))) => Ok(convert::from_wit_output(out)),
-            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
-        }
+        let finished = tokio::time::timeout(config.deadline, call).await;
+        outcome(finished, config, convert::from_wit_output)
     }
 
     /// The dry run: validates without any network.
@@ -264,7 +259,6 @@ impl NodeHost {
         config: &RunConfig,
     ) -> Result<ValidationReport, NodeError> {
         let mut store = self.store(config);
-        let memory = config.memory_limit_bytes;
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance
@@ -272,12 +266,8 @@ impl NodeHost {
                 .call_validate(&mut store, &convert::to_wit_input(input))
                 .await
         };
-        match tokio::time::timeout(config.deadline, call).await {
-            Err(_) => Err(deadline_error(config.deadline)),
-            Ok(Err(trap)) => Err(trap_error(&trap, memory)),
-            Ok(Ok(Ok(report))) => Ok(convert::from_wit_report(report)),
-            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
-        }
+        let finished = tokio::time::timeout(config.deadline, call).await;
+        outcome(finished, config, convert::from_wit_report)
     }
 
     /// The node's descriptor (JSON text).
@@ -292,6 +282,21 @@ impl NodeHost {
             .pinpoint_segment_import_node()
             .call_describe(&mut store)
             .await
+    }
+}
+
+/// What a call of an export ended in: its value, its typed error, the
+/// deadline, or a trap, each as the node's result.
+fn outcome<T, U>(
+    finished: Result<wasmtime::Result<Result<T, wit::NodeError>>, tokio::time::error::Elapsed>,
+    config: &RunConfig,
+    convert_ok: fn(T) -> U,
+) -> Result<U, NodeError> {
+    match finished {
+        Err(_) => Err(deadline_error(config.deadline)),
+        Ok(Err(trap)) => Err(trap_error(&trap, config.memory_limit_bytes)),
+        Ok(Ok(Ok(value))) => Ok(convert_ok(value)),
+        Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
     }
 }
 

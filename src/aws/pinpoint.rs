@@ -217,6 +217,28 @@ pub struct Segment {
     pub import_definition: Option<SegmentImportDefinition>,
 }
 
+/// One page of a paged Pinpoint listing.
+pub trait Page: serde::de::DeserializeOwned {
+    /// What the listing lists.
+    type Item;
+    /// The items of this page and the next page's token, if any.
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+impl Page for ImportJobs {
+    type Item = ImportJob;
+    fn into_parts(self) -> (Vec<ImportJob>, Option<String>) {
+        (self.item, self.next_token)
+    }
+}
+
+impl Page for Segments {
+    type Item = Segment;
+    fn into_parts(self) -> (Vec<Segment>, Option<String>) {
+        (self.item, self.next_token)
+    }
+}
+
 /// `SegmentsResponse`: one page of segments (`Item` is singular on the wire).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

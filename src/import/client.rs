@@ -20,6 +20,15 @@ pub enum Idempotency {
     Unsafe,
 }
 
+/// Why a Pinpoint call failed, once its error answer is mapped.
+#[derive(Debug)]
+pub enum Failure {
+    /// The node error to report.
+    Failed(NodeError),
+    /// An unsafe request may have reached the server; the caller must check.
+    Ambiguous(TransportError),
+}
+
 /// Why a call did not return a success answer.
 #[derive(Debug)]
 pub enum CallError {
@@ -172,14 +181,15 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         operation: &str,
         request: &Request,
         idempotency: Idempotency,
-    ) -> Result<Response, CallError> {
+    ) -> Result<Response, Failure> {
         self.call(Service::Pinpoint, operation, request, idempotency)
             .map_err(|e| match e {
-                CallError::Answer(r) => CallError::Failed(pinpoint_error(
+                CallError::Answer(r) => Failure::Failed(pinpoint_error(
                     operation,
                     &redact(parse_pinpoint_error(&r), &self.secrets),
                 )),
-                other => other,
+                CallError::Failed(n) => Failure::Failed(n),
+                CallError::Ambiguous(t) => Failure::Ambiguous(t),
             })
     }
 
@@ -221,12 +231,11 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     }
 }
 
-/// A node error from any call failure, for callers with nothing to check.
-pub fn plain(e: CallError, operation: &str) -> NodeError {
+/// The node error of a failed Pinpoint call, for callers with nothing to check.
+pub fn plain(e: Failure, operation: &str) -> NodeError {
     match e {
-        CallError::Failed(n) => n,
-        CallError::Answer(r) => pinpoint_error(operation, &parse_pinpoint_error(&r)),
-        CallError::Ambiguous(t) => NodeError::new(
+        Failure::Failed(n) => n,
+        Failure::Ambiguous(t) => NodeError::new(
             ErrorKind::ServiceError,
             format!("the connection broke during {operation}: {}", t.message),
         ),

@@ -18,10 +18,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use client::{CallError, Client, Idempotency};
+pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{Level, Runtime, Stage, Transport, TransportError, TransportErrorKind};
 
-use crate::aws::pinpoint::{self, ImportJob, ImportJobRequest, ImportJobs, Segment, Segments};
+use crate::aws::pinpoint::{
+    self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,
+};
 use crate::aws::{s3, urls};
 use crate::endpoints::{self, Limits, Prepared};
 use crate::error::{ErrorKind, NodeError};
@@ -232,13 +234,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.input.segment_name.clone(),
         );
         let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
-        let answer = self
-            .client
-            .pinpoint("CreateImportJob", &request, Idempotency::Unsafe);
-        self.job_may_run = matches!(answer, Ok(_) | Err(CallError::Ambiguous(_)));
-        let job = match answer {
-            Ok(response) => parse_json::<ImportJob>(response.body(), "CreateImportJob")?,
-            Err(CallError::Ambiguous(e)) => {
+        let job = match self.send_create(&request) {
+            Ok(job) => job,
+            Err(Failure::Ambiguous(e)) => {
                 self.client.runtime.log(
                     Level::Warn,
                     &format!("CreateImportJob may or may not have reached Pinpoint ({}); looking the job up", e.message),
@@ -252,20 +250,26 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 };
                 match ours {
                     Some(job) => job,
-                    None => {
-                        let answer =
-                            self.client
-                                .pinpoint("CreateImportJob", &request, Idempotency::Unsafe);
-                        self.job_may_run = matches!(answer, Ok(_) | Err(CallError::Ambiguous(_)));
-                        let response = answer.map_err(|e| client::plain(e, "CreateImportJob"))?;
-                        parse_json::<ImportJob>(response.body(), "CreateImportJob")?
-                    }
+                    None => self
+                        .send_create(&request)
+                        .map_err(|e| client::plain(e, "CreateImportJob"))?,
                 }
             }
             Err(e) => return Err(client::plain(e, "CreateImportJob")),
         };
         let segment_id = self.segment_id_of(&job)?;
         self.wait(job, segment_id, endpoints_submitted)
+    }
+
+    /// Sends `CreateImportJob` once and reads the job. A job may run from
+    /// here on unless Pinpoint clearly refused it.
+    fn send_create(&mut self, request: &crate::aws::Request) -> Result<ImportJob, Failure> {
+        let answer = self
+            .client
+            .pinpoint("CreateImportJob", request, Idempotency::Unsafe);
+        self.job_may_run = matches!(answer, Ok(_) | Err(Failure::Ambiguous(_)));
+        let response = answer?;
+        parse_json(response.body(), "CreateImportJob").map_err(Failure::Failed)
     }
 
     /// Waits for `job` unless the settings say not to, then builds the output.
@@ -462,52 +466,53 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         &mut self,
         wanted: impl Fn(&Segment) -> bool,
     ) -> Result<Option<Segment>, NodeError> {
-        let mut token: Option<String> = None;
-        for page in 0..MAX_PAGES {
-            let request =
-                pinpoint::get_segments(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
-            let response = self
-                .client
-                .pinpoint("GetSegments", &request, Idempotency::Safe)
-                .map_err(|e| client::plain(e, "GetSegments"))?;
-            let segments: Segments = parse_json(response.body(), "GetSegments")?;
-            self.client
-                .runtime
-                .progress(Stage::CheckingSegments, page as u64 + 1, None);
-            if let Some(found) = segments.item.into_iter().find(|s| wanted(s)) {
-                return Ok(Some(found));
-            }
-            match segments.next_token.filter(|t| !t.is_empty()) {
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(None),
-            }
-        }
-        Ok(None)
+        self.find_in_pages::<Segments>(
+            "GetSegments",
+            pinpoint::get_segments,
+            Some(Stage::CheckingSegments),
+            wanted,
+        )
     }
 
     /// The import job that made `segment_id` from this run's staged file (its
     /// `S3Url`), if any. Other jobs of the same file (a FAILED one whose
     /// segment was deleted, say) are not it.
     fn job_for_this_file(&mut self, segment_id: &str) -> Result<Option<ImportJob>, NodeError> {
+        let s3_url = self.s3_url.clone();
+        self.find_in_pages::<ImportJobs>("GetImportJobs", pinpoint::get_import_jobs, None, |j| {
+            j.definition.s3_url.as_deref() == Some(s3_url.as_str())
+                && j.definition
+                    .segment_id
+                    .as_deref()
+                    .is_none_or(|id| id == segment_id)
+        })
+    }
+
+    /// The first item `wanted` accepts, reading the pages of `operation` (made
+    /// by `request`) until one has it or there are no more; `stage`, if given,
+    /// is reported once per page.
+    fn find_in_pages<P: Page>(
+        &mut self,
+        operation: &str,
+        request: fn(&str, &str, u32, Option<&str>) -> crate::aws::Request,
+        stage: Option<Stage>,
+        wanted: impl Fn(&P::Item) -> bool,
+    ) -> Result<Option<P::Item>, NodeError> {
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let request =
-                pinpoint::get_import_jobs(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+        for page in 0..MAX_PAGES {
+            let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
             let response = self
                 .client
-                .pinpoint("GetImportJobs", &request, Idempotency::Safe)
-                .map_err(|e| client::plain(e, "GetImportJobs"))?;
-            let jobs: ImportJobs = parse_json(response.body(), "GetImportJobs")?;
-            if let Some(job) = jobs.item.into_iter().find(|j| {
-                j.definition.s3_url.as_deref() == Some(self.s3_url.as_str())
-                    && j.definition
-                        .segment_id
-                        .as_deref()
-                        .is_none_or(|id| id == segment_id)
-            }) {
-                return Ok(Some(job));
+                .pinpoint(operation, &request, Idempotency::Safe)
+                .map_err(|e| client::plain(e, operation))?;
+            let (items, next) = parse_json::<P>(response.body(), operation)?.into_parts();
+            if let Some(stage) = stage {
+                self.client.runtime.progress(stage, page as u64 + 1, None);
             }
-            match jobs.next_token.filter(|t| !t.is_empty()) {
+            if let Some(found) = items.into_iter().find(|item| wanted(item)) {
+                return Ok(Some(found));
+            }
+            match next.filter(|t| !t.is_empty()) {
                 Some(t) if Some(&t) != token.as_ref() => token = Some(t),
                 _ => return Ok(None),
             }
