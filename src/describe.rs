@@ -75,4 +75,100 @@ mod tests {
         assert_eq!(v["error_types"].as_array().unwrap().len(), 13);
         assert!(v["settings"]["region"].is_string());
     }
+
+    /// The description's two JSON schemas, vendored in
+    /// `tests/data/node-description-schemas.json`.
+    fn description_schemas() -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/node-description-schemas.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).expect("the vendored schemas are JSON")
+    }
+
+    /// Collects, as `path: reason`, every part of `expected` that `actual`
+    /// lacks or has differently: each key of an object (recursively), each
+    /// element of an array (in any order), each scalar's value.
+    fn missing_from(
+        expected: &serde_json::Value,
+        actual: &serde_json::Value,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        use serde_json::Value;
+        match (expected, actual) {
+            (Value::Object(e), Value::Object(a)) => {
+                for (key, value) in e {
+                    let at = format!("{path}/{key}");
+                    match a.get(key) {
+                        Some(found) => missing_from(value, found, &at, out),
+                        None => out.push(format!("{at}: missing")),
+                    }
+                }
+            }
+            (Value::Array(e), Value::Array(a)) => {
+                for item in e {
+                    if !a.contains(item) {
+                        out.push(format!("{path}: {item} missing from {actual}"));
+                    }
+                }
+            }
+            _ if expected == actual => {}
+            _ => out.push(format!("{path}: {actual} instead of {expected}")),
+        }
+    }
+
+    fn differences(expected: &serde_json::Value, actual: &serde_json::Value) -> Vec<String> {
+        let mut out = Vec::new();
+        missing_from(expected, actual, "", &mut out);
+        out
+    }
+
+    #[test]
+    fn the_input_schema_is_the_descriptions() {
+        let ours: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        let theirs = &description_schemas()["input_schema"];
+        let ours = &ours["input_schema"];
+        // Every property, type, enum value, required entry, title and
+        // description of the description's schema, unchanged ...
+        let lacking = differences(theirs, ours);
+        assert!(lacking.is_empty(), "describe() differs: {lacking:#?}");
+        // ... and nothing more: the node takes exactly the described input.
+        let extra = differences(ours, theirs);
+        assert!(extra.is_empty(), "describe() adds to the input: {extra:#?}");
+    }
+
+    #[test]
+    fn the_output_schema_keeps_all_of_the_descriptions() {
+        let ours: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        let theirs = &description_schemas()["output_schema"];
+        // The node may describe more output fields; it never changes or drops
+        // what the description has.
+        let lacking = differences(theirs, &ours["output_schema"]);
+        assert!(lacking.is_empty(), "describe() differs: {lacking:#?}");
+    }
+
+    #[test]
+    fn the_checker_sees_a_changed_title_a_dropped_enum_value_and_an_extra_field() {
+        let theirs = description_schemas()["input_schema"].clone();
+        let mut changed = theirs.clone();
+        changed["properties"]["segment_name"]["title"] = "Segment name".into();
+        changed["properties"]["format"]["enum"] = serde_json::json!(["CSV"]);
+        assert_eq!(differences(&theirs, &changed).len(), 2);
+        let mut more = theirs.clone();
+        more["properties"]["extra"] = serde_json::json!({"type": "string"});
+        assert!(differences(&theirs, &more).is_empty());
+        assert_eq!(differences(&more, &theirs), ["/properties/extra: missing"]);
+    }
+
+    #[test]
+    fn title_and_description_begin_as_the_descriptions() {
+        let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        assert_eq!(v["title"], "Import PinPoint Segment");
+        let description = v["description"].as_str().unwrap();
+        assert!(
+            description.starts_with("Import PinPoint segment"),
+            "{description}"
+        );
+    }
 }
