@@ -12,17 +12,78 @@ async fn run_err(emulator: &Emulator, input: &ImportInput, extra: &[(&str, &str)
         .expect_err("the run fails")
 }
 
+/// The seed's three usage examples, as the node's description gives them:
+/// file in `examples/`, segment name, format, endpoints.
+const SEED_EXAMPLES: [(&str, &str, Format, u64); 3] = [
+    (
+        "1-customers-csv.json",
+        "Q4_2024_High_Value_Customers",
+        Format::Csv,
+        3,
+    ),
+    (
+        "2-beta-testers-json.json",
+        "Mobile_App_Beta_Testers",
+        Format::Json,
+        2,
+    ),
+    (
+        "3-newsletter-subscribers-csv.json",
+        "Newsletter_Subscribers_2024",
+        Format::Csv,
+        3,
+    ),
+];
+
+/// `examples()` is exactly the three seeds, in order, with their names and formats.
+fn seed_examples() -> Vec<(String, ImportInput, u64)> {
+    let examples = examples();
+    let files: Vec<&str> = examples.iter().map(|(file, _)| file.as_str()).collect();
+    let expected: Vec<&str> = SEED_EXAMPLES.iter().map(|(file, ..)| *file).collect();
+    assert_eq!(files, expected);
+    examples
+        .into_iter()
+        .zip(SEED_EXAMPLES)
+        .map(|((file, input), (_, segment_name, format, count))| {
+            assert_eq!(input.segment_name, segment_name, "{file}");
+            assert_eq!(input.format, format, "{file}");
+            (file, input, count)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seed_examples_validate_with_their_endpoint_counts() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    for (name, input, count) in seed_examples() {
+        let report = node()
+            .validate(&input, &config(&emu, &[]))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(report.format, input.format, "{name}");
+        assert_eq!(report.endpoint_count, count, "{name}");
+        assert_eq!(
+            report.channel_counts.values().sum::<u64>(),
+            count,
+            "{name}"
+        );
+    }
+    assert!(emu.requests().is_empty(), "validate sends nothing");
+}
+
 #[tokio::test]
 async fn the_seed_examples_create_segments_and_leave_nothing_staged() {
     let emu = emulator(EmulatorConfig::default()).await;
-    let examples = examples();
-    assert_eq!(examples.len(), 3);
-    for (name, input) in &examples {
+    let examples = seed_examples();
+    for (name, input, count) in &examples {
         let out = node()
             .run(input, &config(&emu, &[]))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert!(!out.segment_id.is_empty(), "{name}");
+        assert_eq!(out.segment_name, input.segment_name, "{name}");
+        assert_eq!(out.endpoints_submitted, *count, "{name}");
+        assert_eq!(out.endpoints_imported, Some(*count), "{name}");
         assert_eq!(out.job_status, "COMPLETED", "{name}");
         assert!(out.staged_object_deleted, "{name}");
         let segments = emu.segments(SEED_APPLICATION_ID);

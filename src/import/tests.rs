@@ -517,3 +517,89 @@ fn the_staging_key_depends_on_every_part_of_the_input() {
     assert_ne!(a, staging_key(&s, &input("B"), b"x"));
     assert_ne!(a, staging_key(&s, &input("A"), b"y"));
 }
+
+/// The seed's three usage examples (`examples/*.json`, the description's data
+/// byte for byte): file, segment name, format, endpoints per channel type.
+const SEED_EXAMPLES: [(&str, &str, Format, &[(&str, u64)]); 3] = [
+    (
+        "1-customers-csv.json",
+        "Q4_2024_High_Value_Customers",
+        Format::Csv,
+        &[("EMAIL", 2), ("SMS", 1)],
+    ),
+    (
+        "2-beta-testers-json.json",
+        "Mobile_App_Beta_Testers",
+        Format::Json,
+        &[("APNS", 1), ("GCM", 1)],
+    ),
+    (
+        "3-newsletter-subscribers-csv.json",
+        "Newsletter_Subscribers_2024",
+        Format::Csv,
+        &[("EMAIL", 3)],
+    ),
+];
+
+fn example_input(path: &std::path::Path) -> ImportInput {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn examples_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+#[test]
+fn the_seed_examples_validate_and_import_with_their_names_and_counts() {
+    let mut files: Vec<String> = std::fs::read_dir(examples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let seeds: Vec<&str> = SEED_EXAMPLES.iter().map(|(file, ..)| *file).collect();
+    assert_eq!(files, seeds, "examples/*.json are exactly the three seeds");
+    for (file, segment_name, format, channels) in SEED_EXAMPLES {
+        let input = example_input(&examples_dir().join(file));
+        assert_eq!(input.application_id, "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6");
+        assert_eq!(input.segment_name, segment_name, "{file}");
+        assert_eq!(input.format, format, "{file}");
+        let count: u64 = channels.iter().map(|(_, n)| n).sum();
+
+        let report = validate(&input, &limits(&settings()))
+            .unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        assert_eq!(report.endpoint_count, count, "{file}");
+        let by_channel: Vec<(&str, u64)> = report
+            .channel_counts
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(by_channel, channels, "{file}");
+
+        let mut aws = FakeAws::default();
+        let out = run(&input, &settings(), &mut aws, &mut FakeRuntime::default())
+            .unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        assert_eq!(out.segment_name, segment_name, "{file}");
+        assert_eq!(out.endpoints_submitted, count, "{file}");
+        assert_eq!(aws.segments[0]["Name"], segment_name, "{file}");
+    }
+}
+
+#[test]
+fn the_extra_examples_validate() {
+    let dir = examples_dir().join("extra");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let input = example_input(&path);
+            let report = validate(&input, &limits(&settings()))
+                .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+            assert!(report.endpoint_count > 0, "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "examples/extra holds at least one example");
+}
