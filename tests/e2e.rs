@@ -62,11 +62,7 @@ async fn the_seed_examples_validate_with_their_endpoint_counts() {
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(report.format, input.format, "{name}");
         assert_eq!(report.endpoint_count, count, "{name}");
-        assert_eq!(
-            report.channel_counts.values().sum::<u64>(),
-            count,
-            "{name}"
-        );
+        assert_eq!(report.channel_counts.values().sum::<u64>(), count, "{name}");
     }
     assert!(emu.requests().is_empty(), "validate sends nothing");
 }

@@ -518,32 +518,40 @@ fn the_staging_key_depends_on_every_part_of_the_input() {
     assert_ne!(a, staging_key(&s, &input("A"), b"y"));
 }
 
+/// One of the seed's usage examples: file in `examples/`, segment name,
+/// format, endpoints per channel type.
+struct Seed {
+    file: &'static str,
+    segment_name: &'static str,
+    format: Format,
+    channels: &'static [(&'static str, u64)],
+}
+
 /// The seed's three usage examples (`examples/*.json`, the description's data
-/// byte for byte): file, segment name, format, endpoints per channel type.
-const SEED_EXAMPLES: [(&str, &str, Format, &[(&str, u64)]); 3] = [
-    (
-        "1-customers-csv.json",
-        "Q4_2024_High_Value_Customers",
-        Format::Csv,
-        &[("EMAIL", 2), ("SMS", 1)],
-    ),
-    (
-        "2-beta-testers-json.json",
-        "Mobile_App_Beta_Testers",
-        Format::Json,
-        &[("APNS", 1), ("GCM", 1)],
-    ),
-    (
-        "3-newsletter-subscribers-csv.json",
-        "Newsletter_Subscribers_2024",
-        Format::Csv,
-        &[("EMAIL", 3)],
-    ),
+/// byte for byte).
+const SEED_EXAMPLES: [Seed; 3] = [
+    Seed {
+        file: "1-customers-csv.json",
+        segment_name: "Q4_2024_High_Value_Customers",
+        format: Format::Csv,
+        channels: &[("EMAIL", 2), ("SMS", 1)],
+    },
+    Seed {
+        file: "2-beta-testers-json.json",
+        segment_name: "Mobile_App_Beta_Testers",
+        format: Format::Json,
+        channels: &[("APNS", 1), ("GCM", 1)],
+    },
+    Seed {
+        file: "3-newsletter-subscribers-csv.json",
+        segment_name: "Newsletter_Subscribers_2024",
+        format: Format::Csv,
+        channels: &[("EMAIL", 3)],
+    },
 ];
 
 fn example_input(path: &std::path::Path) -> ImportInput {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -559,17 +567,23 @@ fn the_seed_examples_validate_and_import_with_their_names_and_counts() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    let seeds: Vec<&str> = SEED_EXAMPLES.iter().map(|(file, ..)| *file).collect();
+    let seeds: Vec<&str> = SEED_EXAMPLES.iter().map(|seed| seed.file).collect();
     assert_eq!(files, seeds, "examples/*.json are exactly the three seeds");
-    for (file, segment_name, format, channels) in SEED_EXAMPLES {
+    for Seed {
+        file,
+        segment_name,
+        format,
+        channels,
+    } in SEED_EXAMPLES
+    {
         let input = example_input(&examples_dir().join(file));
         assert_eq!(input.application_id, "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6");
         assert_eq!(input.segment_name, segment_name, "{file}");
         assert_eq!(input.format, format, "{file}");
         let count: u64 = channels.iter().map(|(_, n)| n).sum();
 
-        let report = validate(&input, &limits(&settings()))
-            .unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        let report =
+            validate(&input, &limits(&settings())).unwrap_or_else(|e| panic!("{file}: {e:?}"));
         assert_eq!(report.endpoint_count, count, "{file}");
         let by_channel: Vec<(&str, u64)> = report
             .channel_counts
