@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use host_test::credentials::AwsCredentials;
+use host_test::credentials::Static;
 use host_test::node::{NodeHost, RunConfig};
 use pinpoint_segment_import::endpoints::{Limits, prepare};
 use pinpoint_segment_import::input::{Format, ImportInput};
@@ -48,7 +48,7 @@ fn main() {
         "component loaded in {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    let mut config = RunConfig::new(BTreeMap::new(), Arc::new(AwsCredentials::new("", "", None)));
+    let mut config = RunConfig::new(BTreeMap::new(), Arc::new(Static::new("", "", None)));
     config.memory_limit_bytes = 4 << 30;
 
     let mut rows = Vec::new();

@@ -21,3 +21,6 @@ pub mod settings;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+#[cfg(test)]
+mod wit_tests;

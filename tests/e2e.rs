@@ -3,7 +3,7 @@
 //! causes, the egress policy, and the signatures on the wire.
 
 use e2e_tests::*;
-use host_test::emulator::{DEFAULT_BUCKET, EmulatorCredentials, SEED_APPLICATION_ID};
+use host_test::emulated::{DEFAULT_BUCKET, SEED_APPLICATION_ID};
 
 async fn run_err(emulator: &Emulator, input: &ImportInput, extra: &[(&str, &str)]) -> NodeError {
     node()
@@ -225,8 +225,8 @@ async fn data_over_the_limit_is_import_size_exceeded() {
 async fn rejected_credentials_are_permission_denied() {
     let emu = emulator(EmulatorConfig::default()).await;
     let mut cfg = config(&emu, &[]);
-    cfg.credentials = std::sync::Arc::new(host_test::credentials::AwsCredentials::new(
-        host_test::emulator::DEFAULT_ACCESS_KEY_ID,
+    cfg.credentials = std::sync::Arc::new(host_test::credentials::Static::new(
+        host_test::emulated::DEFAULT_ACCESS_KEY_ID,
         "not-the-secret",
         None,
     ));
@@ -301,16 +301,12 @@ async fn a_host_outside_the_policy_is_denied() {
 #[tokio::test]
 async fn requests_are_signed_for_the_right_services_with_the_session_token() {
     let config_with_token = EmulatorConfig {
-        credentials: vec![EmulatorCredentials::with_session_token(
-            "ASIATEMPORARY0EXAMPLE",
-            "temporary/secret",
-            "SESSION-TOKEN/abc+=",
-        )],
+        credentials: vec![host_test::emulated::credentials("ASIATEMPORARY0EXAMPLE", "temporary/secret", Some("SESSION-TOKEN/abc+="))],
         ..EmulatorConfig::default()
     };
     let emu = emulator(config_with_token).await;
     let mut cfg = config(&emu, &[]);
-    cfg.credentials = std::sync::Arc::new(host_test::credentials::AwsCredentials::new(
+    cfg.credentials = std::sync::Arc::new(host_test::credentials::Static::new(
         "ASIATEMPORARY0EXAMPLE",
         "temporary/secret",
         Some("SESSION-TOKEN/abc+="),
@@ -355,7 +351,7 @@ async fn requests_are_signed_for_the_right_services_with_the_session_token() {
     }
     // Without the token the same credentials are refused.
     let mut no_token = config(&emu, &[]);
-    no_token.credentials = std::sync::Arc::new(host_test::credentials::AwsCredentials::new(
+    no_token.credentials = std::sync::Arc::new(host_test::credentials::Static::new(
         "ASIATEMPORARY0EXAMPLE",
         "temporary/secret",
         None,

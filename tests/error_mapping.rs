@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use e2e_tests::*;
-use host_test::credentials::{AwsCredentials, CredentialsProvider};
-use host_test::emulator::{
+use host_test::credentials::{Credentials, CredentialsProvider, Static};
+use host_test::emulated::{
     DEFAULT_ACCESS_KEY_ID, DEFAULT_BUCKET, DEFAULT_SECRET_ACCESS_KEY, SEED_APPLICATION_ID,
 };
 use host_test::node::RunConfig;
@@ -85,7 +85,7 @@ async fn pinpoint_403_of_any_type_is_permission_denied() {
 async fn a_wrong_secret_is_permission_denied_without_the_secret() {
     let emu = emulator(EmulatorConfig::default()).await;
     let mut cfg = fast_config(&emu, &[]);
-    cfg.credentials = Arc::new(AwsCredentials::new(
+    cfg.credentials = Arc::new(Static::new(
         DEFAULT_ACCESS_KEY_ID,
         "wrong/secret/WRONGKEY0000000000000000",
         None,
@@ -110,13 +110,13 @@ async fn an_aws_message_that_echoes_the_session_token_is_redacted() {
     );
     let emu = emulator(EmulatorConfig {
         credentials: vec![
-            host_test::emulator::EmulatorCredentials::with_session_token(key, secret, token),
+            host_test::emulated::host_test::emulated::credentials(key, secret, Some(token)),
         ],
         ..EmulatorConfig::default()
     })
     .await;
     let mut cfg = fast_config(&emu, &[]);
-    cfg.credentials = Arc::new(AwsCredentials::new(key, secret, Some(token)));
+    cfg.credentials = Arc::new(Static::new(key, secret, Some(token)));
     let echo = format!(
         "The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'GET\n/v1/apps/x\n\nhost:h\nx-amz-date:20261128T000000Z\nx-amz-security-token:{token}\n\nhost;x-amz-date;x-amz-security-token\n'"
     );
@@ -150,7 +150,7 @@ async fn an_aws_message_that_echoes_the_session_token_is_redacted() {
 async fn an_unknown_access_key_is_permission_denied() {
     let emu = emulator(EmulatorConfig::default()).await;
     let mut cfg = fast_config(&emu, &[]);
-    cfg.credentials = Arc::new(AwsCredentials::new(
+    cfg.credentials = Arc::new(Static::new(
         "AKIANOTKNOWN00000000",
         DEFAULT_SECRET_ACCESS_KEY,
         None,
@@ -405,14 +405,14 @@ struct TurnsBad {
 }
 
 impl CredentialsProvider for TurnsBad {
-    fn credentials(&self) -> Result<AwsCredentials, String> {
+    fn credentials(&self) -> Result<Credentials, String> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let secret = if n < self.good_calls {
             DEFAULT_SECRET_ACCESS_KEY
         } else {
             "rotated/away/ROTATEDKEY0000000000000"
         };
-        Ok(AwsCredentials::new(DEFAULT_ACCESS_KEY_ID, secret, None))
+        Ok(Static::new(DEFAULT_ACCESS_KEY_ID, secret, None).0)
     }
 }
 

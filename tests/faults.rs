@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_tests::*;
-use host_test::credentials::AwsCredentials;
-use host_test::emulator::{DEFAULT_BUCKET, EmulatorCredentials, SEED_APPLICATION_ID};
+use host_test::credentials::Static;
+use host_test::emulated::{DEFAULT_BUCKET, SEED_APPLICATION_ID};
 use host_test::node::RunConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -89,7 +89,7 @@ fn soak_config(emu: &Emulator, events: Arc<Recorder>) -> RunConfig {
         emu,
         &[("retry-max-attempts", "3"), ("max-wait-seconds", "60")],
     );
-    cfg.credentials = Arc::new(AwsCredentials::new(ACCESS_KEY, SECRET, Some(TOKEN)));
+    cfg.credentials = Arc::new(Static::new(ACCESS_KEY, SECRET, Some(TOKEN)));
     cfg.events = events;
     cfg.deadline = Duration::from_secs(60);
     cfg
@@ -144,9 +144,7 @@ fn assert_no_secret(text: &str, what: &str) {
 async fn soak_under_random_faults() {
     let started = Instant::now();
     let emu = emulator(EmulatorConfig {
-        credentials: vec![EmulatorCredentials::with_session_token(
-            ACCESS_KEY, SECRET, TOKEN,
-        )],
+        credentials: vec![host_test::emulated::credentials(ACCESS_KEY, SECRET, Some(TOKEN))],
         applications: vec![SEED_APPLICATION_ID.into(), OTHER_APP.into()],
         ..EmulatorConfig::default()
     })
@@ -304,7 +302,7 @@ async fn soak_under_random_faults() {
     assert_no_secret(&format!("{:?}", emu.requests()), "the request log");
     assert_no_secret(&format!("{emu:?}"), "the emulator's Debug");
     assert_no_secret(
-        &format!("{:?}", AwsCredentials::new(ACCESS_KEY, SECRET, Some(TOKEN))),
+        &format!("{:?}", Static::new(ACCESS_KEY, SECRET, Some(TOKEN))),
         "the credentials' Debug",
     );
 

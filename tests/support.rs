@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use host_test::emulator::{Emulator, EmulatorConfig, Fault, Operation};
+pub use host_test::emulated::{Emulator, EmulatorConfig, Fault, Operation};
 use host_test::node::{NodeHost, RunConfig};
 pub use pinpoint_segment_import::error::{ErrorKind, NodeError};
 pub use pinpoint_segment_import::import::ImportOutput;
@@ -29,7 +29,7 @@ pub fn config(emulator: &Emulator, extra: &[(&str, &str)]) -> RunConfig {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    host_test::settings::for_emulator(emulator, &overrides)
+    host_test::emulated::run_config(emulator, &overrides)
 }
 
 /// The seed example files, in order.
@@ -60,7 +60,7 @@ pub fn examples() -> Vec<(String, ImportInput)> {
 /// An input for the seed application with CSV `data`.
 pub fn csv_input(segment_name: &str, data: &str) -> ImportInput {
     ImportInput {
-        application_id: host_test::emulator::SEED_APPLICATION_ID.into(),
+        application_id: host_test::emulated::SEED_APPLICATION_ID.into(),
         segment_name: segment_name.into(),
         format: Format::Csv,
         data: data.into(),
@@ -96,7 +96,7 @@ pub fn count(emulator: &Emulator, operation: Operation) -> usize {
 
 /// The keys in the default staging bucket.
 pub fn staged(emulator: &Emulator) -> Vec<String> {
-    emulator.objects(host_test::emulator::DEFAULT_BUCKET)
+    emulator.objects(host_test::emulated::DEFAULT_BUCKET)
 }
 
 /// An [`EventSink`](host_test::node::EventSink) that keeps every log line and
@@ -121,10 +121,15 @@ impl host_test::node::EventSink for Recorder {
             .push(format!("log {level:?}: {message}"));
     }
 
-    fn progress(&self, stage: &str, completed: u64, total: Option<u64>) {
-        self.lines
-            .lock()
-            .expect("recorder lock")
-            .push(format!("progress {stage} {completed}/{total:?}"));
+    fn progress(
+        &self,
+        stage: pinpoint_segment_import::import::Stage,
+        completed: u64,
+        total: Option<u64>,
+    ) {
+        self.lines.lock().expect("recorder lock").push(format!(
+            "progress {} {completed}/{total:?}",
+            stage.name()
+        ));
     }
 }

@@ -4,10 +4,11 @@
 use pinpoint_segment_import::error::{
     ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext,
 };
-use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
+use pinpoint_segment_import::aws::job_status::JobStatus;
+use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
 use pinpoint_segment_import::input::{Format, ImportInput};
 
-use crate::node::wit;
+use crate::bindings::wit;
 
 /// The input as the component takes it.
 pub fn to_wit_input(input: &ImportInput) -> wit::ImportInput {
@@ -28,7 +29,7 @@ pub fn from_wit_output(o: wit::ImportOutput) -> ImportOutput {
         segment_id: o.segment_id,
         import_job_id: o.import_job_id,
         segment_name: o.segment_name,
-        job_status: o.job_status,
+        job_status: from_wit_status(o.job_status).as_str().to_owned(),
         endpoints_submitted: o.endpoints_submitted,
         endpoints_imported: o.endpoints_imported,
         endpoints_failed: o.endpoints_failed,
@@ -112,5 +113,35 @@ fn from_wit_problem(p: wit::Problem) -> Problem {
             wit::ProblemKind::ImportSizeExceeded => ProblemKind::ImportSizeExceeded,
         },
         message: p.message,
+    }
+}
+
+/// The job status the component reported, by Pinpoint's name.
+pub fn from_wit_status(s: wit::JobStatus) -> JobStatus {
+    use wit::JobStatus as W;
+    match s {
+        W::Created => JobStatus::Created,
+        W::PreparingForInitialization => JobStatus::PreparingForInitialization,
+        W::Initializing => JobStatus::Initializing,
+        W::Processing => JobStatus::Processing,
+        W::PendingJob => JobStatus::PendingJob,
+        W::Completing => JobStatus::Completing,
+        W::Completed => JobStatus::Completed,
+        W::Failing => JobStatus::Failing,
+        W::Failed => JobStatus::Failed,
+    }
+}
+
+/// A stage the component reported progress of.
+pub fn from_wit_stage(s: wit::Stage) -> Stage {
+    match s {
+        wit::Stage::Validating => Stage::Validating,
+        wit::Stage::CheckingApplication => Stage::CheckingApplication,
+        wit::Stage::CheckingSegments => Stage::CheckingSegments,
+        wit::Stage::Staging => Stage::Staging,
+        wit::Stage::CreatingJob => Stage::CreatingJob,
+        wit::Stage::WaitingForJob => Stage::WaitingForJob,
+        wit::Stage::CleaningUp => Stage::CleaningUp,
+        wit::Stage::Done => Stage::Done,
     }
 }

@@ -1,70 +1,55 @@
 //! AWS credentials for the node, found as AWS tools find them: the standard
 //! environment variables, then the shared credentials and config files with
 //! `AWS_PROFILE`. Static keys only: `credential_process`, SSO and role
-//! chaining need an STS client, which this host leaves to the embedding runtime
-//! (it can implement [`CredentialsProvider`] with its own).
+//! chaining are named in the error (an embedding runtime can implement
+//! [`CredentialsProvider`] with its own chain).
 //!
-//! Nothing here prints a secret: `Debug` is written by hand.
+//! The one credentials type is the AWS SDK's [`Credentials`], whose `Debug`
+//! never shows the secret or the session token.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// One set of AWS credentials.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AwsCredentials {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token of temporary credentials.
-    pub session_token: Option<String>,
-    /// Expiry in seconds since the epoch, if known.
-    pub expiration: Option<u64>,
-}
+pub use aws_credential_types::Credentials;
 
-impl std::fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
-            .field("expiration", &self.expiration)
-            .finish()
-    }
-}
-
-impl AwsCredentials {
-    /// Static credentials.
-    pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Self {
-        AwsCredentials {
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: secret_access_key.to_owned(),
-            session_token: session_token.map(str::to_owned),
-            expiration: None,
-        }
-    }
-}
+/// The largest shared config or credentials file read (a real one is a few KB).
+pub const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
 
 /// Where the component's `get-credentials` import gets its answer. Called
 /// before every signature, so an implementation may rotate credentials.
 pub trait CredentialsProvider: Send + Sync {
     /// Current credentials, or why there are none (never containing a secret).
-    fn credentials(&self) -> Result<AwsCredentials, String>;
+    fn credentials(&self) -> Result<Credentials, String>;
 }
 
-impl CredentialsProvider for AwsCredentials {
-    fn credentials(&self) -> Result<AwsCredentials, String> {
-        Ok(self.clone())
+/// Fixed credentials.
+#[derive(Debug, Clone)]
+pub struct Static(pub Credentials);
+
+impl Static {
+    /// Long-term keys, or temporary ones with a session token.
+    pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Self {
+        Static(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            session_token.map(str::to_owned),
+            None,
+            "static",
+        ))
+    }
+}
+
+impl CredentialsProvider for Static {
+    fn credentials(&self) -> Result<Credentials, String> {
+        Ok(self.0.clone())
     }
 }
 
 /// The standard chain, resolved once: environment, then profile files.
 #[derive(Debug, Clone)]
 pub struct StandardChain {
-    found: Result<AwsCredentials, String>,
+    found: Result<Credentials, String>,
 }
 
 impl StandardChain {
@@ -82,7 +67,7 @@ impl StandardChain {
 }
 
 impl CredentialsProvider for StandardChain {
-    fn credentials(&self) -> Result<AwsCredentials, String> {
+    fn credentials(&self) -> Result<Credentials, String> {
         self.found.clone()
     }
 }
@@ -93,17 +78,17 @@ fn non_empty(env: &impl Fn(&str) -> Option<String>, key: &str) -> Option<String>
         .filter(|v| !v.is_empty())
 }
 
-fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, String> {
+fn keys(id: &str, secret: &str, token: Option<&String>, source: &'static str) -> Credentials {
+    Credentials::new(id, secret, token.cloned(), None, source)
+}
+
+fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
     if let (Some(id), Some(secret)) = (
         non_empty(env, "AWS_ACCESS_KEY_ID"),
         non_empty(env, "AWS_SECRET_ACCESS_KEY"),
     ) {
-        return Ok(AwsCredentials {
-            access_key_id: id,
-            secret_access_key: secret,
-            session_token: non_empty(env, "AWS_SESSION_TOKEN"),
-            expiration: None,
-        });
+        let token = non_empty(env, "AWS_SESSION_TOKEN");
+        return Ok(keys(&id, &secret, token.as_ref(), "environment"));
     }
     let profile = non_empty(env, "AWS_PROFILE").unwrap_or_else(|| "default".to_owned());
     let home = non_empty(env, "HOME").map(PathBuf::from);
@@ -117,30 +102,23 @@ fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, Stri
     // (and `[default]`).
     let sources = [
         (credentials_file, profile.clone()),
-        (
-            config_file,
-            if profile == "default" {
-                profile.clone()
-            } else {
-                format!("profile {profile}")
-            },
-        ),
+        (config_file, config_section(&profile)),
     ];
     for (file, section) in sources {
         let Some(file) = file else { continue };
-        let Some(values) = read_section(&file, &section) else {
+        let Some(values) = read_section(&file, &section)? else {
             continue;
         };
         if let (Some(id), Some(secret)) = (
             values.get("aws_access_key_id"),
             values.get("aws_secret_access_key"),
         ) {
-            return Ok(AwsCredentials {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-                session_token: values.get("aws_session_token").cloned(),
-                expiration: None,
-            });
+            return Ok(keys(
+                id,
+                secret,
+                values.get("aws_session_token"),
+                "profile",
+            ));
         }
         if values.contains_key("credential_process")
             || values.contains_key("sso_session")
@@ -156,10 +134,35 @@ fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, Stri
     ))
 }
 
-/// The `key = value` pairs of `[section]` in an AWS INI file.
-fn read_section(path: &Path, section: &str) -> Option<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    parse_section(&text, section)
+fn config_section(profile: &str) -> String {
+    if profile == "default" {
+        profile.to_owned()
+    } else {
+        format!("profile {profile}")
+    }
+}
+
+/// The `key = value` pairs of `[section]` in an AWS INI file: `Ok(None)` when
+/// the file or the section is absent, an error when the file is too large or
+/// unreadable as text.
+fn read_section(path: &Path, section: &str) -> Result<Option<HashMap<String, String>>, String> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    let read = file
+        .take(MAX_PROFILE_FILE_BYTES + 1)
+        .read_to_string(&mut text);
+    match read {
+        Ok(n) if n as u64 > MAX_PROFILE_FILE_BYTES => Err(format!(
+            "{} is larger than {} KiB: not an AWS config or credentials file",
+            path.display(),
+            MAX_PROFILE_FILE_BYTES >> 10
+        )),
+        Ok(_) => Ok(parse_section(&text, section)),
+        // A directory, or a file that is not UTF-8: not a profile file.
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }
 
 /// The region of the active profile in the config file, as AWS tools read it.
@@ -168,12 +171,11 @@ pub fn profile_region(env: impl Fn(&str) -> Option<String>) -> Option<String> {
     let file = non_empty(&env, "AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .or_else(|| non_empty(&env, "HOME").map(|h| PathBuf::from(h).join(".aws/config")))?;
-    let section = if profile == "default" {
-        profile
-    } else {
-        format!("profile {profile}")
-    };
-    read_section(&file, &section)?.get("region").cloned()
+    read_section(&file, &config_section(&profile))
+        .ok()
+        .flatten()?
+        .get("region")
+        .cloned()
 }
 
 fn parse_section(text: &str, section: &str) -> Option<HashMap<String, String>> {
@@ -220,7 +222,7 @@ mod tests {
         ]))
         .credentials()
         .unwrap();
-        assert_eq!(c.session_token.as_deref(), Some("TOKEN"));
+        assert_eq!(c.session_token(), Some("TOKEN"));
         let shown = format!("{c:?}");
         assert!(
             !shown.contains("SECRET") && !shown.contains("TOKEN"),
@@ -245,19 +247,11 @@ mod tests {
             ("AWS_SHARED_CREDENTIALS_FILE", file),
             ("AWS_CONFIG_FILE", conf),
         ];
-        assert_eq!(
-            StandardChain::resolve(env(&base))
-                .credentials()
-                .unwrap()
-                .access_key_id,
-            "A1"
-        );
+        let default = StandardChain::resolve(env(&base)).credentials().unwrap();
+        assert_eq!(default.access_key_id(), "A1");
         let work = [base[0], base[1], ("AWS_PROFILE", "work")];
         let c = StandardChain::resolve(env(&work)).credentials().unwrap();
-        assert_eq!(
-            (c.access_key_id.as_str(), c.session_token.as_deref()),
-            ("A2", Some("T2"))
-        );
+        assert_eq!((c.access_key_id(), c.session_token()), ("A2", Some("T2")));
         assert_eq!(profile_region(env(&work)).as_deref(), Some("eu-west-1"));
         let sso = [base[0], base[1], ("AWS_PROFILE", "sso")];
         assert!(
@@ -268,5 +262,21 @@ mod tests {
         );
         let none = [base[0], base[1], ("AWS_PROFILE", "missing")];
         assert!(StandardChain::resolve(env(&none)).credentials().is_err());
+    }
+
+    #[test]
+    fn an_endless_profile_file_is_refused_not_read_to_the_end() {
+        // /dev/zero never ends: reading it whole would take all memory.
+        let c = StandardChain::resolve(env(&[("AWS_SHARED_CREDENTIALS_FILE", "/dev/zero")]))
+            .credentials()
+            .unwrap_err();
+        assert!(c.contains("/dev/zero"), "{c}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("credentials");
+        std::fs::write(&big, "#".repeat(MAX_PROFILE_FILE_BYTES as usize + 10)).unwrap();
+        let c = StandardChain::resolve(env(&[("AWS_SHARED_CREDENTIALS_FILE", big.to_str().unwrap())]))
+            .credentials()
+            .unwrap_err();
+        assert!(c.contains("larger than"), "{c}");
     }
 }

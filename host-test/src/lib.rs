@@ -5,14 +5,23 @@
 //! - [`egress`]: the policy that lets the component reach only its endpoints;
 //! - [`credentials`]: AWS credentials from the environment and profile files;
 //! - [`settings`]: the node's settings from the environment and flags;
-//! - [`emulator`]: an embedded S3 + Pinpoint emulator, the offline default;
-//! - [`convert`]: between the component's WIT types and the node crate's.
+//! - [`bindings`] and [`convert`]: the component's WIT types and the mapping
+//!   to the node crate's;
+//! - [`emulated`] (feature `emulator`, on by default): runs against the
+//!   embedded S3 + Pinpoint emulator, the offline default.
+//!
+//! The README's embedding example is compiled as a doctest of this crate.
 
-#![warn(missing_docs)]
-
+pub mod bindings;
 pub mod convert;
 pub mod credentials;
 pub mod egress;
-pub mod emulator;
+#[cfg(feature = "emulator")]
+pub mod emulated;
 pub mod node;
 pub mod settings;
+
+/// The README's Rust snippets, compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

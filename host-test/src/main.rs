@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use host_test::credentials::StandardChain;
-use host_test::emulator::{Emulator, EmulatorConfig};
+#[cfg(feature = "emulator")]
+use host_test::emulated::{self, Emulator, EmulatorConfig};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::settings;
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
+use pinpoint_segment_import::import::Stage;
 use pinpoint_segment_import::input::{Format, ImportInput};
 use serde::Serialize;
 
@@ -42,7 +44,18 @@ enum Command {
     Validate(RunArgs),
     /// Print the node's descriptor (JSON).
     Describe,
+    /// Write the node's component (`.wasm`), embedded in this binary, to a file.
+    Component {
+        /// The WASI-only component (world `node-portable`) for other runtimes,
+        /// instead of the full one this host runs (world `node-component`).
+        #[arg(long)]
+        portable: bool,
+        /// Where to write it (`-` for stdout).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Serve the S3 + Pinpoint emulator on loopback until interrupted.
+    #[cfg(feature = "emulator")]
     Emulator {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 4566)]
@@ -132,6 +145,8 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Describe => describe().await,
+            Command::Component { portable, output } => write_component(portable, &output),
+            #[cfg(feature = "emulator")]
             Command::Emulator { port } => serve_emulator(port).await,
             Command::Run(args) => run(args, false).await,
             Command::Validate(args) => run(args, true).await,
@@ -175,6 +190,26 @@ async fn describe() -> ExitCode {
     }
 }
 
+/// Writes the embedded component: exactly the bytes the host builds with.
+fn write_component(portable: bool, output: &PathBuf) -> ExitCode {
+    let bytes = if portable {
+        host_test::node::PORTABLE_COMPONENT
+    } else {
+        host_test::node::COMPONENT
+    };
+    let written = if output.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes).and_then(|()| out.flush())
+    } else {
+        std::fs::write(output, bytes)
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage(&format!("cannot write {}: {e}", output.display())),
+    }
+}
+
+#[cfg(feature = "emulator")]
 async fn serve_emulator(port: u16) -> ExitCode {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let emulator = match Emulator::start(EmulatorConfig::default(), addr).await {
@@ -183,24 +218,23 @@ async fn serve_emulator(port: u16) -> ExitCode {
     };
     let url = emulator.endpoint_url();
     eprintln!("pinpoint-import: emulator of S3 and Pinpoint listening at {url}");
+    // The emulator's keys are fixed test values, public in its source and
+    // the README: printing them is how a user points a client at it.
     eprintln!(
         "  export AWS_ENDPOINT_URL={url} AWS_REGION={}",
-        host_test::emulator::DEFAULT_REGION
+        emulated::DEFAULT_REGION
     );
     eprintln!(
-        "  export AWS_ACCESS_KEY_ID={}",
-        host_test::emulator::DEFAULT_ACCESS_KEY_ID
+        "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        emulated::DEFAULT_ACCESS_KEY_ID,
+        emulated::DEFAULT_SECRET_ACCESS_KEY
     );
-    eprintln!("  export AWS_SECRET_ACCESS_KEY=<the emulator's test secret: see the README>");
     eprintln!(
         "  export PINPOINT_IMPORT_BUCKET={} PINPOINT_IMPORT_ROLE_ARN={}",
-        host_test::emulator::DEFAULT_BUCKET,
-        host_test::emulator::DEFAULT_ROLE_ARN
+        emulated::DEFAULT_BUCKET,
+        emulated::DEFAULT_ROLE_ARN
     );
-    eprintln!(
-        "  application id: {}",
-        host_test::emulator::SEED_APPLICATION_ID
-    );
+    eprintln!("  application id: {}", emulated::SEED_APPLICATION_ID);
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown().await;
     ExitCode::SUCCESS
@@ -310,35 +344,22 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         Err(e) => return usage(&format!("cannot load the component: {e:#}")),
     };
     let settings = settings_from(&args);
-    let use_emulator =
-        !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
-    let mut emulator = None;
-    let mut config = if use_emulator {
-        let started = Emulator::start(
-            EmulatorConfig::default(),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await;
-        let started = match started {
-            Ok(e) => e,
-            Err(e) => return usage(&format!("cannot start the embedded emulator: {e:#}")),
-        };
-        eprintln!(
-            "pinpoint-import: no AWS endpoint given and no --aws: running against the embedded S3 + Pinpoint emulator at {}",
-            started.endpoint_url()
-        );
-        // Only explicit node settings carry over; the emulator supplies the rest.
-        let mut overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
-        if args.no_wait {
-            overrides.insert("wait-for-completion".into(), "false".into());
+    #[cfg(feature = "emulator")]
+    let (emulator, config) = {
+        let use_emulator =
+            !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
+        if use_emulator {
+            match start_emulator(&args).await {
+                Ok((emulator, config)) => (Some(emulator), config),
+                Err(UsageError(m)) => return usage(&m),
+            }
+        } else {
+            (None, aws_config(&args, settings))
         }
-        let config = settings::for_emulator(&started, &overrides);
-        emulator = Some(started);
-        config
-    } else {
-        let credentials = StandardChain::resolve(environment(&args));
-        RunConfig::new(settings, Arc::new(credentials))
     };
+    #[cfg(not(feature = "emulator"))]
+    let config = aws_config(&args, settings);
+    let mut config = config;
     config.deadline = Duration::from_secs(args.deadline_seconds);
     config.memory_limit_bytes = args.memory_limit_mib.saturating_mul(1 << 20);
     let progress = Arc::new(Progress::new(args.verbose));
@@ -365,10 +386,39 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
             }
         }
     };
+    #[cfg(feature = "emulator")]
     if let Some(e) = emulator {
         e.shutdown().await;
     }
     code
+}
+
+/// A run config for AWS (or the endpoints set): the standard credential chain.
+fn aws_config(args: &RunArgs, settings: BTreeMap<String, String>) -> RunConfig {
+    let credentials = StandardChain::resolve(environment(args));
+    RunConfig::new(settings, Arc::new(credentials))
+}
+
+/// Starts the embedded emulator and a run config pointing at it.
+#[cfg(feature = "emulator")]
+async fn start_emulator(args: &RunArgs) -> Result<(Emulator, RunConfig), UsageError> {
+    let started = Emulator::start(
+        EmulatorConfig::default(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .map_err(|e| UsageError(format!("cannot start the embedded emulator: {e:#}")))?;
+    eprintln!(
+        "pinpoint-import: no AWS endpoint given and no --aws: running against the embedded S3 + Pinpoint emulator at {}",
+        started.endpoint_url()
+    );
+    // Only explicit node settings carry over; the emulator supplies the rest.
+    let mut overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
+    if args.no_wait {
+        overrides.insert("wait-for-completion".into(), "false".into());
+    }
+    let config = emulated::run_config(&started, &overrides);
+    Ok((started, config))
 }
 
 /// Progress on stderr: a one-line bar when stderr is a terminal; log lines
@@ -411,10 +461,11 @@ impl EventSink for Progress {
         }
     }
 
-    fn progress(&self, stage: &str, completed: u64, total: Option<u64>) {
+    fn progress(&self, stage: Stage, completed: u64, total: Option<u64>) {
         if !self.terminal {
             return;
         }
+        let stage = stage.name();
         const WIDTH: u64 = 30;
         let bar = match total {
             Some(t) if t > 0 => {

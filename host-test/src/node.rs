@@ -14,41 +14,27 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
-use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
+use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
 use pinpoint_segment_import::input::ImportInput;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::bindings::{self, wit, wit_host};
 use crate::convert;
-use crate::credentials::CredentialsProvider;
+use crate::credentials::{CredentialsProvider, Static};
 use crate::egress::EgressPolicy;
 
-#[allow(missing_docs)]
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "pinpoint:segment-import/node-component",
-        exports: { default: async },
-        with: {
-            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            "wasi:io": wasmtime_wasi::p2::bindings::io,
-            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-            "wasi:random": wasmtime_wasi::p2::bindings::random,
-        },
-        require_store_data_send: true,
-    });
-}
-
-pub use bindings::exports::pinpoint::segment_import::node as wit_node;
-use bindings::pinpoint::segment_import::host as wit_host;
-pub use bindings::pinpoint::segment_import::types as wit;
-
-/// The component this crate was built with (`host-test/build.rs`).
+/// The full component (world `node-component`) this crate was built with
+/// (`host-test/build.rs`): the one [`NodeHost`] runs.
 pub const COMPONENT: &[u8] = include_bytes!(env!("PINPOINT_NODE_WASM"));
+
+/// The portable component (world `node-portable`, WASI imports only) built
+/// from the same checkout, for runtimes other than this host.
+pub const PORTABLE_COMPONENT: &[u8] = include_bytes!(env!("PINPOINT_NODE_PORTABLE_WASM"));
 
 /// Log levels of the component's log lines.
 pub use wit_host::LogLevel;
@@ -58,7 +44,7 @@ pub trait EventSink: Send + Sync {
     /// A log line.
     fn log(&self, level: LogLevel, message: &str);
     /// Progress of a stage: `completed` of `total`.
-    fn progress(&self, stage: &str, completed: u64, total: Option<u64>);
+    fn progress(&self, stage: Stage, completed: u64, total: Option<u64>);
 }
 
 /// An [`EventSink`] that drops everything.
@@ -66,7 +52,7 @@ pub struct Quiet;
 
 impl EventSink for Quiet {
     fn log(&self, _: LogLevel, _: &str) {}
-    fn progress(&self, _: &str, _: u64, _: Option<u64>) {}
+    fn progress(&self, _: Stage, _: u64, _: Option<u64>) {}
 }
 
 /// Everything one run needs besides the input.
@@ -120,6 +106,7 @@ impl RunConfig {
 
 /// The store's data for one run.
 struct RunState {
+    memory: MemoryCap,
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
@@ -127,7 +114,60 @@ struct RunState {
     config: WasiConfigVariables,
     credentials: Arc<dyn CredentialsProvider>,
     events: Arc<dyn EventSink>,
-    limits: StoreLimits,
+}
+
+/// The memory cap of a run: a guest that grows its memory past `limit` traps
+/// with [`MemoryLimitExceeded`], which the host recognises by type.
+struct MemoryCap {
+    limit: usize,
+}
+
+/// The trap of a guest that needed more memory than its run allows.
+#[derive(Debug)]
+struct MemoryLimitExceeded {
+    limit: usize,
+    desired: usize,
+}
+
+impl std::fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the component asked for {} MiB of memory; the limit is {} MiB",
+            self.desired >> 20,
+            self.limit >> 20
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            return Err(MemoryLimitExceeded {
+                limit: self.limit,
+                desired,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references: a few thousand at most.
+        Ok(desired <= 1 << 20)
+    }
 }
 
 impl WasiView for RunState {
@@ -154,10 +194,13 @@ impl wit_host::Host for RunState {
         self.credentials
             .credentials()
             .map(|c| wit_host::Credentials {
-                access_key_id: c.access_key_id,
-                secret_access_key: c.secret_access_key,
-                session_token: c.session_token,
-                expiration: c.expiration,
+                access_key_id: c.access_key_id().to_owned(),
+                secret_access_key: c.secret_access_key().to_owned(),
+                session_token: c.session_token().map(str::to_owned),
+                expiration: c.expiry().map(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                }),
             })
     }
 
@@ -165,12 +208,13 @@ impl wit_host::Host for RunState {
         self.events.log(level, &message);
     }
 
-    fn progress(&mut self, stage: String, completed: u64, total: Option<u64>) {
-        self.events.progress(&stage, completed, total);
+    fn progress(&mut self, stage: wit::Stage, completed: u64, total: Option<u64>) {
+        self.events
+            .progress(convert::from_wit_stage(stage), completed, total);
     }
 }
 
-impl bindings::pinpoint::segment_import::types::Host for RunState {}
+impl wit::Host for RunState {}
 
 /// The engine and the pre-instantiated component: create once, run many.
 #[derive(Clone)]
@@ -221,13 +265,12 @@ impl NodeHost {
             ),
             credentials: config.credentials.clone(),
             events: config.events.clone(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(config.memory_limit_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            memory: MemoryCap {
+                limit: config.memory_limit_bytes,
+            },
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.memory);
         // Yield to the executor at every epoch tick, so the deadline applies
         // even to a guest that computes without waiting on I/O.
         store.epoch_deadline_async_yield_and_update(1);
@@ -240,16 +283,10 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
-        let mut store = self.store(config);
-        let call = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            instance
-                .pinpoint_segment_import_node()
-                .call_run(&mut store, &convert::to_wit_input(input))
-                .await
-        };
-        let finished = tokio::time::timeout(config.deadline, call).await;
-        outcome(finished, config, convert::from_wit_output)
+        let input = convert::to_wit_input(input);
+        self.call(config, async |node, store| node.call_run(store, &input).await)
+            .await
+            .map(convert::from_wit_output)
     }
 
     /// The dry run: validates without any network.
@@ -258,45 +295,47 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ValidationReport, NodeError> {
+        let input = convert::to_wit_input(input);
+        self.call(config, async |node, store| {
+            node.call_validate(store, &input).await
+        })
+        .await
+        .map(convert::from_wit_report)
+    }
+
+    /// Instantiates the component in a fresh store for `config` and calls one
+    /// export; its value, its typed error, the deadline or a trap, each as
+    /// the node's result.
+    async fn call<T>(
+        &self,
+        config: &RunConfig,
+        export: impl AsyncFnOnce(
+            &bindings::wit_node::Guest,
+            &mut Store<RunState>,
+        ) -> wasmtime::Result<Result<T, wit::NodeError>>,
+    ) -> Result<T, NodeError> {
         let mut store = self.store(config);
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
-            instance
-                .pinpoint_segment_import_node()
-                .call_validate(&mut store, &convert::to_wit_input(input))
-                .await
+            export(instance.pinpoint_segment_import_node(), &mut store).await
         };
-        let finished = tokio::time::timeout(config.deadline, call).await;
-        outcome(finished, config, convert::from_wit_report)
+        match tokio::time::timeout(config.deadline, call).await {
+            Err(_) => Err(deadline_error(config.deadline)),
+            Ok(Err(trap)) => Err(trap_error(&trap)),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
+        }
     }
 
     /// The node's descriptor (JSON text).
     pub async fn describe(&self) -> wasmtime::Result<String> {
-        let config = RunConfig::new(
-            BTreeMap::new(),
-            Arc::new(crate::credentials::AwsCredentials::new("", "", None)),
-        );
+        let config = RunConfig::new(BTreeMap::new(), Arc::new(Static::new("", "", None)));
         let mut store = self.store(&config);
         let instance = self.pre.instantiate_async(&mut store).await?;
         instance
             .pinpoint_segment_import_node()
             .call_describe(&mut store)
             .await
-    }
-}
-
-/// What a call of an export ended in: its value, its typed error, the
-/// deadline, or a trap, each as the node's result.
-fn outcome<T, U>(
-    finished: Result<wasmtime::Result<Result<T, wit::NodeError>>, tokio::time::error::Elapsed>,
-    config: &RunConfig,
-    convert_ok: fn(T) -> U,
-) -> Result<U, NodeError> {
-    match finished {
-        Err(_) => Err(deadline_error(config.deadline)),
-        Ok(Err(trap)) => Err(trap_error(&trap, config.memory_limit_bytes)),
-        Ok(Ok(Ok(value))) => Ok(convert_ok(value)),
-        Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
     }
 }
 
@@ -310,24 +349,25 @@ fn deadline_error(deadline: Duration) -> NodeError {
     )
 }
 
-fn trap_error(trap: &wasmtime::Error, memory_limit: usize) -> NodeError {
-    let text = format!("{trap:#}");
-    if text.contains("forcing trap when growing memory")
-        || text.contains("memory") && text.contains("limit")
-    {
+/// A trap as the node's error: the memory cap by its type, anything else a
+/// `ServiceError` that names the trap (no backtrace: the trap's message only).
+fn trap_error(trap: &wasmtime::Error) -> NodeError {
+    if let Some(cap) = trap.downcast_ref::<MemoryLimitExceeded>() {
         let mut e = NodeError::new(
             ErrorKind::ImportSizeExceeded,
-            format!(
-                "the run needed more memory than the host allows ({} MiB); import less data at once",
-                memory_limit >> 20
-            ),
+            format!("the run needed more memory than the host allows: {cap}; import less data at once"),
         );
-        e.details.limit_bytes = Some(memory_limit as u64);
+        e.details.limit_bytes = Some(cap.limit as u64);
         return e;
     }
+    let reason = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(code) => code.to_string(),
+        // A host error: its own message, not the backtrace context around it.
+        None => trap.root_cause().to_string(),
+    };
     NodeError::new(
         ErrorKind::ServiceError,
-        format!("the component failed: {text}"),
+        format!("the component stopped with a trap: {reason}"),
     )
 }
 

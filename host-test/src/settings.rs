@@ -3,11 +3,8 @@
 //! command-line flags, later sources overriding earlier ones.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use crate::credentials::{AwsCredentials, profile_region};
-use crate::emulator::{self, Emulator};
-use crate::node::RunConfig;
+use crate::credentials::profile_region;
 
 /// Environment variables and the settings they give.
 pub const ENVIRONMENT: &[(&str, &str)] = &[
@@ -45,30 +42,6 @@ pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> BTreeMap<String
 /// Whether the settings point at some endpoint other than AWS's defaults.
 pub fn has_endpoint(settings: &BTreeMap<String, String>) -> bool {
     settings.contains_key("pinpoint-endpoint") || settings.contains_key("s3-endpoint")
-}
-
-/// A run config for `emulator`: its endpoint, region, bucket, role and
-/// credentials, polling every 100 ms. `overrides` are applied on top.
-pub fn for_emulator(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> RunConfig {
-    let url = emulator.endpoint_url();
-    let mut settings: BTreeMap<String, String> = [
-        ("region", emulator::DEFAULT_REGION),
-        ("staging-bucket", emulator::DEFAULT_BUCKET),
-        ("import-role-arn", emulator::DEFAULT_ROLE_ARN),
-        ("pinpoint-endpoint", url.as_str()),
-        ("s3-endpoint", url.as_str()),
-        ("poll-interval-ms", "100"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let credentials = AwsCredentials::new(
-        emulator::DEFAULT_ACCESS_KEY_ID,
-        emulator::DEFAULT_SECRET_ACCESS_KEY,
-        None,
-    );
-    RunConfig::new(settings, Arc::new(credentials))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! requests the node makes, and how their answers and errors are read.
 
 pub mod errors;
+pub mod job_status;
 pub mod pinpoint;
 pub mod s3;
 pub mod sign;

@@ -432,11 +432,7 @@ async fn a_put_to_a_missing_bucket_is_no_such_bucket() {
 async fn session_tokens_are_required_and_signed() {
     let token = "FwoGZXIvYXdzEXAMPLETOKEN+/=";
     let config = EmulatorConfig {
-        credentials: vec![EmulatorCredentials::with_session_token(
-            "ASIAEMULATOR0EXAMPLE",
-            "temp/secret",
-            token,
-        )],
+        credentials: vec![credentials("ASIAEMULATOR0EXAMPLE", "temp/secret", Some(token))],
         ..EmulatorConfig::default()
     };
     let emu = Emulator::start(config, loopback()).await.unwrap();
@@ -501,9 +497,8 @@ async fn session_tokens_are_required_and_signed() {
         !format!(
             "{:?}",
             EmulatorConfig {
-                credentials: vec![EmulatorCredentials::with_session_token(
-                    "A", "s3cr3t", token
-                )],
+                credentials: vec![credentials("A", "s3cr3t", Some(token
+                ))],
                 ..EmulatorConfig::default()
             }
         )

@@ -185,9 +185,9 @@ async fn s3_request(
         if let Some(c) = shared
             .credentials
             .iter()
-            .find(|c| c.access_key_id == access_key)
+            .find(|c| c.access_key_id() == access_key)
         {
-            match (&c.session_token, &token) {
+            match (c.session_token(), token.as_deref()) {
                 (None, None) => {}
                 (Some(expected), Some(sent)) if expected == sent => {
                     if !token_signed {
@@ -297,10 +297,10 @@ async fn pinpoint_request(
             shared
                 .credentials
                 .iter()
-                .find(|c| c.access_key_id == ak)
+                .find(|c| c.access_key_id() == ak)
                 .map(|c| KeyMaterial {
-                    secret: &c.secret_access_key,
-                    session_token: c.session_token.as_deref(),
+                    secret: c.secret_access_key(),
+                    session_token: c.session_token(),
                 })
         },
     );

@@ -55,58 +55,30 @@ pub const DEFAULT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/PinpointSegme
 /// The default page size of the paged Pinpoint operations.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
 
-/// One set of credentials the emulator accepts. `Debug` never shows the secret or token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EmulatorCredentials {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token: when set, every request with this key must carry it, signed, in
-    /// `x-amz-security-token`.
-    pub session_token: Option<String>,
+/// The credentials type the emulator accepts: the AWS SDK's own, whose `Debug`
+/// never shows the secret or the session token. With a session token, every
+/// request with that key must carry it, signed, in `x-amz-security-token`.
+pub use aws_credential_types::Credentials;
+
+/// The default credentials: [`DEFAULT_ACCESS_KEY_ID`] and [`DEFAULT_SECRET_ACCESS_KEY`].
+pub fn default_credentials() -> Credentials {
+    credentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, None)
 }
 
-impl EmulatorCredentials {
-    /// Long-term credentials (no session token).
-    pub fn new(access_key_id: &str, secret_access_key: &str) -> EmulatorCredentials {
-        EmulatorCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
-        }
-    }
-
-    /// Temporary credentials with a session token.
-    pub fn with_session_token(
-        access_key_id: &str,
-        secret_access_key: &str,
-        session_token: &str,
-    ) -> EmulatorCredentials {
-        EmulatorCredentials {
-            session_token: Some(session_token.into()),
-            ..EmulatorCredentials::new(access_key_id, secret_access_key)
-        }
-    }
-}
-
-impl Default for EmulatorCredentials {
-    fn default() -> Self {
-        EmulatorCredentials::new(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY)
-    }
-}
-
-impl fmt::Debug for EmulatorCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmulatorCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+/// Credentials the emulator accepts: long-term keys, or temporary ones with a
+/// session token.
+pub fn credentials(
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+) -> Credentials {
+    Credentials::new(
+        access_key_id,
+        secret_access_key,
+        session_token.map(str::to_owned),
+        None,
+        "pinpoint-emulator",
+    )
 }
 
 /// How to start an [`Emulator`].
@@ -115,7 +87,7 @@ pub struct EmulatorConfig {
     /// The region both services accept in the credential scope.
     pub region: String,
     /// Accepted credentials (at least one).
-    pub credentials: Vec<EmulatorCredentials>,
+    pub credentials: Vec<Credentials>,
     /// Pinpoint applications that exist from the start.
     pub applications: Vec<String>,
     /// S3 buckets that exist from the start.
@@ -130,7 +102,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             region: DEFAULT_REGION.into(),
-            credentials: vec![EmulatorCredentials::default()],
+            credentials: vec![default_credentials()],
             applications: vec![SEED_APPLICATION_ID.into()],
             buckets: vec![DEFAULT_BUCKET.into()],
             page_size: DEFAULT_PAGE_SIZE,
@@ -239,7 +211,7 @@ impl fmt::Debug for RecordedRequest {
 pub(crate) struct Shared {
     region: String,
     page_size: usize,
-    credentials: Vec<EmulatorCredentials>,
+    credentials: Vec<Credentials>,
     pinpoint: Mutex<PinpointState>,
     faults: Mutex<FaultQueues>,
     log: Mutex<Vec<RecordedRequest>>,

@@ -1,0 +1,29 @@
+//! Runs against the embedded emulator (`pinpoint-emulator`, feature
+//! `emulator`): the settings and credentials that point a run at it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use pinpoint_emulator::*;
+
+use crate::credentials::Static;
+use crate::node::RunConfig;
+
+/// A run config for `emulator`: its endpoint, region, bucket, role and
+/// credentials, polling every 100 ms. `overrides` are applied on top.
+pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> RunConfig {
+    let url = emulator.endpoint_url();
+    let mut settings: BTreeMap<String, String> = [
+        ("region", DEFAULT_REGION),
+        ("staging-bucket", DEFAULT_BUCKET),
+        ("import-role-arn", DEFAULT_ROLE_ARN),
+        ("pinpoint-endpoint", url.as_str()),
+        ("s3-endpoint", url.as_str()),
+        ("poll-interval-ms", "100"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    RunConfig::new(settings, Arc::new(Static(default_credentials())))
+}

@@ -1,0 +1,207 @@
+//! HTTP over `wasi:http/outgoing-handler`: the flow's [`Transport`].
+//!
+//! Every answer is read with a size bound ([`MAX_RESPONSE_BYTES`]): a server
+//! that streams without end gets a typed error, not all of the memory.
+
+use std::time::Duration;
+
+use super::bindings::wasi::http::outgoing_handler;
+use super::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use super::bindings::wasi::io::streams::StreamError;
+use crate::aws::{Request, Response};
+use crate::import::{Transport, TransportError, TransportErrorKind};
+
+/// The largest answer the node reads (a GetSegments page or an S3 error is a
+/// few KB).
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// HTTP over `wasi:http/outgoing-handler`.
+pub(super) struct WasiHttp;
+
+const CHUNK: u64 = 64 * 1024;
+
+impl Transport for WasiHttp {
+    fn send(&mut self, request: Request) -> Result<Response, TransportError> {
+        let invalid = |m: &str| TransportError::new(TransportErrorKind::Invalid, m);
+        let (parts, body) = request.into_parts();
+        let mut pairs = Vec::new();
+        for (name, value) in parts.headers.iter() {
+            pairs.push((name.as_str().to_owned(), value.as_bytes().to_vec()));
+        }
+        if !body.is_empty() || !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            pairs.push((
+                "content-length".to_owned(),
+                body.len().to_string().into_bytes(),
+            ));
+        }
+        let headers =
+            Fields::from_list(&pairs).map_err(|e| invalid(&format!("bad header: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let method = match parts.method.as_str() {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            other => Method::Other(other.to_owned()),
+        };
+        let uri = &parts.uri;
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            _ => return Err(invalid("the URL has no http or https scheme")),
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("the URL has no host"))?
+            .as_str()
+            .to_owned();
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_owned();
+        outgoing
+            .set_method(&method)
+            .map_err(|()| invalid("bad method"))?;
+        outgoing
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("bad scheme"))?;
+        outgoing
+            .set_authority(Some(&authority))
+            .map_err(|()| invalid("bad host"))?;
+        outgoing
+            .set_path_with_query(Some(&path))
+            .map_err(|()| invalid("bad path"))?;
+        let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
+
+        let options = RequestOptions::new();
+        let _ = options.set_connect_timeout(Some(Duration::from_secs(10).as_nanos() as u64));
+        let _ = options.set_first_byte_timeout(Some(Duration::from_secs(120).as_nanos() as u64));
+        let _ = options.set_between_bytes_timeout(Some(Duration::from_secs(60).as_nanos() as u64));
+        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
+
+        // A server may answer (and close) before it reads the whole body, as
+        // S3 does on a refused PUT: a failed write then yields to the answer.
+        let written = if body.is_empty() {
+            Ok(())
+        } else {
+            write_body(&outgoing_body, &body)
+        };
+        let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
+
+        let incoming = loop {
+            match future.get() {
+                Some(result) => break result,
+                None => future.subscribe().block(),
+            }
+        };
+        let incoming = match incoming {
+            Ok(Ok(response)) => response,
+            Ok(Err(code)) => {
+                written?;
+                finished?;
+                return Err(transport_error(code));
+            }
+            Err(()) => return Err(broken("the response was already taken")),
+        };
+        let mut response = http::Response::builder().status(incoming.status());
+        for (name, value) in incoming.headers().entries() {
+            response = response.header(name, value);
+        }
+        let body = read_body(
+            incoming
+                .consume()
+                .map_err(|()| broken("no response body"))?,
+        )?;
+        response
+            .body(body)
+            .map_err(|e| broken(&format!("bad response: {e}")))
+    }
+}
+
+fn broken(message: &str) -> TransportError {
+    TransportError::new(TransportErrorKind::Broken, message)
+}
+
+fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
+    let stream = body
+        .write()
+        .map_err(|()| broken("request body stream unavailable"))?;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let permitted = match stream.check_write() {
+            Ok(0) => {
+                stream.subscribe().block();
+                continue;
+            }
+            Ok(n) => n.min(CHUNK) as usize,
+            Err(e) => return Err(stream_error(e)),
+        };
+        let (now, later) = rest.split_at(permitted.min(rest.len()));
+        stream.write(now).map_err(stream_error)?;
+        rest = later;
+    }
+    stream.blocking_flush().map_err(stream_error)?;
+    drop(stream);
+    Ok(())
+}
+
+fn read_body(body: IncomingBody) -> Result<Vec<u8>, TransportError> {
+    let stream = body
+        .stream()
+        .map_err(|()| broken("response body stream unavailable"))?;
+    let mut out = Vec::new();
+    loop {
+        match stream.blocking_read(CHUNK) {
+            Ok(chunk) => {
+                if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(broken(&format!(
+                        "the answer is larger than {} MiB, more than any answer of this API; stopped reading",
+                        MAX_RESPONSE_BYTES >> 20
+                    )));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(stream_error(e)),
+        }
+    }
+    drop(stream);
+    let _trailers = IncomingBody::finish(body);
+    Ok(out)
+}
+
+fn stream_error(e: StreamError) -> TransportError {
+    match e {
+        StreamError::Closed => broken("the connection closed"),
+        StreamError::LastOperationFailed(err) => broken(&err.to_debug_string()),
+    }
+}
+
+fn transport_error(e: ErrorCode) -> TransportError {
+    let kind = match &e {
+        ErrorCode::HttpRequestDenied => TransportErrorKind::Denied,
+        ErrorCode::DnsTimeout
+        | ErrorCode::DnsError(_)
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::DestinationIpUnroutable
+        | ErrorCode::ConnectionRefused
+        | ErrorCode::ConnectionTimeout
+        | ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => TransportErrorKind::Connect,
+        ErrorCode::HttpRequestMethodInvalid | ErrorCode::HttpRequestUriInvalid => {
+            TransportErrorKind::Invalid
+        }
+        // What hosts (wasmtime's among them) answer when the connection is
+        // closed or reset before the response: the request may have arrived.
+        _ => TransportErrorKind::Broken,
+    };
+    TransportError::new(kind, format!("{e:?}"))
+}
+
