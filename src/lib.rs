@@ -9,7 +9,16 @@
 //! - [`aws`]: SigV4 signing, S3 and Pinpoint requests and answers;
 //! - [`import`]: the whole flow, generic over an HTTP [`import::Transport`].
 
-#![warn(missing_docs)]
+// A library reports failures as values: no unwrap, expect, panic or print
+// outside tests (clippy.toml allows them in tests).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 
 pub mod aws;
 pub mod describe;

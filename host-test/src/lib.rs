@@ -12,6 +12,16 @@
 //!
 //! The README's embedding example is compiled as a doctest of this crate.
 
+// A library reports failures as values: no unwrap, expect, panic or print
+// outside tests (clippy.toml allows them in tests).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 pub mod bindings;
 pub mod convert;
 pub mod credentials;

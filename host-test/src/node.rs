@@ -397,6 +397,10 @@ fn engine() -> wasmtime::Result<Engine> {
 
 /// Compiles the component, or loads it precompiled from the cache, keyed by
 /// the component's hash and the engine's compatibility hash.
+///
+/// The one place with `unsafe`: wasmtime cannot check that precompiled code
+/// is its own, so loading it is trusted to the cache's naming (below).
+#[allow(unsafe_code)]
 fn load_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir() else {
         return Component::new(engine, bytes);
