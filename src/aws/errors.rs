@@ -205,10 +205,6 @@ pub fn pinpoint_error(operation: &str, err: &AwsError) -> NodeError {
             ErrorKind::Throttled,
             format!("Pinpoint kept throttling {operation} ({summary}); try again later"),
         ),
-        _ if unknown_operation => (
-            ErrorKind::ServiceError,
-            format!("Pinpoint does not know {operation} ({summary}). {END_OF_SUPPORT_NOTE}"),
-        ),
         s if s >= 500 => (
             ErrorKind::ServiceError,
             format!("Pinpoint failed {operation} ({summary})"),
@@ -370,12 +366,16 @@ mod tests {
             pinpoint_error("GetApp", &e(500, "InternalServerErrorException")).kind,
             ErrorKind::ServiceError
         );
-        let retired = pinpoint_error("CreateImportJob", &e(400, "UnknownOperationException"));
-        assert!(
-            retired.message.contains("end of support"),
-            "{}",
-            retired.message
-        );
+        // An unknown operation is the retired API whatever the status says.
+        for status in [400, 403, 404, 413, 429, 500] {
+            let retired = pinpoint_error("CreateImportJob", &e(status, "UnknownOperationException"));
+            assert_eq!(retired.kind, ErrorKind::ServiceError, "{status}");
+            assert!(
+                retired.message.contains("end of support"),
+                "{}",
+                retired.message
+            );
+        }
     }
 
     #[test]

@@ -22,11 +22,3 @@ pub fn delete_object(object_url: &str) -> Request {
     *r.uri_mut() = object_url.parse().unwrap_or_default();
     r
 }
-
-/// `HeadObject` at `object_url`: whether a staged file is there.
-pub fn head_object(object_url: &str) -> Request {
-    let mut r = http::Request::new(Vec::new());
-    *r.method_mut() = http::Method::HEAD;
-    *r.uri_mut() = object_url.parse().unwrap_or_default();
-    r
-}
