@@ -81,6 +81,18 @@ impl ErrorKind {
     }
 }
 
+impl std::str::FromStr for ErrorKind {
+    type Err = ();
+
+    /// The kind named `name` exactly as [`ErrorKind::name`] writes it.
+    fn from_str(name: &str) -> Result<Self, ()> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or(())
+    }
+}
+
 impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -372,11 +384,26 @@ mod tests {
     }
 
     #[test]
-    fn names_are_the_documented_ones() {
-        let names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 13);
+    fn every_kind_round_trips_through_its_distinct_name() {
+        let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len(), "names are distinct");
         for k in ErrorKind::ALL {
+            assert_eq!(k.name().parse::<ErrorKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(k.to_string(), k.name());
         }
+        assert_eq!("malformeddata".parse::<ErrorKind>(), Err(()));
+        // The seed's seven come first, in its order, as the README lists them.
+        let seed = [
+            "InvalidApplicationId",
+            "MalformedData",
+            "MissingRequiredFields",
+            "DuplicateSegmentName",
+            "InvalidChannelType",
+            "ImportSizeExceeded",
+            "PermissionDenied",
+        ];
+        let first: Vec<_> = ErrorKind::ALL.iter().take(7).map(|k| k.name()).collect();
+        assert_eq!(first, seed);
     }
 }

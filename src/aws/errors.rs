@@ -368,7 +368,8 @@ mod tests {
         );
         // An unknown operation is the retired API whatever the status says.
         for status in [400, 403, 404, 413, 429, 500] {
-            let retired = pinpoint_error("CreateImportJob", &e(status, "UnknownOperationException"));
+            let retired =
+                pinpoint_error("CreateImportJob", &e(status, "UnknownOperationException"));
             assert_eq!(retired.kind, ErrorKind::ServiceError, "{status}");
             assert!(
                 retired.message.contains("end of support"),

@@ -454,33 +454,42 @@ fn a_job_that_never_ends_times_out_and_keeps_the_file() {
 #[test]
 fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
     let mut aws = FakeAws::default();
-    // The job gets created, then the connection breaks before the answer.
-    struct BreakAfterCreate(FakeAws);
+    // The job gets created, then the connection breaks before the answer:
+    // once, on the first CreateImportJob.
+    struct BreakAfterCreate(FakeAws, bool);
     impl Transport for BreakAfterCreate {
         fn send(&mut self, req: Request) -> Result<Response, TransportError> {
             let op = FakeAws::operation(&req);
             let answer = self.0.send(req);
-            if op == "CreateImportJob"
-                && self.0.jobs.len() == 1
-                && answer.is_ok()
-                && self.0.log.len() < 8
-            {
+            if op == "CreateImportJob" && answer.is_ok() && !self.1 {
+                self.1 = true;
                 return Err(TransportError::new(TransportErrorKind::Broken, "reset"));
             }
             answer
         }
     }
     aws.page_size = 10;
-    let mut t = BreakAfterCreate(aws);
-    let out = run(
-        &input("Seg"),
-        &settings(),
-        &mut t,
-        &mut FakeRuntime::default(),
-    )
-    .unwrap();
+    let mut t = BreakAfterCreate(aws, false);
+    let mut rt = FakeRuntime::default();
+    let out = run(&input("Seg"), &settings(), &mut t, &mut rt).unwrap();
+    assert!(t.1, "the connection break was injected");
     assert_eq!(out.segment_id, "seg-new");
     assert_eq!(t.0.jobs.len(), 1, "exactly one job");
+    let ops = ops(&t.0);
+    assert_eq!(
+        ops.iter().filter(|o| **o == "CreateImportJob").count(),
+        1,
+        "{ops:?}"
+    );
+    assert!(
+        ops.contains(&"GetImportJobs"),
+        "the job was looked up: {ops:?}"
+    );
+    assert!(
+        rt.logs.iter().any(|l| l.contains("looking the job up")),
+        "{:?}",
+        rt.logs
+    );
 }
 
 #[test]
@@ -516,4 +525,20 @@ fn the_staging_key_depends_on_every_part_of_the_input() {
     assert_eq!(a, staging_key(&s, &input("A"), b"x"));
     assert_ne!(a, staging_key(&s, &input("B"), b"x"));
     assert_ne!(a, staging_key(&s, &input("A"), b"y"));
+    let mut other_app = input("A");
+    other_app.application_id = "0123456789abcdef0123456789abcdef".into();
+    assert_ne!(a, staging_key(&s, &other_app, b"x"));
+    let mut other_format = input("A");
+    other_format.format = Format::Json;
+    let json_key = staging_key(&s, &other_format, b"x");
+    assert_ne!(
+        a.trim_end_matches(".csv"),
+        json_key.trim_end_matches(".json")
+    );
+    // Fields are length-prefixed: moving a character between them changes the key.
+    let (mut ab, mut a_b) = (input("b"), input("b"));
+    ab.application_id = "aa".into();
+    a_b.application_id = "a".into();
+    a_b.segment_name = "ab".into();
+    assert_ne!(staging_key(&s, &ab, b"x"), staging_key(&s, &a_b, b"x"));
 }
