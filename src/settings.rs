@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::error::{ErrorKind, NodeError};
+use crate::error::{ErrorKind, NodeError, quote};
 
 /// Default `staging-prefix`.
 pub const DEFAULT_STAGING_PREFIX: &str = "pinpoint-imports/";
@@ -266,9 +266,12 @@ fn number(
 ) -> Result<u64, NodeError> {
     match value(key) {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| bad(key, &format!("`{key}` must be a whole number, not {v:?}"))),
+        Some(v) => v.parse().map_err(|_| {
+            bad(
+                key,
+                &format!("`{key}` must be a whole number, not \"{}\"", quote(&v)),
+            )
+        }),
     }
 }
 
@@ -283,7 +286,7 @@ fn boolean(
         Some("false") => Ok(false),
         Some(v) => Err(bad(
             key,
-            &format!("`{key}` must be true or false, not {v:?}"),
+            &format!("`{key}` must be true or false, not \"{}\"", quote(v)),
         )),
     }
 }
@@ -299,7 +302,7 @@ fn endpoint(
     let url = url.trim_end_matches('/').to_owned();
     let parsed: http::Uri = url
         .parse()
-        .map_err(|_| bad(key, &format!("`{key}` is not a URL: {url:?}")))?;
+        .map_err(|_| bad(key, &format!("`{key}` is not a URL: \"{}\"", quote(&url))))?;
     let scheme_ok = matches!(parsed.scheme_str(), Some("http" | "https"));
     let authority = parsed.authority().map(|a| a.as_str()).unwrap_or("");
     if !scheme_ok || authority.is_empty() || authority.contains('@') {

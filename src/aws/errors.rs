@@ -77,14 +77,15 @@ pub fn parse_pinpoint_error(response: &http::Response<Vec<u8>>) -> AwsError {
     };
     let error_type = header(response, "x-amzn-errortype")
         .or_else(|| body_str(&["code", "Code", "__type"]))
-        .map(|t| clean_error_type(&t))
+        .map(|t| bounded(&clean_error_type(&t)))
         .filter(|t| !t.is_empty());
     AwsError {
         status: response.status().as_u16(),
         error_type,
         message: body_str(&["Message", "message"]).map(|m| bounded(&m)),
         request_id: header(response, "x-amzn-requestid")
-            .or_else(|| body_str(&["RequestID", "RequestId"])),
+            .or_else(|| body_str(&["RequestID", "RequestId"]))
+            .map(|r| bounded(&r)),
         expected_region: None,
     }
 }
@@ -94,11 +95,14 @@ pub fn parse_s3_error(response: &http::Response<Vec<u8>>) -> AwsError {
     let body = String::from_utf8_lossy(response.body());
     AwsError {
         status: response.status().as_u16(),
-        error_type: xml_text(&body, "Code"),
+        error_type: xml_text(&body, "Code").map(|c| bounded(&c)),
         message: xml_text(&body, "Message").map(|m| bounded(&m)),
-        request_id: header(response, "x-amz-request-id").or_else(|| xml_text(&body, "RequestId")),
+        request_id: header(response, "x-amz-request-id")
+            .or_else(|| xml_text(&body, "RequestId"))
+            .map(|r| bounded(&r)),
         expected_region: xml_text(&body, "Region")
-            .or_else(|| header(response, "x-amz-bucket-region")),
+            .or_else(|| header(response, "x-amz-bucket-region"))
+            .map(|r| bounded(&r)),
     }
 }
 
@@ -118,7 +122,7 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     Some(text).filter(|t| !t.is_empty())
 }
 
-/// Keeps messages from a misbehaving server bounded.
+/// Keeps what a misbehaving server sends bounded (messages, types, ids).
 fn bounded(s: &str) -> String {
     const MAX: usize = 2000;
     if s.len() <= MAX {

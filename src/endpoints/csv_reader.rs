@@ -15,7 +15,7 @@
 //!   `User.UserAttributes.*`: each repeat is one more value of the attribute.
 //! - An empty cell means "not given".
 
-use crate::error::ProblemKind;
+use crate::error::{ProblemKind, quote};
 
 use super::model::Field;
 use super::rules::{EndpointBuilder, Origin, Position, custom_name_problem, problem_at};
@@ -347,7 +347,7 @@ fn read_header(row: Row, report: &mut Report<'_>) -> Header {
         if !field.is_multi_valued() && columns.iter().any(|c| c.as_ref() == Some(&field)) {
             let msg = format!(
                 "the column `{}` appears more than once; only Attributes.* and User.UserAttributes.* columns may repeat (one value per column)",
-                cell.value
+                quote(&cell.value)
             );
             report_header(report, row.line, column, &cell.value, msg);
             columns.push(None);

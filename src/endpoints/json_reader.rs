@@ -30,7 +30,7 @@ use std::collections::hash_map::Entry;
 
 use serde_json::{Map, Value};
 
-use crate::error::ProblemKind;
+use crate::error::{ProblemKind, quote};
 
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
 use super::rules::{
@@ -319,7 +319,10 @@ impl Reader<'_, '_> {
         let keys = KeyMap::scan(source);
         for (path, offset) in &keys.duplicates {
             let pos = self.lines.position(start + offset);
-            let msg = format!("the key `{path}` appears twice in this object; keep only one");
+            let msg = format!(
+                "the key `{}` appears twice in this object; keep only one",
+                quote(path)
+            );
             self.reading.problems.push(problem_at(
                 ProblemKind::MalformedData,
                 Some(record),
@@ -562,9 +565,10 @@ fn convert_object(object: &Map<String, Value>, locate: &Locate<'_>, b: &mut Endp
 
 fn top_level_unknown(key: &str) -> String {
     if key.contains('.') && Field::parse(key).is_ok() {
-        let mut parts = key.splitn(3, '.');
-        let outer = parts.next().unwrap_or("");
-        let inner = parts.next().unwrap_or("");
+        let mut parts = key.splitn(3, '.').map(quote);
+        let outer = parts.next().unwrap_or_default();
+        let inner = parts.next().unwrap_or_default();
+        let key = quote(key);
         return match parts.next() {
             Some(name) => format!(
                 "in JSON, fields are nested rather than named with dots: write `{key}` as {{\"{outer}\":{{\"{inner}\":{{\"{name}\":...}}}}}}"
@@ -609,11 +613,14 @@ fn set_number(b: &mut EndpointBuilder<'_>, field: &Field, value: &Value, at: Pos
             ),
         },
         Value::String(s) => {
+            let q = quote(s);
             let msg = match parse_number(s) {
-                Some(_) => format!(
-                    "must be a JSON number, not text in quotes: write {s} rather than \"{s}\""
-                ),
-                None => format!("must be a number, not the text \"{s}\""),
+                Some(_) => {
+                    format!(
+                        "must be a JSON number, not text in quotes: write {q} rather than \"{q}\""
+                    )
+                }
+                None => format!("must be a number, not the text \"{q}\""),
             };
             b.report(ProblemKind::MalformedData, field, at, msg);
         }

@@ -873,3 +873,87 @@ fn a_minified_one_line_array_is_read() {
     let data = format!("[{}]", vec![one; 20_000].join(","));
     assert_eq!(json(&data).unwrap().endpoint_count, 20_000);
 }
+
+/// A multi-megabyte name or value in any place a message quotes it: the
+/// error stays small, and says how long the quoted text was.
+#[test]
+fn huge_names_and_values_are_quoted_short() {
+    let name = "N".repeat(2 << 20);
+    let ok = "ChannelType,Address";
+    let cases = [
+        (
+            Format::Csv,
+            format!("{ok},Attributes.{name}\nEMAIL,a@example.com,x\n"),
+        ),
+        (
+            Format::Csv,
+            format!("{ok},Metrics.{name}\nEMAIL,a@example.com,1\n"),
+        ),
+        (Format::Csv, format!("{ok},{name}\nEMAIL,a@example.com,x\n")),
+        (
+            Format::Csv,
+            format!(
+                "{ok},User.UserAttributes.{name},User.UserAttributes.{name}\nEMAIL,a@example.com,x,y\n"
+            ),
+        ),
+        (Format::Csv, format!("{ok}\n{name},a@example.com\n")),
+        (Format::Csv, format!("{ok}\nEMAIL,{name}\n")),
+        (
+            Format::Csv,
+            format!(
+                "{ok},OptOut,EffectiveDate,Metrics.m\nEMAIL,a@example.com,{name},{name},{name}\n"
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{{"{name}":["x"]}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","User":{{"UserAttributes":{{"{name}":["x"]}}}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(r#"{{"ChannelType":"EMAIL","Address":"a@example.com","{name}":"x"}}"#),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes.{name}":"x"}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Metrics":{{"m":"{name}"}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Demographic":{{"{name}":"x"}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Metrics":{{"{name}":1,"{name}":2}}}}"#
+            ),
+        ),
+    ];
+    for (i, (format, data)) in cases.iter().enumerate() {
+        let err = prepare(*format, data, &Limits::default()).unwrap_err();
+        let text = serde_json::to_string(&err).unwrap();
+        assert!(
+            text.len() < 4096,
+            "case {i}: {} bytes: {}",
+            text.len(),
+            &text[..2000.min(text.len())]
+        );
+        assert!(text.contains("characters)"), "case {i}: {text}");
+    }
+}

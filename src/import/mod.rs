@@ -26,7 +26,7 @@ use crate::aws::pinpoint::{
 };
 use crate::aws::{s3, urls};
 use crate::endpoints::{self, Limits, Prepared};
-use crate::error::{ErrorKind, NodeError};
+use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
 
@@ -195,8 +195,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 let mut err = NodeError::new(
                     ErrorKind::DuplicateSegmentName,
                     format!(
-                        "a segment named {:?} already exists in this project (id {}); choose another name",
-                        self.input.segment_name, existing.id
+                        "a segment named \"{}\" already exists in this project (id {}); choose another name",
+                        quote(&self.input.segment_name),
+                        quote(&existing.id)
                     ),
                 )
                 .with_field("segment_name");
