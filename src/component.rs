@@ -272,6 +272,9 @@ impl Runtime for WasiRuntime {
             access_key_id: c.access_key_id,
             secret_access_key: c.secret_access_key,
             session_token: c.session_token,
+            expiration: c
+                .expiration
+                .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s))),
         })
     }
 

@@ -146,11 +146,18 @@ struct FakeRuntime {
     sleeps: Vec<Duration>,
     logs: Vec<String>,
     stages: Vec<Stage>,
+    /// The expiration of the credentials handed out at a given time.
+    expiry: Option<fn(SystemTime) -> SystemTime>,
+    /// How many times credentials were asked for.
+    credential_calls: usize,
 }
+
+/// The fake's wall clock at the start: 2026-11-18T11:06:40Z.
+const START: u64 = 1_795_000_000;
 
 impl Runtime for FakeRuntime {
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000) + self.clock
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START) + self.clock
     }
     fn monotonic(&self) -> Duration {
         self.clock
@@ -163,10 +170,12 @@ impl Runtime for FakeRuntime {
         u64::MAX / 2
     }
     fn credentials(&mut self) -> Result<Credentials, NodeError> {
+        self.credential_calls += 1;
         Ok(Credentials {
             access_key_id: "AKIDTEST".into(),
             secret_access_key: "SECRETSECRET".into(),
             session_token: Some("TOKENTOKEN".into()),
+            expiration: self.expiry.map(|f| f(self.now())),
         })
     }
     fn log(&mut self, _level: Level, message: &str) {
@@ -541,4 +550,70 @@ fn the_staging_key_depends_on_every_part_of_the_input() {
     a_b.application_id = "a".into();
     a_b.segment_name = "ab".into();
     assert_ne!(staging_key(&s, &ab, b"x"), staging_key(&s, &a_b, b"x"));
+}
+
+#[test]
+fn expired_credentials_stop_the_run_before_anything_is_sent() {
+    let mut aws = FakeAws::default();
+    let mut rt = FakeRuntime {
+        expiry: Some(|now| now - Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    assert!(
+        err.message
+            .contains("expired at 2026-11-18T11:06:39Z; the host must refresh them"),
+        "{}",
+        err.message
+    );
+    assert!(aws.log.is_empty(), "{:?}", aws.log);
+    let text = format!("{err:?} {}", serde_json::to_string(&err).unwrap());
+    assert!(!text.contains("SECRETSECRET") && !text.contains("TOKENTOKEN"));
+}
+
+#[test]
+fn credentials_that_expire_mid_run_fail_the_next_request() {
+    let mut aws = FakeAws {
+        job_statuses: ["PROCESSING", "PROCESSING", "PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    // Fixed credentials that expire 2 s into the run: the polls come at 1 s,
+    // 2.5 s and 4.75 s.
+    let mut rt = FakeRuntime {
+        expiry: Some(|_| SystemTime::UNIX_EPOCH + Duration::from_secs(START + 2)),
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    assert!(
+        err.message.contains("expired at 2026-11-18T11:06:42Z"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        ops(&aws).iter().filter(|o| **o == "GetImportJob").count(),
+        1
+    );
+}
+
+#[test]
+fn a_host_that_refreshes_credentials_is_honoured() {
+    let mut aws = FakeAws {
+        job_statuses: ["PROCESSING", "PROCESSING", "PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    // Each answer is good for one more second: asked before every request,
+    // they are always fresh.
+    let mut rt = FakeRuntime {
+        expiry: Some(|now| now + Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(
+        rt.credential_calls,
+        aws.log.len(),
+        "asked before every request"
+    );
 }

@@ -191,6 +191,7 @@ fn credentials(c: &ContextCredentials) -> Credentials {
         access_key_id: c.access_key_id.clone(),
         secret_access_key: c.secret_access_key.clone(),
         session_token: c.token.clone(),
+        expiration: None,
     }
 }
 
@@ -344,6 +345,7 @@ fn the_classic_suite_under_the_generic_rules() {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: token,
+            expiration: None,
         };
         let want = if request.uri().path().contains('%') {
             signature_of(
@@ -397,6 +399,7 @@ fn the_s3_documentation_examples_under_s3_rules() {
         access_key_id: ex.access_key.clone(),
         secret_access_key: ex.secret_key.clone(),
         session_token: None,
+        expiration: None,
     };
     for case in &ex.cases {
         let mut b = http::Request::builder()

@@ -32,6 +32,43 @@ pub struct Credentials {
     pub secret_access_key: String,
     /// Session token of temporary credentials.
     pub session_token: Option<String>,
+    /// When temporary credentials expire; `None` when they do not. Expired
+    /// credentials are not used: [`sign_request`] refuses them.
+    pub expiration: Option<SystemTime>,
+}
+
+impl Credentials {
+    /// `PermissionDenied` when the credentials have expired at `now`
+    /// (`now >= expiration`), saying when; never shows a secret.
+    pub fn check_not_expired(&self, now: SystemTime) -> Result<(), NodeError> {
+        match self.expiration {
+            Some(expiration) if now >= expiration => Err(NodeError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the AWS credentials (access key {}) expired at {}; the host must refresh them (it is asked for credentials before every request)",
+                    crate::error::quote(&self.access_key_id),
+                    rfc3339(expiration)
+                ),
+            )
+            .with_setting("credentials")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `time` in RFC 3339, UTC, whole seconds: `2026-11-28T12:00:00Z`.
+pub fn rfc3339(time: SystemTime) -> String {
+    let seconds = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => {
+            aws_smithy_types::DateTime::from_secs(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        }
+        Err(e) => aws_smithy_types::DateTime::from_secs(
+            -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        ),
+    };
+    seconds
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| format!("{} s after 1970-01-01T00:00:00Z", seconds.secs()))
 }
 
 impl std::fmt::Debug for Credentials {
@@ -43,6 +80,7 @@ impl std::fmt::Debug for Credentials {
                 "session_token",
                 &self.session_token.as_ref().map(|_| "** redacted **"),
             )
+            .field("expiration", &self.expiration.map(rfc3339))
             .finish()
     }
 }
@@ -112,6 +150,9 @@ impl SigningRules {
 /// Signs `request` in place for `service`: adds `x-amz-date`,
 /// `authorization`, and where they apply `x-amz-content-sha256` and
 /// `x-amz-security-token`.
+///
+/// Credentials expired at `time` are refused with `PermissionDenied`
+/// ([`Credentials::check_not_expired`]).
 pub fn sign_request(
     request: &mut http::Request<Vec<u8>>,
     service: Service,
@@ -119,6 +160,7 @@ pub fn sign_request(
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<(), NodeError> {
+    credentials.check_not_expired(time)?;
     sign_with_rules(
         request,
         service.signing_name(),
@@ -145,7 +187,7 @@ pub fn sign_with_rules(
         credentials.access_key_id.clone(),
         credentials.secret_access_key.clone(),
         credentials.session_token.clone(),
-        None,
+        credentials.expiration,
         "pinpoint-segment-import",
     )
     .into();
@@ -200,6 +242,7 @@ mod tests {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: token.map(Into::into),
+            expiration: None,
         }
     }
 
@@ -277,8 +320,36 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let text = format!("{:?}", creds(Some("TOKEN")));
+        let mut c = creds(Some("TOKEN"));
+        c.expiration = Some(at_2015());
+        let text = format!("{c:?}");
         assert!(!text.contains("wJalr") && !text.contains("TOKEN"), "{text}");
         assert!(text.contains("AKIDEXAMPLE"));
+        assert!(text.contains("2015-08-30T12:36:00Z"), "{text}");
+    }
+
+    #[test]
+    fn expired_credentials_are_not_used() {
+        let mut c = creds(Some("TOKEN"));
+        let mut r = http::Request::get("https://pinpoint.us-east-1.amazonaws.com/v1/apps/abc")
+            .body(Vec::new())
+            .unwrap();
+        c.expiration = Some(at_2015() + Duration::from_secs(1));
+        sign_request(&mut r, Service::Pinpoint, "us-east-1", &c, at_2015()).unwrap();
+        c.expiration = Some(at_2015());
+        let err = sign_request(&mut r, Service::Pinpoint, "us-east-1", &c, at_2015()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::PermissionDenied);
+        assert!(
+            err.message.contains("expired at 2015-08-30T12:36:00Z")
+                && err.message.contains("must refresh"),
+            "{}",
+            err.message
+        );
+        let text = format!("{err:?} {}", serde_json::to_string(&err).unwrap());
+        assert!(!text.contains("wJalr") && !text.contains("TOKEN"), "{text}");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1969-12-31T23:59:59Z"
+        );
     }
 }
