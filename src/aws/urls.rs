@@ -4,6 +4,7 @@
 //! Without an override the node uses AWS's public endpoints for the region;
 //! with one it sends to (and signs for) the override, as AWS SDKs do.
 
+use crate::error::{ErrorKind, NodeError, quote};
 use crate::settings::{PathStyle, Settings};
 
 /// The characters left as they are in a path segment (RFC 3986 unreserved).
@@ -41,13 +42,74 @@ pub fn pinpoint_base(settings: &Settings) -> String {
         .unwrap_or_else(|| format!("https://pinpoint.{}.amazonaws.com", settings.region))
 }
 
+/// [`pinpoint_base`], checked: a base that is not an http(s) URL with a host
+/// is `InvalidSettings` naming `pinpoint-endpoint`, or `region` when no
+/// endpoint is set (the default endpoint is made from it).
+pub fn checked_pinpoint_base(settings: &Settings) -> Result<String, NodeError> {
+    let base = pinpoint_base(settings);
+    let setting = if settings.pinpoint_endpoint.is_some() {
+        "pinpoint-endpoint"
+    } else {
+        "region"
+    };
+    parse_base(&base, setting)?;
+    Ok(base)
+}
+
+/// [`s3_object_url`], parsed. A URL that does not parse is `InvalidSettings`
+/// naming its cause: `s3-endpoint` (or `region` when no endpoint is set) when
+/// the endpoint is at fault, else `staging-bucket` (the key is
+/// percent-encoded, the bucket is not).
+pub fn s3_object_uri(settings: &Settings, key: &str) -> Result<http::Uri, NodeError> {
+    let (base, setting) = match &settings.s3_endpoint {
+        Some(endpoint) => (endpoint.clone(), "s3-endpoint"),
+        None => (s3_default(settings), "region"),
+    };
+    parse_base(&base, setting)?;
+    let url = s3_object_url(settings, key);
+    url.parse().map_err(|e| {
+        NodeError::new(
+            ErrorKind::InvalidSettings,
+            format!(
+                "the staging bucket makes the S3 URL \"{}\" invalid ({e}); check `staging-bucket`",
+                quote(&url)
+            ),
+        )
+        .with_setting("staging-bucket")
+    })
+}
+
+/// Checks that `base` is an http(s) URL with a host; `setting` is blamed.
+fn parse_base(base: &str, setting: &str) -> Result<(), NodeError> {
+    let parsed = base.parse::<http::Uri>();
+    let error = match &parsed {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            return Ok(());
+        }
+        Ok(_) => "it needs http:// or https:// and a host".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(NodeError::new(
+        ErrorKind::InvalidSettings,
+        format!(
+            "the endpoint \"{}\" made from `{setting}` is not a valid URL ({error})",
+            quote(base)
+        ),
+    )
+    .with_setting(setting))
+}
+
+fn s3_default(settings: &Settings) -> String {
+    format!("https://s3.{}.amazonaws.com", settings.region)
+}
+
 /// The URL of an object in the staging bucket.
 pub fn s3_object_url(settings: &Settings, key: &str) -> String {
     let bucket = &settings.staging_bucket;
     let base = settings
         .s3_endpoint
         .clone()
-        .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", settings.region));
+        .unwrap_or_else(|| s3_default(settings));
     let (scheme, authority) = base.split_once("://").unwrap_or(("https", base.as_str()));
     if use_path_style(settings.s3_path_style, authority, bucket) {
         format!("{scheme}://{authority}/{bucket}/{}", encode_key(key))

@@ -148,9 +148,9 @@ pub fn run<T: Transport, R: Runtime>(
             secrets: Vec::new(),
         },
         input,
-        object_url: urls::s3_object_url(settings, &key),
+        object_url: urls::s3_object_uri(settings, &key)?,
         s3_url: format!("s3://{}/{key}", settings.staging_bucket),
-        pinpoint: urls::pinpoint_base(settings),
+        pinpoint: urls::checked_pinpoint_base(settings)?,
         job_may_run: false,
     };
     flow.run(prepared)
@@ -159,7 +159,7 @@ pub fn run<T: Transport, R: Runtime>(
 struct Flow<'a, T, R> {
     client: Client<'a, T, R>,
     input: &'a ImportInput,
-    object_url: String,
+    object_url: http::Uri,
     s3_url: String,
     pinpoint: String,
     /// An import job of this file may exist and not have ended, so it may
@@ -177,7 +177,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         self.client
             .runtime
             .progress(Stage::CheckingApplication, 0, None);
-        let request = pinpoint::get_app(&self.pinpoint, self.app());
+        let request = pinpoint::get_app(&self.pinpoint, self.app())?;
         self.client
             .pinpoint("GetApp", &request, Idempotency::Safe)
             .map_err(|e| client::plain(e, "GetApp"))?;
@@ -234,7 +234,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.client.settings.import_role_arn.clone(),
             self.input.segment_name.clone(),
         );
-        let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
+        let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body)?;
         let job = match self.send_create(&request) {
             Ok(job) => job,
             Err(Failure::Ambiguous(e)) => {
@@ -310,7 +310,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                     .runtime
                     .sleep(interval.min(settings.max_wait - waited));
                 interval = (interval + interval / 2).min(settings.poll_interval * 5);
-                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
                 let response = self
                     .client
                     .pinpoint("GetImportJob", &request, Idempotency::Safe)
@@ -350,11 +350,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// A FAILED job: delete its segment (best effort) and report the failures.
     fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
-        let request = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id);
-        let deleted = self
-            .client
-            .pinpoint("DeleteSegment", &request, Idempotency::Safe)
-            .is_ok();
+        let deleted = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id).is_ok_and(
+            |request| {
+                self.client
+                    .pinpoint("DeleteSegment", &request, Idempotency::Safe)
+                    .is_ok()
+            },
+        );
         let first = job
             .failures
             .first()
@@ -495,13 +497,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn find_in_pages<P: Page>(
         &mut self,
         operation: &str,
-        request: fn(&str, &str, u32, Option<&str>) -> crate::aws::Request,
+        request: fn(&str, &str, u32, Option<&str>) -> Result<crate::aws::Request, NodeError>,
         stage: Option<Stage>,
         wanted: impl Fn(&P::Item) -> bool,
     ) -> Result<Option<P::Item>, NodeError> {
         let mut token: Option<String> = None;
         for page in 0..MAX_PAGES {
-            let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref())?;
             let response = self
                 .client
                 .pinpoint(operation, &request, Idempotency::Safe)
@@ -527,7 +529,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         if let Some(id) = job.definition.segment_id.clone().filter(|s| !s.is_empty()) {
             return Ok(id);
         }
-        let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+        let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
         if let Ok(response) = self
             .client
             .pinpoint("GetImportJob", &request, Idempotency::Safe)

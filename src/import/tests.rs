@@ -617,3 +617,30 @@ fn a_host_that_refreshes_credentials_is_honoured() {
         "asked before every request"
     );
 }
+
+#[test]
+fn urls_that_do_not_parse_are_settings_errors_before_any_request() {
+    type Spoil = fn(&mut Settings);
+    let cases: [(Spoil, &str); 5] = [
+        (
+            |s| s.pinpoint_endpoint = Some("http://bad host".into()),
+            "pinpoint-endpoint",
+        ),
+        (|s| s.region = "us east 1".into(), "region"),
+        (
+            |s| s.s3_endpoint = Some("http://[::1".into()),
+            "s3-endpoint",
+        ),
+        (|s| s.s3_endpoint = Some("ftp:x".into()), "s3-endpoint"),
+        (|s| s.staging_bucket = "a bucket".into(), "staging-bucket"),
+    ];
+    for (spoil, setting) in cases {
+        let mut s = settings();
+        spoil(&mut s);
+        let mut aws = FakeAws::default();
+        let err = run(&input("Seg"), &s, &mut aws, &mut FakeRuntime::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidSettings, "{setting}: {err}");
+        assert_eq!(err.details.setting.as_deref(), Some(setting), "{err}");
+        assert!(aws.log.is_empty(), "{setting}: {:?}", aws.log);
+    }
+}
