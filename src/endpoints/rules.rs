@@ -665,6 +665,22 @@ fn check_custom_attribute_names(
     }
 }
 
+/// The first control character in `text` that endpoint data may not carry:
+/// C0 controls (NUL, ESC...) other than TAB, CR and LF (which the CSV reader
+/// reports on their own and JSON escapes), DEL, and C1 controls (CSI...).
+pub(crate) fn forbidden_control(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+}
+
+/// The problem message for control character `c` in `what` ("the value").
+pub(crate) fn control_message(what: &str, c: char) -> String {
+    format!(
+        "{what} contains the control character U+{:04X}; control characters (NUL, DEL, terminal escapes) are not accepted in endpoint data; remove it",
+        u32::from(c)
+    )
+}
+
 /// Checks a custom attribute's name (the part after the prefix); the message
 /// when it breaks Pinpoint's rules.
 pub fn custom_name_problem(field: &Field) -> Option<String> {
