@@ -375,6 +375,25 @@ fn endpoint(
     if parsed.path() != "/" && !parsed.path().is_empty() || parsed.query().is_some() {
         return Err(bad(key, &format!("`{key}` must not have a path or query")));
     }
+    // `http` takes `host:70000` or `host:12a` and drops the port; a request
+    // would then fail as a DNS error far from its cause.
+    let host = parsed.host().unwrap_or("");
+    if let Some(port) = authority.strip_prefix(host).filter(|p| !p.is_empty()) {
+        let number = port
+            .strip_prefix(':')
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        if number.is_none() {
+            return Err(bad(
+                key,
+                &format!(
+                    "`{key}` has the port \"{}\"; a port is a number from 1 to 65535",
+                    quote(port.trim_start_matches(':'))
+                ),
+            ));
+        }
+    }
     Ok(Some(format!(
         "{}://{}",
         parsed.scheme_str().unwrap_or("https"),
@@ -518,6 +537,38 @@ mod tests {
         let huge = "x".repeat(1 << 20);
         let err = check_keys([huge.as_str()]).unwrap_err();
         assert!(serde_json::to_string(&err).unwrap().len() < 1024);
+    }
+
+    #[test]
+    fn ports_out_of_range_are_invalid_settings() {
+        for url in [
+            "http://127.0.0.1:70000",
+            "http://127.0.0.1:65536",
+            "http://127.0.0.1:0",
+            "http://localhost:12a",
+            "http://localhost:+80",
+            "http://localhost:",
+            "http://[::1]:99999999999999999999",
+        ] {
+            for key in ["s3-endpoint", "pinpoint-endpoint"] {
+                let mut pairs = BASE.to_vec();
+                pairs.push((key, url));
+                let err = parse(&pairs).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidSettings, "{url}");
+                assert_eq!(err.details.setting.as_deref(), Some(key), "{url}");
+                assert!(err.message.contains("1 to 65535"), "{}", err.message);
+            }
+        }
+        for (url, normal) in [
+            ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+            ("https://h.example:65535/", "https://h.example:65535"),
+            ("http://[::1]:4566", "http://[::1]:4566"),
+            ("https://s3.example.com", "https://s3.example.com"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("s3-endpoint", url));
+            assert_eq!(parse(&pairs).unwrap().s3_endpoint.as_deref(), Some(normal));
+        }
     }
 
     #[test]

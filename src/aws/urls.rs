@@ -146,25 +146,72 @@ fn use_path_style(style: PathStyle, authority: &str, bucket: &str) -> bool {
         PathStyle::Path => true,
         PathStyle::VirtualHosted => false,
         PathStyle::Auto => {
-            let host = host_of(authority);
-            bucket.contains('.')
-                || host == "localhost"
-                || host.ends_with(".localhost")
-                || host.parse::<std::net::IpAddr>().is_ok()
-                || host.starts_with('[')
+            let host = authority
+                .parse::<http::uri::Authority>()
+                .map(|a| a.host().to_owned())
+                .unwrap_or_default();
+            bucket.contains('.') || is_ip_or_localhost(&host)
         }
     }
 }
 
-/// The host of an authority, without the port.
-fn host_of(authority: &str) -> &str {
-    if let Some(end) = authority.find(']') {
-        return &authority[..=end];
+/// Whether `host` (as a URL writes it) is an IP address or `localhost`:
+/// `[::1]` and any other bracketed IPv6 literal; IPv4 in every spelling URL
+/// parsers take (`127.0.0.2`, `127.1`, `0x7f.1`, `017700000001`,
+/// `2130706433`); `localhost` and `*.localhost` in any case, with or without
+/// the root's trailing dot. Such a host has no subdomain for a bucket.
+pub fn is_ip_or_localhost(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let address = inner.split('%').next().unwrap_or(inner);
+        return address.parse::<std::net::Ipv6Addr>().is_ok();
     }
-    authority
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(authority)
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::Ipv4Addr>().is_ok()
+        || inet_aton(&host).is_some()
+}
+
+/// An IPv4 address in the forms `inet_aton` and the WHATWG URL parser take:
+/// one to four parts, each decimal, octal (leading `0`) or hex (`0x`), the
+/// last filling the remaining bytes.
+fn inet_aton(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if let Some(octal) = part.strip_prefix('0').filter(|o| !o.is_empty()) {
+                (octal, 8)
+            } else {
+                (*part, 10)
+            };
+        let number = if digits.is_empty() && radix == 16 {
+            0
+        } else if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
+        numbers.push(number);
+    }
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|n| *n > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 64 && *last >= 1u64 << room {
+        return None;
+    }
+    let mut address = *last;
+    for (i, n) in leading.iter().enumerate() {
+        address |= n << (8 * (3 - i as u32));
+    }
+    u32::try_from(address).ok().map(std::net::Ipv4Addr::from)
 }
 
 #[cfg(test)]
@@ -212,6 +259,72 @@ mod tests {
         assert_eq!(s3_object_url(&s, "k"), "https://b-1.minio.example.com/k");
         let s = settings(Some("https://minio.example.com"), "b-1", PathStyle::Path);
         assert_eq!(s3_object_url(&s, "k"), "https://minio.example.com/b-1/k");
+    }
+
+    #[test]
+    fn every_spelling_of_an_ip_or_localhost_uses_path_style() {
+        for host in [
+            "localhost:4566",
+            "LOCALHOST:4566",
+            "LocalHost",
+            "localhost.",
+            "s3.localhost:9000",
+            "S3.LOCALHOST",
+            "127.0.0.1:4566",
+            "127.0.0.2",
+            "127.1:4566",
+            "0x7f.1",
+            "0X7F.0.0.1",
+            "0x7f000001",
+            "2130706433:80",
+            "017700000001",
+            "0177.0.0.1",
+            "10.0.0.5",
+            "192.168.1.1",
+            "[::1]:4566",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25eth0]:80",
+        ] {
+            let s = settings(Some(&format!("http://{host}")), "b-1", PathStyle::Auto);
+            assert_eq!(
+                s3_object_url(&s, "k"),
+                format!("http://{host}/b-1/k"),
+                "{host}"
+            );
+        }
+        for host in [
+            "minio.example.com",
+            "127.example.com",
+            "localhost.example.com",
+            "mylocalhost",
+            "1.2.3.4.5",
+            "0x7g.1",
+            "256.1.1.1",
+            "1.2.3.4294967296",
+            "4294967296",
+        ] {
+            let s = settings(Some(&format!("https://{host}")), "b-1", PathStyle::Auto);
+            assert_eq!(
+                s3_object_url(&s, "k"),
+                format!("https://b-1.{host}/k"),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            inet_aton("127.1"),
+            Some(std::net::Ipv4Addr::new(127, 0, 0, 1))
+        );
+        assert_eq!(
+            inet_aton("0x7f.1"),
+            Some(std::net::Ipv4Addr::new(127, 0, 0, 1))
+        );
+        assert_eq!(
+            inet_aton("1.2.65535"),
+            Some(std::net::Ipv4Addr::new(1, 2, 255, 255))
+        );
+        assert_eq!(inet_aton("1.2.65536"), None);
+        assert_eq!(inet_aton("08"), None);
     }
 
     #[test]
