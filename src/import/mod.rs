@@ -13,7 +13,7 @@
 mod client;
 pub mod host;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -494,6 +494,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// The first item `wanted` accepts, reading the pages of `operation` (made
     /// by `request`) until one has it or there are no more; `stage`, if given,
     /// is reported once per page.
+    ///
+    /// A listing that does not end (a token sent twice, or more than
+    /// [`MAX_PAGES`] pages) is a `ServiceError` naming the operation: the
+    /// search is incomplete, so its "not found" cannot be trusted.
     fn find_in_pages<P: Page>(
         &mut self,
         operation: &str,
@@ -502,6 +506,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         wanted: impl Fn(&P::Item) -> bool,
     ) -> Result<Option<P::Item>, NodeError> {
         let mut token: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
         for page in 0..MAX_PAGES {
             let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref())?;
             let response = self
@@ -515,12 +520,25 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             if let Some(found) = items.into_iter().find(|item| wanted(item)) {
                 return Ok(Some(found));
             }
-            match next.filter(|t| !t.is_empty()) {
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(None),
+            let Some(next) = next.filter(|t| !t.is_empty()) else {
+                return Ok(None);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(endless_listing(
+                    operation,
+                    format!(
+                        "page {} gave the NextToken \"{}\" that an earlier page gave",
+                        page + 1,
+                        quote(&next)
+                    ),
+                ));
             }
+            token = Some(next);
         }
-        Ok(None)
+        Err(endless_listing(
+            operation,
+            format!("it still had more after {MAX_PAGES} pages"),
+        ))
     }
 
     /// The new segment's id: from the job's definition, else from a fresh
@@ -550,6 +568,20 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             )),
         }
     }
+}
+
+/// The error of a paged listing that does not end.
+fn endless_listing(operation: &str, why: String) -> NodeError {
+    NodeError::new(
+        ErrorKind::ServiceError,
+        format!(
+            "{operation} did not finish listing: {why}; the listing cannot be read to its end, so the import does not go ahead"
+        ),
+    )
+    .with_service(crate::error::ServiceContext {
+        operation: operation.to_owned(),
+        ..Default::default()
+    })
 }
 
 fn parse_json<D: serde::de::DeserializeOwned>(

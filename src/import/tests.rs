@@ -644,3 +644,85 @@ fn urls_that_do_not_parse_are_settings_errors_before_any_request() {
         assert!(aws.log.is_empty(), "{setting}: {:?}", aws.log);
     }
 }
+
+fn segments_page(names: &[&str], next: Option<&str>) -> Result<Response, TransportError> {
+    let items: Vec<_> = names
+        .iter()
+        .map(|n| serde_json::json!({"Id": format!("id-{n}"), "Name": n}))
+        .collect();
+    let mut page = serde_json::json!({ "Item": items });
+    if let Some(t) = next {
+        page["NextToken"] = t.into();
+    }
+    Ok(json(200, page))
+}
+
+#[test]
+fn a_listing_that_repeats_a_token_is_a_service_error() {
+    // Tokens a, b, a: the loop is longer than one page, so comparing with the
+    // previous token alone would not see it.
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetSegments",
+        [
+            segments_page(&["x"], Some("a")),
+            segments_page(&["y"], Some("b")),
+            segments_page(&["z"], Some("a")),
+        ]
+        .into(),
+    );
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert_eq!(err.details.service.unwrap().operation, "GetSegments");
+    assert!(
+        err.message.contains("GetSegments") && err.message.contains("\"a\""),
+        "{}",
+        err.message
+    );
+    assert!(!ops(&aws).contains(&"PutObject"), "{:?}", ops(&aws));
+    // The same token twice in a row, too.
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetSegments",
+        [
+            segments_page(&["x"], Some("t")),
+            segments_page(&["x"], Some("t")),
+        ]
+        .into(),
+    );
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(!ops(&aws).contains(&"PutObject"));
+}
+
+#[test]
+fn a_listing_longer_than_the_page_limit_is_a_service_error() {
+    let mut aws = FakeAws {
+        segments: (0..=MAX_PAGES)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
+            .collect(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(
+        err.message.contains("GetSegments") && err.message.contains("1000 pages"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        ops(&aws).iter().filter(|o| **o == "GetSegments").count(),
+        MAX_PAGES
+    );
+    assert!(!ops(&aws).contains(&"PutObject"));
+    // Exactly MAX_PAGES pages is a complete listing.
+    let mut aws = FakeAws {
+        segments: (0..MAX_PAGES)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
+            .collect(),
+        page_size: 1,
+        ..Default::default()
+    };
+    run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+}
