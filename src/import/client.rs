@@ -2,14 +2,16 @@
 
 use std::time::Duration;
 
-use super::host::{Level, Runtime, Transport, TransportError, TransportErrorKind};
+use super::host::{
+    AttemptTimeout, Level, Runtime, Transport, TransportError, TransportErrorKind, attempt_timeout,
+};
 use crate::aws::errors::{
     AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error,
 };
 use crate::aws::sign::{Service, sign_request};
 use crate::aws::{Request, Response};
 use crate::error::{ErrorKind, NodeError, ServiceContext};
-use crate::settings::Settings;
+use crate::settings::{RetryPolicy, Settings};
 
 /// Whether a request may be sent again after an ambiguous failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,12 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     /// Sends `request` to `service`, retrying throttling, server errors and
     /// connection failures with exponential backoff and full jitter.
     ///
+    /// Two bounds hold together: at most `retry-max-attempts` attempts, and
+    /// the request's time budget `retry-max-total-seconds` for its attempts
+    /// and the waits between them. Each attempt carries an [`AttemptTimeout`]
+    /// of what is left of the budget; no attempt starts once the wait before
+    /// it would spend the budget.
+    ///
     /// Returns the answer when its status is a success (2xx); an error answer
     /// is returned as [`CallError::Answer`] for the caller to map.
     pub fn call(
@@ -93,28 +101,35 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             )
             .map_err(CallError::Failed)?;
             let spent = self.runtime.monotonic().saturating_sub(started);
-            let last = attempt >= policy.max_attempts || spent >= policy.max_total;
-            match self.transport.send(signed) {
+            signed
+                .extensions_mut()
+                .insert(AttemptTimeout(attempt_timeout(&policy, spent)));
+            let result = self.transport.send(signed);
+            let spent = self.runtime.monotonic().saturating_sub(started);
+            match result {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    if last || !RETRYABLE_STATUS.contains(&status) {
+                    if !RETRYABLE_STATUS.contains(&status) {
                         return Err(CallError::Answer(Box::new(response)));
                     }
-                    let retry_after = retry_after(&response);
-                    if retry_after.is_some_and(|wait| spent + wait > policy.max_total) {
-                        // The server asks for a longer wait than the budget allows.
+                    let delay = self.delay(attempt, retry_after(&response));
+                    if let Some(why) = stop(&policy, attempt, spent, delay) {
+                        self.runtime.log(
+                            Level::Info,
+                            &format!("{operation} answered {status}; {why}"),
+                        );
                         return Err(CallError::Answer(Box::new(response)));
                     }
                     self.runtime.log(
                         Level::Info,
                         &format!(
-                            "{operation} answered {status}; retrying (attempt {} of {})",
-                            attempt + 1,
-                            policy.max_attempts
+                            "{operation} answered {status}; retrying in {}: {}",
+                            seconds(delay),
+                            next_attempt(&policy, attempt)
                         ),
                     );
-                    self.backoff(attempt, retry_after);
+                    self.runtime.sleep(delay);
                 }
                 Err(e) if e.kind == TransportErrorKind::Denied => {
                     let key = endpoint_setting(service);
@@ -135,40 +150,41 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 Err(e) if e.maybe_sent() && idempotency == Idempotency::Unsafe => {
                     return Err(CallError::Ambiguous(e));
                 }
-                Err(e) if last => {
-                    let mut error = NodeError::new(
-                        ErrorKind::ServiceError,
-                        format!(
-                            "could not reach {} for {operation} after {attempt} attempts: {}",
-                            authority(request),
-                            e.message
-                        ),
-                    )
-                    .with_service(ServiceContext {
-                        operation: operation.to_owned(),
-                        ..Default::default()
-                    });
-                    if e.kind == TransportErrorKind::Connect {
-                        // No connection at all: the endpoint is the first suspect.
-                        let key = endpoint_setting(service);
-                        error
-                            .message
-                            .push_str(&format!("; check `{key}` and the network"));
-                        error = error.with_setting(key);
-                    }
-                    return Err(CallError::Failed(error));
-                }
                 Err(e) => {
+                    let delay = self.delay(attempt, None);
+                    if let Some(why) = stop(&policy, attempt, spent, delay) {
+                        let mut error = NodeError::new(
+                            ErrorKind::ServiceError,
+                            format!(
+                                "could not reach {} for {operation}: {why}; the last attempt failed with: {}",
+                                authority(request),
+                                e.message
+                            ),
+                        )
+                        .with_service(ServiceContext {
+                            operation: operation.to_owned(),
+                            ..Default::default()
+                        });
+                        if e.kind == TransportErrorKind::Connect {
+                            // No connection at all: the endpoint is the first suspect.
+                            let key = endpoint_setting(service);
+                            error
+                                .message
+                                .push_str(&format!("; check `{key}` and the network"));
+                            error = error.with_setting(key);
+                        }
+                        return Err(CallError::Failed(error));
+                    }
                     self.runtime.log(
                         Level::Info,
                         &format!(
-                            "{operation} failed ({}); retrying (attempt {} of {})",
+                            "{operation} failed ({}); retrying in {}: {}",
                             e.message,
-                            attempt + 1,
-                            policy.max_attempts
+                            seconds(delay),
+                            next_attempt(&policy, attempt)
                         ),
                     );
-                    self.backoff(attempt, None);
+                    self.runtime.sleep(delay);
                 }
             }
             attempt += 1;
@@ -209,9 +225,10 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         }
     }
 
-    /// Waits before attempt `attempt + 1`: full jitter over an exponential
-    /// ceiling, but never less than the server's `Retry-After`.
-    fn backoff(&mut self, attempt: u32, retry_after: Option<Duration>) {
+    /// The wait before attempt `attempt + 1`: full jitter over an
+    /// exponential ceiling, but never less than the server's `Retry-After`
+    /// (itself capped at 300 s).
+    fn delay(&mut self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let policy = self.settings.retry;
         let ceiling = policy
             .base_delay
@@ -223,11 +240,55 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         } else {
             self.runtime.random() % (ceiling_ms + 1)
         });
-        let delay = match retry_after {
+        match retry_after {
             Some(server) => jitter.max(server.min(Duration::from_secs(300))),
             None => jitter,
-        };
-        self.runtime.sleep(delay);
+        }
+    }
+}
+
+/// Why no attempt follows attempt `attempt`, which ended after `spent`, when
+/// the next would have to wait `delay`; `None` when it may follow.
+fn stop(policy: &RetryPolicy, attempt: u32, spent: Duration, delay: Duration) -> Option<String> {
+    let attempts = if attempt == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempt} attempts")
+    };
+    if attempt >= policy.max_attempts {
+        Some(format!(
+            "gave up after {attempts} in {}: `retry-max-attempts` is {}",
+            seconds(spent),
+            policy.max_attempts
+        ))
+    } else if spent.saturating_add(delay) >= policy.max_total {
+        Some(format!(
+            "gave up after {attempts} in {}: the retry budget of {} (`retry-max-total-seconds`) is spent",
+            seconds(spent),
+            seconds(policy.max_total)
+        ))
+    } else {
+        None
+    }
+}
+
+/// `attempt 2 (of at most 5, within 120 s)`: the attempt after `attempt`, and
+/// both bounds on it.
+fn next_attempt(policy: &RetryPolicy, attempt: u32) -> String {
+    format!(
+        "attempt {} (of at most {}, within {})",
+        attempt + 1,
+        policy.max_attempts,
+        seconds(policy.max_total)
+    )
+}
+
+/// A duration for people: `0.2 s`, `9.5 s`, `241 s`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) && d.subsec_millis() != 0 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
     }
 }
 

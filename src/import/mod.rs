@@ -19,7 +19,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
-pub use host::{Level, Runtime, Stage, Transport, TransportError, TransportErrorKind};
+pub use host::{
+    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MIN_ATTEMPT_TIMEOUT, Runtime, Stage, Transport,
+    TransportError, TransportErrorKind, attempt_timeout,
+};
 
 use crate::aws::pinpoint::{
     self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,

@@ -1,12 +1,15 @@
 //! The flow against a scripted AWS: a fake transport that answers by
 //! operation, with queued faults, and a runtime with a fake clock.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response};
+use crate::settings::RetryPolicy;
 
 const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
 
@@ -150,6 +153,8 @@ struct FakeRuntime {
     expiry: Option<fn(SystemTime) -> SystemTime>,
     /// How many times credentials were asked for.
     credential_calls: usize,
+    /// Time that passed outside the runtime (in a transport that waits).
+    elsewhere: Rc<Cell<Duration>>,
 }
 
 /// The fake's wall clock at the start: 2026-11-18T11:06:40Z.
@@ -157,10 +162,10 @@ const START: u64 = 1_795_000_000;
 
 impl Runtime for FakeRuntime {
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(START) + self.clock
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START) + self.monotonic()
     }
     fn monotonic(&self) -> Duration {
-        self.clock
+        self.clock + self.elsewhere.get()
     }
     fn sleep(&mut self, d: Duration) {
         self.clock += d;
@@ -380,9 +385,143 @@ fn retries_stop_at_the_time_budget() {
     let mut rt = FakeRuntime::default();
     let err = run(&input("Seg"), &s, &mut aws, &mut rt).unwrap_err();
     assert_eq!(err.kind, ErrorKind::ServiceError);
-    // The fake's jitter is 23.5 s: attempts at 0 s, 23.5 s and 47 s, which is
-    // past the 40 s budget, so that one is the last.
-    assert_eq!(ops(&aws).len(), 3, "{:?}", rt.sleeps);
+    // The fake's jitter is 23.5 s: attempts at 0 s and 23.5 s; a third would
+    // start at 47 s, past the 40 s budget, so there is none.
+    assert_eq!(ops(&aws).len(), 2, "{:?}", rt.sleeps);
+    assert_eq!(rt.sleeps.len(), 1);
+    assert!(
+        rt.logs.iter().any(|l| l.contains(
+            "gave up after 2 attempts in 23 s: the retry budget of 40 s (`retry-max-total-seconds`) is spent"
+        )),
+        "{:?}",
+        rt.logs
+    );
+}
+
+/// A server that never answers: each attempt waits for as long as the
+/// request's `AttemptTimeout` allows, then fails as a first-byte timeout.
+struct Silent {
+    clock: Rc<Cell<Duration>>,
+    timeouts: Vec<Duration>,
+}
+
+impl Transport for Silent {
+    fn send(&mut self, req: Request) -> Result<Response, TransportError> {
+        let timeout = req
+            .extensions()
+            .get::<AttemptTimeout>()
+            .expect("every request carries its attempt timeout")
+            .0;
+        self.timeouts.push(timeout);
+        self.clock.set(self.clock.get() + timeout);
+        Err(TransportError::new(
+            TransportErrorKind::Broken,
+            "ConnectionReadTimeout",
+        ))
+    }
+}
+
+#[test]
+fn a_silent_server_ends_within_the_budget_and_the_messages_say_so() {
+    let mut rt = FakeRuntime::default();
+    let mut silent = Silent {
+        clock: rt.elsewhere.clone(),
+        timeouts: Vec::new(),
+    };
+    // The default budget: one attempt of 120 s spends it.
+    let err = run(&input("Seg"), &settings(), &mut silent, &mut rt).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert_eq!(silent.timeouts, [Duration::from_secs(120)]);
+    assert!(
+        err.message.contains(
+            "gave up after 1 attempt in 120 s: the retry budget of 120 s (`retry-max-total-seconds`) is spent"
+        ),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("ConnectionReadTimeout"),
+        "{}",
+        err.message
+    );
+
+    // A budget of 300 s: attempts of 120 s, 120 s and what is left.
+    let mut s = settings();
+    s.retry.max_total = Duration::from_secs(300);
+    let mut rt = FakeRuntime::default();
+    let mut silent = Silent {
+        clock: rt.elsewhere.clone(),
+        timeouts: Vec::new(),
+    };
+    let err = run(&input("Seg"), &s, &mut silent, &mut rt).unwrap_err();
+    assert_eq!(silent.timeouts.len(), 3, "{:?}", silent.timeouts);
+    assert_eq!(&silent.timeouts[..2], [Duration::from_secs(120); 2]);
+    let total = rt.monotonic();
+    assert_eq!(total, Duration::from_secs(300), "{:?}", rt.sleeps);
+    assert!(
+        err.message
+            .contains("gave up after 3 attempts in 300 s: the retry budget of 300 s"),
+        "{}",
+        err.message
+    );
+    let retries: Vec<_> = rt.logs.iter().filter(|l| l.contains("retrying")).collect();
+    assert_eq!(retries.len(), 2, "{:?}", rt.logs);
+    assert!(
+        retries[0].contains("attempt 2 (of at most 5, within 300 s)"),
+        "{retries:?}"
+    );
+    assert!(
+        retries[1].contains("attempt 3 (of at most 5, within 300 s)"),
+        "{retries:?}"
+    );
+}
+
+#[test]
+fn failures_that_come_fast_end_at_the_attempt_limit_and_say_so() {
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetApp",
+        (0..10)
+            .map(|_| {
+                Err(TransportError::new(
+                    TransportErrorKind::Connect,
+                    "ConnectionRefused",
+                ))
+            })
+            .collect(),
+    );
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(ops(&aws).len(), 5);
+    assert!(
+        err.message.contains("gave up after 5 attempts in")
+            && err.message.contains("`retry-max-attempts` is 5"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.details.setting.as_deref(), Some("pinpoint-endpoint"));
+    assert!(
+        rt.logs
+            .iter()
+            .any(|l| l.contains("attempt 5 (of at most 5, within 120 s)")),
+        "{:?}",
+        rt.logs
+    );
+}
+
+#[test]
+fn attempt_timeouts_are_what_is_left_of_the_budget() {
+    let policy = RetryPolicy::default();
+    let t = |s| attempt_timeout(&policy, Duration::from_secs(s));
+    assert_eq!(t(0), MAX_ATTEMPT_TIMEOUT);
+    assert_eq!(t(100), Duration::from_secs(20));
+    assert_eq!(t(120), MIN_ATTEMPT_TIMEOUT);
+    assert_eq!(t(10_000), MIN_ATTEMPT_TIMEOUT);
+    let long = RetryPolicy {
+        max_total: Duration::from_secs(3600),
+        ..policy
+    };
+    assert_eq!(attempt_timeout(&long, Duration::ZERO), MAX_ATTEMPT_TIMEOUT);
 }
 
 #[test]
