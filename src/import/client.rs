@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::host::{
-    AttemptTimeout, Level, Runtime, Transport, TransportError, TransportErrorKind, attempt_timeout,
+    AttemptTimeout, Level, MAX_RESPONSE_BYTES, Runtime, Transport, TransportError,
+    TransportErrorKind, attempt_timeout,
 };
 use crate::aws::errors::{
     AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error,
@@ -29,6 +30,10 @@ pub enum Failure {
     Failed(NodeError),
     /// An unsafe request may have reached the server; the caller must check.
     Ambiguous(TransportError),
+    /// The server answered, too much to read
+    /// ([`TransportErrorKind::TooLarge`]): the request may have taken effect.
+    /// The node error to report.
+    Unread(NodeError),
 }
 
 /// Why a call did not return a success answer.
@@ -40,6 +45,9 @@ pub enum CallError {
     Failed(NodeError),
     /// An unsafe request may have reached the server; the caller must check.
     Ambiguous(TransportError),
+    /// The answer was larger than [`MAX_RESPONSE_BYTES`] and was not read;
+    /// the request may have taken effect. The node error to report.
+    Unread(NodeError),
 }
 
 /// Sends signed requests for one run.
@@ -141,6 +149,23 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                         .with_setting(key),
                     ));
                 }
+                Err(e) if e.kind == TransportErrorKind::TooLarge => {
+                    return Err(CallError::Unread(
+                        NodeError::new(
+                            ErrorKind::ServiceError,
+                            format!(
+                                "the answer of {} to {operation} is larger than {} MiB ({MAX_RESPONSE_BYTES} bytes), the most the node reads; it was not read and {operation} was not retried ({})",
+                                authority(request),
+                                MAX_RESPONSE_BYTES >> 20,
+                                e.message
+                            ),
+                        )
+                        .with_service(ServiceContext {
+                            operation: operation.to_owned(),
+                            ..Default::default()
+                        }),
+                    ));
+                }
                 Err(e) if e.kind == TransportErrorKind::Invalid => {
                     return Err(CallError::Failed(NodeError::new(
                         ErrorKind::ServiceError,
@@ -206,6 +231,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 )),
                 CallError::Failed(n) => Failure::Failed(n),
                 CallError::Ambiguous(t) => Failure::Ambiguous(t),
+                CallError::Unread(n) => Failure::Unread(n),
             })
     }
 
@@ -220,7 +246,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 region,
                 &redact(parse_s3_error(&r), &self.secrets),
             )),
-            Err(CallError::Failed(e)) => Err(e),
+            Err(CallError::Failed(e) | CallError::Unread(e)) => Err(e),
             Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
         }
     }
@@ -295,7 +321,7 @@ fn seconds(d: Duration) -> String {
 /// The node error of a failed Pinpoint call, for callers with nothing to check.
 pub fn plain(e: Failure, operation: &str) -> NodeError {
     match e {
-        Failure::Failed(n) => n,
+        Failure::Failed(n) | Failure::Unread(n) => n,
         Failure::Ambiguous(t) => NodeError::new(
             ErrorKind::ServiceError,
             format!("the connection broke during {operation}: {}", t.message),

@@ -33,6 +33,12 @@ pub fn attempt_timeout(policy: &RetryPolicy, spent: Duration) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptTimeout(pub Duration);
 
+/// The largest answer body a transport reads, in bytes (16 MiB). The node's
+/// answers are KBs (a page of 100 segments, an S3 error); a transport stops
+/// reading past this and reports [`TransportErrorKind::TooLarge`], so a
+/// misbehaving server cannot exhaust the component's memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
 /// Why a request got no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportErrorKind {
@@ -44,6 +50,10 @@ pub enum TransportErrorKind {
     Broken,
     /// The request itself could not be made (bad URL, header).
     Invalid,
+    /// The server answered with a body larger than [`MAX_RESPONSE_BYTES`],
+    /// which was not read: the request arrived and may have taken effect. Not
+    /// retried; the flow reports a `ServiceError`.
+    TooLarge,
 }
 
 /// A request that got no HTTP answer.

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{
-    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MIN_ATTEMPT_TIMEOUT, Runtime, Stage, Transport,
-    TransportError, TransportErrorKind, attempt_timeout,
+    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, MIN_ATTEMPT_TIMEOUT, Runtime,
+    Stage, Transport, TransportError, TransportErrorKind, attempt_timeout,
 };
 
 use crate::aws::pinpoint::{
@@ -271,7 +271,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let answer = self
             .client
             .pinpoint("CreateImportJob", request, Idempotency::Unsafe);
-        self.job_may_run = matches!(answer, Ok(_) | Err(Failure::Ambiguous(_)));
+        self.job_may_run = matches!(
+            answer,
+            Ok(_) | Err(Failure::Ambiguous(_) | Failure::Unread(_))
+        );
         let response = answer?;
         parse_json(response.body(), "CreateImportJob").map_err(Failure::Failed)
     }

@@ -865,3 +865,54 @@ fn a_listing_longer_than_the_page_limit_is_a_service_error() {
     };
     run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
 }
+
+fn too_large() -> Result<Response, TransportError> {
+    Err(TransportError::new(
+        TransportErrorKind::TooLarge,
+        "the body went on past 16777216 bytes",
+    ))
+}
+
+#[test]
+fn an_answer_too_large_to_read_is_a_service_error_and_not_retried() {
+    for op in ["GetApp", "GetSegments", "PutObject"] {
+        let mut aws = FakeAws::default();
+        aws.script.insert(op, [too_large(), too_large()].into());
+        let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ServiceError, "{op}");
+        assert!(
+            err.message
+                .contains(&format!("to {op} is larger than 16 MiB")),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.details.service.unwrap().operation, op);
+        assert_eq!(
+            ops(&aws).iter().filter(|o| **o == op).count(),
+            1,
+            "not retried: {:?}",
+            ops(&aws)
+        );
+        assert!(!ops(&aws).contains(&"CreateImportJob"));
+    }
+    assert_eq!(MAX_RESPONSE_BYTES, 16 * 1024 * 1024);
+}
+
+#[test]
+fn a_create_answer_too_large_to_read_keeps_the_staged_file() {
+    // The job may exist and read the file: it is kept for a re-run to find.
+    let mut aws = FakeAws::default();
+    aws.script.insert("CreateImportJob", [too_large()].into());
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(err.message.contains("CreateImportJob"), "{}", err.message);
+    assert_eq!(
+        ops(&aws)
+            .iter()
+            .filter(|o| **o == "CreateImportJob")
+            .count(),
+        1
+    );
+    assert!(!ops(&aws).contains(&"DeleteObject"), "{:?}", ops(&aws));
+    assert_eq!(aws.objects.len(), 1);
+}
