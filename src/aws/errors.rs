@@ -135,6 +135,79 @@ fn bounded(s: &str) -> String {
     format!("{}...", &s[..end])
 }
 
+/// What replaces a secret in text.
+pub const REDACTED: &str = "<redacted>";
+
+/// `text` with every secret in `secrets` replaced by [`REDACTED`], in every
+/// encoding an AWS answer may quote it in: as is, percent-encoded (with `/`
+/// kept or encoded), base64 (standard or URL-safe, padded or not, alone or
+/// at any offset inside a longer base64 text), and in any letter case (so
+/// also lower- or upper-cased, and with lower-case percent escapes).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for needle in secret_spellings(secret) {
+            out = replace_ignoring_case(&out, &needle, REDACTED);
+        }
+    }
+    out
+}
+
+/// The spellings of `secret` to look for, longest first. Base64 spellings
+/// keep only the characters that depend on the secret alone (at offsets 0, 1
+/// and 2 of a longer text). Spellings shorter than 8 characters, other than
+/// the secret itself, are left out: they would match ordinary text.
+fn secret_spellings(secret: &str) -> Vec<String> {
+    let mut spellings = vec![
+        secret.to_owned(),
+        super::urls::encode_segment(secret),
+        super::urls::encode_key(secret),
+    ];
+    let bytes = secret.as_bytes();
+    for offset in 0..3usize {
+        let mut shifted = vec![0u8; offset];
+        shifted.extend_from_slice(bytes);
+        let encoded = aws_smithy_types::base64::encode(&shifted);
+        // Characters that also depend on the bytes before or after.
+        let skip = (offset * 8).div_ceil(6);
+        let keep = (shifted.len() * 8) / 6;
+        if let Some(core) = encoded.get(skip..keep) {
+            spellings.push(core.to_owned());
+            spellings.push(core.replace('+', "-").replace('/', "_"));
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for s in spellings {
+        let long_enough = s == secret || s.chars().count() >= 8;
+        if long_enough && !unique.iter().any(|u| u.eq_ignore_ascii_case(&s)) {
+            unique.push(s);
+        }
+    }
+    unique.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    unique
+}
+
+/// `text` with each occurrence of `needle`, ignoring ASCII case, replaced.
+fn replace_ignoring_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    // ASCII lower-casing keeps every byte offset, so matches in the lowered
+    // text are matches in `text`, on character boundaries.
+    let haystack = text.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = haystack.get(rest..).and_then(|h| h.find(&needle)) {
+        let start = rest + found;
+        out.push_str(text.get(rest..start).unwrap_or(""));
+        out.push_str(with);
+        rest = start + needle.len();
+    }
+    out.push_str(text.get(rest..).unwrap_or(""));
+    out
+}
+
 /// Said when the service answers as if Pinpoint's engagement APIs are gone.
 pub const END_OF_SUPPORT_NOTE: &str = "Amazon Pinpoint's engagement APIs (segments, imports) reached AWS end of support on 2026-10-30; if this account or region no longer has them, the import cannot run there";
 
@@ -301,6 +374,80 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(body.as_bytes().to_vec()).unwrap()
+    }
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+token=";
+
+    fn base64(bytes: &[u8]) -> String {
+        aws_smithy_types::base64::encode(bytes)
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_every_encoding() {
+        let secrets = vec![SECRET.to_owned(), TOKEN.to_owned()];
+        for secret in [SECRET, TOKEN] {
+            let url_encoded = crate::aws::urls::encode_segment(secret);
+            let embedded = |prefix: &str| {
+                let mut b = prefix.as_bytes().to_vec();
+                b.extend_from_slice(secret.as_bytes());
+                b.extend_from_slice(b"&rest");
+                base64(&b)
+            };
+            let spellings = [
+                ("as is", secret.to_owned()),
+                ("percent-encoded", url_encoded.clone()),
+                ("percent-encoded, lower hex", url_encoded.to_lowercase()),
+                (
+                    "percent-encoded, / kept",
+                    crate::aws::urls::encode_key(secret),
+                ),
+                ("base64", base64(secret.as_bytes())),
+                (
+                    "base64 unpadded",
+                    base64(secret.as_bytes()).trim_end_matches('=').to_owned(),
+                ),
+                (
+                    "base64 URL-safe",
+                    base64(secret.as_bytes())
+                        .replace('+', "-")
+                        .replace('/', "_"),
+                ),
+                ("base64 at offset 1", embedded("a")),
+                ("base64 at offset 2", embedded("ab")),
+                ("base64 at offset 0 of more", embedded("abc")),
+                (
+                    "base64 URL-safe at offset 1",
+                    embedded("x").replace('+', "-").replace('/', "_"),
+                ),
+                ("lower case", secret.to_lowercase()),
+                ("upper case", secret.to_uppercase()),
+            ];
+            for (how, spelling) in spellings {
+                let text = format!(
+                    "The request signature we calculated does not match: '{spelling}' was sent"
+                );
+                let out = redact(&text, &secrets);
+                assert!(out.contains(REDACTED), "{how}: {out}");
+                // Nothing of 12 characters is left of the spelling: at most
+                // the few characters it shares with its neighbours.
+                for window in spelling.as_bytes().windows(12) {
+                    let window = std::str::from_utf8(window).unwrap();
+                    assert!(!out.contains(window), "{how}: {window} in {out}");
+                }
+                assert!(out.starts_with("The request signature"), "{how}: {out}");
+                assert!(out.ends_with("' was sent"), "{how}: {out}");
+            }
+        }
+        assert_eq!(
+            redact("nothing secret here", &secrets),
+            "nothing secret here"
+        );
+        // Short secrets are cut out only as they are.
+        assert_eq!(
+            redact("abcabc", &["abc".to_owned()]),
+            format!("{REDACTED}{REDACTED}")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::host::{
     TransportErrorKind, attempt_timeout,
 };
 use crate::aws::errors::{
-    AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error,
+    AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, redact, s3_error,
 };
 use crate::aws::sign::{Service, sign_request};
 use crate::aws::{Request, Response};
@@ -227,7 +227,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             .map_err(|e| match e {
                 CallError::Answer(r) => Failure::Failed(pinpoint_error(
                     operation,
-                    &redact(parse_pinpoint_error(&r), &self.secrets),
+                    &redact_error(parse_pinpoint_error(&r), &self.secrets),
                 )),
                 CallError::Failed(n) => Failure::Failed(n),
                 CallError::Ambiguous(t) => Failure::Ambiguous(t),
@@ -244,7 +244,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 operation,
                 bucket,
                 region,
-                &redact(parse_s3_error(&r), &self.secrets),
+                &redact_error(parse_s3_error(&r), &self.secrets),
             )),
             Err(CallError::Failed(e) | CallError::Unread(e)) => Err(e),
             Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
@@ -334,8 +334,8 @@ fn retry_after(response: &Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// `err` with every occurrence of a secret replaced.
-fn redact(mut err: AwsError, secrets: &[String]) -> AwsError {
+/// `err` with every secret cut out of it, in any encoding ([`redact`]).
+fn redact_error(mut err: AwsError, secrets: &[String]) -> AwsError {
     for field in [
         &mut err.error_type,
         &mut err.message,
@@ -345,11 +345,7 @@ fn redact(mut err: AwsError, secrets: &[String]) -> AwsError {
     .into_iter()
     .flatten()
     {
-        for secret in secrets {
-            if field.contains(secret.as_str()) {
-                *field = field.replace(secret.as_str(), "<redacted>");
-            }
-        }
+        *field = redact(field, secrets);
     }
     err
 }

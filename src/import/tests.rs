@@ -916,3 +916,38 @@ fn a_create_answer_too_large_to_read_keeps_the_staged_file() {
     assert!(!ops(&aws).contains(&"DeleteObject"), "{:?}", ops(&aws));
     assert_eq!(aws.objects.len(), 1);
 }
+
+#[test]
+fn secrets_quoted_back_in_any_encoding_are_redacted() {
+    let b64 = |s: &str| aws_smithy_types::base64::encode(s.as_bytes());
+    let quoted = [
+        "secretsecret".to_owned(),
+        "TokenToken".to_owned(),
+        b64("SECRETSECRET"),
+        b64("x-amz-security-token:TOKENTOKEN"),
+        b64("SECRETSECRET").replace('+', "-").replace('/', "_"),
+        crate::aws::urls::encode_segment("SECRETSECRET"),
+    ];
+    for q in &quoted {
+        let mut aws = FakeAws::default();
+        let answer = http::Response::builder()
+            .status(403)
+            .header("x-amzn-ErrorType", "InvalidSignatureException")
+            .body(
+                serde_json::json!({"Message": format!("The canonical request was {q}")})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .unwrap();
+        aws.script.insert("GetApp", [Ok(answer)].into());
+        let mut rt = FakeRuntime::default();
+        let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+        let text = format!(
+            "{err:?} {} {:?}",
+            serde_json::to_string(&err).unwrap(),
+            rt.logs
+        );
+        assert!(!text.contains(q.as_str()), "{q}: {text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+}
