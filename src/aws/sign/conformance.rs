@@ -9,8 +9,8 @@
 //! expect them encoded once. The node always sends encoded paths, so each
 //! case is first encoded as a sender would put it on the wire. Under S3's
 //! rules (path as sent) the suites' expectations then hold as written; under
-//! the generic rules the path is percent-encoded a second time (botocore,
-//! pinpoint-api.md §1.1), so for paths that contain an escape the expected
+//! the generic rules the path is percent-encoded a second time (as botocore
+//! and aws-c-auth do for every service but S3), so for paths that contain an escape the expected
 //! canonical request is the suite's with its path encoded again, and the
 //! expected signature is computed here from that canonical request with an
 //! HMAC written for the test (not shared with the signer).

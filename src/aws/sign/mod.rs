@@ -1,6 +1,7 @@
 //! SigV4 signing of every request, with `aws-sigv4`.
 //!
-//! Two rule sets apply (pinpoint-api.md §1.1, §6):
+//! Two rule sets apply, as in botocore and aws-c-auth (checked on their test
+//! vectors in `tests/data/sigv4/`, see `conformance.rs`):
 //! - Pinpoint (`mobiletargeting`): the path is normalised and percent-encoded
 //!   a second time in the canonical request, as botocore does for every service
 //!   but S3;
