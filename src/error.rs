@@ -81,6 +81,18 @@ impl ErrorKind {
     }
 }
 
+impl std::str::FromStr for ErrorKind {
+    type Err = ();
+
+    /// The kind named `name` exactly as [`ErrorKind::name`] writes it.
+    fn from_str(name: &str) -> Result<Self, ()> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or(())
+    }
+}
+
 impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -209,6 +221,45 @@ pub struct ErrorDetails {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The most characters of user data (an attribute name, a value, a setting)
+/// that a message or problem quotes: a 5 MB name is not echoed back.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// The most characters a problem's `field` holds: more than the longest valid
+/// dot name (`User.UserAttributes.` and 50 characters), so only invalid names
+/// are ever cut.
+pub const MAX_FIELD_CHARS: usize = 128;
+
+/// The most characters one problem's message holds, whatever it quotes.
+pub const MAX_PROBLEM_MESSAGE_CHARS: usize = 1024;
+
+/// User data as a message quotes it: at most [`MAX_QUOTED_CHARS`] characters.
+/// See [`quote_at_most`].
+pub fn quote(text: &str) -> String {
+    quote_at_most(text, MAX_QUOTED_CHARS)
+}
+
+/// `text` cut to its first `max_chars` characters (on a character boundary),
+/// followed when cut by `…` and the full length (`abc… (5242880 characters)`).
+/// Control characters (C0, DEL, C1: terminal escapes among them) are written
+/// as `\u{1b}`, so a message never carries them.
+pub fn quote_at_most(text: &str, max_chars: usize) -> String {
+    let cut = text.char_indices().nth(max_chars).map(|(i, _)| i);
+    let head = cut.and_then(|i| text.get(..i)).unwrap_or(text);
+    let mut out = String::with_capacity(head.len() + 24);
+    for c in head.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    if cut.is_some() {
+        out.push_str(&format!("… ({} characters)", text.chars().count()));
+    }
+    out
 }
 
 /// How many problems a data error lists; `total_problems` counts them all.
@@ -372,11 +423,37 @@ mod tests {
     }
 
     #[test]
-    fn names_are_the_documented_ones() {
-        let names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 13);
+    fn quotes_are_short_cut_on_characters_and_free_of_controls() {
+        assert_eq!(quote("plain"), "plain");
+        let long = "é".repeat(100);
+        let q = quote(&long);
+        assert_eq!(q, format!("{}… (100 characters)", "é".repeat(64)));
+        assert_eq!(quote_at_most("ab\u{1b}[31mc", 10), "ab\\u{1b}[31mc");
+        assert_eq!(quote_at_most("\u{9b}x", 1), "\\u{9b}… (2 characters)");
+        assert_eq!(quote(""), "");
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_distinct_name() {
+        let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len(), "names are distinct");
         for k in ErrorKind::ALL {
+            assert_eq!(k.name().parse::<ErrorKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(k.to_string(), k.name());
         }
+        assert_eq!("malformeddata".parse::<ErrorKind>(), Err(()));
+        // The seed's seven come first, in its order, as the README lists them.
+        let seed = [
+            "InvalidApplicationId",
+            "MalformedData",
+            "MissingRequiredFields",
+            "DuplicateSegmentName",
+            "InvalidChannelType",
+            "ImportSizeExceeded",
+            "PermissionDenied",
+        ];
+        let first: Vec<_> = ErrorKind::ALL.iter().take(7).map(|k| k.name()).collect();
+        assert_eq!(first, seed);
     }
 }

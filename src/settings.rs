@@ -1,11 +1,16 @@
 //! The node's settings, read from the host (`wasi:config/store`).
 //!
 //! Keys and defaults are documented in the README. A missing required key or
-//! a value that does not parse is an `InvalidSettings` error naming the key.
+//! a value that does not parse is an `InvalidSettings` error naming the key;
+//! so is a key the node does not know ([`check_keys`]). [`environment`] maps
+//! environment variables to these keys.
 
 use std::time::Duration;
 
-use crate::error::{ErrorKind, NodeError};
+use crate::endpoints::model::edit_distance;
+use crate::error::{ErrorKind, NodeError, quote};
+
+pub mod environment;
 
 /// Default `staging-prefix`.
 pub const DEFAULT_STAGING_PREFIX: &str = "pinpoint-imports/";
@@ -82,7 +87,61 @@ pub const KEYS: &[(&str, &str)] = &[
         "retry-max-delay-ms",
         "cap of one backoff delay (default 20000)",
     ),
+    (
+        "retry-max-total-seconds",
+        "time one request may take, its attempts and waits together (default 120)",
+    ),
 ];
+
+/// Whether `key` is one of [`KEYS`].
+pub fn is_known_key(key: &str) -> bool {
+    KEYS.iter().any(|(k, _)| *k == key)
+}
+
+/// Checks that every key the host gives is one the node reads: an unknown key
+/// (`poll-intervall-ms`) is an `InvalidSettings` error naming it and the
+/// closest known key, and `setting` is the (first) unknown key.
+pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<(), NodeError> {
+    let unknown: Vec<&str> = keys.into_iter().filter(|k| !is_known_key(k)).collect();
+    let Some(first) = unknown.first() else {
+        return Ok(());
+    };
+    let names: Vec<String> = unknown
+        .iter()
+        .map(|k| {
+            let closest = closest(k, KEYS.iter().map(|(k, _)| *k)).unwrap_or_default();
+            format!("`{}` (the closest known setting is `{closest}`)", quote(k))
+        })
+        .collect();
+    let noun = if names.len() == 1 {
+        "setting"
+    } else {
+        "settings"
+    };
+    Err(NodeError::new(
+        ErrorKind::InvalidSettings,
+        format!(
+            "unknown {noun} {}; the node reads only the settings its descriptor lists",
+            names.join(", ")
+        ),
+    )
+    .with_setting(&quote(first)))
+}
+
+/// The candidate `name` most likely meant: one that contains it or that it
+/// contains (`bucket` -> `staging-bucket`), else the nearest by edit distance
+/// (the first on a tie). Only a name's first characters are compared, so a
+/// huge name costs little.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let head: String = name.chars().take(crate::error::MAX_QUOTED_CHARS).collect();
+    candidates.min_by_key(|c| {
+        let related = !head.is_empty() && (c.contains(head.as_str()) || head.contains(c));
+        (!related, edit_distance(c, &head))
+    })
+}
 
 /// Whether S3 requests address the bucket in the path or in the host name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,9 +325,12 @@ fn number(
 ) -> Result<u64, NodeError> {
     match value(key) {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| bad(key, &format!("`{key}` must be a whole number, not {v:?}"))),
+        Some(v) => v.parse().map_err(|_| {
+            bad(
+                key,
+                &format!("`{key}` must be a whole number, not \"{}\"", quote(&v)),
+            )
+        }),
     }
 }
 
@@ -283,7 +345,7 @@ fn boolean(
         Some("false") => Ok(false),
         Some(v) => Err(bad(
             key,
-            &format!("`{key}` must be true or false, not {v:?}"),
+            &format!("`{key}` must be true or false, not \"{}\"", quote(v)),
         )),
     }
 }
@@ -299,7 +361,7 @@ fn endpoint(
     let url = url.trim_end_matches('/').to_owned();
     let parsed: http::Uri = url
         .parse()
-        .map_err(|_| bad(key, &format!("`{key}` is not a URL: {url:?}")))?;
+        .map_err(|_| bad(key, &format!("`{key}` is not a URL: \"{}\"", quote(&url))))?;
     let scheme_ok = matches!(parsed.scheme_str(), Some("http" | "https"));
     let authority = parsed.authority().map(|a| a.as_str()).unwrap_or("");
     if !scheme_ok || authority.is_empty() || authority.contains('@') {
@@ -312,6 +374,25 @@ fn endpoint(
     }
     if parsed.path() != "/" && !parsed.path().is_empty() || parsed.query().is_some() {
         return Err(bad(key, &format!("`{key}` must not have a path or query")));
+    }
+    // `http` takes `host:70000` or `host:12a` and drops the port; a request
+    // would then fail as a DNS error far from its cause.
+    let host = parsed.host().unwrap_or("");
+    if let Some(port) = authority.strip_prefix(host).filter(|p| !p.is_empty()) {
+        let number = port
+            .strip_prefix(':')
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        if number.is_none() {
+            return Err(bad(
+                key,
+                &format!(
+                    "`{key}` has the port \"{}\"; a port is a number from 1 to 65535",
+                    quote(port.trim_start_matches(':'))
+                ),
+            ));
+        }
     }
     Ok(Some(format!(
         "{}://{}",
@@ -393,6 +474,100 @@ mod tests {
             pairs.push((key, value));
             let err = parse(&pairs).unwrap_err();
             assert_eq!(err.details.setting.as_deref(), Some(key), "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn every_key_read_is_listed_and_documented() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let s = Settings::from_lookup(|k| {
+            asked.borrow_mut().push(k.to_owned());
+            BASE.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        });
+        assert!(s.is_ok());
+        let asked = asked.into_inner();
+        for key in &asked {
+            assert!(is_known_key(key), "`{key}` is read but not in KEYS");
+        }
+        for (key, _) in KEYS {
+            assert!(
+                asked.iter().any(|k| k == key),
+                "`{key}` is listed but never read"
+            );
+        }
+        check_keys(asked.iter().map(String::as_str)).unwrap();
+        let readme = include_str!("../README.md");
+        let start = readme.find("### Settings").unwrap();
+        let section = &readme[start..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+        for (key, _) in KEYS {
+            assert!(
+                section.contains(&format!("`{key}`")),
+                "`{key}` is missing from the README's settings table"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_the_closest_known_key() {
+        check_keys(KEYS.iter().map(|(k, _)| *k)).unwrap();
+        let err = check_keys(["region", "poll-intervall-ms"]).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidSettings);
+        assert_eq!(err.details.setting.as_deref(), Some("poll-intervall-ms"));
+        assert!(
+            err.message
+                .contains("`poll-intervall-ms` (the closest known setting is `poll-interval-ms`)"),
+            "{}",
+            err.message
+        );
+        let err = check_keys(["bucket", "retry-max-total-secs"]).unwrap_err();
+        assert_eq!(err.details.setting.as_deref(), Some("bucket"));
+        assert!(
+            err.message.contains("is `staging-bucket`)"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("is `retry-max-total-seconds`)"),
+            "{}",
+            err.message
+        );
+        let huge = "x".repeat(1 << 20);
+        let err = check_keys([huge.as_str()]).unwrap_err();
+        assert!(serde_json::to_string(&err).unwrap().len() < 1024);
+    }
+
+    #[test]
+    fn ports_out_of_range_are_invalid_settings() {
+        for url in [
+            "http://127.0.0.1:70000",
+            "http://127.0.0.1:65536",
+            "http://127.0.0.1:0",
+            "http://localhost:12a",
+            "http://localhost:+80",
+            "http://localhost:",
+            "http://[::1]:99999999999999999999",
+        ] {
+            for key in ["s3-endpoint", "pinpoint-endpoint"] {
+                let mut pairs = BASE.to_vec();
+                pairs.push((key, url));
+                let err = parse(&pairs).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidSettings, "{url}");
+                assert_eq!(err.details.setting.as_deref(), Some(key), "{url}");
+                assert!(err.message.contains("1 to 65535"), "{}", err.message);
+            }
+        }
+        for (url, normal) in [
+            ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+            ("https://h.example:65535/", "https://h.example:65535"),
+            ("http://[::1]:4566", "http://[::1]:4566"),
+            ("https://s3.example.com", "https://s3.example.com"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("s3-endpoint", url));
+            assert_eq!(parse(&pairs).unwrap().s3_endpoint.as_deref(), Some(normal));
         }
     }
 

@@ -22,6 +22,7 @@ use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::settings;
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::Stage;
+use pinpoint_segment_import::settings::environment;
 use pinpoint_segment_import::input::{Format, ImportInput};
 use serde::Serialize;
 
@@ -343,6 +344,12 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         Ok(h) => h,
         Err(e) => return usage(&format!("cannot load the component: {e:#}")),
     };
+    let variables: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    if let Err(e) = environment::check_environment(variables.iter().map(String::as_str)) {
+        return print_error(&e);
+    }
     let settings = settings_from(&args);
     #[cfg(feature = "emulator")]
     let (emulator, config) = {

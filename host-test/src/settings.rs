@@ -1,40 +1,24 @@
-//! The node's settings as the host assembles them: the standard AWS
-//! environment variables, this project's `PINPOINT_IMPORT_*` variables, then
+//! The node's settings as the host assembles them: the environment (the
+//! node's one table of variables, `pinpoint_segment_import::settings::environment`,
+//! shared with the portable component), the profile's region, then
 //! command-line flags, later sources overriding earlier ones.
 
 use std::collections::BTreeMap;
 
+use pinpoint_segment_import::settings::environment;
+
 use crate::credentials::profile_region;
 
-/// Environment variables and the settings they give.
-pub const ENVIRONMENT: &[(&str, &str)] = &[
-    ("AWS_DEFAULT_REGION", "region"),
-    ("AWS_REGION", "region"),
-    ("AWS_ENDPOINT_URL", "pinpoint-endpoint"),
-    ("AWS_ENDPOINT_URL", "s3-endpoint"),
-    ("AWS_ENDPOINT_URL_PINPOINT", "pinpoint-endpoint"),
-    ("AWS_ENDPOINT_URL_S3", "s3-endpoint"),
-    ("PINPOINT_IMPORT_BUCKET", "staging-bucket"),
-    ("PINPOINT_IMPORT_ROLE_ARN", "import-role-arn"),
-    ("PINPOINT_IMPORT_PREFIX", "staging-prefix"),
-];
-
-/// The settings the environment gives (later variables in [`ENVIRONMENT`]
-/// win, so `AWS_REGION` beats `AWS_DEFAULT_REGION` and a service-specific
-/// endpoint beats `AWS_ENDPOINT_URL`). The profile's region fills in when no
-/// variable names one.
+/// The settings the environment gives: every variable of the node's table
+/// (`AWS_REGION` beats `AWS_DEFAULT_REGION`, a service-specific endpoint
+/// beats `AWS_ENDPOINT_URL`, `PINPOINT_IMPORT_<KEY>` for the rest). The
+/// profile's region fills in when no variable names one.
 pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
-    let mut settings = BTreeMap::new();
-    if let Some(region) = profile_region(&env) {
+    let mut settings = environment::from_environment(&env);
+    if !settings.contains_key("region")
+        && let Some(region) = profile_region(&env)
+    {
         settings.insert("region".to_owned(), region);
-    }
-    for (var, key) in ENVIRONMENT {
-        if let Some(value) = env(var)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-        {
-            settings.insert((*key).to_owned(), value);
-        }
     }
     settings
 }
@@ -58,6 +42,7 @@ mod tests {
                     "AWS_ENDPOINT_URL" => "http://localhost:4566",
                     "AWS_ENDPOINT_URL_S3" => "http://localhost:9000",
                     "PINPOINT_IMPORT_BUCKET" => "bucket",
+                    "PINPOINT_IMPORT_POLL_INTERVAL_MS" => "250",
                     "HOME" => "/nonexistent",
                     _ => return None,
                 }
@@ -69,6 +54,7 @@ mod tests {
         assert_eq!(s["pinpoint-endpoint"], "http://localhost:4566");
         assert_eq!(s["s3-endpoint"], "http://localhost:9000");
         assert_eq!(s["staging-bucket"], "bucket");
+        assert_eq!(s["poll-interval-ms"], "250");
         assert!(has_endpoint(&s));
     }
 }

@@ -168,3 +168,45 @@ fn describe_prints_the_descriptor() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout_json(&out)["action_id"], "import_pinpoint_segment");
 }
+
+#[test]
+fn component_writes_the_embedded_components_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.wasm");
+    let portable = dir.path().join("portable.wasm");
+    let out = cli(&["component", "--output", full.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["component", "--portable", "--output", portable.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&full).unwrap(), host_test::node::COMPONENT);
+    assert_eq!(std::fs::read(&portable).unwrap(), host_test::node::PORTABLE_COMPONENT);
+    assert_ne!(host_test::node::COMPONENT, host_test::node::PORTABLE_COMPONENT);
+    // To stdout, for pipes.
+    let out = cli(&["component", "--portable", "--output", "-"], None);
+    assert_eq!(out.stdout, host_test::node::PORTABLE_COMPONENT);
+    // A path that cannot be written is a usage error, exit 2.
+    let out = cli(&["component", "--output", "/nonexistent/dir/x.wasm"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_emulator_prints_how_to_point_a_client_at_it() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .args(["emulator", "--port", "0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("application id"))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    // Every value a client needs is printed, the test secret included (it is
+    // a fixed public value of the emulator, not a credential).
+    assert!(text.contains("AWS_SECRET_ACCESS_KEY=emulator/secret/key/"), "{text}");
+    assert!(!text.contains("README"), "{text}");
+}

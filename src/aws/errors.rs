@@ -77,14 +77,15 @@ pub fn parse_pinpoint_error(response: &http::Response<Vec<u8>>) -> AwsError {
     };
     let error_type = header(response, "x-amzn-errortype")
         .or_else(|| body_str(&["code", "Code", "__type"]))
-        .map(|t| clean_error_type(&t))
+        .map(|t| bounded(&clean_error_type(&t)))
         .filter(|t| !t.is_empty());
     AwsError {
         status: response.status().as_u16(),
         error_type,
         message: body_str(&["Message", "message"]).map(|m| bounded(&m)),
         request_id: header(response, "x-amzn-requestid")
-            .or_else(|| body_str(&["RequestID", "RequestId"])),
+            .or_else(|| body_str(&["RequestID", "RequestId"]))
+            .map(|r| bounded(&r)),
         expected_region: None,
     }
 }
@@ -94,11 +95,14 @@ pub fn parse_s3_error(response: &http::Response<Vec<u8>>) -> AwsError {
     let body = String::from_utf8_lossy(response.body());
     AwsError {
         status: response.status().as_u16(),
-        error_type: xml_text(&body, "Code"),
+        error_type: xml_text(&body, "Code").map(|c| bounded(&c)),
         message: xml_text(&body, "Message").map(|m| bounded(&m)),
-        request_id: header(response, "x-amz-request-id").or_else(|| xml_text(&body, "RequestId")),
+        request_id: header(response, "x-amz-request-id")
+            .or_else(|| xml_text(&body, "RequestId"))
+            .map(|r| bounded(&r)),
         expected_region: xml_text(&body, "Region")
-            .or_else(|| header(response, "x-amz-bucket-region")),
+            .or_else(|| header(response, "x-amz-bucket-region"))
+            .map(|r| bounded(&r)),
     }
 }
 
@@ -118,7 +122,7 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     Some(text).filter(|t| !t.is_empty())
 }
 
-/// Keeps messages from a misbehaving server bounded.
+/// Keeps what a misbehaving server sends bounded (messages, types, ids).
 fn bounded(s: &str) -> String {
     const MAX: usize = 2000;
     if s.len() <= MAX {
@@ -129,6 +133,79 @@ fn bounded(s: &str) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
+}
+
+/// What replaces a secret in text.
+pub const REDACTED: &str = "<redacted>";
+
+/// `text` with every secret in `secrets` replaced by [`REDACTED`], in every
+/// encoding an AWS answer may quote it in: as is, percent-encoded (with `/`
+/// kept or encoded), base64 (standard or URL-safe, padded or not, alone or
+/// at any offset inside a longer base64 text), and in any letter case (so
+/// also lower- or upper-cased, and with lower-case percent escapes).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for needle in secret_spellings(secret) {
+            out = replace_ignoring_case(&out, &needle, REDACTED);
+        }
+    }
+    out
+}
+
+/// The spellings of `secret` to look for, longest first. Base64 spellings
+/// keep only the characters that depend on the secret alone (at offsets 0, 1
+/// and 2 of a longer text). Spellings shorter than 8 characters, other than
+/// the secret itself, are left out: they would match ordinary text.
+fn secret_spellings(secret: &str) -> Vec<String> {
+    let mut spellings = vec![
+        secret.to_owned(),
+        super::urls::encode_segment(secret),
+        super::urls::encode_key(secret),
+    ];
+    let bytes = secret.as_bytes();
+    for offset in 0..3usize {
+        let mut shifted = vec![0u8; offset];
+        shifted.extend_from_slice(bytes);
+        let encoded = aws_smithy_types::base64::encode(&shifted);
+        // Characters that also depend on the bytes before or after.
+        let skip = (offset * 8).div_ceil(6);
+        let keep = (shifted.len() * 8) / 6;
+        if let Some(core) = encoded.get(skip..keep) {
+            spellings.push(core.to_owned());
+            spellings.push(core.replace('+', "-").replace('/', "_"));
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for s in spellings {
+        let long_enough = s == secret || s.chars().count() >= 8;
+        if long_enough && !unique.iter().any(|u| u.eq_ignore_ascii_case(&s)) {
+            unique.push(s);
+        }
+    }
+    unique.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    unique
+}
+
+/// `text` with each occurrence of `needle`, ignoring ASCII case, replaced.
+fn replace_ignoring_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    // ASCII lower-casing keeps every byte offset, so matches in the lowered
+    // text are matches in `text`, on character boundaries.
+    let haystack = text.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = haystack.get(rest..).and_then(|h| h.find(&needle)) {
+        let start = rest + found;
+        out.push_str(text.get(rest..start).unwrap_or(""));
+        out.push_str(with);
+        rest = start + needle.len();
+    }
+    out.push_str(text.get(rest..).unwrap_or(""));
+    out
 }
 
 /// Said when the service answers as if Pinpoint's engagement APIs are gone.
@@ -204,10 +281,6 @@ pub fn pinpoint_error(operation: &str, err: &AwsError) -> NodeError {
         429 => (
             ErrorKind::Throttled,
             format!("Pinpoint kept throttling {operation} ({summary}); try again later"),
-        ),
-        _ if unknown_operation => (
-            ErrorKind::ServiceError,
-            format!("Pinpoint does not know {operation} ({summary}). {END_OF_SUPPORT_NOTE}"),
         ),
         s if s >= 500 => (
             ErrorKind::ServiceError,
@@ -303,6 +376,80 @@ mod tests {
         b.body(body.as_bytes().to_vec()).unwrap()
     }
 
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+token=";
+
+    fn base64(bytes: &[u8]) -> String {
+        aws_smithy_types::base64::encode(bytes)
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_every_encoding() {
+        let secrets = vec![SECRET.to_owned(), TOKEN.to_owned()];
+        for secret in [SECRET, TOKEN] {
+            let url_encoded = crate::aws::urls::encode_segment(secret);
+            let embedded = |prefix: &str| {
+                let mut b = prefix.as_bytes().to_vec();
+                b.extend_from_slice(secret.as_bytes());
+                b.extend_from_slice(b"&rest");
+                base64(&b)
+            };
+            let spellings = [
+                ("as is", secret.to_owned()),
+                ("percent-encoded", url_encoded.clone()),
+                ("percent-encoded, lower hex", url_encoded.to_lowercase()),
+                (
+                    "percent-encoded, / kept",
+                    crate::aws::urls::encode_key(secret),
+                ),
+                ("base64", base64(secret.as_bytes())),
+                (
+                    "base64 unpadded",
+                    base64(secret.as_bytes()).trim_end_matches('=').to_owned(),
+                ),
+                (
+                    "base64 URL-safe",
+                    base64(secret.as_bytes())
+                        .replace('+', "-")
+                        .replace('/', "_"),
+                ),
+                ("base64 at offset 1", embedded("a")),
+                ("base64 at offset 2", embedded("ab")),
+                ("base64 at offset 0 of more", embedded("abc")),
+                (
+                    "base64 URL-safe at offset 1",
+                    embedded("x").replace('+', "-").replace('/', "_"),
+                ),
+                ("lower case", secret.to_lowercase()),
+                ("upper case", secret.to_uppercase()),
+            ];
+            for (how, spelling) in spellings {
+                let text = format!(
+                    "The request signature we calculated does not match: '{spelling}' was sent"
+                );
+                let out = redact(&text, &secrets);
+                assert!(out.contains(REDACTED), "{how}: {out}");
+                // Nothing of 12 characters is left of the spelling: at most
+                // the few characters it shares with its neighbours.
+                for window in spelling.as_bytes().windows(12) {
+                    let window = std::str::from_utf8(window).unwrap();
+                    assert!(!out.contains(window), "{how}: {window} in {out}");
+                }
+                assert!(out.starts_with("The request signature"), "{how}: {out}");
+                assert!(out.ends_with("' was sent"), "{how}: {out}");
+            }
+        }
+        assert_eq!(
+            redact("nothing secret here", &secrets),
+            "nothing secret here"
+        );
+        // Short secrets are cut out only as they are.
+        assert_eq!(
+            redact("abcabc", &["abc".to_owned()]),
+            format!("{REDACTED}{REDACTED}")
+        );
+    }
+
     #[test]
     fn pinpoint_type_from_header_then_body_then_status() {
         let r = response(
@@ -370,12 +517,17 @@ mod tests {
             pinpoint_error("GetApp", &e(500, "InternalServerErrorException")).kind,
             ErrorKind::ServiceError
         );
-        let retired = pinpoint_error("CreateImportJob", &e(400, "UnknownOperationException"));
-        assert!(
-            retired.message.contains("end of support"),
-            "{}",
-            retired.message
-        );
+        // An unknown operation is the retired API whatever the status says.
+        for status in [400, 403, 404, 413, 429, 500] {
+            let retired =
+                pinpoint_error("CreateImportJob", &e(status, "UnknownOperationException"));
+            assert_eq!(retired.kind, ErrorKind::ServiceError, "{status}");
+            assert!(
+                retired.message.contains("end of support"),
+                "{}",
+                retired.message
+            );
+        }
     }
 
     #[test]

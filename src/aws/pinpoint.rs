@@ -1,24 +1,41 @@
 //! Pinpoint's REST operations that the import uses: requests and answers.
 //!
-//! Bodies are not wrapped on the wire (pinpoint-api.md §1.3): the request is
-//! the `ImportJobRequest` object itself and each answer is the inner object
-//! (`ApplicationResponse`, `SegmentsResponse`, `ImportJobResponse`...).
+//! Bodies are not wrapped on the wire: the request is the `ImportJobRequest`
+//! object itself and each answer is the inner object (`ApplicationResponse`,
+//! `SegmentsResponse`, `ImportJobResponse`...), as Pinpoint's REST API
+//! reference shows them.
+//!
+//! Every request is built on `base` (the Pinpoint endpoint: scheme and
+//! authority); every other part of its URL is percent-encoded, so a URL that
+//! does not parse is the endpoint's fault: `InvalidSettings` naming
+//! `pinpoint-endpoint`.
 
 use serde::{Deserialize, Serialize};
 
 use super::Request;
 use super::urls::encode_segment;
+use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::Format;
 
-fn get(url: String) -> Request {
+fn get(url: String) -> Result<Request, NodeError> {
+    let uri: http::Uri = url.parse().map_err(|e| {
+        NodeError::new(
+            ErrorKind::InvalidSettings,
+            format!(
+                "the Pinpoint request URL \"{}\" is not valid ({e}); check `pinpoint-endpoint`",
+                quote(&url)
+            ),
+        )
+        .with_setting("pinpoint-endpoint")
+    })?;
     let mut r = http::Request::new(Vec::new());
     *r.method_mut() = http::Method::GET;
-    *r.uri_mut() = url.parse().unwrap_or_default();
+    *r.uri_mut() = uri;
     r.headers_mut().insert(
         http::header::ACCEPT,
         http::HeaderValue::from_static("application/json"),
     );
-    r
+    Ok(r)
 }
 
 fn app_url(base: &str, application_id: &str) -> String {
@@ -35,7 +52,7 @@ fn paged(url: String, page_size: u32, token: Option<&str>) -> String {
 }
 
 /// `GetApp`: `GET /v1/apps/{application-id}`.
-pub fn get_app(base: &str, application_id: &str) -> Request {
+pub fn get_app(base: &str, application_id: &str) -> Result<Request, NodeError> {
     get(app_url(base, application_id))
 }
 
@@ -45,7 +62,7 @@ pub fn get_segments(
     application_id: &str,
     page_size: u32,
     token: Option<&str>,
-) -> Request {
+) -> Result<Request, NodeError> {
     get(paged(
         format!("{}/segments", app_url(base, application_id)),
         page_size,
@@ -59,7 +76,7 @@ pub fn get_import_jobs(
     application_id: &str,
     page_size: u32,
     token: Option<&str>,
-) -> Request {
+) -> Result<Request, NodeError> {
     get(paged(
         format!("{}/jobs/import", app_url(base, application_id)),
         page_size,
@@ -68,7 +85,11 @@ pub fn get_import_jobs(
 }
 
 /// `GetImportJob`: `GET /v1/apps/{application-id}/jobs/import/{job-id}`.
-pub fn get_import_job(base: &str, application_id: &str, job_id: &str) -> Request {
+pub fn get_import_job(
+    base: &str,
+    application_id: &str,
+    job_id: &str,
+) -> Result<Request, NodeError> {
     get(format!(
         "{}/jobs/import/{}",
         app_url(base, application_id),
@@ -77,14 +98,18 @@ pub fn get_import_job(base: &str, application_id: &str, job_id: &str) -> Request
 }
 
 /// `DeleteSegment`: `DELETE /v1/apps/{application-id}/segments/{segment-id}`.
-pub fn delete_segment(base: &str, application_id: &str, segment_id: &str) -> Request {
+pub fn delete_segment(
+    base: &str,
+    application_id: &str,
+    segment_id: &str,
+) -> Result<Request, NodeError> {
     let mut r = get(format!(
         "{}/segments/{}",
         app_url(base, application_id),
         encode_segment(segment_id)
-    ));
+    ))?;
     *r.method_mut() = http::Method::DELETE;
-    r
+    Ok(r)
 }
 
 /// The body of `CreateImportJob` (an `ImportJobRequest`, unwrapped).
@@ -125,15 +150,19 @@ impl ImportJobRequest {
 }
 
 /// `CreateImportJob`: `POST /v1/apps/{application-id}/jobs/import`, answered 201.
-pub fn create_import_job(base: &str, application_id: &str, body: &ImportJobRequest) -> Request {
-    let mut r = get(format!("{}/jobs/import", app_url(base, application_id)));
+pub fn create_import_job(
+    base: &str,
+    application_id: &str,
+    body: &ImportJobRequest,
+) -> Result<Request, NodeError> {
+    let mut r = get(format!("{}/jobs/import", app_url(base, application_id)))?;
     *r.method_mut() = http::Method::POST;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
     *r.body_mut() = serde_json::to_vec(body).unwrap_or_default();
-    r
+    Ok(r)
 }
 
 /// The fields of `ImportJobResource` (a job's `Definition`) the node reads.
@@ -261,7 +290,8 @@ mod tests {
             "arn:aws:iam::1:role/r".into(),
             "Seg".into(),
         );
-        let r = create_import_job("https://pinpoint.us-east-1.amazonaws.com", "app1", &body);
+        let r =
+            create_import_job("https://pinpoint.us-east-1.amazonaws.com", "app1", &body).unwrap();
         assert_eq!(r.method(), http::Method::POST);
         assert_eq!(
             r.uri(),
@@ -277,10 +307,25 @@ mod tests {
 
     #[test]
     fn paging_tokens_are_encoded() {
-        let r = get_segments("https://h", "app", 50, Some("a+b/c="));
+        let r = get_segments("https://h", "app", 50, Some("a+b/c=")).unwrap();
         assert_eq!(
             r.uri(),
             "https://h/v1/apps/app/segments?page-size=50&token=a%2Bb%2Fc%3D"
+        );
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_the_endpoint_setting() {
+        for base in ["http://bad host", "http://[::1", "no scheme"] {
+            let err = get_app(base, "app").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidSettings, "{base}");
+            assert_eq!(err.details.setting.as_deref(), Some("pinpoint-endpoint"));
+        }
+        // Everything after the endpoint is encoded and cannot break the URL.
+        let r = get_import_job("https://h", "a b/c", "j?#% ").unwrap();
+        assert_eq!(
+            r.uri().path(),
+            "/v1/apps/a%20b%2Fc/jobs/import/j%3F%23%25%20"
         );
     }
 

@@ -1,13 +1,14 @@
-//! The S3 requests that stage the endpoint file.
+//! The S3 requests that stage the endpoint file. Their URL comes parsed
+//! (and its errors typed) from [`super::urls::s3_object_uri`].
 
 use super::Request;
 
 /// `PutObject` of `body` at `object_url`. No checksum headers: the signed
 /// payload hash (`x-amz-content-sha256`) already makes S3 verify the bytes.
-pub fn put_object(object_url: &str, body: Vec<u8>, content_type: &'static str) -> Request {
+pub fn put_object(object_url: &http::Uri, body: Vec<u8>, content_type: &'static str) -> Request {
     let mut r = http::Request::new(body);
     *r.method_mut() = http::Method::PUT;
-    *r.uri_mut() = object_url.parse().unwrap_or_default();
+    *r.uri_mut() = object_url.clone();
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(content_type),
@@ -16,17 +17,9 @@ pub fn put_object(object_url: &str, body: Vec<u8>, content_type: &'static str) -
 }
 
 /// `DeleteObject` at `object_url` (204 on success, also when absent).
-pub fn delete_object(object_url: &str) -> Request {
+pub fn delete_object(object_url: &http::Uri) -> Request {
     let mut r = http::Request::new(Vec::new());
     *r.method_mut() = http::Method::DELETE;
-    *r.uri_mut() = object_url.parse().unwrap_or_default();
-    r
-}
-
-/// `HeadObject` at `object_url`: whether a staged file is there.
-pub fn head_object(object_url: &str) -> Request {
-    let mut r = http::Request::new(Vec::new());
-    *r.method_mut() = http::Method::HEAD;
-    *r.uri_mut() = object_url.parse().unwrap_or_default();
+    *r.uri_mut() = object_url.clone();
     r
 }

@@ -4,6 +4,7 @@
 //! Without an override the node uses AWS's public endpoints for the region;
 //! with one it sends to (and signs for) the override, as AWS SDKs do.
 
+use crate::error::{ErrorKind, NodeError, quote};
 use crate::settings::{PathStyle, Settings};
 
 /// The characters left as they are in a path segment (RFC 3986 unreserved).
@@ -41,13 +42,74 @@ pub fn pinpoint_base(settings: &Settings) -> String {
         .unwrap_or_else(|| format!("https://pinpoint.{}.amazonaws.com", settings.region))
 }
 
+/// [`pinpoint_base`], checked: a base that is not an http(s) URL with a host
+/// is `InvalidSettings` naming `pinpoint-endpoint`, or `region` when no
+/// endpoint is set (the default endpoint is made from it).
+pub fn checked_pinpoint_base(settings: &Settings) -> Result<String, NodeError> {
+    let base = pinpoint_base(settings);
+    let setting = if settings.pinpoint_endpoint.is_some() {
+        "pinpoint-endpoint"
+    } else {
+        "region"
+    };
+    parse_base(&base, setting)?;
+    Ok(base)
+}
+
+/// [`s3_object_url`], parsed. A URL that does not parse is `InvalidSettings`
+/// naming its cause: `s3-endpoint` (or `region` when no endpoint is set) when
+/// the endpoint is at fault, else `staging-bucket` (the key is
+/// percent-encoded, the bucket is not).
+pub fn s3_object_uri(settings: &Settings, key: &str) -> Result<http::Uri, NodeError> {
+    let (base, setting) = match &settings.s3_endpoint {
+        Some(endpoint) => (endpoint.clone(), "s3-endpoint"),
+        None => (s3_default(settings), "region"),
+    };
+    parse_base(&base, setting)?;
+    let url = s3_object_url(settings, key);
+    url.parse().map_err(|e| {
+        NodeError::new(
+            ErrorKind::InvalidSettings,
+            format!(
+                "the staging bucket makes the S3 URL \"{}\" invalid ({e}); check `staging-bucket`",
+                quote(&url)
+            ),
+        )
+        .with_setting("staging-bucket")
+    })
+}
+
+/// Checks that `base` is an http(s) URL with a host; `setting` is blamed.
+fn parse_base(base: &str, setting: &str) -> Result<(), NodeError> {
+    let parsed = base.parse::<http::Uri>();
+    let error = match &parsed {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            return Ok(());
+        }
+        Ok(_) => "it needs http:// or https:// and a host".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(NodeError::new(
+        ErrorKind::InvalidSettings,
+        format!(
+            "the endpoint \"{}\" made from `{setting}` is not a valid URL ({error})",
+            quote(base)
+        ),
+    )
+    .with_setting(setting))
+}
+
+fn s3_default(settings: &Settings) -> String {
+    format!("https://s3.{}.amazonaws.com", settings.region)
+}
+
 /// The URL of an object in the staging bucket.
 pub fn s3_object_url(settings: &Settings, key: &str) -> String {
     let bucket = &settings.staging_bucket;
     let base = settings
         .s3_endpoint
         .clone()
-        .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", settings.region));
+        .unwrap_or_else(|| s3_default(settings));
     let (scheme, authority) = base.split_once("://").unwrap_or(("https", base.as_str()));
     if use_path_style(settings.s3_path_style, authority, bucket) {
         format!("{scheme}://{authority}/{bucket}/{}", encode_key(key))
@@ -84,25 +146,72 @@ fn use_path_style(style: PathStyle, authority: &str, bucket: &str) -> bool {
         PathStyle::Path => true,
         PathStyle::VirtualHosted => false,
         PathStyle::Auto => {
-            let host = host_of(authority);
-            bucket.contains('.')
-                || host == "localhost"
-                || host.ends_with(".localhost")
-                || host.parse::<std::net::IpAddr>().is_ok()
-                || host.starts_with('[')
+            let host = authority
+                .parse::<http::uri::Authority>()
+                .map(|a| a.host().to_owned())
+                .unwrap_or_default();
+            bucket.contains('.') || is_ip_or_localhost(&host)
         }
     }
 }
 
-/// The host of an authority, without the port.
-fn host_of(authority: &str) -> &str {
-    if let Some(end) = authority.find(']') {
-        return &authority[..=end];
+/// Whether `host` (as a URL writes it) is an IP address or `localhost`:
+/// `[::1]` and any other bracketed IPv6 literal; IPv4 in every spelling URL
+/// parsers take (`127.0.0.2`, `127.1`, `0x7f.1`, `017700000001`,
+/// `2130706433`); `localhost` and `*.localhost` in any case, with or without
+/// the root's trailing dot. Such a host has no subdomain for a bucket.
+pub fn is_ip_or_localhost(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let address = inner.split('%').next().unwrap_or(inner);
+        return address.parse::<std::net::Ipv6Addr>().is_ok();
     }
-    authority
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(authority)
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::Ipv4Addr>().is_ok()
+        || inet_aton(&host).is_some()
+}
+
+/// An IPv4 address in the forms `inet_aton` and the WHATWG URL parser take:
+/// one to four parts, each decimal, octal (leading `0`) or hex (`0x`), the
+/// last filling the remaining bytes.
+fn inet_aton(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if let Some(octal) = part.strip_prefix('0').filter(|o| !o.is_empty()) {
+                (octal, 8)
+            } else {
+                (*part, 10)
+            };
+        let number = if digits.is_empty() && radix == 16 {
+            0
+        } else if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
+        numbers.push(number);
+    }
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|n| *n > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 64 && *last >= 1u64 << room {
+        return None;
+    }
+    let mut address = *last;
+    for (i, n) in leading.iter().enumerate() {
+        address |= n << (8 * (3 - i as u32));
+    }
+    u32::try_from(address).ok().map(std::net::Ipv4Addr::from)
 }
 
 #[cfg(test)]
@@ -150,6 +259,72 @@ mod tests {
         assert_eq!(s3_object_url(&s, "k"), "https://b-1.minio.example.com/k");
         let s = settings(Some("https://minio.example.com"), "b-1", PathStyle::Path);
         assert_eq!(s3_object_url(&s, "k"), "https://minio.example.com/b-1/k");
+    }
+
+    #[test]
+    fn every_spelling_of_an_ip_or_localhost_uses_path_style() {
+        for host in [
+            "localhost:4566",
+            "LOCALHOST:4566",
+            "LocalHost",
+            "localhost.",
+            "s3.localhost:9000",
+            "S3.LOCALHOST",
+            "127.0.0.1:4566",
+            "127.0.0.2",
+            "127.1:4566",
+            "0x7f.1",
+            "0X7F.0.0.1",
+            "0x7f000001",
+            "2130706433:80",
+            "017700000001",
+            "0177.0.0.1",
+            "10.0.0.5",
+            "192.168.1.1",
+            "[::1]:4566",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25eth0]:80",
+        ] {
+            let s = settings(Some(&format!("http://{host}")), "b-1", PathStyle::Auto);
+            assert_eq!(
+                s3_object_url(&s, "k"),
+                format!("http://{host}/b-1/k"),
+                "{host}"
+            );
+        }
+        for host in [
+            "minio.example.com",
+            "127.example.com",
+            "localhost.example.com",
+            "mylocalhost",
+            "1.2.3.4.5",
+            "0x7g.1",
+            "256.1.1.1",
+            "1.2.3.4294967296",
+            "4294967296",
+        ] {
+            let s = settings(Some(&format!("https://{host}")), "b-1", PathStyle::Auto);
+            assert_eq!(
+                s3_object_url(&s, "k"),
+                format!("https://b-1.{host}/k"),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            inet_aton("127.1"),
+            Some(std::net::Ipv4Addr::new(127, 0, 0, 1))
+        );
+        assert_eq!(
+            inet_aton("0x7f.1"),
+            Some(std::net::Ipv4Addr::new(127, 0, 0, 1))
+        );
+        assert_eq!(
+            inet_aton("1.2.65535"),
+            Some(std::net::Ipv4Addr::new(1, 2, 255, 255))
+        );
+        assert_eq!(inet_aton("1.2.65536"), None);
+        assert_eq!(inet_aton("08"), None);
     }
 
     #[test]

@@ -18,3 +18,7 @@ wit_bindgen::generate!({
     world: "node-portable",
     generate_all,
 });
+
+use super::Node;
+
+export!(Node with_types_in self);

@@ -5,7 +5,7 @@
 use super::bindings::pinpoint::segment_import::host;
 use super::bindings::wasi::config::store;
 use super::convert::to_wit_stage;
-use crate::aws::sign::Credentials;
+use crate::aws::sign::{self, Credentials};
 use crate::endpoints::Limits;
 use crate::error::{ErrorKind, NodeError};
 use crate::import::{Level, Stage};
@@ -48,13 +48,13 @@ impl super::Host for World {
         })?;
         let expiration = c
             .expiration
-            .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
-        Ok(Credentials {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
+            .and_then(|s| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s)));
+        Ok(sign::credentials(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
             expiration,
-        })
+        ))
     }
 
     fn log(level: Level, message: &str) {

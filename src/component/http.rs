@@ -1,7 +1,9 @@
 //! HTTP over `wasi:http/outgoing-handler`: the flow's [`Transport`].
 //!
 //! Every answer is read with a size bound ([`MAX_RESPONSE_BYTES`]): a server
-//! that streams without end gets a typed error, not all of the memory.
+//! that streams without end gets a typed error, not all of the memory. Each
+//! attempt waits for its answer at most what the flow allows it
+//! ([`AttemptTimeout`]), so no attempt outlasts the request's time budget.
 
 use std::time::Duration;
 
@@ -11,11 +13,10 @@ use super::bindings::wasi::http::types::{
 };
 use super::bindings::wasi::io::streams::StreamError;
 use crate::aws::{Request, Response};
-use crate::import::{Transport, TransportError, TransportErrorKind};
-
-/// The largest answer the node reads (a GetSegments page or an S3 error is a
-/// few KB).
-pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+use crate::import::{
+    AttemptTimeout, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport, TransportError,
+    TransportErrorKind,
+};
 
 /// HTTP over `wasi:http/outgoing-handler`.
 pub(super) struct WasiHttp;
@@ -77,10 +78,15 @@ impl Transport for WasiHttp {
             .map_err(|()| invalid("bad path"))?;
         let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
 
+        let wait = parts
+            .extensions
+            .get::<AttemptTimeout>()
+            .map_or(MAX_ATTEMPT_TIMEOUT, |t| t.0);
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let options = RequestOptions::new();
-        let _ = options.set_connect_timeout(Some(Duration::from_secs(10).as_nanos() as u64));
-        let _ = options.set_first_byte_timeout(Some(Duration::from_secs(120).as_nanos() as u64));
-        let _ = options.set_between_bytes_timeout(Some(Duration::from_secs(60).as_nanos() as u64));
+        let _ = options.set_connect_timeout(Some(nanos(wait.min(Duration::from_secs(10)))));
+        let _ = options.set_first_byte_timeout(Some(nanos(wait)));
+        let _ = options.set_between_bytes_timeout(Some(nanos(wait)));
         let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
 
         // A server may answer (and close) before it reads the whole body, as
@@ -158,10 +164,13 @@ fn read_body(body: IncomingBody) -> Result<Vec<u8>, TransportError> {
         match stream.blocking_read(CHUNK) {
             Ok(chunk) => {
                 if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(broken(&format!(
-                        "the answer is larger than {} MiB, more than any answer of this API; stopped reading",
-                        MAX_RESPONSE_BYTES >> 20
-                    )));
+                    return Err(TransportError::new(
+                        TransportErrorKind::TooLarge,
+                        format!(
+                            "the answer is larger than {} MiB; stopped reading",
+                            MAX_RESPONSE_BYTES >> 20
+                        ),
+                    ));
                 }
                 out.extend_from_slice(&chunk);
             }

@@ -49,9 +49,8 @@ trait Host {
     fn progress(stage: Stage, completed: u64, total: Option<u64>);
 }
 
+/// The exported `node` interface (exported in [`bindings`]).
 struct Node;
-
-bindings::export!(Node with_types_in bindings);
 
 impl Guest for Node {
     fn run(input: wit::ImportInput) -> Result<wit::ImportOutput, wit::NodeError> {

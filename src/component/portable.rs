@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 
 use super::bindings::wasi::cli::{environment, stderr};
-use crate::aws::sign::Credentials;
+use crate::aws::sign::{self, Credentials};
 use crate::endpoints::Limits;
 use crate::error::{ErrorKind, NodeError};
 use crate::import::{Level, Stage};
@@ -75,12 +75,12 @@ impl super::Host for World {
             .ok_or_else(|| missing_credentials("AWS_ACCESS_KEY_ID"))?;
         let secret_access_key = variable(&vars, "AWS_SECRET_ACCESS_KEY")
             .ok_or_else(|| missing_credentials("AWS_SECRET_ACCESS_KEY"))?;
-        Ok(Credentials {
+        Ok(sign::credentials(
             access_key_id,
             secret_access_key,
-            session_token: variable(&vars, "AWS_SESSION_TOKEN"),
-            expiration: None,
-        })
+            variable(&vars, "AWS_SESSION_TOKEN"),
+            None,
+        ))
     }
 
     fn log(level: Level, message: &str) {

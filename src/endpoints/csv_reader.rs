@@ -10,15 +10,19 @@
 //! - Blank lines (empty, or only spaces) are skipped and left out of the
 //!   upload; they are not endpoints and do not count as records.
 //! - CR, LF or TAB inside a value is a problem (Pinpoint's current rule), as is
-//!   a lone CR.
+//!   a lone CR; so is any other control character (NUL, ESC, DEL, C1), in a
+//!   value or a column name.
 //! - A header column may repeat only for `Attributes.*` and
 //!   `User.UserAttributes.*`: each repeat is one more value of the attribute.
 //! - An empty cell means "not given".
 
-use crate::error::ProblemKind;
+use crate::error::{ProblemKind, quote};
 
 use super::model::Field;
-use super::rules::{EndpointBuilder, Origin, Position, custom_name_problem, problem_at};
+use super::rules::{
+    EndpointBuilder, Origin, Position, control_message, custom_name_problem, forbidden_control,
+    problem_at,
+};
 use super::{Limits, Reading};
 
 /// One value of a row.
@@ -69,6 +73,20 @@ impl Report<'_> {
             None,
             message,
         ));
+    }
+
+    /// Reports a forbidden control character in `value`; true if there is one.
+    fn control(&mut self, value: &str, line: u64, column: usize) -> bool {
+        let Some(c) = forbidden_control(value) else {
+            return false;
+        };
+        let what = if self.record.is_none() {
+            "the column name"
+        } else {
+            "the value"
+        };
+        self.malformed(line, column, &control_message(what, c));
+        true
     }
 }
 
@@ -197,7 +215,8 @@ impl<'a> Tokenizer<'a> {
                 report.malformed(line, column, message);
             }
         }
-        let bad = tab || cr || quote;
+        let control = report.control(&value, line, column);
+        let bad = tab || cr || quote || control;
         (Cell { value, line, bad }, end)
     }
 
@@ -255,9 +274,10 @@ impl<'a> Tokenizer<'a> {
         if let Some(line) = tab {
             report.malformed(line, column, TAB_MESSAGE);
         }
+        let control = report.control(&value, open_line, column);
         // `i` is at the closing quote.
         let after = i + 1;
-        let mut bad = tab.is_some() || line_break.is_some();
+        let mut bad = tab.is_some() || line_break.is_some() || control;
         let end = match self.byte(after) {
             None => {
                 self.pos = after;
@@ -347,7 +367,7 @@ fn read_header(row: Row, report: &mut Report<'_>) -> Header {
         if !field.is_multi_valued() && columns.iter().any(|c| c.as_ref() == Some(&field)) {
             let msg = format!(
                 "the column `{}` appears more than once; only Attributes.* and User.UserAttributes.* columns may repeat (one value per column)",
-                cell.value
+                quote(&cell.value)
             );
             report_header(report, row.line, column, &cell.value, msg);
             columns.push(None);

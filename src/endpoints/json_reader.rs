@@ -20,6 +20,10 @@
 //!   quotes is a problem, since text that looks like a number may not be one.
 //! - A key that appears twice in one object is a problem: only one value
 //!   would be imported.
+//! - A key or string with a control character other than TAB, CR and LF
+//!   (NUL, ESC, DEL, C1; written as `\u001b` or raw) is a problem, as in CSV.
+//! - In newline-delimited data each object is on its own line: an object that
+//!   starts on the line where the one before it ends is a problem.
 //!
 //! After a syntax error in newline-delimited data, reading resumes at the next
 //! line that starts with `{`, so one broken line does not hide the others; in
@@ -30,11 +34,12 @@ use std::collections::hash_map::Entry;
 
 use serde_json::{Map, Value};
 
-use crate::error::ProblemKind;
+use crate::error::{ProblemKind, quote};
 
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
 use super::rules::{
-    EndpointBuilder, Origin, Position, custom_name_problem, parse_number, problem_at,
+    EndpointBuilder, Origin, Position, control_message, custom_name_problem, forbidden_control,
+    parse_number, problem_at,
 };
 use super::{Limits, Reading};
 
@@ -251,6 +256,8 @@ impl Reader<'_, '_> {
     }
 
     fn read_stream(&mut self, mut pos: usize) {
+        // The line the last object ended on.
+        let mut last_end_line: Option<u64> = None;
         loop {
             pos = self.skip_ws(pos);
             if pos >= self.text.len() {
@@ -258,6 +265,11 @@ impl Reader<'_, '_> {
             }
             let record = self.records + 1;
             self.records = record;
+            let at = self.lines.position(pos);
+            if last_end_line.is_some() && last_end_line == at.line {
+                self.record_problem(record, at, "this object starts on the line where the one before it ends; in newline-delimited JSON each endpoint is one object on a line of its own: put a line break before it (or put the endpoints in a JSON array)".into());
+            }
+            last_end_line = None;
             if self.byte(pos) != Some(b'{') {
                 let at = self.lines.position(pos);
                 self.record_problem(record, at, "expected an endpoint object starting with {; in newline-delimited JSON each line is one complete object".into());
@@ -267,6 +279,7 @@ impl Reader<'_, '_> {
             match self.parse_at(pos) {
                 Ok((value, end)) => {
                     self.endpoint(value, pos, end);
+                    last_end_line = self.lines.position(end.saturating_sub(1)).line;
                     pos = end;
                 }
                 Err(e) => {
@@ -319,7 +332,10 @@ impl Reader<'_, '_> {
         let keys = KeyMap::scan(source);
         for (path, offset) in &keys.duplicates {
             let pos = self.lines.position(start + offset);
-            let msg = format!("the key `{path}` appears twice in this object; keep only one");
+            let msg = format!(
+                "the key `{}` appears twice in this object; keep only one",
+                quote(path)
+            );
             self.reading.problems.push(problem_at(
                 ProblemKind::MalformedData,
                 Some(record),
@@ -334,11 +350,62 @@ impl Reader<'_, '_> {
             base: start,
             fallback: at,
         };
+        let mut controls = Vec::new();
+        find_controls(&object, &mut Vec::new(), &mut controls);
+        for (path, c, in_key) in controls {
+            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+            let what = if in_key { "the key" } else { "the value" };
+            self.reading.problems.push(problem_at(
+                ProblemKind::MalformedData,
+                Some(record),
+                locate.at(&keys),
+                Some(path.join(".")),
+                control_message(what, c),
+            ));
+        }
         let mut builder = EndpointBuilder::new(origin, self.limits, &mut self.reading.problems);
         convert_object(&object, &locate, &mut builder);
         let endpoint = builder.finish(false);
         self.reading.endpoints.push(endpoint);
         self.reading.origins.push(origin);
+    }
+}
+
+/// Every key and string under `object` with a forbidden control character:
+/// the path of keys to it, the character, and whether it is in the key.
+fn find_controls(
+    object: &Map<String, Value>,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, char, bool)>,
+) {
+    for (key, value) in object {
+        path.push(key.clone());
+        if let Some(c) = forbidden_control(key) {
+            found.push((path.clone(), c, true));
+        }
+        find_value_controls(value, path, found);
+        path.pop();
+    }
+}
+
+fn find_value_controls(
+    value: &Value,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, char, bool)>,
+) {
+    match value {
+        Value::String(s) => {
+            if let Some(c) = forbidden_control(s) {
+                found.push((path.clone(), c, false));
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                find_value_controls(item, path, found);
+            }
+        }
+        Value::Object(map) => find_controls(map, path, found),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -521,8 +588,13 @@ struct Locate<'a> {
 }
 
 impl Locate<'_> {
+    /// Where the key at `path` is, or the nearest key above it that can be
+    /// found (a key written with escapes cannot), or the object.
     fn at(&self, path: &[&str]) -> Position {
-        match self.keys.offset(path) {
+        let found = (1..=path.len())
+            .rev()
+            .find_map(|n| path.get(..n).and_then(|p| self.keys.offset(p)));
+        match found {
             Some(offset) => self.lines.position(self.base + offset),
             None => self.fallback,
         }
@@ -562,9 +634,10 @@ fn convert_object(object: &Map<String, Value>, locate: &Locate<'_>, b: &mut Endp
 
 fn top_level_unknown(key: &str) -> String {
     if key.contains('.') && Field::parse(key).is_ok() {
-        let mut parts = key.splitn(3, '.');
-        let outer = parts.next().unwrap_or("");
-        let inner = parts.next().unwrap_or("");
+        let mut parts = key.splitn(3, '.').map(quote);
+        let outer = parts.next().unwrap_or_default();
+        let inner = parts.next().unwrap_or_default();
+        let key = quote(key);
         return match parts.next() {
             Some(name) => format!(
                 "in JSON, fields are nested rather than named with dots: write `{key}` as {{\"{outer}\":{{\"{inner}\":{{\"{name}\":...}}}}}}"
@@ -609,11 +682,14 @@ fn set_number(b: &mut EndpointBuilder<'_>, field: &Field, value: &Value, at: Pos
             ),
         },
         Value::String(s) => {
+            let q = quote(s);
             let msg = match parse_number(s) {
-                Some(_) => format!(
-                    "must be a JSON number, not text in quotes: write {s} rather than \"{s}\""
-                ),
-                None => format!("must be a number, not the text \"{s}\""),
+                Some(_) => {
+                    format!(
+                        "must be a JSON number, not text in quotes: write {q} rather than \"{q}\""
+                    )
+                }
+                None => format!("must be a number, not the text \"{q}\""),
             };
             b.report(ProblemKind::MalformedData, field, at, msg);
         }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
+use crate::error::quote;
+
 /// One of Pinpoint's 13 channel types (the `ChannelType` enum of its API model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChannelType {
@@ -609,12 +611,14 @@ pub fn unknown_field_message(name: &str) -> String {
     if let Some(reason) = unsupported_reason(name) {
         return reason;
     }
+    let quoted = quote(name);
     match suggest_field(name) {
         Some(s) => format!(
-            "`{name}` is not an attribute Pinpoint imports; did you mean `{s}`? Attribute names are case-sensitive"
+            "`{quoted}` is not an attribute Pinpoint imports; did you mean `{}`? Attribute names are case-sensitive",
+            quote(&s)
         ),
         None => format!(
-            "`{name}` is not an attribute Pinpoint imports; use ChannelType, Address, Id, RequestId, OptOut, EffectiveDate, User.UserId, Demographic.*, Location.*, or a custom attribute: Attributes.<name>, User.UserAttributes.<name> or Metrics.<name>"
+            "`{quoted}` is not an attribute Pinpoint imports; use ChannelType, Address, Id, RequestId, OptOut, EffectiveDate, User.UserId, Demographic.*, Location.*, or a custom attribute: Attributes.<name>, User.UserAttributes.<name> or Metrics.<name>"
         ),
     }
 }

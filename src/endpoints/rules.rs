@@ -26,7 +26,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::error::{Problem, ProblemKind};
+use crate::error::{
+    MAX_FIELD_CHARS, MAX_PROBLEM_MESSAGE_CHARS, Problem, ProblemKind, quote, quote_at_most,
+};
 
 use super::Limits;
 use super::model::{ChannelType, Endpoint, Field, LocationField, OptOut, format_number};
@@ -64,6 +66,10 @@ impl Position {
 }
 
 /// A problem at a position, for a record (or the whole file with `None`).
+///
+/// The field is cut to [`MAX_FIELD_CHARS`] and the message to
+/// [`MAX_PROBLEM_MESSAGE_CHARS`], so no input makes a report large; messages
+/// quote user data with [`quote`] and never reach that bound in practice.
 pub(crate) fn problem_at(
     kind: ProblemKind,
     record: Option<u64>,
@@ -71,13 +77,24 @@ pub(crate) fn problem_at(
     field: Option<String>,
     message: impl Into<String>,
 ) -> Problem {
+    let message: String = message.into();
     Problem {
         record,
         line: at.line,
         column: at.column,
-        field,
+        field: field.map(|f| bounded(f, MAX_FIELD_CHARS)),
         kind,
-        message: message.into(),
+        message: bounded(message, MAX_PROBLEM_MESSAGE_CHARS),
+    }
+}
+
+/// `text` itself when it is short and clean, else its [`quote_at_most`].
+fn bounded(text: String, max_chars: usize) -> String {
+    let short = text.len() <= max_chars || text.chars().nth(max_chars).is_none();
+    if short && !text.chars().any(char::is_control) {
+        text
+    } else {
+        quote_at_most(&text, max_chars)
     }
 }
 
@@ -169,7 +186,7 @@ impl<'a> EndpointBuilder<'a> {
                     at,
                     format!(
                         "`{}` is not a number; write a plain number such as 42 or -3.5",
-                        value
+                        quote(&value)
                     ),
                 ),
             },
@@ -252,7 +269,8 @@ impl<'a> EndpointBuilder<'a> {
         };
         let all: Vec<&str> = ChannelType::ALL.iter().map(|c| c.as_str()).collect();
         let msg = format!(
-            "`{value}` is not a Pinpoint channel type; {hint}Use one of {}",
+            "`{}` is not a Pinpoint channel type; {hint}Use one of {}",
+            quote(value),
             all.join(", ")
         );
         self.report(
@@ -268,7 +286,8 @@ impl<'a> EndpointBuilder<'a> {
             Some(o) => self.endpoint.opt_out = Some(o),
             None => {
                 let msg = format!(
-                    "`{value}` is not a valid OptOut; use ALL (opted out of all messages) or NONE (not opted out), in capitals"
+                    "`{}` is not a valid OptOut; use ALL (opted out of all messages) or NONE (not opted out), in capitals",
+                    quote(value)
                 );
                 self.report(ProblemKind::MalformedData, &Field::OptOut, at, msg);
             }
@@ -280,7 +299,8 @@ impl<'a> EndpointBuilder<'a> {
             self.endpoint.effective_date = Some(value);
         } else {
             let msg = format!(
-                "`{value}` is not an ISO 8601 date; write it like 2024-05-01 or 2024-05-01T12:00:00Z"
+                "`{}` is not an ISO 8601 date; write it like 2024-05-01 or 2024-05-01T12:00:00Z",
+                quote(&value)
             );
             self.report(ProblemKind::MalformedData, &Field::EffectiveDate, at, msg);
         }
@@ -376,7 +396,7 @@ impl<'a> EndpointBuilder<'a> {
             _ => None,
         };
         if let Some(m) = message {
-            let msg = format!("{} address `{address}` {m}", channel.as_str());
+            let msg = format!("{} address `{}` {m}", channel.as_str(), quote(address));
             let at = self.address_at;
             self.report(ProblemKind::MalformedData, &Field::Address, at, msg);
         }
@@ -596,7 +616,8 @@ fn check_endpoints_per_user(
             continue;
         };
         let msg = format!(
-            "User.UserId `{user}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)"
+            "User.UserId `{}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)",
+            quote(user)
         );
         problems.push(problem_at(
             ProblemKind::MalformedData,
@@ -629,7 +650,8 @@ fn check_custom_attribute_names(
             };
             let dot = field.dot_name();
             let msg = format!(
-                "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{dot}` is the first one over"
+                "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{}` is the first one over",
+                quote(&dot)
             );
             problems.push(problem_at(
                 ProblemKind::MalformedData,
@@ -643,6 +665,22 @@ fn check_custom_attribute_names(
     }
 }
 
+/// The first control character in `text` that endpoint data may not carry:
+/// C0 controls (NUL, ESC...) other than TAB, CR and LF (which the CSV reader
+/// reports on their own and JSON escapes), DEL, and C1 controls (CSI...).
+pub(crate) fn forbidden_control(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+}
+
+/// The problem message for control character `c` in `what` ("the value").
+pub(crate) fn control_message(what: &str, c: char) -> String {
+    format!(
+        "{what} contains the control character U+{:04X}; control characters (NUL, DEL, terminal escapes) are not accepted in endpoint data; remove it",
+        u32::from(c)
+    )
+}
+
 /// Checks a custom attribute's name (the part after the prefix); the message
 /// when it breaks Pinpoint's rules.
 pub fn custom_name_problem(field: &Field) -> Option<String> {
@@ -650,7 +688,8 @@ pub fn custom_name_problem(field: &Field) -> Option<String> {
     let chars = name.chars().count();
     if chars > MAX_ATTRIBUTE_NAME_CHARS {
         return Some(format!(
-            "the attribute name `{name}` has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_NAME_CHARS}"
+            "the attribute name `{}` has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_NAME_CHARS}",
+            quote(name)
         ));
     }
     if name.trim().is_empty() {

@@ -673,13 +673,14 @@ mod props {
     use proptest::option;
     use proptest::prelude::*;
 
-    /// Text Pinpoint accepts in a value: anything but CR, LF and TAB.
+    /// Text Pinpoint accepts in a value: anything but control characters
+    /// (CR, LF, TAB, NUL, ESC, DEL, C1...).
     fn text(max: usize) -> impl Strategy<Value = String> {
-        proptest::string::string_regex(&format!("[^\r\n\t]{{1,{max}}}")).unwrap()
+        proptest::string::string_regex(&format!("[^\\p{{Cc}}]{{1,{max}}}")).unwrap()
     }
 
     fn custom_name() -> impl Strategy<Value = String> {
-        "[^\r\n\t]{0,12}[a-zA-Z0-9]"
+        "[^\\p{Cc}]{0,12}[a-zA-Z0-9]"
     }
 
     fn list() -> impl Strategy<Value = Vec<String>> {
@@ -872,4 +873,208 @@ fn a_minified_one_line_array_is_read() {
     let one = r#"{"ChannelType":"EMAIL","Address":"a@example.com"}"#;
     let data = format!("[{}]", vec![one; 20_000].join(","));
     assert_eq!(json(&data).unwrap().endpoint_count, 20_000);
+}
+
+/// A multi-megabyte name or value in any place a message quotes it: the
+/// error stays small, and says how long the quoted text was.
+#[test]
+fn huge_names_and_values_are_quoted_short() {
+    let name = "N".repeat(2 << 20);
+    let ok = "ChannelType,Address";
+    let cases = [
+        (
+            Format::Csv,
+            format!("{ok},Attributes.{name}\nEMAIL,a@example.com,x\n"),
+        ),
+        (
+            Format::Csv,
+            format!("{ok},Metrics.{name}\nEMAIL,a@example.com,1\n"),
+        ),
+        (Format::Csv, format!("{ok},{name}\nEMAIL,a@example.com,x\n")),
+        (
+            Format::Csv,
+            format!(
+                "{ok},User.UserAttributes.{name},User.UserAttributes.{name}\nEMAIL,a@example.com,x,y\n"
+            ),
+        ),
+        (Format::Csv, format!("{ok}\n{name},a@example.com\n")),
+        (Format::Csv, format!("{ok}\nEMAIL,{name}\n")),
+        (
+            Format::Csv,
+            format!(
+                "{ok},OptOut,EffectiveDate,Metrics.m\nEMAIL,a@example.com,{name},{name},{name}\n"
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{{"{name}":["x"]}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","User":{{"UserAttributes":{{"{name}":["x"]}}}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(r#"{{"ChannelType":"EMAIL","Address":"a@example.com","{name}":"x"}}"#),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes.{name}":"x"}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Metrics":{{"m":"{name}"}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Demographic":{{"{name}":"x"}}}}"#
+            ),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Metrics":{{"{name}":1,"{name}":2}}}}"#
+            ),
+        ),
+    ];
+    for (i, (format, data)) in cases.iter().enumerate() {
+        let err = prepare(*format, data, &Limits::default()).unwrap_err();
+        let text = serde_json::to_string(&err).unwrap();
+        assert!(
+            text.len() < 4096,
+            "case {i}: {} bytes: {}",
+            text.len(),
+            &text[..2000.min(text.len())]
+        );
+        assert!(text.contains("characters)"), "case {i}: {text}");
+    }
+}
+
+#[test]
+fn two_json_objects_on_one_line_are_a_problem() {
+    let a = r#"{"ChannelType":"EMAIL","Address":"a@example.com"}"#;
+    let b = r#"{"ChannelType":"SMS","Address":"+12065550100"}"#;
+    for (data, record, line, column) in [
+        (format!("{a}{b}\n"), 2, 1, 50),
+        (format!("{a}\n{a} {b}\n"), 3, 2, 51),
+        (
+            format!("{{\n \"ChannelType\": \"EMAIL\",\n \"Address\": \"é@example.com\"\n}} {b}"),
+            2,
+            4,
+            3,
+        ),
+    ] {
+        let p = one_problem(json(&data));
+        assert_eq!(p.kind, ProblemKind::MalformedData, "{data}");
+        assert_eq!(
+            (p.record, p.line, p.column),
+            (Some(record), Some(line), Some(column)),
+            "{data}: {p:?}"
+        );
+        assert!(p.message.contains("line of its own"), "{p:?}");
+    }
+    // On lines of their own (pretty-printed or not) they are two endpoints.
+    let pretty =
+        format!("{{\n \"ChannelType\": \"EMAIL\",\n \"Address\": \"a@example.com\"\n}}\n{b}\n");
+    assert_eq!(json(&pretty).unwrap().endpoint_count, 2);
+    assert_eq!(json(&format!("{a}\n{b}")).unwrap().endpoint_count, 2);
+}
+
+/// NUL, ESC (and whole terminal escape sequences), DEL and C1 controls.
+const CONTROLS: [(char, &str); 7] = [
+    ('\u{0}', "U+0000"),
+    ('\u{1}', "U+0001"),
+    ('\u{1b}', "U+001B"),
+    ('\u{b}', "U+000B"),
+    ('\u{7f}', "U+007F"),
+    ('\u{85}', "U+0085"),
+    ('\u{9b}', "U+009B"),
+];
+
+#[test]
+fn control_characters_in_csv_names_and_values_are_rejected() {
+    for (c, name) in CONTROLS {
+        let cases = [
+            (
+                format!("ChannelType,Address,Attributes.a{c}b\nEMAIL,a@example.com,x\n"),
+                1,
+            ),
+            (
+                format!("ChannelType,Address,Attributes.A\nEMAIL,a@example.com,x{c}[31my\n"),
+                2,
+            ),
+            (
+                format!("ChannelType,Address,Attributes.A\nEMAIL,a@example.com,\"x,{c}y\"\n"),
+                2,
+            ),
+            (
+                format!("ChannelType,Address,User.UserId\nEMAIL,a@example.com,{c}\n"),
+                2,
+            ),
+        ];
+        for (data, line) in cases {
+            let p = one_problem(csv(&data));
+            assert_eq!(p.kind, ProblemKind::MalformedData, "{data:?}");
+            assert_eq!((p.line, p.column), (Some(line), Some(3)), "{data:?}: {p:?}");
+            assert!(p.message.contains(name), "{data:?}: {p:?}");
+            assert!(!p.message.contains(c), "the message does not carry it");
+        }
+    }
+    // TAB, CR and LF keep their own messages; é and other text pass.
+    let p = one_problem(csv("ChannelType,Address\nEMAIL,a\tb@example.com\n"));
+    assert!(p.message.contains("tab"), "{p:?}");
+    assert!(
+        csv("ChannelType,Address,Attributes.Ünï\nEMAIL,a@example.com,caf\u{e9} \u{2014}\n").is_ok()
+    );
+}
+
+#[test]
+fn control_characters_in_json_keys_and_strings_are_rejected() {
+    for (c, name) in CONTROLS {
+        let escaped = format!("\\u{:04x}", u32::from(c));
+        let cases = [
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{{"A":["x{escaped}y"]}}}}"#
+            ),
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{{"A{escaped}":["x"]}}}}"#
+            ),
+            format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","User":{{"UserId":"u{escaped}"}}}}"#
+            ),
+        ];
+        for data in cases {
+            let (kind, problems) = problems_of(json(&data));
+            assert_eq!(kind, ErrorKind::MalformedData, "{data}");
+            let p = problems
+                .iter()
+                .find(|p| p.message.contains(name))
+                .unwrap_or_else(|| panic!("{data}: {problems:?}"));
+            assert_eq!(p.line, Some(1), "{p:?}");
+            assert!(p.column.unwrap() > 40, "points at the key: {p:?}");
+        }
+        if c >= '\u{7f}' {
+            // Raw (unescaped) DEL and C1 are valid JSON text, and still rejected.
+            let raw = format!(
+                r#"{{"ChannelType":"EMAIL","Address":"a@example.com","Location":{{"City":"x{c}"}}}}"#
+            );
+            let p = one_problem(json(&raw));
+            assert!(p.message.contains(name), "{p:?}");
+            assert_eq!(p.field.as_deref(), Some("Location.City"));
+        }
+    }
+    // Escaped TAB and line breaks stay accepted in JSON strings.
+    assert!(
+        json(r#"{"ChannelType":"EMAIL","Address":"a@example.com","Location":{"City":"a\tb\nc"}}"#)
+            .is_ok()
+    );
 }

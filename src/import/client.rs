@@ -2,14 +2,17 @@
 
 use std::time::Duration;
 
-use super::host::{Level, Runtime, Transport, TransportError, TransportErrorKind};
+use super::host::{
+    AttemptTimeout, Level, MAX_RESPONSE_BYTES, Runtime, Transport, TransportError,
+    TransportErrorKind, attempt_timeout,
+};
 use crate::aws::errors::{
-    AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, s3_error,
+    AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, redact, s3_error,
 };
 use crate::aws::sign::{Service, sign_request};
 use crate::aws::{Request, Response};
 use crate::error::{ErrorKind, NodeError, ServiceContext};
-use crate::settings::Settings;
+use crate::settings::{RetryPolicy, Settings};
 
 /// Whether a request may be sent again after an ambiguous failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,10 @@ pub enum Failure {
     Failed(NodeError),
     /// An unsafe request may have reached the server; the caller must check.
     Ambiguous(TransportError),
+    /// The server answered, too much to read
+    /// ([`TransportErrorKind::TooLarge`]): the request may have taken effect.
+    /// The node error to report.
+    Unread(NodeError),
 }
 
 /// Why a call did not return a success answer.
@@ -38,6 +45,9 @@ pub enum CallError {
     Failed(NodeError),
     /// An unsafe request may have reached the server; the caller must check.
     Ambiguous(TransportError),
+    /// The answer was larger than [`MAX_RESPONSE_BYTES`] and was not read;
+    /// the request may have taken effect. The node error to report.
+    Unread(NodeError),
 }
 
 /// Sends signed requests for one run.
@@ -60,6 +70,12 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     /// Sends `request` to `service`, retrying throttling, server errors and
     /// connection failures with exponential backoff and full jitter.
     ///
+    /// Two bounds hold together: at most `retry-max-attempts` attempts, and
+    /// the request's time budget `retry-max-total-seconds` for its attempts
+    /// and the waits between them. Each attempt carries an [`AttemptTimeout`]
+    /// of what is left of the budget; no attempt starts once the wait before
+    /// it would spend the budget.
+    ///
     /// Returns the answer when its status is a success (2xx); an error answer
     /// is returned as [`CallError::Answer`] for the caller to map.
     pub fn call(
@@ -76,13 +92,13 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             let mut signed = request.clone();
             let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
             self.secrets = [
-                Some(&credentials.secret_access_key),
-                credentials.session_token.as_ref(),
+                Some(credentials.secret_access_key()),
+                credentials.session_token(),
             ]
             .into_iter()
             .flatten()
             .filter(|s| !s.is_empty())
-            .cloned()
+            .map(str::to_owned)
             .collect();
             sign_request(
                 &mut signed,
@@ -93,28 +109,35 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             )
             .map_err(CallError::Failed)?;
             let spent = self.runtime.monotonic().saturating_sub(started);
-            let last = attempt >= policy.max_attempts || spent >= policy.max_total;
-            match self.transport.send(signed) {
+            signed
+                .extensions_mut()
+                .insert(AttemptTimeout(attempt_timeout(&policy, spent)));
+            let result = self.transport.send(signed);
+            let spent = self.runtime.monotonic().saturating_sub(started);
+            match result {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    if last || !RETRYABLE_STATUS.contains(&status) {
+                    if !RETRYABLE_STATUS.contains(&status) {
                         return Err(CallError::Answer(Box::new(response)));
                     }
-                    let retry_after = retry_after(&response);
-                    if retry_after.is_some_and(|wait| spent + wait > policy.max_total) {
-                        // The server asks for a longer wait than the budget allows.
+                    let delay = self.delay(attempt, retry_after(&response));
+                    if let Some(why) = stop(&policy, attempt, spent, delay) {
+                        self.runtime.log(
+                            Level::Info,
+                            &format!("{operation} answered {status}; {why}"),
+                        );
                         return Err(CallError::Answer(Box::new(response)));
                     }
                     self.runtime.log(
                         Level::Info,
                         &format!(
-                            "{operation} answered {status}; retrying (attempt {} of {})",
-                            attempt + 1,
-                            policy.max_attempts
+                            "{operation} answered {status}; retrying in {}: {}",
+                            seconds(delay),
+                            next_attempt(&policy, attempt)
                         ),
                     );
-                    self.backoff(attempt, retry_after);
+                    self.runtime.sleep(delay);
                 }
                 Err(e) if e.kind == TransportErrorKind::Denied => {
                     let key = endpoint_setting(service);
@@ -126,6 +149,23 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                         .with_setting(key),
                     ));
                 }
+                Err(e) if e.kind == TransportErrorKind::TooLarge => {
+                    return Err(CallError::Unread(
+                        NodeError::new(
+                            ErrorKind::ServiceError,
+                            format!(
+                                "the answer of {} to {operation} is larger than {} MiB ({MAX_RESPONSE_BYTES} bytes), the most the node reads; it was not read and {operation} was not retried ({})",
+                                authority(request),
+                                MAX_RESPONSE_BYTES >> 20,
+                                e.message
+                            ),
+                        )
+                        .with_service(ServiceContext {
+                            operation: operation.to_owned(),
+                            ..Default::default()
+                        }),
+                    ));
+                }
                 Err(e) if e.kind == TransportErrorKind::Invalid => {
                     return Err(CallError::Failed(NodeError::new(
                         ErrorKind::ServiceError,
@@ -135,40 +175,41 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 Err(e) if e.maybe_sent() && idempotency == Idempotency::Unsafe => {
                     return Err(CallError::Ambiguous(e));
                 }
-                Err(e) if last => {
-                    let mut error = NodeError::new(
-                        ErrorKind::ServiceError,
-                        format!(
-                            "could not reach {} for {operation} after {attempt} attempts: {}",
-                            authority(request),
-                            e.message
-                        ),
-                    )
-                    .with_service(ServiceContext {
-                        operation: operation.to_owned(),
-                        ..Default::default()
-                    });
-                    if e.kind == TransportErrorKind::Connect {
-                        // No connection at all: the endpoint is the first suspect.
-                        let key = endpoint_setting(service);
-                        error
-                            .message
-                            .push_str(&format!("; check `{key}` and the network"));
-                        error = error.with_setting(key);
-                    }
-                    return Err(CallError::Failed(error));
-                }
                 Err(e) => {
+                    let delay = self.delay(attempt, None);
+                    if let Some(why) = stop(&policy, attempt, spent, delay) {
+                        let mut error = NodeError::new(
+                            ErrorKind::ServiceError,
+                            format!(
+                                "could not reach {} for {operation}: {why}; the last attempt failed with: {}",
+                                authority(request),
+                                e.message
+                            ),
+                        )
+                        .with_service(ServiceContext {
+                            operation: operation.to_owned(),
+                            ..Default::default()
+                        });
+                        if e.kind == TransportErrorKind::Connect {
+                            // No connection at all: the endpoint is the first suspect.
+                            let key = endpoint_setting(service);
+                            error
+                                .message
+                                .push_str(&format!("; check `{key}` and the network"));
+                            error = error.with_setting(key);
+                        }
+                        return Err(CallError::Failed(error));
+                    }
                     self.runtime.log(
                         Level::Info,
                         &format!(
-                            "{operation} failed ({}); retrying (attempt {} of {})",
+                            "{operation} failed ({}); retrying in {}: {}",
                             e.message,
-                            attempt + 1,
-                            policy.max_attempts
+                            seconds(delay),
+                            next_attempt(&policy, attempt)
                         ),
                     );
-                    self.backoff(attempt, None);
+                    self.runtime.sleep(delay);
                 }
             }
             attempt += 1;
@@ -186,10 +227,11 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             .map_err(|e| match e {
                 CallError::Answer(r) => Failure::Failed(pinpoint_error(
                     operation,
-                    &redact(parse_pinpoint_error(&r), &self.secrets),
+                    &redact_error(parse_pinpoint_error(&r), &self.secrets),
                 )),
                 CallError::Failed(n) => Failure::Failed(n),
                 CallError::Ambiguous(t) => Failure::Ambiguous(t),
+                CallError::Unread(n) => Failure::Unread(n),
             })
     }
 
@@ -202,16 +244,17 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 operation,
                 bucket,
                 region,
-                &redact(parse_s3_error(&r), &self.secrets),
+                &redact_error(parse_s3_error(&r), &self.secrets),
             )),
-            Err(CallError::Failed(e)) => Err(e),
+            Err(CallError::Failed(e) | CallError::Unread(e)) => Err(e),
             Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
         }
     }
 
-    /// Waits before attempt `attempt + 1`: full jitter over an exponential
-    /// ceiling, but never less than the server's `Retry-After`.
-    fn backoff(&mut self, attempt: u32, retry_after: Option<Duration>) {
+    /// The wait before attempt `attempt + 1`: full jitter over an
+    /// exponential ceiling, but never less than the server's `Retry-After`
+    /// (itself capped at 300 s).
+    fn delay(&mut self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let policy = self.settings.retry;
         let ceiling = policy
             .base_delay
@@ -223,18 +266,62 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         } else {
             self.runtime.random() % (ceiling_ms + 1)
         });
-        let delay = match retry_after {
+        match retry_after {
             Some(server) => jitter.max(server.min(Duration::from_secs(300))),
             None => jitter,
-        };
-        self.runtime.sleep(delay);
+        }
+    }
+}
+
+/// Why no attempt follows attempt `attempt`, which ended after `spent`, when
+/// the next would have to wait `delay`; `None` when it may follow.
+fn stop(policy: &RetryPolicy, attempt: u32, spent: Duration, delay: Duration) -> Option<String> {
+    let attempts = if attempt == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempt} attempts")
+    };
+    if attempt >= policy.max_attempts {
+        Some(format!(
+            "gave up after {attempts} in {}: `retry-max-attempts` is {}",
+            seconds(spent),
+            policy.max_attempts
+        ))
+    } else if spent.saturating_add(delay) >= policy.max_total {
+        Some(format!(
+            "gave up after {attempts} in {}: the retry budget of {} (`retry-max-total-seconds`) is spent",
+            seconds(spent),
+            seconds(policy.max_total)
+        ))
+    } else {
+        None
+    }
+}
+
+/// `attempt 2 (of at most 5, within 120 s)`: the attempt after `attempt`, and
+/// both bounds on it.
+fn next_attempt(policy: &RetryPolicy, attempt: u32) -> String {
+    format!(
+        "attempt {} (of at most {}, within {})",
+        attempt + 1,
+        policy.max_attempts,
+        seconds(policy.max_total)
+    )
+}
+
+/// A duration for people: `0.2 s`, `9.5 s`, `241 s`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) && d.subsec_millis() != 0 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
     }
 }
 
 /// The node error of a failed Pinpoint call, for callers with nothing to check.
 pub fn plain(e: Failure, operation: &str) -> NodeError {
     match e {
-        Failure::Failed(n) => n,
+        Failure::Failed(n) | Failure::Unread(n) => n,
         Failure::Ambiguous(t) => NodeError::new(
             ErrorKind::ServiceError,
             format!("the connection broke during {operation}: {}", t.message),
@@ -247,8 +334,8 @@ fn retry_after(response: &Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// `err` with every occurrence of a secret replaced.
-fn redact(mut err: AwsError, secrets: &[String]) -> AwsError {
+/// `err` with every secret cut out of it, in any encoding ([`redact`]).
+fn redact_error(mut err: AwsError, secrets: &[String]) -> AwsError {
     for field in [
         &mut err.error_type,
         &mut err.message,
@@ -258,11 +345,7 @@ fn redact(mut err: AwsError, secrets: &[String]) -> AwsError {
     .into_iter()
     .flatten()
     {
-        for secret in secrets {
-            if field.contains(secret.as_str()) {
-                *field = field.replace(secret.as_str(), "<redacted>");
-            }
-        }
+        *field = redact(field, secrets);
     }
     err
 }

@@ -7,6 +7,37 @@ use std::time::{Duration, SystemTime};
 use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response};
 use crate::error::NodeError;
+use crate::settings::RetryPolicy;
+
+/// The longest one attempt waits for an answer (its first byte, and between
+/// bytes), whatever the budget: a request that has had no answer for this long
+/// is retried, budget allowing.
+pub const MAX_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The shortest time an attempt is given, however little budget is left.
+pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long one attempt of a request may wait for its answer, once `spent` of
+/// the request's time budget (`retry-max-total-seconds`) is gone: what is left
+/// of the budget, between [`MIN_ATTEMPT_TIMEOUT`] and [`MAX_ATTEMPT_TIMEOUT`].
+/// The flow puts it on every request it sends as an [`AttemptTimeout`].
+pub fn attempt_timeout(policy: &RetryPolicy, spent: Duration) -> Duration {
+    policy
+        .max_total
+        .saturating_sub(spent)
+        .clamp(MIN_ATTEMPT_TIMEOUT, MAX_ATTEMPT_TIMEOUT)
+}
+
+/// In the extensions of every request the flow sends: how long the transport
+/// may wait for the answer's first byte and between its bytes
+/// ([`attempt_timeout`]), so one attempt never outlasts the request's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptTimeout(pub Duration);
+
+/// The largest answer body a transport reads, in bytes (16 MiB). The node's
+/// answers are KBs (a page of 100 segments, an S3 error); a transport stops
+/// reading past this and reports [`TransportErrorKind::TooLarge`], so a
+/// misbehaving server cannot exhaust the component's memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// Why a request got no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +50,10 @@ pub enum TransportErrorKind {
     Broken,
     /// The request itself could not be made (bad URL, header).
     Invalid,
+    /// The server answered with a body larger than [`MAX_RESPONSE_BYTES`],
+    /// which was not read: the request arrived and may have taken effect. Not
+    /// retried; the flow reports a `ServiceError`.
+    TooLarge,
 }
 
 /// A request that got no HTTP answer.
@@ -47,7 +82,10 @@ impl TransportError {
 
 /// Sends one HTTP request and reads the whole answer.
 pub trait Transport {
-    /// Sends `request` (already signed) and returns the answer, whatever its status.
+    /// Sends `request` (already signed) and returns the answer, whatever its
+    /// status. The request's [`AttemptTimeout`] extension bounds the wait for
+    /// the answer; an answer that does not come in time is
+    /// [`TransportErrorKind::Broken`].
     fn send(&mut self, request: Request) -> Result<Response, TransportError>;
 }
 

@@ -13,20 +13,23 @@
 mod client;
 pub mod host;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
-pub use host::{Level, Runtime, Stage, Transport, TransportError, TransportErrorKind};
+pub use host::{
+    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, MIN_ATTEMPT_TIMEOUT, Runtime,
+    Stage, Transport, TransportError, TransportErrorKind, attempt_timeout,
+};
 
 use crate::aws::pinpoint::{
     self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,
 };
 use crate::aws::{s3, urls};
 use crate::endpoints::{self, Limits, Prepared};
-use crate::error::{ErrorKind, NodeError};
+use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
 
@@ -148,9 +151,9 @@ pub fn run<T: Transport, R: Runtime>(
             secrets: Vec::new(),
         },
         input,
-        object_url: urls::s3_object_url(settings, &key),
+        object_url: urls::s3_object_uri(settings, &key)?,
         s3_url: format!("s3://{}/{key}", settings.staging_bucket),
-        pinpoint: urls::pinpoint_base(settings),
+        pinpoint: urls::checked_pinpoint_base(settings)?,
         job_may_run: false,
     };
     flow.run(prepared)
@@ -159,7 +162,7 @@ pub fn run<T: Transport, R: Runtime>(
 struct Flow<'a, T, R> {
     client: Client<'a, T, R>,
     input: &'a ImportInput,
-    object_url: String,
+    object_url: http::Uri,
     s3_url: String,
     pinpoint: String,
     /// An import job of this file may exist and not have ended, so it may
@@ -177,7 +180,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         self.client
             .runtime
             .progress(Stage::CheckingApplication, 0, None);
-        let request = pinpoint::get_app(&self.pinpoint, self.app());
+        let request = pinpoint::get_app(&self.pinpoint, self.app())?;
         self.client
             .pinpoint("GetApp", &request, Idempotency::Safe)
             .map_err(|e| client::plain(e, "GetApp"))?;
@@ -195,8 +198,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 let mut err = NodeError::new(
                     ErrorKind::DuplicateSegmentName,
                     format!(
-                        "a segment named {:?} already exists in this project (id {}); choose another name",
-                        self.input.segment_name, existing.id
+                        "a segment named \"{}\" already exists in this project (id {}); choose another name",
+                        quote(&self.input.segment_name),
+                        quote(&existing.id)
                     ),
                 )
                 .with_field("segment_name");
@@ -233,7 +237,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             self.client.settings.import_role_arn.clone(),
             self.input.segment_name.clone(),
         );
-        let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body);
+        let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body)?;
         let job = match self.send_create(&request) {
             Ok(job) => job,
             Err(Failure::Ambiguous(e)) => {
@@ -267,7 +271,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let answer = self
             .client
             .pinpoint("CreateImportJob", request, Idempotency::Unsafe);
-        self.job_may_run = matches!(answer, Ok(_) | Err(Failure::Ambiguous(_)));
+        self.job_may_run = matches!(
+            answer,
+            Ok(_) | Err(Failure::Ambiguous(_) | Failure::Unread(_))
+        );
         let response = answer?;
         parse_json(response.body(), "CreateImportJob").map_err(Failure::Failed)
     }
@@ -309,7 +316,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                     .runtime
                     .sleep(interval.min(settings.max_wait - waited));
                 interval = (interval + interval / 2).min(settings.poll_interval * 5);
-                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
                 let response = self
                     .client
                     .pinpoint("GetImportJob", &request, Idempotency::Safe)
@@ -349,11 +356,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// A FAILED job: delete its segment (best effort) and report the failures.
     fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
-        let request = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id);
-        let deleted = self
-            .client
-            .pinpoint("DeleteSegment", &request, Idempotency::Safe)
-            .is_ok();
+        let deleted = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id).is_ok_and(
+            |request| {
+                self.client
+                    .pinpoint("DeleteSegment", &request, Idempotency::Safe)
+                    .is_ok()
+            },
+        );
         let first = job
             .failures
             .first()
@@ -491,16 +500,21 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// The first item `wanted` accepts, reading the pages of `operation` (made
     /// by `request`) until one has it or there are no more; `stage`, if given,
     /// is reported once per page.
+    ///
+    /// A listing that does not end (a token sent twice, or more than
+    /// [`MAX_PAGES`] pages) is a `ServiceError` naming the operation: the
+    /// search is incomplete, so its "not found" cannot be trusted.
     fn find_in_pages<P: Page>(
         &mut self,
         operation: &str,
-        request: fn(&str, &str, u32, Option<&str>) -> crate::aws::Request,
+        request: fn(&str, &str, u32, Option<&str>) -> Result<crate::aws::Request, NodeError>,
         stage: Option<Stage>,
         wanted: impl Fn(&P::Item) -> bool,
     ) -> Result<Option<P::Item>, NodeError> {
         let mut token: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
         for page in 0..MAX_PAGES {
-            let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref());
+            let request = request(&self.pinpoint, self.app(), PAGE_SIZE, token.as_deref())?;
             let response = self
                 .client
                 .pinpoint(operation, &request, Idempotency::Safe)
@@ -512,12 +526,25 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             if let Some(found) = items.into_iter().find(|item| wanted(item)) {
                 return Ok(Some(found));
             }
-            match next.filter(|t| !t.is_empty()) {
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(None),
+            let Some(next) = next.filter(|t| !t.is_empty()) else {
+                return Ok(None);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(endless_listing(
+                    operation,
+                    format!(
+                        "page {} gave the NextToken \"{}\" that an earlier page gave",
+                        page + 1,
+                        quote(&next)
+                    ),
+                ));
             }
+            token = Some(next);
         }
-        Ok(None)
+        Err(endless_listing(
+            operation,
+            format!("it still had more after {MAX_PAGES} pages"),
+        ))
     }
 
     /// The new segment's id: from the job's definition, else from a fresh
@@ -526,7 +553,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         if let Some(id) = job.definition.segment_id.clone().filter(|s| !s.is_empty()) {
             return Ok(id);
         }
-        let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id);
+        let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
         if let Ok(response) = self
             .client
             .pinpoint("GetImportJob", &request, Idempotency::Safe)
@@ -547,6 +574,20 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             )),
         }
     }
+}
+
+/// The error of a paged listing that does not end.
+fn endless_listing(operation: &str, why: String) -> NodeError {
+    NodeError::new(
+        ErrorKind::ServiceError,
+        format!(
+            "{operation} did not finish listing: {why}; the listing cannot be read to its end, so the import does not go ahead"
+        ),
+    )
+    .with_service(crate::error::ServiceContext {
+        operation: operation.to_owned(),
+        ..Default::default()
+    })
 }
 
 fn parse_json<D: serde::de::DeserializeOwned>(

@@ -1,12 +1,15 @@
 //! The flow against a scripted AWS: a fake transport that answers by
 //! operation, with queued faults, and a runtime with a fake clock.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response};
+use crate::settings::RetryPolicy;
 
 const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
 
@@ -146,14 +149,23 @@ struct FakeRuntime {
     sleeps: Vec<Duration>,
     logs: Vec<String>,
     stages: Vec<Stage>,
+    /// The expiration of the credentials handed out at a given time.
+    expiry: Option<fn(SystemTime) -> SystemTime>,
+    /// How many times credentials were asked for.
+    credential_calls: usize,
+    /// Time that passed outside the runtime (in a transport that waits).
+    elsewhere: Rc<Cell<Duration>>,
 }
+
+/// The fake's wall clock at the start: 2026-11-18T11:06:40Z.
+const START: u64 = 1_795_000_000;
 
 impl Runtime for FakeRuntime {
     fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000) + self.clock
+        SystemTime::UNIX_EPOCH + Duration::from_secs(START) + self.monotonic()
     }
     fn monotonic(&self) -> Duration {
-        self.clock
+        self.clock + self.elsewhere.get()
     }
     fn sleep(&mut self, d: Duration) {
         self.clock += d;
@@ -163,11 +175,13 @@ impl Runtime for FakeRuntime {
         u64::MAX / 2
     }
     fn credentials(&mut self) -> Result<Credentials, NodeError> {
-        Ok(Credentials {
-            access_key_id: "AKIDTEST".into(),
-            secret_access_key: "SECRETSECRET".into(),
-            session_token: Some("TOKENTOKEN".into()),
-        })
+        self.credential_calls += 1;
+        Ok(crate::aws::sign::credentials(
+            "AKIDTEST",
+            "SECRETSECRET",
+            Some("TOKENTOKEN".into()),
+            self.expiry.map(|f| f(self.now())),
+        ))
     }
     fn log(&mut self, _level: Level, message: &str) {
         self.logs.push(message.to_owned());
@@ -371,9 +385,143 @@ fn retries_stop_at_the_time_budget() {
     let mut rt = FakeRuntime::default();
     let err = run(&input("Seg"), &s, &mut aws, &mut rt).unwrap_err();
     assert_eq!(err.kind, ErrorKind::ServiceError);
-    // The fake's jitter is 23.5 s: attempts at 0 s, 23.5 s and 47 s, which is
-    // past the 40 s budget, so that one is the last.
-    assert_eq!(ops(&aws).len(), 3, "{:?}", rt.sleeps);
+    // The fake's jitter is 23.5 s: attempts at 0 s and 23.5 s; a third would
+    // start at 47 s, past the 40 s budget, so there is none.
+    assert_eq!(ops(&aws).len(), 2, "{:?}", rt.sleeps);
+    assert_eq!(rt.sleeps.len(), 1);
+    assert!(
+        rt.logs.iter().any(|l| l.contains(
+            "gave up after 2 attempts in 23 s: the retry budget of 40 s (`retry-max-total-seconds`) is spent"
+        )),
+        "{:?}",
+        rt.logs
+    );
+}
+
+/// A server that never answers: each attempt waits for as long as the
+/// request's `AttemptTimeout` allows, then fails as a first-byte timeout.
+struct Silent {
+    clock: Rc<Cell<Duration>>,
+    timeouts: Vec<Duration>,
+}
+
+impl Transport for Silent {
+    fn send(&mut self, req: Request) -> Result<Response, TransportError> {
+        let timeout = req
+            .extensions()
+            .get::<AttemptTimeout>()
+            .expect("every request carries its attempt timeout")
+            .0;
+        self.timeouts.push(timeout);
+        self.clock.set(self.clock.get() + timeout);
+        Err(TransportError::new(
+            TransportErrorKind::Broken,
+            "ConnectionReadTimeout",
+        ))
+    }
+}
+
+#[test]
+fn a_silent_server_ends_within_the_budget_and_the_messages_say_so() {
+    let mut rt = FakeRuntime::default();
+    let mut silent = Silent {
+        clock: rt.elsewhere.clone(),
+        timeouts: Vec::new(),
+    };
+    // The default budget: one attempt of 120 s spends it.
+    let err = run(&input("Seg"), &settings(), &mut silent, &mut rt).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert_eq!(silent.timeouts, [Duration::from_secs(120)]);
+    assert!(
+        err.message.contains(
+            "gave up after 1 attempt in 120 s: the retry budget of 120 s (`retry-max-total-seconds`) is spent"
+        ),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("ConnectionReadTimeout"),
+        "{}",
+        err.message
+    );
+
+    // A budget of 300 s: attempts of 120 s, 120 s and what is left.
+    let mut s = settings();
+    s.retry.max_total = Duration::from_secs(300);
+    let mut rt = FakeRuntime::default();
+    let mut silent = Silent {
+        clock: rt.elsewhere.clone(),
+        timeouts: Vec::new(),
+    };
+    let err = run(&input("Seg"), &s, &mut silent, &mut rt).unwrap_err();
+    assert_eq!(silent.timeouts.len(), 3, "{:?}", silent.timeouts);
+    assert_eq!(&silent.timeouts[..2], [Duration::from_secs(120); 2]);
+    let total = rt.monotonic();
+    assert_eq!(total, Duration::from_secs(300), "{:?}", rt.sleeps);
+    assert!(
+        err.message
+            .contains("gave up after 3 attempts in 300 s: the retry budget of 300 s"),
+        "{}",
+        err.message
+    );
+    let retries: Vec<_> = rt.logs.iter().filter(|l| l.contains("retrying")).collect();
+    assert_eq!(retries.len(), 2, "{:?}", rt.logs);
+    assert!(
+        retries[0].contains("attempt 2 (of at most 5, within 300 s)"),
+        "{retries:?}"
+    );
+    assert!(
+        retries[1].contains("attempt 3 (of at most 5, within 300 s)"),
+        "{retries:?}"
+    );
+}
+
+#[test]
+fn failures_that_come_fast_end_at_the_attempt_limit_and_say_so() {
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetApp",
+        (0..10)
+            .map(|_| {
+                Err(TransportError::new(
+                    TransportErrorKind::Connect,
+                    "ConnectionRefused",
+                ))
+            })
+            .collect(),
+    );
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(ops(&aws).len(), 5);
+    assert!(
+        err.message.contains("gave up after 5 attempts in")
+            && err.message.contains("`retry-max-attempts` is 5"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.details.setting.as_deref(), Some("pinpoint-endpoint"));
+    assert!(
+        rt.logs
+            .iter()
+            .any(|l| l.contains("attempt 5 (of at most 5, within 120 s)")),
+        "{:?}",
+        rt.logs
+    );
+}
+
+#[test]
+fn attempt_timeouts_are_what_is_left_of_the_budget() {
+    let policy = RetryPolicy::default();
+    let t = |s| attempt_timeout(&policy, Duration::from_secs(s));
+    assert_eq!(t(0), MAX_ATTEMPT_TIMEOUT);
+    assert_eq!(t(100), Duration::from_secs(20));
+    assert_eq!(t(120), MIN_ATTEMPT_TIMEOUT);
+    assert_eq!(t(10_000), MIN_ATTEMPT_TIMEOUT);
+    let long = RetryPolicy {
+        max_total: Duration::from_secs(3600),
+        ..policy
+    };
+    assert_eq!(attempt_timeout(&long, Duration::ZERO), MAX_ATTEMPT_TIMEOUT);
 }
 
 #[test]
@@ -454,33 +602,42 @@ fn a_job_that_never_ends_times_out_and_keeps_the_file() {
 #[test]
 fn an_ambiguous_create_looks_the_job_up_instead_of_creating_another() {
     let mut aws = FakeAws::default();
-    // The job gets created, then the connection breaks before the answer.
-    struct BreakAfterCreate(FakeAws);
+    // The job gets created, then the connection breaks before the answer:
+    // once, on the first CreateImportJob.
+    struct BreakAfterCreate(FakeAws, bool);
     impl Transport for BreakAfterCreate {
         fn send(&mut self, req: Request) -> Result<Response, TransportError> {
             let op = FakeAws::operation(&req);
             let answer = self.0.send(req);
-            if op == "CreateImportJob"
-                && self.0.jobs.len() == 1
-                && answer.is_ok()
-                && self.0.log.len() < 8
-            {
+            if op == "CreateImportJob" && answer.is_ok() && !self.1 {
+                self.1 = true;
                 return Err(TransportError::new(TransportErrorKind::Broken, "reset"));
             }
             answer
         }
     }
     aws.page_size = 10;
-    let mut t = BreakAfterCreate(aws);
-    let out = run(
-        &input("Seg"),
-        &settings(),
-        &mut t,
-        &mut FakeRuntime::default(),
-    )
-    .unwrap();
+    let mut t = BreakAfterCreate(aws, false);
+    let mut rt = FakeRuntime::default();
+    let out = run(&input("Seg"), &settings(), &mut t, &mut rt).unwrap();
+    assert!(t.1, "the connection break was injected");
     assert_eq!(out.segment_id, "seg-new");
     assert_eq!(t.0.jobs.len(), 1, "exactly one job");
+    let ops = ops(&t.0);
+    assert_eq!(
+        ops.iter().filter(|o| **o == "CreateImportJob").count(),
+        1,
+        "{ops:?}"
+    );
+    assert!(
+        ops.contains(&"GetImportJobs"),
+        "the job was looked up: {ops:?}"
+    );
+    assert!(
+        rt.logs.iter().any(|l| l.contains("looking the job up")),
+        "{:?}",
+        rt.logs
+    );
 }
 
 #[test]
@@ -516,6 +673,283 @@ fn the_staging_key_depends_on_every_part_of_the_input() {
     assert_eq!(a, staging_key(&s, &input("A"), b"x"));
     assert_ne!(a, staging_key(&s, &input("B"), b"x"));
     assert_ne!(a, staging_key(&s, &input("A"), b"y"));
+    let mut other_app = input("A");
+    other_app.application_id = "0123456789abcdef0123456789abcdef".into();
+    assert_ne!(a, staging_key(&s, &other_app, b"x"));
+    let mut other_format = input("A");
+    other_format.format = Format::Json;
+    let json_key = staging_key(&s, &other_format, b"x");
+    assert_ne!(
+        a.trim_end_matches(".csv"),
+        json_key.trim_end_matches(".json")
+    );
+    // Fields are length-prefixed: moving a character between them changes the key.
+    let (mut ab, mut a_b) = (input("b"), input("b"));
+    ab.application_id = "aa".into();
+    a_b.application_id = "a".into();
+    a_b.segment_name = "ab".into();
+    assert_ne!(staging_key(&s, &ab, b"x"), staging_key(&s, &a_b, b"x"));
+}
+
+#[test]
+fn expired_credentials_stop_the_run_before_anything_is_sent() {
+    let mut aws = FakeAws::default();
+    let mut rt = FakeRuntime {
+        expiry: Some(|now| now - Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    assert!(
+        err.message
+            .contains("expired at 2026-11-18T11:06:39Z; the host must refresh them"),
+        "{}",
+        err.message
+    );
+    assert!(aws.log.is_empty(), "{:?}", aws.log);
+    let text = format!("{err:?} {}", serde_json::to_string(&err).unwrap());
+    assert!(!text.contains("SECRETSECRET") && !text.contains("TOKENTOKEN"));
+}
+
+#[test]
+fn credentials_that_expire_mid_run_fail_the_next_request() {
+    let mut aws = FakeAws {
+        job_statuses: ["PROCESSING", "PROCESSING", "PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    // Fixed credentials that expire 2 s into the run: the polls come at 1 s,
+    // 2.5 s and 4.75 s.
+    let mut rt = FakeRuntime {
+        expiry: Some(|_| SystemTime::UNIX_EPOCH + Duration::from_secs(START + 2)),
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied);
+    assert!(
+        err.message.contains("expired at 2026-11-18T11:06:42Z"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        ops(&aws).iter().filter(|o| **o == "GetImportJob").count(),
+        1
+    );
+}
+
+#[test]
+fn a_host_that_refreshes_credentials_is_honoured() {
+    let mut aws = FakeAws {
+        job_statuses: ["PROCESSING", "PROCESSING", "PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    // Each answer is good for one more second: asked before every request,
+    // they are always fresh.
+    let mut rt = FakeRuntime {
+        expiry: Some(|now| now + Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(
+        rt.credential_calls,
+        aws.log.len(),
+        "asked before every request"
+    );
+}
+
+#[test]
+fn urls_that_do_not_parse_are_settings_errors_before_any_request() {
+    type Spoil = fn(&mut Settings);
+    let cases: [(Spoil, &str); 5] = [
+        (
+            |s| s.pinpoint_endpoint = Some("http://bad host".into()),
+            "pinpoint-endpoint",
+        ),
+        (|s| s.region = "us east 1".into(), "region"),
+        (
+            |s| s.s3_endpoint = Some("http://[::1".into()),
+            "s3-endpoint",
+        ),
+        (|s| s.s3_endpoint = Some("ftp:x".into()), "s3-endpoint"),
+        (|s| s.staging_bucket = "a bucket".into(), "staging-bucket"),
+    ];
+    for (spoil, setting) in cases {
+        let mut s = settings();
+        spoil(&mut s);
+        let mut aws = FakeAws::default();
+        let err = run(&input("Seg"), &s, &mut aws, &mut FakeRuntime::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidSettings, "{setting}: {err}");
+        assert_eq!(err.details.setting.as_deref(), Some(setting), "{err}");
+        assert!(aws.log.is_empty(), "{setting}: {:?}", aws.log);
+    }
+}
+
+fn segments_page(names: &[&str], next: Option<&str>) -> Result<Response, TransportError> {
+    let items: Vec<_> = names
+        .iter()
+        .map(|n| serde_json::json!({"Id": format!("id-{n}"), "Name": n}))
+        .collect();
+    let mut page = serde_json::json!({ "Item": items });
+    if let Some(t) = next {
+        page["NextToken"] = t.into();
+    }
+    Ok(json(200, page))
+}
+
+#[test]
+fn a_listing_that_repeats_a_token_is_a_service_error() {
+    // Tokens a, b, a: the loop is longer than one page, so comparing with the
+    // previous token alone would not see it.
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetSegments",
+        [
+            segments_page(&["x"], Some("a")),
+            segments_page(&["y"], Some("b")),
+            segments_page(&["z"], Some("a")),
+        ]
+        .into(),
+    );
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert_eq!(err.details.service.unwrap().operation, "GetSegments");
+    assert!(
+        err.message.contains("GetSegments") && err.message.contains("\"a\""),
+        "{}",
+        err.message
+    );
+    assert!(!ops(&aws).contains(&"PutObject"), "{:?}", ops(&aws));
+    // The same token twice in a row, too.
+    let mut aws = FakeAws::default();
+    aws.script.insert(
+        "GetSegments",
+        [
+            segments_page(&["x"], Some("t")),
+            segments_page(&["x"], Some("t")),
+        ]
+        .into(),
+    );
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(!ops(&aws).contains(&"PutObject"));
+}
+
+#[test]
+fn a_listing_longer_than_the_page_limit_is_a_service_error() {
+    let mut aws = FakeAws {
+        segments: (0..=MAX_PAGES)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
+            .collect(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(
+        err.message.contains("GetSegments") && err.message.contains("1000 pages"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        ops(&aws).iter().filter(|o| **o == "GetSegments").count(),
+        MAX_PAGES
+    );
+    assert!(!ops(&aws).contains(&"PutObject"));
+    // Exactly MAX_PAGES pages is a complete listing.
+    let mut aws = FakeAws {
+        segments: (0..MAX_PAGES)
+            .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
+            .collect(),
+        page_size: 1,
+        ..Default::default()
+    };
+    run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+}
+
+fn too_large() -> Result<Response, TransportError> {
+    Err(TransportError::new(
+        TransportErrorKind::TooLarge,
+        "the body went on past 16777216 bytes",
+    ))
+}
+
+#[test]
+fn an_answer_too_large_to_read_is_a_service_error_and_not_retried() {
+    for op in ["GetApp", "GetSegments", "PutObject"] {
+        let mut aws = FakeAws::default();
+        aws.script.insert(op, [too_large(), too_large()].into());
+        let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ServiceError, "{op}");
+        assert!(
+            err.message
+                .contains(&format!("to {op} is larger than 16 MiB")),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.details.service.unwrap().operation, op);
+        assert_eq!(
+            ops(&aws).iter().filter(|o| **o == op).count(),
+            1,
+            "not retried: {:?}",
+            ops(&aws)
+        );
+        assert!(!ops(&aws).contains(&"CreateImportJob"));
+    }
+    assert_eq!(MAX_RESPONSE_BYTES, 16 * 1024 * 1024);
+}
+
+#[test]
+fn a_create_answer_too_large_to_read_keeps_the_staged_file() {
+    // The job may exist and read the file: it is kept for a re-run to find.
+    let mut aws = FakeAws::default();
+    aws.script.insert("CreateImportJob", [too_large()].into());
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServiceError);
+    assert!(err.message.contains("CreateImportJob"), "{}", err.message);
+    assert_eq!(
+        ops(&aws)
+            .iter()
+            .filter(|o| **o == "CreateImportJob")
+            .count(),
+        1
+    );
+    assert!(!ops(&aws).contains(&"DeleteObject"), "{:?}", ops(&aws));
+    assert_eq!(aws.objects.len(), 1);
+}
+
+#[test]
+fn secrets_quoted_back_in_any_encoding_are_redacted() {
+    let b64 = |s: &str| aws_smithy_types::base64::encode(s.as_bytes());
+    let quoted = [
+        "secretsecret".to_owned(),
+        "TokenToken".to_owned(),
+        b64("SECRETSECRET"),
+        b64("x-amz-security-token:TOKENTOKEN"),
+        b64("SECRETSECRET").replace('+', "-").replace('/', "_"),
+        crate::aws::urls::encode_segment("SECRETSECRET"),
+    ];
+    for q in &quoted {
+        let mut aws = FakeAws::default();
+        let answer = http::Response::builder()
+            .status(403)
+            .header("x-amzn-ErrorType", "InvalidSignatureException")
+            .body(
+                serde_json::json!({"Message": format!("The canonical request was {q}")})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .unwrap();
+        aws.script.insert("GetApp", [Ok(answer)].into());
+        let mut rt = FakeRuntime::default();
+        let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+        let text = format!(
+            "{err:?} {} {:?}",
+            serde_json::to_string(&err).unwrap(),
+            rt.logs
+        );
+        assert!(!text.contains(q.as_str()), "{q}: {text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
 }
 
 /// One of the seed's usage examples: file in `examples/`, segment name,

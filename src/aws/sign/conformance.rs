@@ -9,8 +9,8 @@
 //! expect them encoded once. The node always sends encoded paths, so each
 //! case is first encoded as a sender would put it on the wire. Under S3's
 //! rules (path as sent) the suites' expectations then hold as written; under
-//! the generic rules the path is percent-encoded a second time (botocore,
-//! pinpoint-api.md §1.1), so for paths that contain an escape the expected
+//! the generic rules the path is percent-encoded a second time (as botocore
+//! and aws-c-auth do for every service but S3), so for paths that contain an escape the expected
 //! canonical request is the suite's with its path encoded again, and the
 //! expected signature is computed here from that canonical request with an
 //! HMAC written for the test (not shared with the signer).
@@ -187,11 +187,12 @@ fn double_encode_path(creq: &str) -> String {
 }
 
 fn credentials(c: &ContextCredentials) -> Credentials {
-    Credentials {
-        access_key_id: c.access_key_id.clone(),
-        secret_access_key: c.secret_access_key.clone(),
-        session_token: c.token.clone(),
-    }
+    super::credentials(
+        c.access_key_id.clone(),
+        c.secret_access_key.clone(),
+        c.token.clone(),
+        None,
+    )
 }
 
 fn header_value<'a>(r: &'a http::Request<Vec<u8>>, name: &str) -> &'a str {
@@ -340,18 +341,19 @@ fn the_classic_suite_under_the_generic_rules() {
             .lines()
             .find_map(|l| l.strip_prefix("x-amz-security-token:"))
             .map(str::to_owned);
-        let creds = Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            session_token: token,
-        };
+        let creds = super::credentials(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            token,
+            None,
+        );
         let want = if request.uri().path().contains('%') {
             signature_of(
                 &double_encode_path(&creq),
                 &amz_date,
                 "us-east-1",
                 "service",
-                &creds.secret_access_key,
+                creds.secret_access_key(),
             )
         } else {
             expected
@@ -393,11 +395,12 @@ struct S3Case {
 #[test]
 fn the_s3_documentation_examples_under_s3_rules() {
     let ex: S3Examples = serde_json::from_str(&read(data("s3-docs-examples.json"))).unwrap();
-    let creds = Credentials {
-        access_key_id: ex.access_key.clone(),
-        secret_access_key: ex.secret_key.clone(),
-        session_token: None,
-    };
+    let creds = super::credentials(
+        ex.access_key.clone(),
+        ex.secret_key.clone(),
+        None,
+        None,
+    );
     for case in &ex.cases {
         let mut b = http::Request::builder()
             .method(case.method.as_str())

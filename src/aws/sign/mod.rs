@@ -1,6 +1,7 @@
 //! SigV4 signing of every request, with `aws-sigv4`.
 //!
-//! Two rule sets apply (pinpoint-api.md §1.1, §6):
+//! Two rule sets apply, as in botocore and aws-c-auth (checked on their test
+//! vectors in `tests/data/sigv4/`, see `conformance.rs`):
 //! - Pinpoint (`mobiletargeting`): the path is normalised and percent-encoded
 //!   a second time in the canonical request, as botocore does for every service
 //!   but S3;
@@ -13,7 +14,6 @@
 
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials as AwsCredentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode, sign,
@@ -23,28 +23,57 @@ use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::error::{ErrorKind, NodeError};
 
-/// AWS credentials. `Debug` never shows the secret or the token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Access key id (not secret; it appears in every signature).
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token of temporary credentials.
-    pub session_token: Option<String>,
+/// AWS credentials: the AWS SDK's own type, shared with the host and the
+/// emulator. Its `Debug` never shows the secret or the session token.
+pub use aws_credential_types::Credentials;
+
+/// Credentials of the node: long-term keys, or temporary ones with a session
+/// token and an expiry.
+pub fn credentials(
+    access_key_id: impl Into<String>,
+    secret_access_key: impl Into<String>,
+    session_token: Option<String>,
+    expiration: Option<SystemTime>,
+) -> Credentials {
+    Credentials::new(
+        access_key_id,
+        secret_access_key,
+        session_token,
+        expiration,
+        "pinpoint-segment-import",
+    )
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
-            .finish()
+/// `PermissionDenied` when `credentials` have expired at `now`
+/// (`now >= expiry`), saying when; never shows a secret.
+pub fn check_not_expired(credentials: &Credentials, now: SystemTime) -> Result<(), NodeError> {
+    match credentials.expiry() {
+        Some(expiration) if now >= expiration => Err(NodeError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "the AWS credentials (access key {}) expired at {}; the host must refresh them (it is asked for credentials before every request)",
+                crate::error::quote(credentials.access_key_id()),
+                rfc3339(expiration)
+            ),
+        )
+        .with_setting("credentials")),
+        _ => Ok(()),
     }
+}
+
+/// `time` in RFC 3339, UTC, whole seconds: `2026-11-28T12:00:00Z`.
+pub fn rfc3339(time: SystemTime) -> String {
+    let seconds = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => {
+            aws_smithy_types::DateTime::from_secs(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        }
+        Err(e) => aws_smithy_types::DateTime::from_secs(
+            -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        ),
+    };
+    seconds
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| format!("{} s after 1970-01-01T00:00:00Z", seconds.secs()))
 }
 
 /// The service a request is signed for.
@@ -112,6 +141,9 @@ impl SigningRules {
 /// Signs `request` in place for `service`: adds `x-amz-date`,
 /// `authorization`, and where they apply `x-amz-content-sha256` and
 /// `x-amz-security-token`.
+///
+/// Credentials expired at `time` are refused with `PermissionDenied`
+/// ([`check_not_expired`]).
 pub fn sign_request(
     request: &mut http::Request<Vec<u8>>,
     service: Service,
@@ -119,6 +151,7 @@ pub fn sign_request(
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<(), NodeError> {
+    check_not_expired(credentials, time)?;
     sign_with_rules(
         request,
         service.signing_name(),
@@ -141,14 +174,7 @@ pub fn sign_with_rules(
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<String, NodeError> {
-    let identity: Identity = AwsCredentials::new(
-        credentials.access_key_id.clone(),
-        credentials.secret_access_key.clone(),
-        credentials.session_token.clone(),
-        None,
-        "pinpoint-segment-import",
-    )
-    .into();
+    let identity: Identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -196,11 +222,12 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     fn creds(token: Option<&str>) -> Credentials {
-        Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            session_token: token.map(Into::into),
-        }
+        credentials(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            token.map(Into::into),
+            None,
+        )
     }
 
     fn at_2015() -> SystemTime {
@@ -277,8 +304,36 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let text = format!("{:?}", creds(Some("TOKEN")));
+        let mut c = creds(Some("TOKEN"));
+        *c.expiry_mut() = Some(at_2015());
+        let text = format!("{c:?}");
         assert!(!text.contains("wJalr") && !text.contains("TOKEN"), "{text}");
         assert!(text.contains("AKIDEXAMPLE"));
+        assert!(text.contains("2015-08-30T12:36:00Z"), "{text}");
+    }
+
+    #[test]
+    fn expired_credentials_are_not_used() {
+        let mut c = creds(Some("TOKEN"));
+        let mut r = http::Request::get("https://pinpoint.us-east-1.amazonaws.com/v1/apps/abc")
+            .body(Vec::new())
+            .unwrap();
+        *c.expiry_mut() = Some(at_2015() + Duration::from_secs(1));
+        sign_request(&mut r, Service::Pinpoint, "us-east-1", &c, at_2015()).unwrap();
+        *c.expiry_mut() = Some(at_2015());
+        let err = sign_request(&mut r, Service::Pinpoint, "us-east-1", &c, at_2015()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::PermissionDenied);
+        assert!(
+            err.message.contains("expired at 2015-08-30T12:36:00Z")
+                && err.message.contains("must refresh"),
+            "{}",
+            err.message
+        );
+        let text = format!("{err:?} {}", serde_json::to_string(&err).unwrap());
+        assert!(!text.contains("wJalr") && !text.contains("TOKEN"), "{text}");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1969-12-31T23:59:59Z"
+        );
     }
 }
