@@ -3,8 +3,9 @@
 //! - **S3**: the `s3s` crates over a temporary directory (`s3s-fs`). s3s verifies SigV4
 //!   and the signed payload's SHA-256; this module adds what s3s does not check (session
 //!   tokens, the scope region). Path-style addressing (`/bucket/key`).
-//! - **Pinpoint**: written here to the wire facts of `pinpoint-api.md`, with its own
-//!   SigV4 verifier (independent of `aws-sigv4`, tested on the published vectors).
+//! - **Pinpoint**: written here to the wire format of Pinpoint's REST API (unwrapped JSON
+//!   bodies, `x-amzn-ErrorType` errors), with its own SigV4 verifier (independent of
+//!   `aws-sigv4`, tested on the published vectors).
 //!
 //! Requests are routed by the service in the SigV4 credential scope (`s3` or
 //! `mobiletargeting`); unsigned requests whose path starts with `/v1/` go to Pinpoint,
@@ -39,6 +40,7 @@ pub use state::JobStatus;
 
 use faults::FaultQueues;
 use state::{PinpointState, Segment};
+use util::lock;
 
 /// The application id of the seed's examples (not hex, as the node's public doc has it).
 pub const SEED_APPLICATION_ID: &str = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6";
@@ -223,7 +225,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn record(&self, request: RecordedRequest) {
-        self.log.lock().expect("log lock").push(request);
+        lock(&self.log).push(request);
     }
 }
 
@@ -318,32 +320,22 @@ impl Emulator {
 
     /// Adds a Pinpoint application (no-op if it exists).
     pub fn add_application(&self, id: &str) {
-        self.shared
-            .pinpoint
-            .lock()
-            .expect("pinpoint lock")
-            .add_app(id);
+        lock(&self.shared.pinpoint).add_app(id);
     }
 
     /// Adds a pre-existing DIMENSIONAL segment named `name` to `app` (adding the app if
     /// needed) and returns its id.
     pub fn add_segment(&self, app: &str, name: &str) -> String {
-        let mut state = self.shared.pinpoint.lock().expect("pinpoint lock");
-        state.add_app(app);
+        let mut state = lock(&self.shared.pinpoint);
         let segment = Segment::new(Some(name.into()), None);
         let id = segment.id.clone();
-        state
-            .apps
-            .get_mut(app)
-            .expect("app was just added")
-            .segments
-            .push(segment);
+        state.add_app(app).segments.push(segment);
         id
     }
 
     /// The segments of `app`, in creation order (empty for an unknown app).
     pub fn segments(&self, app: &str) -> Vec<SegmentInfo> {
-        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
             return Vec::new();
         };
@@ -367,7 +359,7 @@ impl Emulator {
 
     /// The import jobs of `app`, in creation order (empty for an unknown app).
     pub fn import_jobs(&self, app: &str) -> Vec<ImportJobInfo> {
-        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
             return Vec::new();
         };
@@ -405,35 +397,27 @@ impl Emulator {
 
     /// Every request received so far, in arrival order of completion.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.lock().expect("log lock").clone()
+        lock(&self.shared.log).clone()
     }
 
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.shared.log.lock().expect("log lock").clear();
+        lock(&self.shared.log).clear();
     }
 
     /// Queues a fault for the next request of `operation` (faults are consumed in order).
     pub fn inject(&self, operation: Operation, fault: Fault) {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .push(operation, fault);
+        lock(&self.shared.faults).push(operation, fault);
     }
 
     /// How many faults are still queued for `operation`.
     pub fn pending_faults(&self, operation: Operation) -> usize {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .pending(operation)
+        lock(&self.shared.faults).pending(operation)
     }
 
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
-        self.shared.faults.lock().expect("faults lock").clear();
+        lock(&self.shared.faults).clear();
     }
 
     /// Stops accepting, closes every connection and waits for the server task.

@@ -13,6 +13,7 @@ use super::faults::{Fault, Operation};
 use super::pinpoint::{self, Target};
 use super::s3;
 use super::sigv4_verify::{self, AuthError, KeyMaterial, SignedRequest, form_decode};
+use super::util::lock;
 use super::{RecordedRequest, Shared};
 
 /// What the connection should do with a request.
@@ -91,7 +92,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
         status: None,
     };
 
-    let fault = shared.faults.lock().expect("faults lock").pop(operation);
+    let fault = lock(&shared.faults).pop(operation);
     let mut fail_job = None;
     let mut reset_after = false;
     match fault {

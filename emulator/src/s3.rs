@@ -18,15 +18,15 @@ use super::faults::Operation;
 use super::util::{request_id, xml_escape};
 
 /// Builds the s3s service over `root` with every credential registered.
-pub(crate) fn build_service(
-    root: &Path,
-    credentials: &[Credentials],
-) -> anyhow::Result<S3Service> {
+pub(crate) fn build_service(root: &Path, credentials: &[Credentials]) -> anyhow::Result<S3Service> {
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("cannot open the S3 store at {}: {e:?}", root.display()))?;
     let mut auth = SimpleAuth::new();
     for c in credentials {
-        auth.register(c.access_key_id().to_owned(), c.secret_access_key().to_owned().into());
+        auth.register(
+            c.access_key_id().to_owned(),
+            c.secret_access_key().to_owned().into(),
+        );
     }
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(auth);

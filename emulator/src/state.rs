@@ -140,8 +140,8 @@ pub(crate) struct PinpointState {
 }
 
 impl PinpointState {
-    /// Adds an application unless it exists.
-    pub(crate) fn add_app(&mut self, id: &str) {
+    /// Adds an application unless it exists; returns it.
+    pub(crate) fn add_app(&mut self, id: &str) -> &mut App {
         self.apps.entry(id.to_owned()).or_insert_with(|| App {
             id: id.to_owned(),
             name: format!(
@@ -151,7 +151,7 @@ impl PinpointState {
             creation_date: now_iso8601(),
             segments: Vec::new(),
             jobs: Vec::new(),
-        });
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpStream;
 
 use super::sigv4_verify::{
-    canonical_query, canonical_request, format_amz_date, signing_key, string_to_sign,
+    self, canonical_query, canonical_request, format_amz_date, signing_key, string_to_sign,
 };
 use super::*;
 
@@ -100,7 +100,7 @@ impl Signer {
         let scope = format!("{date}/{}/{service}/aws4_request", self.region);
         let sts = string_to_sign(&amz_date, &scope, &creq);
         let key = signing_key(&self.secret, date, &self.region, service);
-        let sig = super::sigv4_verify::signature(&key, &sts);
+        let sig = sigv4_verify::signature(&key, &sts);
         headers.push((
             "authorization".into(),
             format!(
@@ -432,7 +432,11 @@ async fn a_put_to_a_missing_bucket_is_no_such_bucket() {
 async fn session_tokens_are_required_and_signed() {
     let token = "FwoGZXIvYXdzEXAMPLETOKEN+/=";
     let config = EmulatorConfig {
-        credentials: vec![credentials("ASIAEMULATOR0EXAMPLE", "temp/secret", Some(token))],
+        credentials: vec![credentials(
+            "ASIAEMULATOR0EXAMPLE",
+            "temp/secret",
+            Some(token),
+        )],
         ..EmulatorConfig::default()
     };
     let emu = Emulator::start(config, loopback()).await.unwrap();
@@ -497,8 +501,7 @@ async fn session_tokens_are_required_and_signed() {
         !format!(
             "{:?}",
             EmulatorConfig {
-                credentials: vec![credentials("A", "s3cr3t", Some(token
-                ))],
+                credentials: vec![credentials("A", "s3cr3t", Some(token))],
                 ..EmulatorConfig::default()
             }
         )
@@ -855,7 +858,7 @@ async fn get_segments_pages_with_tokens_and_delete_segment() {
     loop {
         let query = match &token {
             None => String::new(),
-            Some(t) => format!("token={}", super::sigv4_verify::uri_encode(t.as_bytes())),
+            Some(t) => format!("token={}", sigv4_verify::uri_encode(t.as_bytes())),
         };
         let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), &query, None)
             .await
