@@ -2,7 +2,8 @@
 //! HTTP/1.1 server:
 //! - **S3**: the `s3s` crates over a temporary directory (`s3s-fs`). s3s verifies SigV4
 //!   and the signed payload's SHA-256; this module adds what s3s does not check (session
-//!   tokens, the scope region). Path-style addressing (`/bucket/key`).
+//!   tokens, the scope region) and answers a request dated more than 15 minutes off with
+//!   S3's own `RequestTimeTooSkewed` body. Path-style addressing (`/bucket/key`).
 //! - **Pinpoint**: written here to the wire format of Pinpoint's REST API (unwrapped JSON
 //!   bodies, `x-amzn-ErrorType` errors), with its own SigV4 verifier (independent of
 //!   `aws-sigv4`, tested on the published vectors).

@@ -149,6 +149,14 @@ async fn s3_request(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| sigv4_verify::parse_authorization(v).ok());
+    // The time of a request signed in its headers (s3s checks it too, but answers with
+    // its own wording; AWS names both times and the allowed skew).
+    let header_date = header_auth.as_ref().and_then(|_| {
+        req.headers()
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
     // (access key, region, token sent, token signed)
     let signed = if let Some(a) = header_auth {
         let token = req
@@ -182,6 +190,12 @@ async fn s3_request(
                 ),
                 &[("Region", shared.region.as_str())],
             );
+        }
+        if let Some(resp) = header_date
+            .as_deref()
+            .and_then(|d| s3::skew_error(d, OffsetDateTime::now_utc()))
+        {
+            return resp;
         }
         if let Some(c) = shared
             .credentials

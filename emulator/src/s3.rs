@@ -12,10 +12,12 @@ use http::{HeaderValue, Response, StatusCode};
 use s3s::Body;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
+use time::OffsetDateTime;
 
 use super::Credentials;
 use super::faults::Operation;
-use super::util::{request_id, xml_escape};
+use super::sigv4_verify::{MAX_SKEW, parse_amz_date};
+use super::util::{iso8601, request_id, xml_escape};
 
 /// Builds the s3s service over `root` with every credential registered.
 pub(crate) fn build_service(root: &Path, credentials: &[Credentials]) -> anyhow::Result<S3Service> {
@@ -183,6 +185,30 @@ pub(crate) fn classify(
         M::POST if has("uploadId") => Operation::CompleteMultipartUpload,
         _ => Operation::OtherS3,
     }
+}
+
+/// The `RequestTimeTooSkewed` answer for a request whose `x-amz-date` is more than
+/// 15 minutes away from `now` (either way), as S3 gives it; `None` when the date is
+/// close enough or does not parse (s3s then refuses it).
+pub(crate) fn skew_error(amz_date: &str, now: OffsetDateTime) -> Option<Response<Body>> {
+    let when = parse_amz_date(amz_date)?;
+    if (when - now).abs() <= MAX_SKEW {
+        return None;
+    }
+    let mut server_time = iso8601(now);
+    // S3 writes it to the second: `2026-12-01T12:00:00Z`.
+    server_time.replace_range(19.., "Z");
+    let max_ms = MAX_SKEW.whole_milliseconds().to_string();
+    Some(error_response(
+        403,
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+        &[
+            ("RequestTime", amz_date),
+            ("ServerTime", &server_time),
+            ("MaxAllowedSkewMilliseconds", &max_ms),
+        ],
+    ))
 }
 
 /// An S3 XML error response.

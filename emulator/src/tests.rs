@@ -113,6 +113,39 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// A presigned S3 query (`X-Amz-*` parameters, `host` signed, unsigned payload),
+    /// valid for `expires` seconds from the signer's time.
+    fn presign_s3(&self, method: &str, path: &str, host: &str, expires: u32) -> String {
+        let amz_date = format_amz_date(self.time);
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let mut params = vec![
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_owned()),
+            ("X-Amz-Credential", format!("{}/{scope}", self.access_key)),
+            ("X-Amz-Date", amz_date.clone()),
+            ("X-Amz-Expires", expires.to_string()),
+            ("X-Amz-SignedHeaders", "host".to_owned()),
+        ];
+        if let Some(t) = &self.token {
+            params.push(("X-Amz-Security-Token", t.clone()));
+        }
+        let query = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sigv4_verify::uri_encode(v.as_bytes())))
+            .collect::<Vec<_>>()
+            .join("&");
+        let creq = format!(
+            "{method}\n{path}\n{}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+            canonical_query(&query)
+        );
+        let sts = string_to_sign(&amz_date, &scope, &creq);
+        let key = signing_key(&self.secret, date, &self.region, "s3");
+        let sig = sigv4_verify::signature(&key, &sts);
+        format!("{query}&X-Amz-Signature={sig}")
+    }
+}
+
 struct Answer {
     status: u16,
     headers: HeaderMap,
@@ -398,6 +431,154 @@ async fn authentication_failures() {
             .filter(|r| r.service == "s3")
             .all(|r| r.operation == Operation::PutObject)
     );
+}
+
+/// Issue 10, defect 1: a request dated years away from the emulator's clock is refused,
+/// as AWS refuses anything more than 15 minutes off: Pinpoint with a 403
+/// `InvalidSignatureException` ("Signature expired" / "not yet current"), S3 with a 403
+/// `RequestTimeTooSkewed` (or, for a presigned URL, a 403 `AccessDenied`).
+#[tokio::test]
+async fn requests_dated_beyond_the_allowed_skew_are_refused() {
+    let emu = start().await;
+    let now = OffsetDateTime::now_utc();
+    let at = |time| Signer {
+        time,
+        ..Signer::default_creds()
+    };
+    let long_ago = time::macros::datetime!(2020-01-01 00:00:00 UTC);
+    let years_ahead = now + time::Duration::days(3 * 365);
+
+    // Pinpoint.
+    let a = pinpoint(&emu, &at(long_ago), "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+    let message = a.json()["Message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("Signature expired: 20200101T000000Z is now earlier than ")
+            && message.ends_with(" - 15 min.)"),
+        "{message}"
+    );
+    let a = pinpoint(&emu, &at(years_ahead), "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+    assert!(
+        a.json()["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature not yet current: "),
+        "{}",
+        a.text()
+    );
+    let created = pinpoint(
+        &emu,
+        &at(long_ago),
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("x.csv", "old", "CSV")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 403, "{}", created.text());
+    assert!(emu.import_jobs(SEED_APPLICATION_ID).is_empty());
+    // Within the 15 minutes either way: accepted.
+    for minutes in [-14, 14] {
+        let a = pinpoint(
+            &emu,
+            &at(now + time::Duration::minutes(minutes)),
+            "GET",
+            &app_path(""),
+            "",
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, 200, "{minutes} min: {}", a.text());
+    }
+
+    // S3, signed in the Authorization header.
+    let path = format!("/{DEFAULT_BUCKET}/skewed.csv");
+    for signer in [at(long_ago), at(years_ahead)] {
+        let a = s3(&emu, &signer, "PUT", &path, b"x").await.unwrap();
+        assert_eq!(a.status, 403, "{}", a.text());
+        assert!(
+            a.text().contains("<Code>RequestTimeTooSkewed</Code>"),
+            "{}",
+            a.text()
+        );
+        // As S3 words it: both times and the allowed skew.
+        assert!(
+            a.text().contains(
+                "<Message>The difference between the request time and the current time is too large.</Message>"
+            ),
+            "{}",
+            a.text()
+        );
+        let sent = format_amz_date(signer.time);
+        assert!(
+            a.text()
+                .contains(&format!("<RequestTime>{sent}</RequestTime>")),
+            "{}",
+            a.text()
+        );
+        assert!(a.text().contains("<ServerTime>"), "{}", a.text());
+        assert!(
+            a.text()
+                .contains("<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>"),
+            "{}",
+            a.text()
+        );
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    let a = s3(
+        &emu,
+        &at(now - time::Duration::minutes(14)),
+        "PUT",
+        &path,
+        b"x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+
+    // S3, presigned (`X-Amz-Date` in the query): an old URL has expired, one dated
+    // years ahead is too skewed; a current one works.
+    let addr = emu.local_addr();
+    let host = addr.to_string();
+    let get = |signer: Signer| {
+        let query = signer.presign_s3("GET", &path, &host, 3600);
+        let headers = vec![("host".to_owned(), host.clone())];
+        let target = format!("{path}?{query}");
+        async move { send(addr, "GET", &target, &headers, b"").await }
+    };
+    let a = get(at(long_ago)).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(
+        a.text().contains("<Code>AccessDenied</Code>"),
+        "{}",
+        a.text()
+    );
+    let a = get(at(years_ahead)).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(
+        a.text().contains("<Code>RequestTimeTooSkewed</Code>"),
+        "{}",
+        a.text()
+    );
+    let a = get(at(now)).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.text(), "x");
+    emu.shutdown().await;
 }
 
 #[tokio::test]
