@@ -29,6 +29,17 @@ async fn start() -> Emulator {
         .unwrap()
 }
 
+/// S3's canonical URI: the decoded path, each segment URI-encoded once, `/` kept (no
+/// normalisation), as the AWS SDKs sign object keys.
+fn s3_canonical_path(path: &str) -> String {
+    let decoded = sigv4_verify::percent_decode(path);
+    decoded
+        .split(|b| *b == b'/')
+        .map(sigv4_verify::uri_encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A minimal SigV4 signer for the tests.
 #[derive(Clone)]
 struct Signer {
@@ -64,12 +75,33 @@ impl Signer {
         host: &str,
         body: &[u8],
     ) -> Vec<(String, String)> {
+        self.sign_with(service, method, path, query, host, body, &[])
+    }
+
+    /// [`Signer::sign`], signing `extra` headers too (lowercase names, sent by the
+    /// caller; they are not in the result).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per part of the request that is signed"
+    )]
+    fn sign_with(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        host: &str,
+        body: &[u8],
+        extra: &[(String, String)],
+    ) -> Vec<(String, String)> {
         let amz_date = format_amz_date(self.time);
         let hash = hex::encode(Sha256::digest(body));
         let mut headers = vec![
             ("host".to_owned(), host.to_owned()),
             ("x-amz-date".to_owned(), amz_date.clone()),
         ];
+        let own = headers.len();
+        headers.extend_from_slice(extra);
         if service == "s3" {
             headers.push(("x-amz-content-sha256".into(), hash.clone()));
         }
@@ -89,7 +121,8 @@ impl Signer {
                 block.push_str(&format!("{name}:{v}\n"));
             }
             format!(
-                "{method}\n{path}\n{}\n{block}\n{}\n{hash}",
+                "{method}\n{}\n{}\n{block}\n{}\n{hash}",
+                s3_canonical_path(path),
                 canonical_query(query),
                 signed.join(";")
             )
@@ -109,6 +142,7 @@ impl Signer {
                 signed.join(";")
             ),
         ));
+        headers.drain(own..own + extra.len());
         headers
     }
 }
@@ -136,7 +170,8 @@ impl Signer {
             .collect::<Vec<_>>()
             .join("&");
         let creq = format!(
-            "{method}\n{path}\n{}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+            "{method}\n{}\n{}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+            s3_canonical_path(path),
             canonical_query(&query)
         );
         let sts = string_to_sign(&amz_date, &scope, &creq);
@@ -578,6 +613,144 @@ async fn requests_dated_beyond_the_allowed_skew_are_refused() {
     let a = get(at(now)).await.unwrap();
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.text(), "x");
+    emu.shutdown().await;
+}
+
+/// Issue 10, defect 2: object keys with `..` (or `.`) segments, plain or escaped, never
+/// reach outside their bucket's directory: not on PUT, GET, HEAD, DELETE, CopyObject's
+/// source, multipart uploads or DeleteObjects' keys. They are refused with a 400
+/// `InvalidArgument` and nothing outside the bucket is read, written or removed.
+#[tokio::test]
+async fn keys_with_dot_segments_never_leave_the_bucket() {
+    let config = EmulatorConfig {
+        buckets: vec![DEFAULT_BUCKET.into(), "other-bucket".into()],
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config, loopback()).await.unwrap();
+    let signer = Signer::default_creds();
+    let root = emu.shared.store.root().to_path_buf();
+    emu.put_object("other-bucket", "secret.csv", b"SECRET-BYTES")
+        .unwrap();
+    let outside = |name: &str| {
+        [root.join(name), root.parent().unwrap().join(name)]
+            .iter()
+            .any(|p| p.exists())
+    };
+    let refused = |a: &Answer, what: &str| {
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        assert!(
+            a.text().contains("<Code>InvalidArgument</Code>"),
+            "{what}: {}",
+            a.text()
+        );
+    };
+
+    let b = DEFAULT_BUCKET;
+    let writes = [
+        format!("/{b}/a/../../escape-1"),
+        format!("/{b}/..%2F..%2Fescape-2"),
+        format!("/{b}/..%2Fescape-3"),
+        format!("/{b}/../other-bucket/escape-4"),
+        format!("/{b}/%2E%2E/other-bucket/escape-5"),
+        format!("/{b}/a/./escape-6"),
+        format!("/{b}/../../../escape-7"),
+    ];
+    for path in &writes {
+        let a = s3(&emu, &signer, "PUT", path, b"x").await.unwrap();
+        refused(&a, path);
+    }
+    for i in 1..=7 {
+        assert!(!outside(&format!("escape-{i}")), "escape-{i} was written");
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // Reads and deletes of the other bucket's object through this bucket.
+    for path in [
+        format!("/{b}/../other-bucket/secret.csv"),
+        format!("/{b}/..%2Fother-bucket%2Fsecret.csv"),
+        format!("/{b}/x/..%2F..%2Fother-bucket/secret.csv"),
+    ] {
+        for method in ["GET", "HEAD", "DELETE"] {
+            let a = s3(&emu, &signer, method, &path, b"").await.unwrap();
+            if method == "HEAD" {
+                assert_eq!(a.status, 400, "{method} {path}");
+            } else {
+                refused(&a, &format!("{method} {path}"));
+                assert!(!a.text().contains("SECRET-BYTES"), "{}", a.text());
+            }
+        }
+    }
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // CopyObject whose source or destination climbs out.
+    let host = emu.local_addr().to_string();
+    for (dest, source) in [
+        (
+            format!("/{b}/copied.csv"),
+            format!("{b}/..%2Fother-bucket%2Fsecret.csv"),
+        ),
+        (
+            format!("/{b}/copied.csv"),
+            format!("/{b}/../other-bucket/secret.csv"),
+        ),
+        (
+            format!("/{b}/..%2Fother-bucket%2Fcopied.csv"),
+            "other-bucket/secret.csv".to_owned(),
+        ),
+    ] {
+        let mut headers = vec![("x-amz-copy-source".to_owned(), source.clone())];
+        headers.extend(signer.sign_with("s3", "PUT", &dest, "", &host, b"", &headers));
+        let a = send(emu.local_addr(), "PUT", &dest, &headers, b"")
+            .await
+            .unwrap();
+        refused(&a, &format!("copy {source} to {dest}"));
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // A multipart upload to a climbing key is refused at its start.
+    let path = format!("/{b}/..%2Fother-bucket%2Fmulti.csv");
+    let headers = signer.sign("s3", "POST", &path, "uploads", &host, b"");
+    let a = send(
+        emu.local_addr(),
+        "POST",
+        &format!("{path}?uploads"),
+        &headers,
+        b"",
+    )
+    .await
+    .unwrap();
+    refused(&a, "CreateMultipartUpload");
+
+    // DeleteObjects names its keys in the body.
+    let body = b"<Delete><Object><Key>../other-bucket/secret.csv</Key></Object></Delete>";
+    let path = format!("/{b}");
+    let headers = signer.sign("s3", "POST", &path, "delete", &host, body);
+    let a = send(
+        emu.local_addr(),
+        "POST",
+        &format!("{path}?delete"),
+        &headers,
+        body,
+    )
+    .await
+    .unwrap();
+    refused(&a, "DeleteObjects");
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+    assert_eq!(
+        emu.object("other-bucket", "secret.csv").unwrap(),
+        b"SECRET-BYTES"
+    );
+
+    // Ordinary keys, dots inside names included, still work.
+    for key in ["a/b.csv", "a..b/c.csv", ".hidden/x.csv", "x/.../y.csv"] {
+        let a = s3(&emu, &signer, "PUT", &format!("/{b}/{key}"), b"ok")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200, "{key}: {}", a.text());
+        assert_eq!(emu.object(b, key).unwrap(), b"ok", "{key}");
+    }
     emu.shutdown().await;
 }
 
