@@ -295,9 +295,12 @@ pub(crate) fn handle(
                 failures: Vec::new(),
                 channel_counts: Default::default(),
                 forced_failures: fail_job,
+                last_step: tokio::time::Instant::now(),
             };
             let body = job.to_json(app);
             a.jobs.push(job);
+            // The background runner may be idle: it has a job to run now.
+            shared.jobs_changed.notify_one();
             json_response(201, &body)
         }
         (Resource::Jobs(app), _) => {

@@ -121,6 +121,8 @@ pub(crate) struct ImportJob {
     pub channel_counts: BTreeMap<String, u64>,
     /// Set by `Fault::FailJob`: the job fails with these failures instead of processing.
     pub forced_failures: Option<Vec<String>>,
+    /// When the job entered its current status (creation, or its last step).
+    pub last_step: tokio::time::Instant,
 }
 
 /// An application (project).

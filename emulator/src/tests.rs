@@ -1123,6 +1123,172 @@ async fn ndjson_import_and_unreadable_objects_fail_the_job() {
     emu.shutdown().await;
 }
 
+/// Issue 10, defect 3: Pinpoint runs import jobs in the background. A job that nobody
+/// polls with `GetImportJob` still goes through its statuses, one per `job_step`, to
+/// COMPLETED (or FAILED), as `Emulator::import_jobs` and `GetImportJobs` show.
+#[tokio::test]
+async fn unpolled_import_jobs_run_in_the_background() {
+    let step = Duration::from_millis(20);
+    let config = EmulatorConfig {
+        job_step: step,
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config, loopback()).await.unwrap();
+    let signer = Signer::default_creds();
+    let key = "background/endpoints.csv";
+    let csv = "ChannelType,Address\nSMS,+12065550100\nEMAIL,a@example.com\nFAX,+1\n";
+    let put = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/{key}"),
+        csv.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let mut ids = Vec::new();
+    for (key, name) in [(key, "fine"), ("background/missing.csv", "missing")] {
+        let created = pinpoint(
+            &emu,
+            &signer,
+            "POST",
+            &app_path("/jobs/import"),
+            "",
+            Some(&import_request(key, name, "CSV")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.json()["JobStatus"], "CREATED");
+        ids.push(created.json()["Id"].as_str().unwrap().to_owned());
+    }
+    let created_at = std::time::Instant::now();
+
+    // Watch without asking Pinpoint about the jobs.
+    let mut seen: Vec<Vec<JobStatus>> = vec![Vec::new(), Vec::new()];
+    let deadline = created_at + Duration::from_secs(10);
+    loop {
+        let jobs = emu.import_jobs(SEED_APPLICATION_ID);
+        for (i, job) in jobs.iter().enumerate() {
+            if seen[i].last() != Some(&job.status) {
+                seen[i].push(job.status);
+            }
+        }
+        if jobs.iter().all(|j| j.status.is_terminal()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs never ended by themselves: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Five steps of 20 ms each, not at once.
+    assert!(created_at.elapsed() >= Duration::from_millis(60));
+    assert_eq!(seen[0].first(), Some(&JobStatus::Created), "{seen:?}");
+    assert!(
+        seen[0].len() >= 3,
+        "the statuses went by one by one: {seen:?}"
+    );
+    let jobs = emu.import_jobs(SEED_APPLICATION_ID);
+    assert_eq!(jobs[0].status, "COMPLETED");
+    assert_eq!((jobs[0].total_processed, jobs[0].total_failures), (2, 1));
+    assert_eq!(jobs[1].status, "FAILED");
+    assert!(!jobs[1].failures.is_empty());
+    let seg = &emu.segments(SEED_APPLICATION_ID)[0];
+    assert_eq!((seg.name.as_str(), seg.size), ("fine", 2));
+
+    // GetImportJobs (what `aws pinpoint get-import-jobs` calls) shows them ended.
+    let list = pinpoint(&emu, &signer, "GET", &app_path("/jobs/import"), "", None)
+        .await
+        .unwrap();
+    assert_eq!(list.status, 200, "{}", list.text());
+    let items = list.json()["Item"].as_array().unwrap().clone();
+    let status_of = |id: &str| {
+        items
+            .iter()
+            .find(|j| j["Id"] == id)
+            .map(|j| (j["JobStatus"].clone(), j["CompletionDate"].is_string()))
+    };
+    assert_eq!(status_of(&ids[0]), Some((json!("COMPLETED"), true)));
+    assert_eq!(status_of(&ids[1]), Some((json!("FAILED"), true)));
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.operation != Operation::GetImportJob)
+    );
+    emu.shutdown().await;
+}
+
+/// The job runner's knobs and lifetime: `job_step` zero ends jobs at once, `MAX` leaves
+/// them to polls; `shutdown` returns although jobs are still running, and dropping the
+/// emulator ends its tasks (the store's temporary directory goes with them).
+#[tokio::test]
+async fn the_job_runner_follows_job_step_and_stops_with_the_emulator() {
+    let signer = Signer::default_creds();
+    let start_with = |job_step| async move {
+        let config = EmulatorConfig {
+            job_step,
+            ..EmulatorConfig::default()
+        };
+        let emu = Emulator::start(config, loopback()).await.unwrap();
+        emu.put_object(DEFAULT_BUCKET, "k.csv", b"ChannelType,Address\nSMS,+1\n")
+            .unwrap();
+        emu
+    };
+    let create = |emu: &Emulator| {
+        let emu_addr = emu.local_addr();
+        let signer = signer.clone();
+        async move {
+            let body = import_request("k.csv", "s", "CSV").to_string().into_bytes();
+            let host = emu_addr.to_string();
+            let path = app_path("/jobs/import");
+            let headers = signer.sign("mobiletargeting", "POST", &path, "", &host, &body);
+            let a = send(emu_addr, "POST", &path, &headers, &body)
+                .await
+                .unwrap();
+            assert_eq!(a.status, 201, "{}", a.text());
+        }
+    };
+
+    // Zero: the job ends right away.
+    let emu = start_with(Duration::ZERO).await;
+    create(&emu).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while !emu.import_jobs(SEED_APPLICATION_ID)[0].status.is_terminal() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "{:?}", emu.import_jobs(SEED_APPLICATION_ID));
+    assert_eq!(emu.import_jobs(SEED_APPLICATION_ID)[0].status, "COMPLETED");
+    emu.shutdown().await;
+
+    // MAX: only polls move it; shutdown does not wait for the job.
+    let emu = start_with(Duration::MAX).await;
+    create(&emu).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(emu.import_jobs(SEED_APPLICATION_ID)[0].status, "CREATED");
+    tokio::time::timeout(Duration::from_secs(5), emu.shutdown())
+        .await
+        .expect("shutdown returns while a job runs");
+
+    // Dropped with a job running: the tasks end and release the store.
+    let emu = start_with(Duration::from_secs(3600)).await;
+    create(&emu).await;
+    let root = emu.shared.store.root().to_path_buf();
+    assert!(root.exists());
+    drop(emu);
+    let released = tokio::time::timeout(Duration::from_secs(5), async {
+        while root.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(released.is_ok(), "{} is still there", root.display());
+}
+
 #[tokio::test]
 async fn request_validation_and_unknown_routes() {
     let emu = start().await;
