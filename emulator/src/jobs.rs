@@ -1,8 +1,15 @@
-//! Import jobs: the status sequence and the reading of the staged objects.
+//! Import jobs: the status sequence, the background runner and the reading of the
+//! staged objects.
 //!
-//! Each `GetImportJob` poll moves a job one step:
+//! A job moves one step at a time:
 //! CREATED -> PREPARING_FOR_INITIALIZATION -> INITIALIZING -> PROCESSING -> COMPLETING ->
-//! COMPLETED. On the step into PROCESSING the job reads every object the `S3Url` selects
+//! COMPLETED (or, from the processing step, FAILING -> FAILED). As in Pinpoint, jobs run
+//! in the background: one runner task per emulator moves every job that has stayed
+//! [`EmulatorConfig::job_step`](crate::EmulatorConfig::job_step) in its status, whether
+//! or not anyone asks about it, and stops with the emulator. A `GetImportJob` poll also
+//! moves the polled job one step (the emulator's time compression: a client that polls
+//! often sees every status without waiting for the clock); either way the step timer
+//! starts again. On the step into PROCESSING the job reads every object the `S3Url` selects
 //! (prefix semantics: the key, or every key starting with it, skipping objects whose
 //! extension names the other format), and counts endpoints as Pinpoint would:
 //! - CSV: a header row of attribute names, then one endpoint per row;
@@ -21,12 +28,18 @@
 //! `ImportDefinition.Size` = `TotalProcessed`, `ChannelCounts` per channel.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+use super::Shared;
 use super::s3::Store;
-use super::state::{App, ImportJob, JobStatus};
-use super::util::now_iso8601;
+use super::state::{App, ImportJob, JobStatus, PinpointState};
+use super::util::{lock, now_iso8601};
 
 /// Pinpoint's `ChannelType` values (case-sensitive).
 pub(crate) const CHANNEL_TYPES: [&str; 13] = [
@@ -308,6 +321,76 @@ pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store) {
         job.completion_date = Some(now_iso8601());
     }
     job.status = next;
+    job.last_step = Instant::now();
+}
+
+/// When the next job of `state` is due to move on by itself, `step` after its last step
+/// (`None` when every job has ended, or `step` is too long to reach).
+fn next_due(state: &PinpointState, step: Duration) -> Option<Instant> {
+    state
+        .apps
+        .values()
+        .flat_map(|app| &app.jobs)
+        .filter(|job| !job.status.is_terminal())
+        .filter_map(|job| job.last_step.checked_add(step))
+        .min()
+}
+
+/// Moves every job that is due (`step` or longer in its status) one step.
+fn advance_due(shared: &Shared, step: Duration) {
+    let now = Instant::now();
+    let mut state = lock(&shared.pinpoint);
+    for app in state.apps.values_mut() {
+        for i in 0..app.jobs.len() {
+            let job = &app.jobs[i];
+            let due = job.last_step.checked_add(step).is_some_and(|at| at <= now);
+            if !job.status.is_terminal() && due {
+                advance(app, i, &shared.store);
+            }
+        }
+    }
+}
+
+/// Spawns the background runner: one task that moves each job one step every
+/// `step` until the job ends, waking when a job is due or created, and returning when
+/// `shutdown` turns true or its sender is gone. Reading the staged objects is file I/O,
+/// so each pass runs on the blocking pool.
+pub(crate) fn spawn_runner(
+    shared: Arc<Shared>,
+    step: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let due = next_due(&lock(&shared.pinpoint), step);
+            let wait = async {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                () = shared.jobs_changed.notified() => {}
+                () = wait => {
+                    let shared = shared.clone();
+                    let pass = tokio::task::spawn_blocking(move || advance_due(&shared, step));
+                    if pass.await.is_err() {
+                        // The pass panicked (a bug); the state lock recovers from it, and
+                        // the next pass tries again.
+                        tokio::time::sleep(step.max(Duration::from_millis(10))).await;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Makes a job fail now (`Fault::FailJob`): it goes FAILING with `failures`, and FAILED
@@ -323,6 +406,7 @@ pub(crate) fn force_fail(job: &mut ImportJob, failures: Vec<String>) {
     job.total_failures = Some(0);
     job.failures = failures.into_iter().take(MAX_FAILURES).collect();
     job.status = JobStatus::Failing;
+    job.last_step = Instant::now();
 }
 
 /// Reads the objects; returns PROCESSING or FAILING and records the counts.

@@ -2,9 +2,15 @@
 //! HTTP/1.1 server:
 //! - **S3**: the `s3s` crates over a temporary directory (`s3s-fs`). s3s verifies SigV4
 //!   and the signed payload's SHA-256; this module adds what s3s does not check (session
-//!   tokens, the scope region). Path-style addressing (`/bucket/key`).
-//! - **Pinpoint**: written here to the wire facts of `pinpoint-api.md`, with its own
-//!   SigV4 verifier (independent of `aws-sigv4`, tested on the published vectors).
+//!   tokens, the scope region) and answers a request dated more than 15 minutes off with
+//!   S3's own `RequestTimeTooSkewed` body. Object keys with `.` or `..` segments are
+//!   refused (they would leave the bucket's directory). Path-style addressing
+//!   (`/bucket/key`).
+//! - **Pinpoint**: written here to the wire format of Pinpoint's REST API (unwrapped JSON
+//!   bodies, `x-amzn-ErrorType` errors), with its own SigV4 verifier (independent of
+//!   `aws-sigv4`, tested on the published vectors). Import jobs run in the background,
+//!   one status per [`EmulatorConfig::job_step`]; a `GetImportJob` poll also moves the
+//!   polled job one step.
 //!
 //! Requests are routed by the service in the SigV4 credential scope (`s3` or
 //! `mobiletargeting`); unsigned requests whose path starts with `/v1/` go to Pinpoint,
@@ -29,9 +35,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, Operation};
@@ -39,6 +46,7 @@ pub use state::JobStatus;
 
 use faults::FaultQueues;
 use state::{PinpointState, Segment};
+use util::lock;
 
 /// The application id of the seed's examples (not hex, as the node's public doc has it).
 pub const SEED_APPLICATION_ID: &str = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6";
@@ -94,11 +102,21 @@ pub struct EmulatorConfig {
     pub buckets: Vec<String>,
     /// Default page size of GetSegments and GetImportJobs (when `page-size` is absent).
     pub page_size: usize,
+    /// How long an import job stays in each status before it moves on by itself, in
+    /// the background, as Pinpoint runs jobs: a job that is never polled ends after
+    /// five steps. A `GetImportJob` poll moves the polled job one step at once (and
+    /// starts its timer again), so a client polling faster than this sees every status
+    /// in turn. `Duration::ZERO` runs jobs to their end right away; `Duration::MAX`
+    /// leaves them to polls alone.
+    pub job_step: Duration,
 }
+
+/// The default [`EmulatorConfig::job_step`]: one second per status.
+pub const DEFAULT_JOB_STEP: Duration = Duration::from_secs(1);
 
 impl Default for EmulatorConfig {
     /// Region `us-east-1`, the default credentials, the seed application, the default
-    /// bucket, page size 10.
+    /// bucket, page size 10, jobs stepping every second ([`DEFAULT_JOB_STEP`]).
     fn default() -> Self {
         EmulatorConfig {
             region: DEFAULT_REGION.into(),
@@ -106,6 +124,7 @@ impl Default for EmulatorConfig {
             applications: vec![SEED_APPLICATION_ID.into()],
             buckets: vec![DEFAULT_BUCKET.into()],
             page_size: DEFAULT_PAGE_SIZE,
+            job_step: DEFAULT_JOB_STEP,
         }
     }
 }
@@ -215,6 +234,8 @@ pub(crate) struct Shared {
     pinpoint: Mutex<PinpointState>,
     faults: Mutex<FaultQueues>,
     log: Mutex<Vec<RecordedRequest>>,
+    /// Wakes the background job runner (a job was created).
+    jobs_changed: Notify,
     store: s3::Store,
     s3: s3s::service::S3Service,
     /// Kept alive as long as any task uses the store.
@@ -223,17 +244,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn record(&self, request: RecordedRequest) {
-        self.log.lock().expect("log lock").push(request);
+        lock(&self.log).push(request);
     }
 }
 
-/// A running emulator. Dropping it stops the server (as [`Emulator::shutdown`] does,
-/// without waiting).
+/// A running emulator. Dropping it stops the server and the background job runner (as
+/// [`Emulator::shutdown`] does, without waiting).
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    runner: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for Emulator {
@@ -248,7 +270,8 @@ impl fmt::Debug for Emulator {
 
 impl Emulator {
     /// Binds `addr` (port 0 for an ephemeral port), creates the buckets and applications
-    /// of `config`, spawns the server on the current tokio runtime and returns.
+    /// of `config`, spawns the server and the import job runner on the current tokio
+    /// runtime and returns.
     pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> anyhow::Result<Emulator> {
         anyhow::ensure!(
             !config.region.is_empty(),
@@ -280,17 +303,20 @@ impl Emulator {
             pinpoint: Mutex::new(pinpoint),
             faults: Mutex::new(FaultQueues::default()),
             log: Mutex::new(Vec::new()),
+            jobs_changed: Notify::new(),
             store,
             s3,
             _dir: dir,
         });
         let (tx, rx) = watch::channel(false);
+        let runner = jobs::spawn_runner(shared.clone(), config.job_step, rx.clone());
         let task = server::spawn(listener, shared.clone(), rx);
         Ok(Emulator {
             shared,
             addr: local,
             shutdown: tx,
             task: Some(task),
+            runner: Some(runner),
         })
     }
 
@@ -318,32 +344,22 @@ impl Emulator {
 
     /// Adds a Pinpoint application (no-op if it exists).
     pub fn add_application(&self, id: &str) {
-        self.shared
-            .pinpoint
-            .lock()
-            .expect("pinpoint lock")
-            .add_app(id);
+        lock(&self.shared.pinpoint).add_app(id);
     }
 
     /// Adds a pre-existing DIMENSIONAL segment named `name` to `app` (adding the app if
     /// needed) and returns its id.
     pub fn add_segment(&self, app: &str, name: &str) -> String {
-        let mut state = self.shared.pinpoint.lock().expect("pinpoint lock");
-        state.add_app(app);
+        let mut state = lock(&self.shared.pinpoint);
         let segment = Segment::new(Some(name.into()), None);
         let id = segment.id.clone();
-        state
-            .apps
-            .get_mut(app)
-            .expect("app was just added")
-            .segments
-            .push(segment);
+        state.add_app(app).segments.push(segment);
         id
     }
 
     /// The segments of `app`, in creation order (empty for an unknown app).
     pub fn segments(&self, app: &str) -> Vec<SegmentInfo> {
-        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
             return Vec::new();
         };
@@ -367,7 +383,7 @@ impl Emulator {
 
     /// The import jobs of `app`, in creation order (empty for an unknown app).
     pub fn import_jobs(&self, app: &str) -> Vec<ImportJobInfo> {
-        let state = self.shared.pinpoint.lock().expect("pinpoint lock");
+        let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
             return Vec::new();
         };
@@ -405,41 +421,34 @@ impl Emulator {
 
     /// Every request received so far, in arrival order of completion.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.lock().expect("log lock").clone()
+        lock(&self.shared.log).clone()
     }
 
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.shared.log.lock().expect("log lock").clear();
+        lock(&self.shared.log).clear();
     }
 
     /// Queues a fault for the next request of `operation` (faults are consumed in order).
     pub fn inject(&self, operation: Operation, fault: Fault) {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .push(operation, fault);
+        lock(&self.shared.faults).push(operation, fault);
     }
 
     /// How many faults are still queued for `operation`.
     pub fn pending_faults(&self, operation: Operation) -> usize {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .pending(operation)
+        lock(&self.shared.faults).pending(operation)
     }
 
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
-        self.shared.faults.lock().expect("faults lock").clear();
+        lock(&self.shared.faults).clear();
     }
 
-    /// Stops accepting, closes every connection and waits for the server task.
+    /// Stops accepting, closes every connection, stops the job runner (jobs stay in the
+    /// status they reached) and waits for both tasks.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.runner.take()].into_iter().flatten() {
             let _ = task.await;
         }
     }

@@ -13,7 +13,7 @@ use super::faults::Operation;
 use super::jobs::{self, parse_s3_url};
 use super::sigv4_verify::{form_decode, percent_decode};
 use super::state::{ImportDefinition, ImportJob, JobDefinition, JobStatus, Segment};
-use super::util::{hex_id, now_iso8601, request_id};
+use super::util::{hex_id, lock, now_iso8601, request_id};
 
 /// Largest request body accepted (Pinpoint's 7 MB API payload quota).
 pub(crate) const MAX_BODY: usize = 7 * 1024 * 1024;
@@ -190,7 +190,7 @@ pub(crate) fn handle(
     fail_job: Option<Vec<String>>,
 ) -> Response<Body> {
     let region = shared.region.as_str();
-    let mut state = shared.pinpoint.lock().expect("pinpoint state lock");
+    let mut state = lock(&shared.pinpoint);
     match (resource, method) {
         (Resource::App(app), _) => match state.apps.get(app) {
             Some(a) => json_response(200, &a.to_json(region)),
@@ -295,9 +295,12 @@ pub(crate) fn handle(
                 failures: Vec::new(),
                 channel_counts: Default::default(),
                 forced_failures: fail_job,
+                last_step: tokio::time::Instant::now(),
             };
             let body = job.to_json(app);
             a.jobs.push(job);
+            // The background runner may be idle: it has a job to run now.
+            shared.jobs_changed.notify_one();
             json_response(201, &body)
         }
         (Resource::Jobs(app), _) => {

@@ -13,6 +13,7 @@ use super::faults::{Fault, Operation};
 use super::pinpoint::{self, Target};
 use super::s3;
 use super::sigv4_verify::{self, AuthError, KeyMaterial, SignedRequest, form_decode};
+use super::util::lock;
 use super::{RecordedRequest, Shared};
 
 /// What the connection should do with a request.
@@ -91,7 +92,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
         status: None,
     };
 
-    let fault = shared.faults.lock().expect("faults lock").pop(operation);
+    let fault = lock(&shared.faults).pop(operation);
     let mut fail_job = None;
     let mut reset_after = false;
     match fault {
@@ -148,6 +149,14 @@ async fn s3_request(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| sigv4_verify::parse_authorization(v).ok());
+    // The time of a request signed in its headers (s3s checks it too, but answers with
+    // its own wording; AWS names both times and the allowed skew).
+    let header_date = header_auth.as_ref().and_then(|_| {
+        req.headers()
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
     // (access key, region, token sent, token signed)
     let signed = if let Some(a) = header_auth {
         let token = req
@@ -181,6 +190,12 @@ async fn s3_request(
                 ),
                 &[("Region", shared.region.as_str())],
             );
+        }
+        if let Some(resp) = header_date
+            .as_deref()
+            .and_then(|d| s3::skew_error(d, OffsetDateTime::now_utc()))
+        {
+            return resp;
         }
         if let Some(c) = shared
             .credentials

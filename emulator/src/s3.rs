@@ -2,34 +2,111 @@
 //! the stored objects for import jobs and test inspection.
 //!
 //! `s3s-fs` keeps an object `key` of `bucket` at `root/bucket/key` (its metadata and
-//! temporary files live directly under `root`, never inside a bucket directory).
+//! temporary files live directly under `root`, never inside a bucket directory). It joins
+//! the key to the bucket's path as a relative path, so a key with `..` segments
+//! (`a/../../x`, or `..%2Fother-bucket%2Fx` once decoded) would name a file outside the
+//! bucket: [`KeyGuard`] refuses such keys before s3s-fs sees them, and [`Store`] applies
+//! the same rule.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use s3s::Body;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::dto::{CopyObjectInput, CopySource, DeleteObjectsInput, UploadPartCopyInput};
 use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{Body, S3Request, S3Result, s3_error};
+use time::OffsetDateTime;
 
 use super::Credentials;
 use super::faults::Operation;
-use super::util::{request_id, xml_escape};
+use super::sigv4_verify::{MAX_SKEW, parse_amz_date};
+use super::util::{iso8601, request_id, xml_escape};
+
+/// Whether an object key maps to a file inside its bucket's directory: not empty, no
+/// leading `/` (an absolute path), no NUL, and no `.` or `..` segment between slashes.
+/// (S3 itself keeps such keys as opaque names; the emulator, which stores keys as
+/// paths, refuses them.)
+pub(crate) fn key_stays_in_bucket(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('/')
+        && !key.contains('\0')
+        && key
+            .split('/')
+            .all(|segment| segment != "." && segment != "..")
+}
+
+/// The answer to a key that [`key_stays_in_bucket`] refuses: a 400 `InvalidArgument`.
+fn check_key(key: &str) -> S3Result<()> {
+    if key_stays_in_bucket(key) {
+        return Ok(());
+    }
+    let shown: String = key.chars().take(64).collect();
+    Err(s3_error!(
+        InvalidArgument,
+        "Object key {shown:?} has a '.' or '..' segment or starts with '/': the emulator \
+         stores keys as paths and refuses keys that could leave the bucket"
+    ))
+}
+
+fn check_copy_source(source: &CopySource) -> S3Result<()> {
+    match source {
+        CopySource::Bucket { key, .. } => check_key(key),
+        // s3s-fs answers NotImplemented to these.
+        CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => Ok(()),
+    }
+}
+
+/// s3s access control that refuses object keys which would leave their bucket's
+/// directory: in the path, in CopyObject's and UploadPartCopy's source, and in
+/// DeleteObjects' body. Anonymous requests are refused as s3s's default does.
+struct KeyGuard;
+
+#[async_trait::async_trait]
+impl S3Access for KeyGuard {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        }
+        match cx.s3_path().as_object() {
+            Some((_, key)) => check_key(key),
+            None => Ok(()),
+        }
+    }
+
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        check_copy_source(&req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        check_copy_source(&req.input.copy_source)
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        req.input
+            .delete
+            .objects
+            .iter()
+            .try_for_each(|o| check_key(&o.key))
+    }
+}
 
 /// Builds the s3s service over `root` with every credential registered.
-pub(crate) fn build_service(
-    root: &Path,
-    credentials: &[Credentials],
-) -> anyhow::Result<S3Service> {
+pub(crate) fn build_service(root: &Path, credentials: &[Credentials]) -> anyhow::Result<S3Service> {
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("cannot open the S3 store at {}: {e:?}", root.display()))?;
     let mut auth = SimpleAuth::new();
     for c in credentials {
-        auth.register(c.access_key_id().to_owned(), c.secret_access_key().to_owned().into());
+        auth.register(
+            c.access_key_id().to_owned(),
+            c.secret_access_key().to_owned().into(),
+        );
     }
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(auth);
+    builder.set_access(KeyGuard);
     Ok(builder.build())
 }
 
@@ -39,7 +116,7 @@ pub(crate) struct Store {
     root: PathBuf,
 }
 
-/// A bucket name or key is safe to map to a path if it has no `..`, no absolute part.
+/// A bucket name is safe to map to a path if it has no `..`, no absolute part.
 fn safe_relative(s: &str) -> bool {
     !s.is_empty()
         && Path::new(s)
@@ -53,13 +130,19 @@ impl Store {
         Store { root }
     }
 
+    /// The directory s3s-fs serves.
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn bucket_path(&self, bucket: &str) -> Option<PathBuf> {
         (safe_relative(bucket) && !bucket.contains('/') && !bucket.starts_with('.'))
             .then(|| self.root.join(bucket))
     }
 
     fn object_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
-        if !safe_relative(key) || key.ends_with('/') {
+        if !key_stays_in_bucket(key) || key.ends_with('/') {
             return None;
         }
         self.bucket_path(bucket).map(|b| b.join(key))
@@ -185,6 +268,30 @@ pub(crate) fn classify(
     }
 }
 
+/// The `RequestTimeTooSkewed` answer for a request whose `x-amz-date` is more than
+/// 15 minutes away from `now` (either way), as S3 gives it; `None` when the date is
+/// close enough or does not parse (s3s then refuses it).
+pub(crate) fn skew_error(amz_date: &str, now: OffsetDateTime) -> Option<Response<Body>> {
+    let when = parse_amz_date(amz_date)?;
+    if (when - now).abs() <= MAX_SKEW {
+        return None;
+    }
+    let mut server_time = iso8601(now);
+    // S3 writes it to the second: `2026-12-01T12:00:00Z`.
+    server_time.replace_range(19.., "Z");
+    let max_ms = MAX_SKEW.whole_milliseconds().to_string();
+    Some(error_response(
+        403,
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+        &[
+            ("RequestTime", amz_date),
+            ("ServerTime", &server_time),
+            ("MaxAllowedSkewMilliseconds", &max_ms),
+        ],
+    ))
+}
+
 /// An S3 XML error response.
 pub(crate) fn error_response(
     status: u16,
@@ -265,5 +372,20 @@ mod tests {
         assert!(store.read("b", "../b/q.csv").is_none());
         assert!(store.list("nope", "").is_none());
         assert!(store.write("b", "../escape", b"").is_err());
+        assert!(store.write("b", "p/../../escape", b"").is_err());
+        assert!(store.read("b", "p/./1.csv").is_none());
+    }
+
+    #[test]
+    fn keys_that_stay_in_their_bucket() {
+        for ok in ["a", "a/b.csv", "a..b", ".hidden", "x/.../y", "dir/", "a//b"] {
+            assert!(key_stays_in_bucket(ok), "{ok}");
+        }
+        for bad in [
+            "", "..", ".", "../x", "a/../b", "a/..", "./a", "a/./b", "/abs", "a\0b",
+        ] {
+            assert!(!key_stays_in_bucket(bad), "{bad:?}");
+        }
+        assert!(check_key("a/../../x").is_err());
     }
 }

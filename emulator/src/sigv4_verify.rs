@@ -300,8 +300,17 @@ pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &st
     )
 }
 
+/// A keyed HMAC-SHA256.
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC takes keys of any length: `new_from_slice` never fails for `Hmac`"
+)]
+fn new_mac(key: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC accepts any key length")
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+    let mut mac = new_mac(key);
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
@@ -376,12 +385,18 @@ pub(crate) fn parse_amz_date(value: &str) -> Option<OffsetDateTime> {
     .map(time::PrimitiveDateTime::assume_utc)
 }
 
-/// Formats `yyyymmddThhmmssZ`.
+/// Formats `yyyymmddThhmmssZ` (in UTC).
 pub(crate) fn format_amz_date(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))
-    .expect("formatting a UTC date cannot fail")
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Verifies a request signed for `service` in `region`; returns the access key on success.
@@ -486,7 +501,7 @@ pub(crate) fn verify<'k>(
     let sts = string_to_sign(amz_date, &auth.scope(), &creq);
     let k = signing_key(key.secret, &auth.date, &auth.region, &auth.service);
     let provided = hex::decode(&auth.signature).unwrap_or_default();
-    let mut mac = HmacSha256::new_from_slice(&k).expect("HMAC accepts any key length");
+    let mut mac = new_mac(&k);
     mac.update(sts.as_bytes());
     if mac.verify_slice(&provided).is_err() {
         let shown_creq = match sent_token {

@@ -121,6 +121,8 @@ pub(crate) struct ImportJob {
     pub channel_counts: BTreeMap<String, u64>,
     /// Set by `Fault::FailJob`: the job fails with these failures instead of processing.
     pub forced_failures: Option<Vec<String>>,
+    /// When the job entered its current status (creation, or its last step).
+    pub last_step: tokio::time::Instant,
 }
 
 /// An application (project).
@@ -140,8 +142,8 @@ pub(crate) struct PinpointState {
 }
 
 impl PinpointState {
-    /// Adds an application unless it exists.
-    pub(crate) fn add_app(&mut self, id: &str) {
+    /// Adds an application unless it exists; returns it.
+    pub(crate) fn add_app(&mut self, id: &str) -> &mut App {
         self.apps.entry(id.to_owned()).or_insert_with(|| App {
             id: id.to_owned(),
             name: format!(
@@ -151,7 +153,7 @@ impl PinpointState {
             creation_date: now_iso8601(),
             segments: Vec::new(),
             jobs: Vec::new(),
-        });
+        })
     }
 }
 

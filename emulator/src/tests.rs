@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpStream;
 
 use super::sigv4_verify::{
-    canonical_query, canonical_request, format_amz_date, signing_key, string_to_sign,
+    self, canonical_query, canonical_request, format_amz_date, signing_key, string_to_sign,
 };
 use super::*;
 
@@ -27,6 +27,17 @@ async fn start() -> Emulator {
     Emulator::start(EmulatorConfig::default(), loopback())
         .await
         .unwrap()
+}
+
+/// S3's canonical URI: the decoded path, each segment URI-encoded once, `/` kept (no
+/// normalisation), as the AWS SDKs sign object keys.
+fn s3_canonical_path(path: &str) -> String {
+    let decoded = sigv4_verify::percent_decode(path);
+    decoded
+        .split(|b| *b == b'/')
+        .map(sigv4_verify::uri_encode)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A minimal SigV4 signer for the tests.
@@ -64,12 +75,33 @@ impl Signer {
         host: &str,
         body: &[u8],
     ) -> Vec<(String, String)> {
+        self.sign_with(service, method, path, query, host, body, &[])
+    }
+
+    /// [`Signer::sign`], signing `extra` headers too (lowercase names, sent by the
+    /// caller; they are not in the result).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per part of the request that is signed"
+    )]
+    fn sign_with(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        host: &str,
+        body: &[u8],
+        extra: &[(String, String)],
+    ) -> Vec<(String, String)> {
         let amz_date = format_amz_date(self.time);
         let hash = hex::encode(Sha256::digest(body));
         let mut headers = vec![
             ("host".to_owned(), host.to_owned()),
             ("x-amz-date".to_owned(), amz_date.clone()),
         ];
+        let own = headers.len();
+        headers.extend_from_slice(extra);
         if service == "s3" {
             headers.push(("x-amz-content-sha256".into(), hash.clone()));
         }
@@ -89,7 +121,8 @@ impl Signer {
                 block.push_str(&format!("{name}:{v}\n"));
             }
             format!(
-                "{method}\n{path}\n{}\n{block}\n{}\n{hash}",
+                "{method}\n{}\n{}\n{block}\n{}\n{hash}",
+                s3_canonical_path(path),
                 canonical_query(query),
                 signed.join(";")
             )
@@ -100,7 +133,7 @@ impl Signer {
         let scope = format!("{date}/{}/{service}/aws4_request", self.region);
         let sts = string_to_sign(&amz_date, &scope, &creq);
         let key = signing_key(&self.secret, date, &self.region, service);
-        let sig = super::sigv4_verify::signature(&key, &sts);
+        let sig = sigv4_verify::signature(&key, &sts);
         headers.push((
             "authorization".into(),
             format!(
@@ -109,7 +142,42 @@ impl Signer {
                 signed.join(";")
             ),
         ));
+        headers.drain(own..own + extra.len());
         headers
+    }
+}
+
+impl Signer {
+    /// A presigned S3 query (`X-Amz-*` parameters, `host` signed, unsigned payload),
+    /// valid for `expires` seconds from the signer's time.
+    fn presign_s3(&self, method: &str, path: &str, host: &str, expires: u32) -> String {
+        let amz_date = format_amz_date(self.time);
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let mut params = vec![
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_owned()),
+            ("X-Amz-Credential", format!("{}/{scope}", self.access_key)),
+            ("X-Amz-Date", amz_date.clone()),
+            ("X-Amz-Expires", expires.to_string()),
+            ("X-Amz-SignedHeaders", "host".to_owned()),
+        ];
+        if let Some(t) = &self.token {
+            params.push(("X-Amz-Security-Token", t.clone()));
+        }
+        let query = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sigv4_verify::uri_encode(v.as_bytes())))
+            .collect::<Vec<_>>()
+            .join("&");
+        let creq = format!(
+            "{method}\n{}\n{}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+            s3_canonical_path(path),
+            canonical_query(&query)
+        );
+        let sts = string_to_sign(&amz_date, &scope, &creq);
+        let key = signing_key(&self.secret, date, &self.region, "s3");
+        let sig = sigv4_verify::signature(&key, &sts);
+        format!("{query}&X-Amz-Signature={sig}")
     }
 }
 
@@ -400,6 +468,292 @@ async fn authentication_failures() {
     );
 }
 
+/// Issue 10, defect 1: a request dated years away from the emulator's clock is refused,
+/// as AWS refuses anything more than 15 minutes off: Pinpoint with a 403
+/// `InvalidSignatureException` ("Signature expired" / "not yet current"), S3 with a 403
+/// `RequestTimeTooSkewed` (or, for a presigned URL, a 403 `AccessDenied`).
+#[tokio::test]
+async fn requests_dated_beyond_the_allowed_skew_are_refused() {
+    let emu = start().await;
+    let now = OffsetDateTime::now_utc();
+    let at = |time| Signer {
+        time,
+        ..Signer::default_creds()
+    };
+    let long_ago = time::macros::datetime!(2020-01-01 00:00:00 UTC);
+    let years_ahead = now + time::Duration::days(3 * 365);
+
+    // Pinpoint.
+    let a = pinpoint(&emu, &at(long_ago), "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+    let message = a.json()["Message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("Signature expired: 20200101T000000Z is now earlier than ")
+            && message.ends_with(" - 15 min.)"),
+        "{message}"
+    );
+    let a = pinpoint(&emu, &at(years_ahead), "GET", &app_path(""), "", None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+    assert!(
+        a.json()["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature not yet current: "),
+        "{}",
+        a.text()
+    );
+    let created = pinpoint(
+        &emu,
+        &at(long_ago),
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request("x.csv", "old", "CSV")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 403, "{}", created.text());
+    assert!(emu.import_jobs(SEED_APPLICATION_ID).is_empty());
+    // Within the 15 minutes either way: accepted.
+    for minutes in [-14, 14] {
+        let a = pinpoint(
+            &emu,
+            &at(now + time::Duration::minutes(minutes)),
+            "GET",
+            &app_path(""),
+            "",
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, 200, "{minutes} min: {}", a.text());
+    }
+
+    // S3, signed in the Authorization header.
+    let path = format!("/{DEFAULT_BUCKET}/skewed.csv");
+    for signer in [at(long_ago), at(years_ahead)] {
+        let a = s3(&emu, &signer, "PUT", &path, b"x").await.unwrap();
+        assert_eq!(a.status, 403, "{}", a.text());
+        assert!(
+            a.text().contains("<Code>RequestTimeTooSkewed</Code>"),
+            "{}",
+            a.text()
+        );
+        // As S3 words it: both times and the allowed skew.
+        assert!(
+            a.text().contains(
+                "<Message>The difference between the request time and the current time is too large.</Message>"
+            ),
+            "{}",
+            a.text()
+        );
+        let sent = format_amz_date(signer.time);
+        assert!(
+            a.text()
+                .contains(&format!("<RequestTime>{sent}</RequestTime>")),
+            "{}",
+            a.text()
+        );
+        assert!(a.text().contains("<ServerTime>"), "{}", a.text());
+        assert!(
+            a.text()
+                .contains("<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>"),
+            "{}",
+            a.text()
+        );
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    let a = s3(
+        &emu,
+        &at(now - time::Duration::minutes(14)),
+        "PUT",
+        &path,
+        b"x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+
+    // S3, presigned (`X-Amz-Date` in the query): an old URL has expired, one dated
+    // years ahead is too skewed; a current one works.
+    let addr = emu.local_addr();
+    let host = addr.to_string();
+    let get = |signer: Signer| {
+        let query = signer.presign_s3("GET", &path, &host, 3600);
+        let headers = vec![("host".to_owned(), host.clone())];
+        let target = format!("{path}?{query}");
+        async move { send(addr, "GET", &target, &headers, b"").await }
+    };
+    let a = get(at(long_ago)).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(
+        a.text().contains("<Code>AccessDenied</Code>"),
+        "{}",
+        a.text()
+    );
+    let a = get(at(years_ahead)).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(
+        a.text().contains("<Code>RequestTimeTooSkewed</Code>"),
+        "{}",
+        a.text()
+    );
+    let a = get(at(now)).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.text(), "x");
+    emu.shutdown().await;
+}
+
+/// Issue 10, defect 2: object keys with `..` (or `.`) segments, plain or escaped, never
+/// reach outside their bucket's directory: not on PUT, GET, HEAD, DELETE, CopyObject's
+/// source, multipart uploads or DeleteObjects' keys. They are refused with a 400
+/// `InvalidArgument` and nothing outside the bucket is read, written or removed.
+#[tokio::test]
+async fn keys_with_dot_segments_never_leave_the_bucket() {
+    let config = EmulatorConfig {
+        buckets: vec![DEFAULT_BUCKET.into(), "other-bucket".into()],
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config, loopback()).await.unwrap();
+    let signer = Signer::default_creds();
+    let root = emu.shared.store.root().to_path_buf();
+    emu.put_object("other-bucket", "secret.csv", b"SECRET-BYTES")
+        .unwrap();
+    let outside = |name: &str| {
+        [root.join(name), root.parent().unwrap().join(name)]
+            .iter()
+            .any(|p| p.exists())
+    };
+    let refused = |a: &Answer, what: &str| {
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        assert!(
+            a.text().contains("<Code>InvalidArgument</Code>"),
+            "{what}: {}",
+            a.text()
+        );
+    };
+
+    let b = DEFAULT_BUCKET;
+    let writes = [
+        format!("/{b}/a/../../escape-1"),
+        format!("/{b}/..%2F..%2Fescape-2"),
+        format!("/{b}/..%2Fescape-3"),
+        format!("/{b}/../other-bucket/escape-4"),
+        format!("/{b}/%2E%2E/other-bucket/escape-5"),
+        format!("/{b}/a/./escape-6"),
+        format!("/{b}/../../../escape-7"),
+    ];
+    for path in &writes {
+        let a = s3(&emu, &signer, "PUT", path, b"x").await.unwrap();
+        refused(&a, path);
+    }
+    for i in 1..=7 {
+        assert!(!outside(&format!("escape-{i}")), "escape-{i} was written");
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // Reads and deletes of the other bucket's object through this bucket.
+    for path in [
+        format!("/{b}/../other-bucket/secret.csv"),
+        format!("/{b}/..%2Fother-bucket%2Fsecret.csv"),
+        format!("/{b}/x/..%2F..%2Fother-bucket/secret.csv"),
+    ] {
+        for method in ["GET", "HEAD", "DELETE"] {
+            let a = s3(&emu, &signer, method, &path, b"").await.unwrap();
+            if method == "HEAD" {
+                assert_eq!(a.status, 400, "{method} {path}");
+            } else {
+                refused(&a, &format!("{method} {path}"));
+                assert!(!a.text().contains("SECRET-BYTES"), "{}", a.text());
+            }
+        }
+    }
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // CopyObject whose source or destination climbs out.
+    let host = emu.local_addr().to_string();
+    for (dest, source) in [
+        (
+            format!("/{b}/copied.csv"),
+            format!("{b}/..%2Fother-bucket%2Fsecret.csv"),
+        ),
+        (
+            format!("/{b}/copied.csv"),
+            format!("/{b}/../other-bucket/secret.csv"),
+        ),
+        (
+            format!("/{b}/..%2Fother-bucket%2Fcopied.csv"),
+            "other-bucket/secret.csv".to_owned(),
+        ),
+    ] {
+        let mut headers = vec![("x-amz-copy-source".to_owned(), source.clone())];
+        headers.extend(signer.sign_with("s3", "PUT", &dest, "", &host, b"", &headers));
+        let a = send(emu.local_addr(), "PUT", &dest, &headers, b"")
+            .await
+            .unwrap();
+        refused(&a, &format!("copy {source} to {dest}"));
+    }
+    assert!(emu.objects(DEFAULT_BUCKET).is_empty());
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+
+    // A multipart upload to a climbing key is refused at its start.
+    let path = format!("/{b}/..%2Fother-bucket%2Fmulti.csv");
+    let headers = signer.sign("s3", "POST", &path, "uploads", &host, b"");
+    let a = send(
+        emu.local_addr(),
+        "POST",
+        &format!("{path}?uploads"),
+        &headers,
+        b"",
+    )
+    .await
+    .unwrap();
+    refused(&a, "CreateMultipartUpload");
+
+    // DeleteObjects names its keys in the body.
+    let body = b"<Delete><Object><Key>../other-bucket/secret.csv</Key></Object></Delete>";
+    let path = format!("/{b}");
+    let headers = signer.sign("s3", "POST", &path, "delete", &host, body);
+    let a = send(
+        emu.local_addr(),
+        "POST",
+        &format!("{path}?delete"),
+        &headers,
+        body,
+    )
+    .await
+    .unwrap();
+    refused(&a, "DeleteObjects");
+    assert_eq!(emu.objects("other-bucket"), ["secret.csv"]);
+    assert_eq!(
+        emu.object("other-bucket", "secret.csv").unwrap(),
+        b"SECRET-BYTES"
+    );
+
+    // Ordinary keys, dots inside names included, still work.
+    for key in ["a/b.csv", "a..b/c.csv", ".hidden/x.csv", "x/.../y.csv"] {
+        let a = s3(&emu, &signer, "PUT", &format!("/{b}/{key}"), b"ok")
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200, "{key}: {}", a.text());
+        assert_eq!(emu.object(b, key).unwrap(), b"ok", "{key}");
+    }
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_put_to_a_missing_bucket_is_no_such_bucket() {
     let emu = start().await;
@@ -432,7 +786,11 @@ async fn a_put_to_a_missing_bucket_is_no_such_bucket() {
 async fn session_tokens_are_required_and_signed() {
     let token = "FwoGZXIvYXdzEXAMPLETOKEN+/=";
     let config = EmulatorConfig {
-        credentials: vec![credentials("ASIAEMULATOR0EXAMPLE", "temp/secret", Some(token))],
+        credentials: vec![credentials(
+            "ASIAEMULATOR0EXAMPLE",
+            "temp/secret",
+            Some(token),
+        )],
         ..EmulatorConfig::default()
     };
     let emu = Emulator::start(config, loopback()).await.unwrap();
@@ -497,8 +855,7 @@ async fn session_tokens_are_required_and_signed() {
         !format!(
             "{:?}",
             EmulatorConfig {
-                credentials: vec![credentials("A", "s3cr3t", Some(token
-                ))],
+                credentials: vec![credentials("A", "s3cr3t", Some(token))],
                 ..EmulatorConfig::default()
             }
         )
@@ -766,6 +1123,172 @@ async fn ndjson_import_and_unreadable_objects_fail_the_job() {
     emu.shutdown().await;
 }
 
+/// Issue 10, defect 3: Pinpoint runs import jobs in the background. A job that nobody
+/// polls with `GetImportJob` still goes through its statuses, one per `job_step`, to
+/// COMPLETED (or FAILED), as `Emulator::import_jobs` and `GetImportJobs` show.
+#[tokio::test]
+async fn unpolled_import_jobs_run_in_the_background() {
+    let step = Duration::from_millis(20);
+    let config = EmulatorConfig {
+        job_step: step,
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config, loopback()).await.unwrap();
+    let signer = Signer::default_creds();
+    let key = "background/endpoints.csv";
+    let csv = "ChannelType,Address\nSMS,+12065550100\nEMAIL,a@example.com\nFAX,+1\n";
+    let put = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/{key}"),
+        csv.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let mut ids = Vec::new();
+    for (key, name) in [(key, "fine"), ("background/missing.csv", "missing")] {
+        let created = pinpoint(
+            &emu,
+            &signer,
+            "POST",
+            &app_path("/jobs/import"),
+            "",
+            Some(&import_request(key, name, "CSV")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.json()["JobStatus"], "CREATED");
+        ids.push(created.json()["Id"].as_str().unwrap().to_owned());
+    }
+    let created_at = std::time::Instant::now();
+
+    // Watch without asking Pinpoint about the jobs.
+    let mut seen: Vec<Vec<JobStatus>> = vec![Vec::new(), Vec::new()];
+    let deadline = created_at + Duration::from_secs(10);
+    loop {
+        let jobs = emu.import_jobs(SEED_APPLICATION_ID);
+        for (i, job) in jobs.iter().enumerate() {
+            if seen[i].last() != Some(&job.status) {
+                seen[i].push(job.status);
+            }
+        }
+        if jobs.iter().all(|j| j.status.is_terminal()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs never ended by themselves: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Five steps of 20 ms each, not at once.
+    assert!(created_at.elapsed() >= Duration::from_millis(60));
+    assert_eq!(seen[0].first(), Some(&JobStatus::Created), "{seen:?}");
+    assert!(
+        seen[0].len() >= 3,
+        "the statuses went by one by one: {seen:?}"
+    );
+    let jobs = emu.import_jobs(SEED_APPLICATION_ID);
+    assert_eq!(jobs[0].status, "COMPLETED");
+    assert_eq!((jobs[0].total_processed, jobs[0].total_failures), (2, 1));
+    assert_eq!(jobs[1].status, "FAILED");
+    assert!(!jobs[1].failures.is_empty());
+    let seg = &emu.segments(SEED_APPLICATION_ID)[0];
+    assert_eq!((seg.name.as_str(), seg.size), ("fine", 2));
+
+    // GetImportJobs (what `aws pinpoint get-import-jobs` calls) shows them ended.
+    let list = pinpoint(&emu, &signer, "GET", &app_path("/jobs/import"), "", None)
+        .await
+        .unwrap();
+    assert_eq!(list.status, 200, "{}", list.text());
+    let items = list.json()["Item"].as_array().unwrap().clone();
+    let status_of = |id: &str| {
+        items
+            .iter()
+            .find(|j| j["Id"] == id)
+            .map(|j| (j["JobStatus"].clone(), j["CompletionDate"].is_string()))
+    };
+    assert_eq!(status_of(&ids[0]), Some((json!("COMPLETED"), true)));
+    assert_eq!(status_of(&ids[1]), Some((json!("FAILED"), true)));
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.operation != Operation::GetImportJob)
+    );
+    emu.shutdown().await;
+}
+
+/// The job runner's knobs and lifetime: `job_step` zero ends jobs at once, `MAX` leaves
+/// them to polls; `shutdown` returns although jobs are still running, and dropping the
+/// emulator ends its tasks (the store's temporary directory goes with them).
+#[tokio::test]
+async fn the_job_runner_follows_job_step_and_stops_with_the_emulator() {
+    let signer = Signer::default_creds();
+    let start_with = |job_step| async move {
+        let config = EmulatorConfig {
+            job_step,
+            ..EmulatorConfig::default()
+        };
+        let emu = Emulator::start(config, loopback()).await.unwrap();
+        emu.put_object(DEFAULT_BUCKET, "k.csv", b"ChannelType,Address\nSMS,+1\n")
+            .unwrap();
+        emu
+    };
+    let create = |emu: &Emulator| {
+        let emu_addr = emu.local_addr();
+        let signer = signer.clone();
+        async move {
+            let body = import_request("k.csv", "s", "CSV").to_string().into_bytes();
+            let host = emu_addr.to_string();
+            let path = app_path("/jobs/import");
+            let headers = signer.sign("mobiletargeting", "POST", &path, "", &host, &body);
+            let a = send(emu_addr, "POST", &path, &headers, &body)
+                .await
+                .unwrap();
+            assert_eq!(a.status, 201, "{}", a.text());
+        }
+    };
+
+    // Zero: the job ends right away.
+    let emu = start_with(Duration::ZERO).await;
+    create(&emu).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while !emu.import_jobs(SEED_APPLICATION_ID)[0].status.is_terminal() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "{:?}", emu.import_jobs(SEED_APPLICATION_ID));
+    assert_eq!(emu.import_jobs(SEED_APPLICATION_ID)[0].status, "COMPLETED");
+    emu.shutdown().await;
+
+    // MAX: only polls move it; shutdown does not wait for the job.
+    let emu = start_with(Duration::MAX).await;
+    create(&emu).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(emu.import_jobs(SEED_APPLICATION_ID)[0].status, "CREATED");
+    tokio::time::timeout(Duration::from_secs(5), emu.shutdown())
+        .await
+        .expect("shutdown returns while a job runs");
+
+    // Dropped with a job running: the tasks end and release the store.
+    let emu = start_with(Duration::from_secs(3600)).await;
+    create(&emu).await;
+    let root = emu.shared.store.root().to_path_buf();
+    assert!(root.exists());
+    drop(emu);
+    let released = tokio::time::timeout(Duration::from_secs(5), async {
+        while root.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(released.is_ok(), "{} is still there", root.display());
+}
+
 #[tokio::test]
 async fn request_validation_and_unknown_routes() {
     let emu = start().await;
@@ -855,7 +1378,7 @@ async fn get_segments_pages_with_tokens_and_delete_segment() {
     loop {
         let query = match &token {
             None => String::new(),
-            Some(t) => format!("token={}", super::sigv4_verify::uri_encode(t.as_bytes())),
+            Some(t) => format!("token={}", sigv4_verify::uri_encode(t.as_bytes())),
         };
         let a = pinpoint(&emu, &signer, "GET", &app_path("/segments"), &query, None)
             .await

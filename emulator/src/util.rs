@@ -1,8 +1,9 @@
-//! Small helpers: timestamps and identifiers.
+//! Small helpers: timestamps, identifiers and locking.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rand::Rng;
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 /// The current time as Pinpoint writes dates: ISO-8601 with milliseconds, e.g.
 /// `2026-11-28T12:00:00.123Z`.
@@ -12,18 +13,32 @@ pub(crate) fn now_iso8601() -> String {
 
 /// Formats a UTC time as `yyyy-mm-ddThh:mm:ss.mmmZ`.
 pub(crate) fn iso8601(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("formatting a UTC date cannot fail")
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// A random lowercase hex id of `len` characters (Pinpoint ids are 32 hex chars).
 pub(crate) fn hex_id(len: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut rng = rand::rng();
     (0..len)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("digit < 16"))
+        .map(|_| char::from(DIGITS[rng.random_range(0..16)]))
         .collect()
+}
+
+/// Locks `mutex`, going on with its data if a thread panicked while holding it: the
+/// emulator's state stays readable for the tests that inspect it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A request id in the UUID layout AWS uses for `x-amzn-RequestId`.
