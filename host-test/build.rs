@@ -35,7 +35,11 @@ fn main() -> Result<(), String> {
     }
     let variants = [
         ("PINPOINT_NODE_WASM", "guest", None),
-        ("PINPOINT_NODE_PORTABLE_WASM", "guest-portable", Some("portable")),
+        (
+            "PINPOINT_NODE_PORTABLE_WASM",
+            "guest-portable",
+            Some("portable"),
+        ),
     ];
     let mut target_checked = false;
     for (variable, dir, feature) in variants {
@@ -62,7 +66,13 @@ fn build(root: &Path, target_dir: &Path, feature: Option<&str>) -> Result<PathBu
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "--locked", "-p", "pinpoint-segment-import", "--lib"])
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "pinpoint-segment-import",
+            "--lib",
+        ])
         .args(["--target", TARGET, "--profile", "guest", "--target-dir"])
         .arg(target_dir);
     if let Some(feature) = feature {
@@ -85,7 +95,9 @@ fn build(root: &Path, target_dir: &Path, feature: Option<&str>) -> Result<PathBu
     if !status.success() {
         return Err(format!(
             "building the component{} failed (see the errors above)",
-            feature.map(|f| format!(" with feature {f}")).unwrap_or_default()
+            feature
+                .map(|f| format!(" with feature {f}"))
+                .unwrap_or_default()
         ));
     }
     let wasm = target_dir
@@ -93,7 +105,10 @@ fn build(root: &Path, target_dir: &Path, feature: Option<&str>) -> Result<PathBu
         .join("guest")
         .join("pinpoint_segment_import.wasm");
     if !wasm.exists() {
-        return Err(format!("the component was not produced at {}", wasm.display()));
+        return Err(format!(
+            "the component was not produced at {}",
+            wasm.display()
+        ));
     }
     Ok(wasm)
 }

@@ -19,7 +19,6 @@
     clippy::print_stderr
 )]
 
-
 pub mod aws;
 pub mod describe;
 pub mod endpoints;

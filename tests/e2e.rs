@@ -301,7 +301,11 @@ async fn a_host_outside_the_policy_is_denied() {
 #[tokio::test]
 async fn requests_are_signed_for_the_right_services_with_the_session_token() {
     let config_with_token = EmulatorConfig {
-        credentials: vec![host_test::emulated::credentials("ASIATEMPORARY0EXAMPLE", "temporary/secret", Some("SESSION-TOKEN/abc+="))],
+        credentials: vec![host_test::emulated::credentials(
+            "ASIATEMPORARY0EXAMPLE",
+            "temporary/secret",
+            Some("SESSION-TOKEN/abc+="),
+        )],
         ..EmulatorConfig::default()
     };
     let emu = emulator(config_with_token).await;

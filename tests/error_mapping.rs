@@ -109,9 +109,7 @@ async fn an_aws_message_that_echoes_the_session_token_is_redacted() {
         "FwoGZXIvYXdzEchoedToken+/=",
     );
     let emu = emulator(EmulatorConfig {
-        credentials: vec![
-            host_test::emulated::credentials(key, secret, Some(token)),
-        ],
+        credentials: vec![host_test::emulated::credentials(key, secret, Some(token))],
         ..EmulatorConfig::default()
     })
     .await;

@@ -144,7 +144,11 @@ fn assert_no_secret(text: &str, what: &str) {
 async fn soak_under_random_faults() {
     let started = Instant::now();
     let emu = emulator(EmulatorConfig {
-        credentials: vec![host_test::emulated::credentials(ACCESS_KEY, SECRET, Some(TOKEN))],
+        credentials: vec![host_test::emulated::credentials(
+            ACCESS_KEY,
+            SECRET,
+            Some(TOKEN),
+        )],
         applications: vec![SEED_APPLICATION_ID.into(), OTHER_APP.into()],
         ..EmulatorConfig::default()
     })

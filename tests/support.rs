@@ -127,9 +127,9 @@ impl host_test::node::EventSink for Recorder {
         completed: u64,
         total: Option<u64>,
     ) {
-        self.lines.lock().expect("recorder lock").push(format!(
-            "progress {} {completed}/{total:?}",
-            stage.name()
-        ));
+        self.lines
+            .lock()
+            .expect("recorder lock")
+            .push(format!("progress {} {completed}/{total:?}", stage.name()));
     }
 }

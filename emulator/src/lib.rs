@@ -18,6 +18,16 @@
 //! the state ([`Emulator::segments`], [`Emulator::import_jobs`], [`Emulator::objects`])
 //! and read the request log ([`Emulator::requests`]).
 
+// A library reports failures as values: no unwrap, expect, panic or print
+// outside tests (clippy.toml allows them in tests).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod faults;
 mod jobs;
 mod pinpoint;

@@ -1,10 +1,10 @@
 //! Between the component's WIT types and the node crate's Rust types (which
 //! serialise to the CLI's JSON contract).
 
+use pinpoint_segment_import::aws::job_status::JobStatus;
 use pinpoint_segment_import::error::{
     ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext,
 };
-use pinpoint_segment_import::aws::job_status::JobStatus;
 use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
 use pinpoint_segment_import::input::{Format, ImportInput};
 

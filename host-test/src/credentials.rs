@@ -113,12 +113,7 @@ fn resolve(env: &impl Fn(&str) -> Option<String>) -> Result<Credentials, String>
             values.get("aws_access_key_id"),
             values.get("aws_secret_access_key"),
         ) {
-            return Ok(keys(
-                id,
-                secret,
-                values.get("aws_session_token"),
-                "profile",
-            ));
+            return Ok(keys(id, secret, values.get("aws_session_token"), "profile"));
         }
         if values.contains_key("credential_process")
             || values.contains_key("sso_session")
@@ -274,9 +269,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("credentials");
         std::fs::write(&big, "#".repeat(MAX_PROFILE_FILE_BYTES as usize + 10)).unwrap();
-        let c = StandardChain::resolve(env(&[("AWS_SHARED_CREDENTIALS_FILE", big.to_str().unwrap())]))
-            .credentials()
-            .unwrap_err();
+        let c = StandardChain::resolve(env(&[(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            big.to_str().unwrap(),
+        )]))
+        .credentials()
+        .unwrap_err();
         assert!(c.contains("larger than"), "{c}");
     }
 }

@@ -22,8 +22,8 @@ use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::settings;
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::Stage;
-use pinpoint_segment_import::settings::environment;
 use pinpoint_segment_import::input::{Format, ImportInput};
+use pinpoint_segment_import::settings::environment;
 use serde::Serialize;
 
 #[derive(Parser)]

@@ -284,9 +284,11 @@ impl NodeHost {
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
         let input = convert::to_wit_input(input);
-        self.call(config, async |node, store| node.call_run(store, &input).await)
-            .await
-            .map(convert::from_wit_output)
+        self.call(config, async |node, store| {
+            node.call_run(store, &input).await
+        })
+        .await
+        .map(convert::from_wit_output)
     }
 
     /// The dry run: validates without any network.
@@ -355,7 +357,9 @@ fn trap_error(trap: &wasmtime::Error) -> NodeError {
     if let Some(cap) = trap.downcast_ref::<MemoryLimitExceeded>() {
         let mut e = NodeError::new(
             ErrorKind::ImportSizeExceeded,
-            format!("the run needed more memory than the host allows: {cap}; import less data at once"),
+            format!(
+                "the run needed more memory than the host allows: {cap}; import less data at once"
+            ),
         );
         e.details.limit_bytes = Some(cap.limit as u64);
         return e;

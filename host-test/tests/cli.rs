@@ -175,12 +175,36 @@ fn component_writes_the_embedded_components_byte_for_byte() {
     let full = dir.path().join("full.wasm");
     let portable = dir.path().join("portable.wasm");
     let out = cli(&["component", "--output", full.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = cli(&["component", "--portable", "--output", portable.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(
+        &[
+            "component",
+            "--portable",
+            "--output",
+            portable.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&full).unwrap(), host_test::node::COMPONENT);
-    assert_eq!(std::fs::read(&portable).unwrap(), host_test::node::PORTABLE_COMPONENT);
-    assert_ne!(host_test::node::COMPONENT, host_test::node::PORTABLE_COMPONENT);
+    assert_eq!(
+        std::fs::read(&portable).unwrap(),
+        host_test::node::PORTABLE_COMPONENT
+    );
+    assert_ne!(
+        host_test::node::COMPONENT,
+        host_test::node::PORTABLE_COMPONENT
+    );
     // To stdout, for pipes.
     let out = cli(&["component", "--portable", "--output", "-"], None);
     assert_eq!(out.stdout, host_test::node::PORTABLE_COMPONENT);
@@ -207,6 +231,9 @@ fn the_emulator_prints_how_to_point_a_client_at_it() {
     let text = lines.join("\n");
     // Every value a client needs is printed, the test secret included (it is
     // a fixed public value of the emulator, not a credential).
-    assert!(text.contains("AWS_SECRET_ACCESS_KEY=emulator/secret/key/"), "{text}");
+    assert!(
+        text.contains("AWS_SECRET_ACCESS_KEY=emulator/secret/key/"),
+        "{text}"
+    );
     assert!(!text.contains("README"), "{text}");
 }

@@ -61,7 +61,11 @@ fn portable_wasm() -> &'static Path {
                 .arg(&path)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             (dir, path)
         })
         .1
@@ -73,10 +77,22 @@ fn environment(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_REGION", emulated::DEFAULT_REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", emulated::DEFAULT_ACCESS_KEY_ID.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", emulated::DEFAULT_SECRET_ACCESS_KEY.to_owned()),
-        ("PINPOINT_IMPORT_BUCKET", emulated::DEFAULT_BUCKET.to_owned()),
-        ("PINPOINT_IMPORT_ROLE_ARN", emulated::DEFAULT_ROLE_ARN.to_owned()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            emulated::DEFAULT_ACCESS_KEY_ID.to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            emulated::DEFAULT_SECRET_ACCESS_KEY.to_owned(),
+        ),
+        (
+            "PINPOINT_IMPORT_BUCKET",
+            emulated::DEFAULT_BUCKET.to_owned(),
+        ),
+        (
+            "PINPOINT_IMPORT_ROLE_ARN",
+            emulated::DEFAULT_ROLE_ARN.to_owned(),
+        ),
         ("PINPOINT_IMPORT_POLL_INTERVAL_MS", "50".to_owned()),
     ]
 }
@@ -139,9 +155,12 @@ fn wave_field<'a>(wave: &'a str, field: &str) -> Option<&'a str> {
 }
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap()
+    Emulator::start(
+        EmulatorConfig::default(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
 }
 
 /// Checks what a run of each seed example left in the emulator: one segment
@@ -154,7 +173,11 @@ fn assert_imported(emulator: &Emulator, examples: &[(String, Value, usize)], ids
         assert_eq!(&found[0].id, id, "the id printed is the segment's");
         assert_eq!(found[0].size, *endpoints as u64, "endpoints of {name}");
     }
-    assert_eq!(emulator.objects(emulated::DEFAULT_BUCKET), Vec::<String>::new(), "nothing staged is left");
+    assert_eq!(
+        emulator.objects(emulated::DEFAULT_BUCKET),
+        Vec::<String>::new(),
+        "nothing staged is left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,17 +188,33 @@ async fn the_wasmtime_cli_imports_the_seed_examples() {
     let mut ids = Vec::new();
     for (name, input, _) in &examples {
         let (input, env) = (input.clone(), env.clone());
-        let out = tokio::task::spawn_blocking(move || wasmtime("run", &input, &env)).await.unwrap();
+        let out = tokio::task::spawn_blocking(move || wasmtime("run", &input, &env))
+            .await
+            .unwrap();
         let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{name}: {stdout}\n{}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {stdout}\n{}",
+            text(&out.stderr)
+        );
         assert!(stdout.starts_with("ok({"), "{name}: {stdout}");
-        assert_eq!(wave_field(&stdout, "segment-name"), Some(name.as_str()), "{stdout}");
+        assert_eq!(
+            wave_field(&stdout, "segment-name"),
+            Some(name.as_str()),
+            "{stdout}"
+        );
         assert!(stdout.contains("job-status: completed"), "{stdout}");
         ids.push(wave_field(&stdout, "segment-id").unwrap().to_owned());
         // Log lines and progress went to stderr, one line each.
         let stderr = text(&out.stderr);
-        assert!(stderr.contains("pinpoint-segment-import: progress: waiting-for-job"), "{stderr}");
-        assert!(!stderr.contains(emulated::DEFAULT_SECRET_ACCESS_KEY), "no secret in logs");
+        assert!(
+            stderr.contains("pinpoint-segment-import: progress: waiting-for-job"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(emulated::DEFAULT_SECRET_ACCESS_KEY),
+            "no secret in logs"
+        );
     }
     assert_imported(&emulator, &examples, &ids);
 }
@@ -188,15 +227,22 @@ async fn the_wasmtime_cli_gets_typed_errors() {
     input["data"] = Value::from("ChannelType,Address\nFAX,+12125551234\n");
     let bad = input.clone();
     let env2 = env.clone();
-    let out = tokio::task::spawn_blocking(move || wasmtime("run", &bad, &env2)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || wasmtime("run", &bad, &env2))
+        .await
+        .unwrap();
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("err(invalid-channel-type({"), "{stdout}");
     assert!(stdout.contains("field: some(\"ChannelType\")"), "{stdout}");
 
     // A missing bucket is invalid-settings naming the variable.
-    let no_bucket: Vec<_> = env.into_iter().filter(|(k, _)| *k != "PINPOINT_IMPORT_BUCKET").collect();
+    let no_bucket: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| *k != "PINPOINT_IMPORT_BUCKET")
+        .collect();
     let (_, good, _) = seed_examples().remove(0);
-    let out = tokio::task::spawn_blocking(move || wasmtime("run", &good, &no_bucket)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || wasmtime("run", &good, &no_bucket))
+        .await
+        .unwrap();
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("err(invalid-settings({"), "{stdout}");
     assert!(stdout.contains("PINPOINT_IMPORT_BUCKET"), "{stdout}");
@@ -209,15 +255,26 @@ fn the_wasmtime_cli_validates_and_describes_offline() {
     for (name, input, endpoints) in seed_examples() {
         let out = wasmtime("validate", &input, &[]);
         let stdout = text(&out.stdout);
-        assert!(stdout.starts_with("ok({"), "{name}: {stdout}{}", text(&out.stderr));
-        assert!(stdout.contains(&format!("endpoint-count: {endpoints},")), "{stdout}");
+        assert!(
+            stdout.starts_with("ok({"),
+            "{name}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("endpoint-count: {endpoints},")),
+            "{stdout}"
+        );
     }
     let out = Command::new("wasmtime")
         .args(["run", "-S", "http", "--invoke", "describe()"])
         .arg(portable_wasm())
         .output()
         .unwrap_or_else(|e| panic!("cannot run the wasmtime CLI ({e}): {INSTALL}"));
-    assert!(text(&out.stdout).contains("import_pinpoint_segment"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("import_pinpoint_segment"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// `pinpoint-import emulator --port 0`, stopped on drop.
@@ -245,7 +302,10 @@ fn standalone_emulator() -> StandaloneEmulator {
     let url = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|l| l.split_once("listening at ").map(|(_, u)| u.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once("listening at ")
+                .map(|(_, u)| u.trim().to_owned())
+        })
         .expect("the emulator says where it listens");
     // Keep draining stderr so the emulator never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
@@ -263,7 +323,11 @@ fn the_wasmtime_cli_against_the_standalone_emulator() {
         let first = text(&wasmtime("run", &input, &env).stdout);
         assert!(first.starts_with("ok({"), "{name}: {first}");
         let again = text(&wasmtime("run", &input, &env).stdout);
-        assert_eq!(wave_field(&again, "segment-id"), wave_field(&first, "segment-id"), "{again}");
+        assert_eq!(
+            wave_field(&again, "segment-id"),
+            wave_field(&first, "segment-id"),
+            "{again}"
+        );
         assert!(again.contains("reused-existing-segment: true"), "{again}");
     }
 }
@@ -284,7 +348,12 @@ fn jco_module() -> &'static Path {
             .arg(portable_wasm())
             .output()
             .unwrap();
-        assert!(out.status.success(), "jco transpile: {}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "jco transpile: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         std::fs::write(
             dir.path().join("call.mjs"),
             r#"import { node } from './out/node_component.js';
@@ -325,9 +394,8 @@ fn node_call(function: &str, input: &Value, env: &[(&str, String)]) -> Value {
         .output()
         .unwrap_or_else(|e| panic!("cannot run node ({e})"));
     let stdout = text(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!("node printed no result: {stdout}\n{}", text(&out.stderr))
-    })
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("node printed no result: {stdout}\n{}", text(&out.stderr)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -355,7 +423,10 @@ async fn node_and_jco_import_the_seed_examples_and_get_typed_errors() {
         .await
         .unwrap();
     assert_eq!(result["err"]["tag"], "malformed-data", "{result}");
-    assert!(result["err"]["val"]["totalProblems"].as_u64() >= Some(1), "{result}");
+    assert!(
+        result["err"]["val"]["totalProblems"].as_u64() >= Some(1),
+        "{result}"
+    );
 }
 
 /// The component's imports, by name.
@@ -371,7 +442,13 @@ fn imports(bytes: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn the_portable_component_imports_only_stable_wasi() {
-    let allowed = ["wasi:http/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/"];
+    let allowed = [
+        "wasi:http/",
+        "wasi:io/",
+        "wasi:clocks/",
+        "wasi:random/",
+        "wasi:cli/",
+    ];
     for name in imports(PORTABLE_COMPONENT) {
         let (interface, version) = name.split_once('@').unwrap_or((&name, ""));
         if interface == "pinpoint:segment-import/types" {
@@ -381,21 +458,32 @@ fn the_portable_component_imports_only_stable_wasi() {
             allowed.iter().any(|p| interface.starts_with(p)),
             "the portable component imports {name}"
         );
-        let stable = version.starts_with("0.2.")
-            && version[4..].chars().all(|c| c.is_ascii_digit());
+        let stable =
+            version.starts_with("0.2.") && version[4..].chars().all(|c| c.is_ascii_digit());
         assert!(stable, "{name} is not a stable WASI 0.2 version");
     }
 }
 
-#[test]
-fn the_full_component_imports_what_the_readme_documents() {
+/// The import list the README documents under `<!-- marker -->`.
+fn documented_imports(marker: &str) -> BTreeSet<String> {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let start = readme
-        .find("<!-- full-component-imports -->")
-        .expect("the README lists the full component's imports");
+        .find(&format!("<!-- {marker} -->"))
+        .unwrap_or_else(|| panic!("the README has no list {marker}"));
     let block = &readme[start..];
     let block = &block[block.find("```text").unwrap() + 7..];
     let block = &block[..block.find("```").unwrap()];
-    let documented: BTreeSet<String> = block.split_whitespace().map(str::to_owned).collect();
-    assert_eq!(imports(COMPONENT), documented);
+    block.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn both_components_import_what_the_readme_documents() {
+    assert_eq!(
+        imports(COMPONENT),
+        documented_imports("full-component-imports")
+    );
+    assert_eq!(
+        imports(PORTABLE_COMPONENT),
+        documented_imports("portable-component-imports")
+    );
 }

@@ -3,7 +3,9 @@
 //! `portable` feature. The two share every type, so the code around them is
 //! written once.
 
-#![allow(missing_docs, unsafe_code, unused_qualifications)]
+// Generated code: its unsafe ABI glue and `mem::forget` of handed-over
+// resources are wit-bindgen's, not ours to lint.
+#![allow(missing_docs, unsafe_code, unused_qualifications, clippy::mem_forget)]
 
 #[cfg(not(feature = "portable"))]
 wit_bindgen::generate!({

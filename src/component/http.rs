@@ -213,4 +213,3 @@ fn transport_error(e: ErrorCode) -> TransportError {
     };
     TransportError::new(kind, format!("{e:?}"))
 }
-

@@ -26,11 +26,7 @@ fn environment() -> Vec<(String, String)> {
 
 /// A lookup of one variable in `vars`.
 fn lookup(vars: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| {
-        vars.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
+    move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 /// The settings the environment gives, after checking that every

@@ -628,10 +628,7 @@ fn long_reports_are_capped_with_the_total() {
         data.push_str("FAX,x\n");
     }
     let err = csv(&data).unwrap_err();
-    assert_eq!(
-        err.details.problems.len(),
-        crate::error::MAX_REPORTED_PROBLEMS
-    );
+    assert_eq!(err.details.problems.len(), MAX_REPORTED_PROBLEMS);
     assert_eq!(err.details.total_problems, 250);
     assert_eq!(err.details.problems[0].record, Some(1));
 }

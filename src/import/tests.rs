@@ -926,7 +926,7 @@ fn secrets_quoted_back_in_any_encoding_are_redacted() {
         b64("SECRETSECRET"),
         b64("x-amz-security-token:TOKENTOKEN"),
         b64("SECRETSECRET").replace('+', "-").replace('/', "_"),
-        crate::aws::urls::encode_segment("SECRETSECRET"),
+        urls::encode_segment("SECRETSECRET"),
     ];
     for q in &quoted {
         let mut aws = FakeAws::default();

@@ -395,12 +395,7 @@ struct S3Case {
 #[test]
 fn the_s3_documentation_examples_under_s3_rules() {
     let ex: S3Examples = serde_json::from_str(&read(data("s3-docs-examples.json"))).unwrap();
-    let creds = super::credentials(
-        ex.access_key.clone(),
-        ex.secret_key.clone(),
-        None,
-        None,
-    );
+    let creds = super::credentials(ex.access_key.clone(), ex.secret_key.clone(), None, None);
     for case in &ex.cases {
         let mut b = http::Request::builder()
             .method(case.method.as_str())
