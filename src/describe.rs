@@ -4,6 +4,63 @@ use serde_json::json;
 
 use crate::error::ErrorKind;
 use crate::settings::KEYS;
+use crate::settings::environment::variables_for;
+
+/// The world this build of the component exports.
+pub const WORLD: &str = if cfg!(feature = "portable") {
+    "node-portable"
+} else {
+    "node-component"
+};
+
+/// The credential variables the portable component reads before every
+/// signature (the session token only for temporary credentials).
+pub const CREDENTIAL_VARIABLES: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// What each world needs from its runtime: where settings and credentials
+/// come from (per setting, the `wasi:config` key or environment variables),
+/// and the hosts it connects to.
+fn worlds() -> serde_json::Value {
+    let environment: serde_json::Map<String, serde_json::Value> = KEYS
+        .iter()
+        .map(|(key, _)| {
+            let mut variables = variables_for(key);
+            variables.reverse(); // most specific first
+            (key.to_string(), json!(variables))
+        })
+        .collect();
+    let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+    json!({
+        "node-component": {
+            "settings_from": "wasi:config/store",
+            "settings": keys,
+            "credentials_from": "pinpoint:segment-import/host.get-credentials",
+            "reports_to": "pinpoint:segment-import/host (log, progress)",
+            "hosts": HOSTS,
+        },
+        "node-portable": {
+            "settings_from": "wasi:cli/environment",
+            "environment": environment,
+            "credentials_from": "wasi:cli/environment",
+            "credential_variables": CREDENTIAL_VARIABLES,
+            "required_variables": ["AWS_REGION (or AWS_DEFAULT_REGION)", "PINPOINT_IMPORT_BUCKET", "PINPOINT_IMPORT_ROLE_ARN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            "reports_to": "wasi:cli/stderr (one line each)",
+            "hosts": HOSTS,
+        }
+    })
+}
+
+/// The hosts a run connects to (and nothing else): what an egress policy
+/// must allow.
+const HOSTS: [&str; 3] = [
+    "pinpoint.{region}.amazonaws.com (or the pinpoint-endpoint setting)",
+    "s3.{region}.amazonaws.com for path-style staging (or the s3-endpoint setting)",
+    "{staging-bucket}.s3.{region}.amazonaws.com for virtual-hosted staging",
+];
 
 /// The action id, as workflow catalogues know the node.
 pub const ACTION_ID: &str = "import_pinpoint_segment";
@@ -47,10 +104,9 @@ pub fn descriptor() -> String {
         },
         "error_types": errors,
         "settings": settings,
-        "hosts": [
-            "pinpoint.{region}.amazonaws.com (or the pinpoint-endpoint setting)",
-            "{staging-bucket}.s3.{region}.amazonaws.com (or the s3-endpoint setting)"
-        ],
+        "hosts": HOSTS,
+        "world": WORLD,
+        "worlds": worlds(),
         "hints": {"read_only": false, "destructive": false, "idempotent": true, "open_world": true},
         "upstream": {
             "service": "Amazon Pinpoint",
@@ -74,6 +130,34 @@ mod tests {
         assert_eq!(v["upstream"]["end_of_support"], "2026-10-30");
         assert_eq!(v["error_types"].as_array().unwrap().len(), 13);
         assert!(v["settings"]["region"].is_string());
+    }
+
+    #[test]
+    fn each_world_lists_the_variables_and_hosts_it_needs() {
+        let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        assert_eq!(v["world"], WORLD);
+        let portable = &v["worlds"]["node-portable"];
+        assert_eq!(portable["settings_from"], "wasi:cli/environment");
+        assert_eq!(
+            portable["environment"]["region"],
+            json!(["AWS_REGION", "AWS_DEFAULT_REGION"])
+        );
+        assert_eq!(
+            portable["environment"]["poll-interval-ms"],
+            json!(["PINPOINT_IMPORT_POLL_INTERVAL_MS"])
+        );
+        assert_eq!(
+            portable["environment"].as_object().unwrap().len(),
+            KEYS.len(),
+            "every setting has its variables"
+        );
+        assert_eq!(portable["credential_variables"][1], "AWS_SECRET_ACCESS_KEY");
+        let full = &v["worlds"]["node-component"];
+        assert_eq!(full["settings_from"], "wasi:config/store");
+        assert_eq!(full["settings"].as_array().unwrap().len(), KEYS.len());
+        for world in [portable, full] {
+            assert_eq!(world["hosts"].as_array().unwrap().len(), 3);
+        }
     }
 
     /// The description's two JSON schemas, vendored in

@@ -166,7 +166,10 @@ fn a_bad_command_line_exits_2() {
 fn describe_prints_the_descriptor() {
     let out = cli(&["describe"], None);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout_json(&out)["action_id"], "import_pinpoint_segment");
+    let described = stdout_json(&out);
+    assert_eq!(described["action_id"], "import_pinpoint_segment");
+    // This host runs the full component.
+    assert_eq!(described["world"], "node-component");
 }
 
 #[test]

@@ -270,10 +270,12 @@ fn the_wasmtime_cli_validates_and_describes_offline() {
         .arg(portable_wasm())
         .output()
         .unwrap_or_else(|e| panic!("cannot run the wasmtime CLI ({e}): {INSTALL}"));
+    let described = text(&out.stdout);
+    assert!(described.contains("import_pinpoint_segment"), "{described}");
+    // The portable build says which world it is (WAVE escapes the quotes).
     assert!(
-        text(&out.stdout).contains("import_pinpoint_segment"),
-        "{}",
-        text(&out.stdout)
+        described.contains(r#"\"world\":\"node-portable\""#),
+        "{described}"
     );
 }
 
