@@ -818,3 +818,56 @@ async fn a_denied_host_is_invalid_settings_and_nothing_leaves() {
         "the request never left the sandbox"
     );
 }
+
+// ---------------------------------------------------------------- careless servers
+
+#[tokio::test]
+async fn an_oversized_answer_is_a_typed_error_not_a_trap() {
+    // 64 MiB of spaces for a GetSegments page: the component stops reading
+    // at its cap instead of growing until the memory limit traps.
+    let emu = emulator(EmulatorConfig::default()).await;
+    emu.inject(Operation::GetSegments, Fault::OversizedAnswer(64 << 20));
+    let err = node()
+        .run(&csv_input("Oversized", VALID_CSV), &fast_config(&emu, &[]))
+        .await
+        .expect_err("an answer past the cap fails the run");
+    assert_eq!(err.kind, ErrorKind::ServiceError, "{err:?}");
+    assert!(err.message.contains("16 MiB"), "{}", err.message);
+    assert!(err.message.contains("GetSegments"), "{}", err.message);
+    assert!(staged(&emu).is_empty(), "nothing was staged");
+    assert!(emu.segments(SEED_APPLICATION_ID).is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_server_ends_within_the_retry_budget_and_says_so() {
+    // GetApp answers only after a minute; the budget of one request is 2 s,
+    // so the component must stop waiting then, not after the minute (or the
+    // fixed 120 s a single attempt used to wait).
+    let emu = emulator(EmulatorConfig::default()).await;
+    emu.inject(Operation::GetApp, Fault::Delay(Duration::from_secs(60)));
+    let started = Instant::now();
+    let err = node()
+        .run(
+            &csv_input("Silent", VALID_CSV),
+            &fast_config(&emu, &[("retry-max-total-seconds", "2")]),
+        )
+        .await
+        .expect_err("a server that never answers fails the run");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert_eq!(err.kind, ErrorKind::ServiceError, "{err:?}");
+    assert!(err.message.contains("budget of 2 s"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn a_misspelt_setting_is_invalid_settings_naming_the_closest_key() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let err = bad_settings(&emu, |s| {
+        s.insert("poll-intervall-ms".into(), "100".into());
+    })
+    .await;
+    assert_eq!(err.kind, ErrorKind::InvalidSettings, "{err:?}");
+    assert_eq!(err.details.setting.as_deref(), Some("poll-intervall-ms"));
+    assert!(err.message.contains("poll-interval-ms"), "{}", err.message);
+    assert!(emu.requests().is_empty(), "nothing was sent");
+}

@@ -157,6 +157,9 @@ pub enum Fault {
     /// Do the work (e.g. store the object, create the job), then close the connection
     /// (TCP reset) without answering.
     ResetAfterProcessing,
+    /// Answer 200 with a body of this many bytes (spaces) instead of doing the work:
+    /// a careless server whose answer is larger than any client should read.
+    OversizedAnswer(usize),
 }
 
 impl Fault {

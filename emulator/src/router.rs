@@ -117,6 +117,16 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
             return Outcome::Reset;
         }
         Some(Fault::ResetAfterProcessing) => reset_after = true,
+        Some(Fault::OversizedAnswer(bytes)) => {
+            let mut resp = Response::new(Body::from(bytes::Bytes::from(vec![b' '; bytes])));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            record.status = Some(200);
+            shared.record(record);
+            return Outcome::Respond(resp);
+        }
     }
 
     let resp = match (service, target) {

@@ -240,3 +240,23 @@ fn the_emulator_prints_how_to_point_a_client_at_it() {
     );
     assert!(!text.contains("README"), "{text}");
 }
+
+#[test]
+fn an_unknown_pinpoint_import_variable_is_invalid_settings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .args(["run", "--input", &example("1-customers-csv.json")])
+        .env("PINPOINT_IMPORT_POLL_INTERVALL_MS", "100")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"]["type"], "InvalidSettings");
+    assert_eq!(v["error"]["setting"], "PINPOINT_IMPORT_POLL_INTERVALL_MS");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PINPOINT_IMPORT_POLL_INTERVAL_MS"),
+        "{v}"
+    );
+}
