@@ -18,8 +18,12 @@ pub const DEFAULT_STAGING_PREFIX: &str = "pinpoint-imports/";
 pub use crate::endpoints::DEFAULT_MAX_IMPORT_BYTES;
 /// Default `max-wait-seconds`: how long to wait for the import job.
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 900;
-/// Default `poll-interval-ms`: AWS's own example polls every 3 s.
-pub const DEFAULT_POLL_INTERVAL_MS: u64 = 3000;
+/// Default `poll-interval-ms`: the first `GetImportJob` comes 200 ms after
+/// `CreateImportJob`, so a small import is seen finished at once.
+pub const DEFAULT_POLL_INTERVAL_MS: u64 = 200;
+/// Default `poll-max-interval-ms`: the interval grows 1.5x per poll up to
+/// this, which suits jobs of minutes (AWS's own example polls every 3 s).
+pub const DEFAULT_POLL_MAX_INTERVAL_MS: u64 = 5000;
 
 /// Every key the node reads, for `describe` and for checking unknown keys.
 pub const KEYS: &[(&str, &str)] = &[
@@ -61,7 +65,11 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "poll-interval-ms",
-        "first interval between job polls; grows to 5x (default 3000)",
+        "first interval between job polls; grows 1.5x per poll (default 200)",
+    ),
+    (
+        "poll-max-interval-ms",
+        "longest interval between job polls (default 5000)",
     ),
     (
         "max-import-bytes",
@@ -201,6 +209,8 @@ pub struct Settings {
     pub max_wait: Duration,
     /// First interval between polls.
     pub poll_interval: Duration,
+    /// Longest interval between polls (at least `poll_interval`).
+    pub poll_max_interval: Duration,
     /// Largest staged file accepted.
     pub max_import_bytes: u64,
     /// Delete the staged file afterwards.
@@ -273,6 +283,7 @@ impl Settings {
             max_delay: Duration::from_millis(number(&value, "retry-max-delay-ms", 20_000)?),
             max_total: Duration::from_secs(number(&value, "retry-max-total-seconds", 120)?),
         };
+        let poll_interval_ms = number(&value, "poll-interval-ms", DEFAULT_POLL_INTERVAL_MS)?.max(1);
         Ok(Settings {
             region,
             staging_bucket,
@@ -287,8 +298,10 @@ impl Settings {
                 "max-wait-seconds",
                 DEFAULT_MAX_WAIT_SECONDS,
             )?),
-            poll_interval: Duration::from_millis(
-                number(&value, "poll-interval-ms", DEFAULT_POLL_INTERVAL_MS)?.max(1),
+            poll_interval: Duration::from_millis(poll_interval_ms),
+            poll_max_interval: Duration::from_millis(
+                number(&value, "poll-max-interval-ms", DEFAULT_POLL_MAX_INTERVAL_MS)?
+                    .max(poll_interval_ms),
             ),
             max_import_bytes: limits.max_import_bytes,
             delete_staged_object: boolean(&value, "delete-staged-object", true)?,

@@ -6,11 +6,26 @@ use std::sync::Arc;
 
 pub use pinpoint_emulator::*;
 
+/// How fast the CLI's emulators move import jobs: one status per 25 ms, so a
+/// small import is done within a few hundred milliseconds, as a small import
+/// at Pinpoint is done within seconds.
+pub const CLI_JOB_STEP: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The emulator configuration of the CLI (`run` without an endpoint, and
+/// `pinpoint-import emulator`).
+pub fn cli_config() -> EmulatorConfig {
+    EmulatorConfig {
+        job_step: CLI_JOB_STEP,
+        ..EmulatorConfig::default()
+    }
+}
+
 use crate::credentials::Static;
 use crate::node::RunConfig;
 
 /// A run config for `emulator`: its endpoint, region, bucket, role and
-/// credentials, polling every 100 ms. `overrides` are applied on top.
+/// credentials, and the node's default polling. `overrides` are applied on
+/// top.
 pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> RunConfig {
     let url = emulator.endpoint_url();
     let mut settings: BTreeMap<String, String> = [
@@ -19,7 +34,6 @@ pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> 
         ("import-role-arn", DEFAULT_ROLE_ARN),
         ("pinpoint-endpoint", url.as_str()),
         ("s3-endpoint", url.as_str()),
-        ("poll-interval-ms", "100"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

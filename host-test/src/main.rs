@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use host_test::credentials::StandardChain;
 #[cfg(feature = "emulator")]
-use host_test::emulated::{self, Emulator, EmulatorConfig};
+use host_test::emulated::{self, Emulator};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::settings;
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
@@ -213,7 +213,7 @@ fn write_component(portable: bool, output: &PathBuf) -> ExitCode {
 #[cfg(feature = "emulator")]
 async fn serve_emulator(port: u16) -> ExitCode {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let emulator = match Emulator::start(EmulatorConfig::default(), addr).await {
+    let emulator = match Emulator::start(emulated::cli_config(), addr).await {
         Ok(e) => e,
         Err(e) => return usage(&format!("cannot start the emulator on {addr}: {e:#}")),
     };
@@ -410,7 +410,7 @@ fn aws_config(args: &RunArgs, settings: BTreeMap<String, String>) -> RunConfig {
 #[cfg(feature = "emulator")]
 async fn start_emulator(args: &RunArgs) -> Result<(Emulator, RunConfig), UsageError> {
     let started = Emulator::start(
-        EmulatorConfig::default(),
+        emulated::cli_config(),
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )
     .await

@@ -315,7 +315,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 self.client
                     .runtime
                     .sleep(interval.min(settings.max_wait - waited));
-                interval = (interval + interval / 2).min(settings.poll_interval * 5);
+                interval = (interval + interval / 2).min(settings.poll_max_interval);
                 let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
                 let response = self
                     .client

@@ -287,6 +287,39 @@ fn happy_path_creates_waits_and_cleans_up() {
 }
 
 #[test]
+fn polling_starts_at_once_and_grows_to_its_cap_by_default() {
+    // No poll settings: the first GetImportJob 200 ms after CreateImportJob,
+    // then 1.5x per poll up to 5 s.
+    let defaults = Settings::from_lookup(|k| {
+        Some(
+            match k {
+                "region" => "us-east-1",
+                "staging-bucket" => "staging",
+                "import-role-arn" => "arn:aws:iam::123456789012:role/Import",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    })
+    .unwrap();
+    let mut statuses = vec!["PROCESSING"; 12];
+    statuses.push("COMPLETED");
+    let mut aws = FakeAws {
+        job_statuses: statuses.into(),
+        ..Default::default()
+    };
+    let mut rt = FakeRuntime::default();
+    run(&input("Polled"), &defaults, &mut aws, &mut rt).unwrap();
+    let ms: Vec<u128> = rt.sleeps.iter().map(Duration::as_millis).collect();
+    assert_eq!(
+        ms,
+        [
+            200, 300, 450, 675, 1012, 1518, 2278, 3417, 5000, 5000, 5000, 5000, 5000
+        ]
+    );
+}
+
+#[test]
 fn a_taken_name_is_a_duplicate_and_nothing_is_staged() {
     let mut aws = FakeAws {
         segments: (0..5)
