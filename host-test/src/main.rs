@@ -446,11 +446,10 @@ struct Progress {
 
 impl Progress {
     fn new(verbose: bool) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        // Hidden until the component reports its first stage.
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()));
         Progress {
             verbose,
             bar,
@@ -499,12 +498,15 @@ impl EventSink for Progress {
 
     fn progress(&self, stage: Stage, completed: u64, total: Option<u64>) {
         let Some(bar) = &self.bar else { return };
-        let changed = self
-            .stage
-            .lock()
-            .map(|mut current| current.replace(stage) != Some(stage))
-            .unwrap_or(false);
-        if changed {
+        let previous = match self.stage.lock() {
+            Ok(mut current) => current.replace(stage),
+            Err(_) => return,
+        };
+        if previous.is_none() {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        if previous != Some(stage) {
             bar.set_style(Self::style(stage, total));
             bar.set_prefix(stage.name());
             bar.set_message("");
