@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use e2e_tests::*;
-use host_test::credentials::{Credentials, CredentialsProvider, Static};
+use host_test::credentials::{CredentialsFuture, CredentialsProvider, Static};
 use host_test::emulated::{
     DEFAULT_ACCESS_KEY_ID, DEFAULT_BUCKET, DEFAULT_SECRET_ACCESS_KEY, SEED_APPLICATION_ID,
 };
@@ -403,26 +403,31 @@ struct TurnsBad {
 }
 
 impl CredentialsProvider for TurnsBad {
-    fn credentials(&self) -> Result<Credentials, String> {
+    fn credentials(&self) -> CredentialsFuture<'_> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let secret = if n < self.good_calls {
             DEFAULT_SECRET_ACCESS_KEY
         } else {
             "rotated/away/ROTATEDKEY0000000000000"
         };
-        Ok(Static::new(DEFAULT_ACCESS_KEY_ID, secret, None).0)
+        Box::pin(std::future::ready(Ok(Static::new(
+            DEFAULT_ACCESS_KEY_ID,
+            secret,
+            None,
+        )
+        .0)))
     }
 }
 
 #[tokio::test]
 async fn s3_signature_does_not_match_is_permission_denied() {
-    // From s3s's own verifier: GetApp and GetSegments are signed with the
-    // right secret, PutObject with a wrong one.
+    // From s3s's own verifier: the host's check before the run, GetApp and
+    // GetSegments get the right secret, PutObject a wrong one.
     let emu = emulator(EmulatorConfig::default()).await;
     let mut cfg = fast_config(&emu, &[]);
     cfg.credentials = Arc::new(TurnsBad {
         calls: AtomicUsize::new(0),
-        good_calls: 2,
+        good_calls: 3,
     });
     let err = run(&csv_input("Seg", VALID_CSV), &cfg).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err:?}");

@@ -7,6 +7,9 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "pinpoint:segment-import/node-component",
     exports: { default: async },
+    // Blocking to the guest, awaited on the host: a refresh of the credential
+    // chain (a process, SSO, STS, IMDS) suspends the guest, not a thread.
+    imports: { "pinpoint:segment-import/host.get-credentials": async },
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -8,10 +8,23 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The authorities a run may reach, and a record of what was denied.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EgressPolicy {
     allowed: Vec<String>,
     denied: Arc<Mutex<Vec<String>>>,
+    on_body_bytes: Option<BodyCounter>,
+}
+
+/// Called with the bytes of a request body sent so far.
+pub type BodyCounter = Arc<dyn Fn(u64) + Send + Sync>;
+
+impl std::fmt::Debug for EgressPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgressPolicy")
+            .field("allowed", &self.allowed)
+            .field("denied", &self.denied)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EgressPolicy {
@@ -24,7 +37,14 @@ impl EgressPolicy {
                 .map(|a| a.to_ascii_lowercase())
                 .collect(),
             denied: Arc::default(),
+            on_body_bytes: None,
         }
+    }
+
+    /// Reports the bytes of every allowed request's body as they are sent.
+    pub fn counting_body_bytes(mut self, counter: BodyCounter) -> Self {
+        self.on_body_bytes = Some(counter);
+        self
     }
 
     /// The allowed authorities.
@@ -82,6 +102,23 @@ impl WasiHttpHooks for EgressPolicy {
         _ = fut;
         let permitted = self.permits(request.uri());
         let denied = self.denied.clone();
+        let request = match (&self.on_body_bytes, permitted) {
+            (Some(counter), true) => {
+                let counter = counter.clone();
+                let mut sent = 0u64;
+                request.map(move |body| {
+                    body.map_frame(move |frame| {
+                        if let Some(data) = frame.data_ref() {
+                            sent += data.len() as u64;
+                            counter(sent);
+                        }
+                        frame
+                    })
+                    .boxed_unsync()
+                })
+            }
+            _ => request,
+        };
         Box::new(async move {
             if !permitted {
                 let uri = request.uri().to_string();

@@ -3,7 +3,7 @@
 //! - [`node`]: engine, precompiled component, linker and per-run limits;
 //!   [`node::NodeHost::run`] is what a runtime that embeds the node calls;
 //! - [`egress`]: the policy that lets the component reach only its endpoints;
-//! - [`credentials`]: AWS credentials from the environment and profile files;
+//! - [`credentials`]: AWS credentials through the AWS SDK's default chain;
 //! - [`settings`]: the node's settings from the environment and flags;
 //! - [`bindings`] and [`convert`]: the component's WIT types and the mapping
 //!   to the node crate's;

@@ -20,6 +20,7 @@ use host_test::credentials::StandardChain;
 use host_test::emulated::{self, Emulator};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::settings;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::Stage;
 use pinpoint_segment_import::input::{Format, ImportInput};
@@ -302,16 +303,8 @@ fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageErr
 }
 
 /// Settings from the environment, then the flags.
-/// The process environment, with `--profile` standing in for `AWS_PROFILE`.
-fn environment(args: &RunArgs) -> impl Fn(&str) -> Option<String> + '_ {
-    move |k: &str| match (k, &args.profile) {
-        ("AWS_PROFILE", Some(profile)) => Some(profile.clone()),
-        _ => std::env::var(k).ok(),
-    }
-}
-
 fn settings_from(args: &RunArgs) -> BTreeMap<String, String> {
-    let mut s = settings::from_environment(environment(args));
+    let mut s = settings::from_environment(|k| std::env::var(k).ok());
     let flags = [
         ("region", &args.region),
         ("staging-bucket", &args.bucket),
@@ -351,6 +344,7 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         return print_error(&e);
     }
     let settings = settings_from(&args);
+    let progress = Arc::new(Progress::new(args.verbose));
     #[cfg(feature = "emulator")]
     let (emulator, config) = {
         let use_emulator =
@@ -361,15 +355,14 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
                 Err(UsageError(m)) => return usage(&m),
             }
         } else {
-            (None, aws_config(&args, settings))
+            (None, aws_config(&args, settings, &progress).await)
         }
     };
     #[cfg(not(feature = "emulator"))]
-    let config = aws_config(&args, settings);
+    let config = aws_config(&args, settings, &progress).await;
     let mut config = config;
     config.deadline = Duration::from_secs(args.deadline_seconds);
     config.memory_limit_bytes = args.memory_limit_mib.saturating_mul(1 << 20);
-    let progress = Arc::new(Progress::new(args.verbose));
     config.events = progress.clone();
 
     let code = if dry_run {
@@ -400,9 +393,23 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     code
 }
 
-/// A run config for AWS (or the endpoints set): the standard credential chain.
-fn aws_config(args: &RunArgs, settings: BTreeMap<String, String>) -> RunConfig {
-    let credentials = StandardChain::resolve(environment(args));
+/// A run config for AWS (or the endpoints set): the AWS SDK's credential
+/// chain for `--profile` (else `AWS_PROFILE`); the region, when neither a
+/// flag nor the environment gives one, from the SDK's region chain.
+async fn aws_config(
+    args: &RunArgs,
+    mut settings: BTreeMap<String, String>,
+    progress: &Arc<Progress>,
+) -> RunConfig {
+    if !settings.contains_key("region")
+        && let Some(region) = host_test::credentials::resolve_region(args.profile.as_deref()).await
+    {
+        settings.insert("region".to_owned(), region.to_string());
+    }
+    let log = progress.clone();
+    let credentials = StandardChain::new(args.profile.clone())
+        .region(settings.get("region").cloned())
+        .on_log(Arc::new(move |m: &str| log.log(LogLevel::Debug, m)));
     RunConfig::new(settings, Arc::new(credentials))
 }
 
@@ -428,68 +435,99 @@ async fn start_emulator(args: &RunArgs) -> Result<(Emulator, RunConfig), UsageEr
     Ok((started, config))
 }
 
-/// Progress on stderr: a one-line bar when stderr is a terminal; log lines
-/// with `--verbose`.
+/// Progress on stderr: an indicatif bar when stderr is a terminal (bytes
+/// uploaded while staging, the job's pieces while waiting, a spinner with the
+/// elapsed time otherwise); log lines with `--verbose`, printed above the bar.
 struct Progress {
-    terminal: bool,
     verbose: bool,
-    drawn: Mutex<bool>,
+    bar: Option<ProgressBar>,
+    stage: Mutex<Option<Stage>>,
 }
 
 impl Progress {
     fn new(verbose: bool) -> Self {
+        // Hidden until the component reports its first stage.
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()));
         Progress {
-            terminal: std::io::stderr().is_terminal(),
             verbose,
-            drawn: Mutex::new(false),
+            bar,
+            stage: Mutex::new(None),
         }
     }
 
     fn finish(&self) {
-        if let Ok(mut drawn) = self.drawn.lock()
-            && *drawn
-        {
-            eprintln!();
-            *drawn = false;
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
+    }
+
+    fn style(stage: Stage, total: Option<u64>) -> ProgressStyle {
+        let template = match (stage, total) {
+            (Stage::Staging, Some(_)) => {
+                "{spinner} {prefix:<16} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed}"
+            }
+            (Stage::WaitingForJob, Some(_)) => {
+                "{spinner} {prefix:<16} [{bar:30}] {pos}/{len} pieces {elapsed}"
+            }
+            (Stage::Validating, _) => "{spinner} {prefix:<16} {msg} {elapsed}",
+            _ => "{spinner} {prefix:<16} {elapsed}",
+        };
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .progress_chars("#>.")
     }
 }
 
 impl EventSink for Progress {
     fn log(&self, level: LogLevel, message: &str) {
         if self.verbose || matches!(level, LogLevel::Warn) {
-            self.finish();
             let tag = match level {
                 LogLevel::Debug => "debug",
                 LogLevel::Info => "info",
                 LogLevel::Warn => "warning",
             };
-            eprintln!("pinpoint-import: {tag}: {message}");
+            let line = || eprintln!("pinpoint-import: {tag}: {message}");
+            match &self.bar {
+                Some(bar) => bar.suspend(line),
+                None => line(),
+            }
         }
     }
 
     fn progress(&self, stage: Stage, completed: u64, total: Option<u64>) {
-        if !self.terminal {
-            return;
-        }
-        let stage = stage.name();
-        const WIDTH: u64 = 30;
-        let bar = match total {
-            Some(t) if t > 0 => {
-                let filled = (completed.min(t) * WIDTH / t) as usize;
-                format!(
-                    "[{}{}] {completed}/{t}",
-                    "#".repeat(filled),
-                    ".".repeat(WIDTH as usize - filled)
-                )
-            }
-            _ => String::new(),
+        let Some(bar) = &self.bar else { return };
+        let previous = match self.stage.lock() {
+            Ok(mut current) => current.replace(stage),
+            Err(_) => return,
         };
-        let mut err = std::io::stderr();
-        let _ = write!(err, "\r\x1b[2K{stage:<22} {bar}");
-        let _ = err.flush();
-        if let Ok(mut drawn) = self.drawn.lock() {
-            *drawn = true;
+        if previous.is_none() {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        if previous != Some(stage) {
+            bar.set_style(Self::style(stage, total));
+            bar.set_prefix(stage.name());
+            bar.set_message("");
+            bar.reset_elapsed();
+        }
+        match total {
+            Some(t) => bar.set_length(t),
+            None => bar.unset_length(),
+        }
+        bar.set_position(completed);
+    }
+
+    fn bytes_sent(&self, sent: u64) {
+        let Some(bar) = &self.bar else { return };
+        let staging = self
+            .stage
+            .lock()
+            .map(|s| *s == Some(Stage::Staging))
+            .unwrap_or(false);
+        if staging {
+            bar.set_position(sent);
         }
     }
 }

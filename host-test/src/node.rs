@@ -45,6 +45,12 @@ pub trait EventSink: Send + Sync {
     fn log(&self, level: LogLevel, message: &str);
     /// Progress of a stage: `completed` of `total`.
     fn progress(&self, stage: Stage, completed: u64, total: Option<u64>);
+    /// Bytes of the body of the request the component is sending, counted
+    /// by the host as they leave (a staged file's upload); the default
+    /// ignores them.
+    fn bytes_sent(&self, sent: u64) {
+        let _ = sent;
+    }
 }
 
 /// An [`EventSink`] that drops everything.
@@ -190,9 +196,11 @@ impl WasiHttpView for RunState {
 }
 
 impl wit_host::Host for RunState {
-    fn get_credentials(&mut self) -> Result<wit_host::Credentials, String> {
+    async fn get_credentials(&mut self) -> Result<wit_host::Credentials, String> {
         self.credentials
             .credentials()
+            .await
+            .map_err(|e| e.message)
             .map(|c| wit_host::Credentials {
                 access_key_id: c.access_key_id().to_owned(),
                 secret_access_key: c.secret_access_key().to_owned(),
@@ -259,7 +267,9 @@ impl NodeHost {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            egress: config.egress_policy(),
+            egress: config
+                .egress_policy()
+                .counting_body_bytes(sent_bytes(&config.events)),
             config: WasiConfigVariables::from_iter(
                 config.settings.iter().map(|(k, v)| (k.clone(), v.clone())),
             ),
@@ -278,11 +288,25 @@ impl NodeHost {
     }
 
     /// Runs the import.
+    ///
+    /// Before the component starts, when the settings are complete, the
+    /// credentials are asked for once: a provider whose configuration is
+    /// broken (a profile that cannot work) is `InvalidSettings` right away.
+    /// Any other failure is left to the component, which asks again before
+    /// its first signature and reports `PermissionDenied` in its order
+    /// (after the checks of the data).
     pub async fn run(
         &self,
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
+        let lookup = |k: &str| config.settings.get(k).cloned();
+        if pinpoint_segment_import::settings::Settings::from_lookup(lookup).is_ok()
+            && let Err(e) = config.credentials.credentials().await
+            && e.broken_configuration
+        {
+            return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
+        }
         let input = convert::to_wit_input(input);
         self.call(config, async |node, store| {
             node.call_run(store, &input).await
@@ -339,6 +363,12 @@ impl NodeHost {
             .call_describe(&mut store)
             .await
     }
+}
+
+/// The egress policy's body counter, reporting to the run's events.
+fn sent_bytes(events: &Arc<dyn EventSink>) -> Arc<dyn Fn(u64) + Send + Sync> {
+    let events = events.clone();
+    Arc::new(move |sent| events.bytes_sent(sent))
 }
 
 fn deadline_error(deadline: Duration) -> NodeError {

@@ -1,26 +1,19 @@
 //! The node's settings as the host assembles them: the environment (the
 //! node's one table of variables, `pinpoint_segment_import::settings::environment`,
-//! shared with the portable component), the profile's region, then
-//! command-line flags, later sources overriding earlier ones.
+//! shared with the portable component), then command-line flags, later
+//! sources overriding earlier ones. When neither names a region, the CLI asks
+//! the AWS SDK's region chain (the profile's `region`, instance metadata:
+//! [`crate::credentials::resolve_region`]).
 
 use std::collections::BTreeMap;
 
 use pinpoint_segment_import::settings::environment;
 
-use crate::credentials::profile_region;
-
 /// The settings the environment gives: every variable of the node's table
 /// (`AWS_REGION` beats `AWS_DEFAULT_REGION`, a service-specific endpoint
-/// beats `AWS_ENDPOINT_URL`, `PINPOINT_IMPORT_<KEY>` for the rest). The
-/// profile's region fills in when no variable names one.
+/// beats `AWS_ENDPOINT_URL`, `PINPOINT_IMPORT_<KEY>` for the rest).
 pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
-    let mut settings = environment::from_environment(&env);
-    if !settings.contains_key("region")
-        && let Some(region) = profile_region(&env)
-    {
-        settings.insert("region".to_owned(), region);
-    }
-    settings
+    environment::from_environment(&env)
 }
 
 /// Whether the settings point at some endpoint other than AWS's defaults.

@@ -139,6 +139,9 @@ fn aws_mode_without_settings_is_invalid_settings() {
         .args(["run", "--aws", "--input", &example("1-customers-csv.json")])
         .env_clear()
         .env("HOME", "/nonexistent")
+        // The SDK's region and credential chains end at instance metadata:
+        // never reached from a test.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
