@@ -390,11 +390,17 @@ impl CredentialsProvider for StandardChain {
 /// The endpoints a source may contact, for the log (`None`: no network).
 fn reaches(source: &str) -> Option<String> {
     match source {
-        "Profile" => Some(
-            "STS (a profile with role_arn or web_identity_token_file) or the IAM Identity Center portal (an SSO profile)".to_owned(),
-        ),
-        "WebIdentityToken" => non_empty_var("AWS_WEB_IDENTITY_TOKEN_FILE")
-            .map(|_| "STS (AssumeRoleWithWebIdentity)".to_owned()),
+        "Profile" => Some(format!(
+            "STS{} (a profile with role_arn or web_identity_token_file) or the IAM Identity Center portal{} (an SSO profile)",
+            endpoint_override("AWS_ENDPOINT_URL_STS"),
+            endpoint_override("AWS_ENDPOINT_URL_SSO"),
+        )),
+        "WebIdentityToken" => non_empty_var("AWS_WEB_IDENTITY_TOKEN_FILE").map(|_| {
+            format!(
+                "STS{} (AssumeRoleWithWebIdentity)",
+                endpoint_override("AWS_ENDPOINT_URL_STS")
+            )
+        }),
         "EcsContainer" => non_empty_var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
             .or_else(|| {
                 non_empty_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
@@ -416,6 +422,17 @@ fn reaches(source: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// An endpoint the environment sets for the chain's own clients, for the log
+/// (`" at URL (VARIABLE)"`, or empty: the service's default endpoint, or one
+/// from the config file). The SDK's provider clients always honour these
+/// variables (aws-config's `ProviderConfig::client_config`).
+fn endpoint_override(service_var: &str) -> String {
+    [service_var, "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|var| non_empty_var(var).map(|url| format!(" at {} ({var})", strip_query(&url))))
+        .unwrap_or_default()
 }
 
 fn strip_query(url: &str) -> &str {
