@@ -8,7 +8,8 @@
 //! - [`bindings`] and [`convert`]: the component's WIT types and the mapping
 //!   to the node crate's;
 //! - [`emulated`] (feature `emulator`, on by default): runs against the
-//!   embedded S3 + Pinpoint emulator, the offline default.
+//!   embedded S3 + Pinpoint emulator, the offline default;
+//! - [`output`]: the JSON of results and node errors, as the CLI prints them.
 //!
 //! The README's embedding example is compiled as a doctest of this crate.
 
@@ -29,6 +30,7 @@ pub mod egress;
 #[cfg(feature = "emulator")]
 pub mod emulated;
 pub mod node;
+pub mod output;
 pub mod settings;
 
 /// The README's Rust snippets, compiled as doctests.
