@@ -18,6 +18,8 @@ use clap::{Args, Parser, Subcommand};
 use host_test::credentials::StandardChain;
 #[cfg(feature = "emulator")]
 use host_test::emulated::{self, Emulator};
+#[cfg(feature = "mcp")]
+use host_test::mcp::{self, McpServer};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
 use host_test::{output, settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,6 +46,11 @@ enum Command {
     Run(RunArgs),
     /// Check the input and data as `run` would, without any network.
     Validate(RunArgs),
+    /// Serve the node as an MCP server on stdio: tools `import_pinpoint_segment`
+    /// (run) and `validate_pinpoint_segment` (validate). Settings and
+    /// credentials come from the environment and these flags, as for `run`.
+    #[cfg(feature = "mcp")]
+    Mcp(SettingsArgs),
     /// Print the node's descriptor (JSON).
     Describe,
     /// Write the node's component (`.wasm`), embedded in this binary, to a file.
@@ -93,7 +100,7 @@ struct InputArgs {
     data_file: Option<PathBuf>,
 }
 
-/// Settings, credentials and limits of runs: shared by `run` and `validate`.
+/// Settings, credentials and limits of runs: shared by `run`, `validate` and `mcp`.
 #[derive(Args)]
 struct SettingsArgs {
     /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION, or the profile's].
@@ -166,6 +173,8 @@ fn main() -> ExitCode {
             Command::Emulator { port } => serve_emulator(port).await,
             Command::Run(args) => run(args, false).await,
             Command::Validate(args) => run(args, true).await,
+            #[cfg(feature = "mcp")]
+            Command::Mcp(args) => mcp(args).await,
         }
     })
 }
@@ -180,7 +189,8 @@ fn print_error(error: &NodeError) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// A run's or validation's result on stdout, and its exit code.
+/// A run's or validation's result on stdout (the text `mcp` returns), and
+/// its exit code.
 fn print_outcome(outcome: &Result<impl Serialize, NodeError>) -> ExitCode {
     let rendered = output::render(outcome);
     println!("{}", rendered.text);
@@ -344,7 +354,7 @@ fn settings_from(args: &SettingsArgs) -> BTreeMap<String, String> {
     s
 }
 
-/// What `run` and `validate` run with: the component, and the run
+/// What `run`, `validate` and `mcp` run with: the component, and the run
 /// config from the environment and flags (or the node error every run
 /// reports, an invalid environment), and the embedded emulator it points at
 /// when no endpoint is set and there is no `--aws`.
@@ -444,6 +454,44 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     };
     setup.shutdown().await;
     code
+}
+
+/// `pinpoint-import mcp`: the MCP server on stdio. stdout carries only MCP
+/// messages; the emulator notice and log lines (`-v`; warnings always) go
+/// to stderr.
+#[cfg(feature = "mcp")]
+async fn mcp(args: SettingsArgs) -> ExitCode {
+    let verbose = args.verbose;
+    let log: LogFn = Arc::new(move |level: LogLevel, m: &str| log_line(verbose, level, m));
+    let setup = match setup(&args, false, log.clone()).await {
+        Ok(setup) => setup,
+        Err(UsageError(m)) => return usage(&m),
+    };
+    if let Err(e) = &setup.config {
+        eprintln!(
+            "pinpoint-import: warning: every call will fail with {}: {}",
+            e.kind.name(),
+            e.message
+        );
+    }
+    let server = match McpServer::new(setup.host.clone(), setup.config.clone(), log).await {
+        Ok(server) => server,
+        Err(e) => {
+            setup.shutdown().await;
+            return usage(&e.to_string());
+        }
+    };
+    eprintln!(
+        "pinpoint-import: MCP server on stdio: tools {} and {}",
+        mcp::RUN_TOOL,
+        mcp::VALIDATE_TOOL
+    );
+    let served = server.serve_stdio().await;
+    setup.shutdown().await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage(&e.to_string()),
+    }
 }
 
 /// Whether a log line of `level` is shown: warnings always, the rest with
