@@ -8,7 +8,9 @@
 //! - [`bindings`] and [`convert`]: the component's WIT types and the mapping
 //!   to the node crate's;
 //! - [`emulated`] (feature `emulator`, on by default): runs against the
-//!   embedded S3 + Pinpoint emulator, the offline default.
+//!   embedded S3 + Pinpoint emulator, the offline default;
+//! - [`output`]: the JSON of results and node errors, as the CLI prints them;
+//! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server.
 //!
 //! The README's embedding example is compiled as a doctest of this crate.
 
@@ -28,7 +30,10 @@ pub mod credentials;
 pub mod egress;
 #[cfg(feature = "emulator")]
 pub mod emulated;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod node;
+pub mod output;
 pub mod settings;
 
 /// The README's Rust snippets, compiled as doctests.

@@ -18,8 +18,10 @@ use clap::{Args, Parser, Subcommand};
 use host_test::credentials::StandardChain;
 #[cfg(feature = "emulator")]
 use host_test::emulated::{self, Emulator};
+#[cfg(feature = "mcp")]
+use host_test::mcp::{self, McpServer};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
-use host_test::settings;
+use host_test::{output, settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::Stage;
@@ -44,6 +46,11 @@ enum Command {
     Run(RunArgs),
     /// Check the input and data as `run` would, without any network.
     Validate(RunArgs),
+    /// Serve the node as an MCP server on stdio: tools `import_pinpoint_segment`
+    /// (run) and `validate_pinpoint_segment` (validate). Settings and
+    /// credentials come from the environment and these flags, as for `run`.
+    #[cfg(feature = "mcp")]
+    Mcp(SettingsArgs),
     /// Print the node's descriptor (JSON).
     Describe,
     /// Write the node's component (`.wasm`), embedded in this binary, to a file.
@@ -67,6 +74,15 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// The node's input: a JSON file, or the four fields as flags.
+#[derive(Args)]
+struct InputArgs {
     /// The seed's input as a JSON file (`-` for stdin).
     #[arg(long, conflicts_with_all = ["application_id", "segment_name", "format", "data_file"])]
     input: Option<PathBuf>,
@@ -82,6 +98,11 @@ struct RunArgs {
     /// File with the endpoint data (`-` for stdin).
     #[arg(long)]
     data_file: Option<PathBuf>,
+}
+
+/// Settings, credentials and limits of runs: shared by `run`, `validate` and `mcp`.
+#[derive(Args)]
+struct SettingsArgs {
     /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION, or the profile's].
     #[arg(long)]
     region: Option<String>,
@@ -152,6 +173,8 @@ fn main() -> ExitCode {
             Command::Emulator { port } => serve_emulator(port).await,
             Command::Run(args) => run(args, false).await,
             Command::Validate(args) => run(args, true).await,
+            #[cfg(feature = "mcp")]
+            Command::Mcp(args) => mcp(args).await,
         }
     })
 }
@@ -161,27 +184,31 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn print_json(value: &impl Serialize) {
-    let text =
-        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-    println!("{text}");
+fn print_error(error: &NodeError) -> ExitCode {
+    println!("{}", output::render_error(error).text);
+    ExitCode::from(1)
 }
 
-fn print_error(error: &NodeError) -> ExitCode {
-    #[derive(Serialize)]
-    struct Wrapped<'a> {
-        error: &'a NodeError,
+/// A run's or validation's result on stdout (the text `mcp` returns), and
+/// its exit code.
+fn print_outcome(outcome: &Result<impl Serialize, NodeError>) -> ExitCode {
+    let rendered = output::render(outcome);
+    println!("{}", rendered.text);
+    if rendered.is_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
-    print_json(&Wrapped { error });
-    ExitCode::from(1)
 }
 
 async fn describe() -> ExitCode {
     match NodeHost::new() {
         Ok(host) => match host.describe().await {
             Ok(text) => {
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(v) => print_json(&v),
+                match serde_json::from_str::<serde_json::Value>(&text)
+                    .and_then(|v| serde_json::to_string_pretty(&v))
+                {
+                    Ok(pretty) => println!("{pretty}"),
                     Err(_) => println!("{text}"),
                 }
                 ExitCode::SUCCESS
@@ -255,7 +282,7 @@ fn read_source(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
 
 /// The input from `--input` or the four flags; data that is not JSON or not
 /// UTF-8 is a node error, a missing file a usage error.
-fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageError> {
+fn read_input(args: &InputArgs) -> Result<Result<ImportInput, NodeError>, UsageError> {
     if let Some(path) = &args.input {
         let bytes = read_source(path)?;
         return Ok(serde_json::from_slice::<ImportInput>(&bytes).map_err(|e| {
@@ -303,7 +330,7 @@ fn read_input(args: &RunArgs) -> Result<Result<ImportInput, NodeError>, UsageErr
 }
 
 /// Settings from the environment, then the flags.
-fn settings_from(args: &RunArgs) -> BTreeMap<String, String> {
+fn settings_from(args: &SettingsArgs) -> BTreeMap<String, String> {
     let mut s = settings::from_environment(|k| std::env::var(k).ok());
     let flags = [
         ("region", &args.region),
@@ -327,95 +354,186 @@ fn settings_from(args: &RunArgs) -> BTreeMap<String, String> {
     s
 }
 
-async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
-    let input = match read_input(&args) {
-        Ok(Ok(input)) => input,
-        Ok(Err(node_error)) => return print_error(&node_error),
-        Err(UsageError(m)) => return usage(&m),
-    };
-    let host = match NodeHost::new() {
-        Ok(h) => h,
-        Err(e) => return usage(&format!("cannot load the component: {e:#}")),
-    };
+/// What `run`, `validate` and `mcp` run with: the component, and the run
+/// config from the environment and flags (or the node error every run
+/// reports, an invalid environment), and the embedded emulator it points at
+/// when no endpoint is set and there is no `--aws`.
+struct Setup {
+    host: NodeHost,
+    config: Result<RunConfig, NodeError>,
+    #[cfg(feature = "emulator")]
+    emulator: Option<Emulator>,
+}
+
+impl Setup {
+    async fn shutdown(self) {
+        #[cfg(feature = "emulator")]
+        if let Some(e) = self.emulator {
+            e.shutdown().await;
+        }
+    }
+}
+
+/// Where log lines of the setup (the credential chain) go.
+type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+/// Loads the component and makes the run config: settings from the
+/// environment then the flags, credentials from the AWS SDK's chain, or the
+/// embedded emulator (started here; not for a dry run). The config's
+/// `events` are the caller's to set.
+async fn setup(args: &SettingsArgs, dry_run: bool, log: LogFn) -> Result<Setup, UsageError> {
+    let host =
+        NodeHost::new().map_err(|e| UsageError(format!("cannot load the component: {e:#}")))?;
     let variables: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .collect();
     if let Err(e) = environment::check_environment(variables.iter().map(String::as_str)) {
-        return print_error(&e);
+        return Ok(Setup {
+            host,
+            config: Err(e),
+            #[cfg(feature = "emulator")]
+            emulator: None,
+        });
     }
-    let settings = settings_from(&args);
-    let progress = Arc::new(Progress::new(args.verbose));
+    let settings = settings_from(args);
     #[cfg(feature = "emulator")]
     let (emulator, config) = {
         let use_emulator =
             !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
         if use_emulator {
-            match start_emulator(&args).await {
-                Ok((emulator, config)) => (Some(emulator), config),
-                Err(UsageError(m)) => return usage(&m),
-            }
+            let (emulator, config) = start_emulator(args).await?;
+            (Some(emulator), config)
         } else {
-            (None, aws_config(&args, settings, &progress).await)
+            (None, aws_config(args, settings, log).await)
         }
     };
     #[cfg(not(feature = "emulator"))]
-    let config = aws_config(&args, settings, &progress).await;
+    let config = {
+        let _ = dry_run;
+        aws_config(args, settings, log).await
+    };
     let mut config = config;
     config.deadline = Duration::from_secs(args.deadline_seconds);
     config.memory_limit_bytes = args.memory_limit_mib.saturating_mul(1 << 20);
-    config.events = progress.clone();
+    Ok(Setup {
+        host,
+        config: Ok(config),
+        #[cfg(feature = "emulator")]
+        emulator,
+    })
+}
 
-    let code = if dry_run {
-        match host.validate(&input, &config).await {
-            Ok(report) => {
-                print_json(&report);
-                ExitCode::SUCCESS
-            }
-            Err(e) => print_error(&e),
-        }
-    } else {
-        match host.run(&input, &config).await {
-            Ok(out) => {
-                progress.finish();
-                print_json(&out);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                progress.finish();
-                print_error(&e)
-            }
+async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
+    let input = match read_input(&args.input) {
+        Ok(Ok(input)) => input,
+        Ok(Err(node_error)) => return print_error(&node_error),
+        Err(UsageError(m)) => return usage(&m),
+    };
+    let progress = Arc::new(Progress::new(args.settings.verbose));
+    let log = progress.clone();
+    let log: LogFn = Arc::new(move |level: LogLevel, m: &str| log.log(level, m));
+    let setup = match setup(&args.settings, dry_run, log).await {
+        Ok(setup) => setup,
+        Err(UsageError(m)) => return usage(&m),
+    };
+    let mut config = match &setup.config {
+        Ok(config) => config.clone(),
+        Err(e) => {
+            let code = print_error(e);
+            setup.shutdown().await;
+            return code;
         }
     };
-    #[cfg(feature = "emulator")]
-    if let Some(e) = emulator {
-        e.shutdown().await;
-    }
+    config.events = progress.clone();
+    let code = if dry_run {
+        print_outcome(&setup.host.validate(&input, &config).await)
+    } else {
+        let outcome = setup.host.run(&input, &config).await;
+        progress.finish();
+        print_outcome(&outcome)
+    };
+    setup.shutdown().await;
     code
+}
+
+/// `pinpoint-import mcp`: the MCP server on stdio. stdout carries only MCP
+/// messages; the emulator notice and log lines (`-v`; warnings always) go
+/// to stderr.
+#[cfg(feature = "mcp")]
+async fn mcp(args: SettingsArgs) -> ExitCode {
+    let verbose = args.verbose;
+    let log: LogFn = Arc::new(move |level: LogLevel, m: &str| log_line(verbose, level, m));
+    let setup = match setup(&args, false, log.clone()).await {
+        Ok(setup) => setup,
+        Err(UsageError(m)) => return usage(&m),
+    };
+    if let Err(e) = &setup.config {
+        eprintln!(
+            "pinpoint-import: warning: every call will fail with {}: {}",
+            e.kind.name(),
+            e.message
+        );
+    }
+    let server = match McpServer::new(setup.host.clone(), setup.config.clone(), log).await {
+        Ok(server) => server,
+        Err(e) => {
+            setup.shutdown().await;
+            return usage(&e.to_string());
+        }
+    };
+    eprintln!(
+        "pinpoint-import: MCP server on stdio: tools {} and {}",
+        mcp::RUN_TOOL,
+        mcp::VALIDATE_TOOL
+    );
+    let served = server.serve_stdio().await;
+    setup.shutdown().await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage(&e.to_string()),
+    }
+}
+
+/// Whether a log line of `level` is shown: warnings always, the rest with
+/// `--verbose`.
+fn shown(verbose: bool, level: LogLevel) -> bool {
+    verbose || matches!(level, LogLevel::Warn)
+}
+
+/// A log line on stderr, if [`shown`].
+fn log_line(verbose: bool, level: LogLevel, message: &str) {
+    if shown(verbose, level) {
+        let tag = match level {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warning",
+        };
+        eprintln!("pinpoint-import: {tag}: {message}");
+    }
 }
 
 /// A run config for AWS (or the endpoints set): the AWS SDK's credential
 /// chain for `--profile` (else `AWS_PROFILE`); the region, when neither a
 /// flag nor the environment gives one, from the SDK's region chain.
 async fn aws_config(
-    args: &RunArgs,
+    args: &SettingsArgs,
     mut settings: BTreeMap<String, String>,
-    progress: &Arc<Progress>,
+    log: LogFn,
 ) -> RunConfig {
     if !settings.contains_key("region")
         && let Some(region) = host_test::credentials::resolve_region(args.profile.as_deref()).await
     {
         settings.insert("region".to_owned(), region.to_string());
     }
-    let log = progress.clone();
     let credentials = StandardChain::new(args.profile.clone())
         .region(settings.get("region").cloned())
-        .on_log(Arc::new(move |m: &str| log.log(LogLevel::Debug, m)));
+        .on_log(Arc::new(move |m: &str| log(LogLevel::Debug, m)));
     RunConfig::new(settings, Arc::new(credentials))
 }
 
 /// Starts the embedded emulator and a run config pointing at it.
 #[cfg(feature = "emulator")]
-async fn start_emulator(args: &RunArgs) -> Result<(Emulator, RunConfig), UsageError> {
+async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), UsageError> {
     let started = Emulator::start(
         emulated::cli_config(),
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -482,17 +600,13 @@ impl Progress {
 
 impl EventSink for Progress {
     fn log(&self, level: LogLevel, message: &str) {
-        if self.verbose || matches!(level, LogLevel::Warn) {
-            let tag = match level {
-                LogLevel::Debug => "debug",
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warning",
-            };
-            let line = || eprintln!("pinpoint-import: {tag}: {message}");
-            match &self.bar {
-                Some(bar) => bar.suspend(line),
-                None => line(),
-            }
+        if !shown(self.verbose, level) {
+            return;
+        }
+        let line = || log_line(self.verbose, level, message);
+        match &self.bar {
+            Some(bar) => bar.suspend(line),
+            None => line(),
         }
     }
 

@@ -1,0 +1,466 @@
+//! The node as an MCP server (feature `mcp`, on by default; rmcp, the
+//! official Rust SDK): `pinpoint-import mcp` serves it on stdio.
+//!
+//! Two tools, both described by the node's own `describe()`:
+//!
+//! - `import_pinpoint_segment` ([`RUN_TOOL`]): [`NodeHost::run`]; name,
+//!   title, description, input and output schema and annotations (from the
+//!   descriptor's `hints`) are the descriptor's;
+//! - `validate_pinpoint_segment` ([`VALIDATE_TOOL`]): [`NodeHost::validate`],
+//!   the dry run without any network; the descriptor's input schema.
+//!
+//! A result is the CLI's JSON ([`crate::output`]): on success the structured
+//! content is the CLI's success object, on a node error `isError` is set and
+//! the structured content is `{"error": {"type": ...}}`; the text content is
+//! the same JSON. An unknown tool or arguments that do not fit the input
+//! schema are JSON-RPC errors (invalid params).
+//!
+//! Settings and credentials are the server's, never the caller's: one
+//! [`RunConfig`] made at start (from the environment and flags) serves every
+//! call. rmcp handles each request in its own task, so calls run
+//! concurrently, each in a fresh store of the shared [`NodeHost`].
+//!
+//! A call's `notifications/cancelled` drops its run (the store and the
+//! component with it); no answer follows, as MCP allows. What a cancelled
+//! run already staged or created stays where it is (cleanup on cancel is
+//! not done here). When a request carries a progress token, the node's
+//! progress becomes `notifications/progress`: the stage's name as the
+//! message, and the progress through the node's stages (of
+//! [`PROGRESS_TOTAL`]) as the number, strictly increasing.
+
+use std::sync::{Arc, Mutex};
+
+use pinpoint_segment_import::error::NodeError;
+use pinpoint_segment_import::import::Stage;
+use pinpoint_segment_import::input::ImportInput;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
+    Implementation, JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{Peer, RoleServer, ServerHandler, ServiceExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::node::{EventSink, LogLevel, NodeHost, RunConfig};
+use crate::output::{self, Rendered};
+
+/// The name of the import tool: the node's action id.
+pub const RUN_TOOL: &str = pinpoint_segment_import::describe::ACTION_ID;
+/// The name of the dry-run tool.
+pub const VALIDATE_TOOL: &str = "validate_pinpoint_segment";
+
+/// The `total` of progress notifications: the node's stages, from
+/// `validating` (0) to `done` (7).
+pub const PROGRESS_TOTAL: f64 = 7.0;
+
+/// Where the server's log lines go (the CLI: stderr; never stdout, which
+/// carries only MCP messages).
+pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+/// The server could not start.
+#[derive(Debug)]
+pub struct McpError(pub String);
+
+impl std::fmt::Display for McpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for McpError {}
+
+/// The MCP server of the node: cheap to clone, shared by all calls.
+#[derive(Clone)]
+pub struct McpServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: NodeHost,
+    /// The settings and credentials of every call, or the error every call
+    /// reports (an invalid environment is the node's `InvalidSettings`, as
+    /// for `run`).
+    config: Result<RunConfig, NodeError>,
+    tools: Vec<Tool>,
+    title: String,
+    log: Logger,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Run,
+    Validate,
+}
+
+impl McpServer {
+    /// A server running `host` with `config` (its `events` are replaced per
+    /// call); the tools come from the component's descriptor.
+    pub async fn new(
+        host: NodeHost,
+        config: Result<RunConfig, NodeError>,
+        log: Logger,
+    ) -> Result<Self, McpError> {
+        let text = host
+            .describe()
+            .await
+            .map_err(|e| McpError(format!("the component's describe() failed: {e:#}")))?;
+        let descriptor: Value = serde_json::from_str(&text)
+            .map_err(|e| McpError(format!("the component's descriptor is not JSON: {e}")))?;
+        let tools = tools_from(&descriptor)?;
+        let title = descriptor["title"].as_str().unwrap_or(RUN_TOOL).to_owned();
+        Ok(McpServer {
+            inner: Arc::new(Inner {
+                host,
+                config,
+                tools,
+                title,
+                log,
+            }),
+        })
+    }
+
+    /// The tools as `tools/list` lists them.
+    pub fn tools(&self) -> &[Tool] {
+        &self.inner.tools
+    }
+
+    /// Serves MCP on stdin and stdout until the client closes stdin.
+    pub async fn serve_stdio(self) -> Result<(), McpError> {
+        let running = self
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| McpError(format!("the MCP session did not start: {e}")))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| McpError(format!("the MCP session failed: {e}")))?;
+        Ok(())
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        (self.inner.log)(level, message);
+    }
+
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let action = match request.name.as_ref() {
+            RUN_TOOL => Action::Run,
+            VALIDATE_TOOL => Action::Validate,
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool {other:?}; the tools are {RUN_TOOL} and {VALIDATE_TOOL}"),
+                    None,
+                ));
+            }
+        };
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let input: ImportInput = serde_json::from_value(arguments).map_err(|e| {
+            ErrorData::invalid_params(
+                format!(
+                    "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required)",
+                    request.name
+                ),
+                None,
+            )
+        })?;
+        let mut config = match &self.inner.config {
+            Ok(config) => config.clone(),
+            Err(e) => return Ok(tool_result(output::render_error(e))),
+        };
+        let label = format!("call {} ({})", context.id, request.name);
+        let (events, forwarder) = CallEvents::new(
+            label.clone(),
+            self.inner.log.clone(),
+            context.meta.get_progress_token(),
+            context.peer.clone(),
+        );
+        config.events = events.clone();
+        self.log(LogLevel::Info, &format!("{label}: started"));
+        let host = &self.inner.host;
+        let work = async {
+            match action {
+                Action::Run => output::render(&host.run(&input, &config).await),
+                Action::Validate => output::render(&host.validate(&input, &config).await),
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            () = context.ct.cancelled() => None,
+            outcome = work => Some(outcome),
+        };
+        // The run (and its store) is gone: no more events.
+        drop(config);
+        events.close();
+        let Some(rendered) = outcome else {
+            if let Some(forwarder) = forwarder {
+                forwarder.abort();
+            }
+            self.log(
+                LogLevel::Warn,
+                &format!("{label}: cancelled by the client; the run is stopped (objects it staged are not cleaned up)"),
+            );
+            // rmcp drops the answer to a cancelled request.
+            return Err(ErrorData::internal_error("the call was cancelled", None));
+        };
+        // Every progress notification goes out before the result.
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
+        }
+        self.log(
+            LogLevel::Info,
+            &format!(
+                "{label}: {}",
+                if rendered.is_error {
+                    "node error"
+                } else {
+                    "done"
+                }
+            ),
+        );
+        Ok(tool_result(rendered))
+    }
+}
+
+/// A tool result: the JSON as structured content, and as text exactly as
+/// the CLI prints it.
+fn tool_result(rendered: Rendered) -> CallToolResult {
+    let mut result = if rendered.is_error {
+        CallToolResult::structured_error(rendered.value)
+    } else {
+        CallToolResult::structured(rendered.value)
+    };
+    result.content = vec![ContentBlock::text(rendered.text)];
+    result
+}
+
+fn object(value: &Value, what: &str) -> Result<Arc<JsonObject>, McpError> {
+    match value {
+        Value::Object(m) => Ok(Arc::new(m.clone())),
+        _ => Err(McpError(format!("the descriptor has no {what} object"))),
+    }
+}
+
+/// The two tools from the node's descriptor.
+fn tools_from(descriptor: &Value) -> Result<Vec<Tool>, McpError> {
+    let input_schema = object(&descriptor["input_schema"], "input_schema")?;
+    let output_schema = object(&descriptor["output_schema"], "output_schema")?;
+    let title = descriptor["title"].as_str().unwrap_or(RUN_TOOL).to_owned();
+    let description = descriptor["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = descriptor["action_id"].as_str().unwrap_or(RUN_TOOL);
+    if name != RUN_TOOL {
+        return Err(McpError(format!(
+            "the component's action id is {name:?}, not {RUN_TOOL:?}"
+        )));
+    }
+    let hints = &descriptor["hints"];
+    let hint = |key: &str| hints[key].as_bool();
+    let run = Tool::new(RUN_TOOL, description, input_schema.clone())
+        .with_title(title.clone())
+        .with_raw_output_schema(output_schema)
+        .with_annotations(ToolAnnotations::from_raw(
+            Some(title.clone()),
+            hint("read_only"),
+            hint("destructive"),
+            hint("idempotent"),
+            hint("open_world"),
+        ));
+    let validate_title = format!("Validate: {title}");
+    let validate = Tool::new(
+        VALIDATE_TOOL,
+        format!(
+            "Checks the input of {RUN_TOOL} as the import would (every problem with its record, line and field) without any network: nothing is staged or imported. Returns the endpoint count, the endpoints per channel type and the bytes that would be staged."
+        ),
+        input_schema,
+    )
+    .with_title(validate_title.clone())
+    .with_annotations(ToolAnnotations::from_raw(
+        Some(validate_title),
+        Some(true),
+        Some(false),
+        Some(true),
+        Some(false),
+    ));
+    Ok(vec![run, validate])
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("pinpoint-import", env!("CARGO_PKG_VERSION"))
+                    .with_title(self.inner.title.clone()),
+            )
+            .with_instructions(format!(
+                "{RUN_TOOL} imports endpoint data (CSV or JSON) into Amazon Pinpoint as a new segment and returns its id; {VALIDATE_TOOL} checks the same input without any network. Settings and credentials are the server's (its environment and flags)."
+            ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.call(request, context)
+            .await
+            .map(CallToolResponse::from)
+    }
+}
+
+/// The position of a stage in the flow: 0 (`validating`) to 7 (`done`).
+fn stage_index(stage: Stage) -> f64 {
+    match stage {
+        Stage::Validating => 0.0,
+        Stage::CheckingApplication => 1.0,
+        Stage::CheckingSegments => 2.0,
+        Stage::Staging => 3.0,
+        Stage::CreatingJob => 4.0,
+        Stage::WaitingForJob => 5.0,
+        Stage::CleaningUp => 6.0,
+        Stage::Done => 7.0,
+    }
+}
+
+/// The events of one call: log lines to the server's logger, progress to
+/// the client (when it asked, with a progress token) through a forwarding
+/// task that keeps their order.
+struct CallEvents {
+    label: String,
+    log: Logger,
+    progress: Mutex<Option<ProgressState>>,
+}
+
+struct ProgressState {
+    token: ProgressToken,
+    sender: mpsc::UnboundedSender<ProgressNotificationParam>,
+    /// The last progress sent: notifications only go out when it grows.
+    last: f64,
+    stage: Option<Stage>,
+    /// The staged file's size, for the bytes uploaded while staging.
+    staging_total: Option<u64>,
+}
+
+impl CallEvents {
+    fn new(
+        label: String,
+        log: Logger,
+        token: Option<ProgressToken>,
+        peer: Peer<RoleServer>,
+    ) -> (Arc<Self>, Option<tokio::task::JoinHandle<()>>) {
+        let (progress, forwarder) = match token {
+            Some(token) => {
+                let (sender, mut receiver) = mpsc::unbounded_channel();
+                let forwarder = tokio::spawn(async move {
+                    while let Some(param) = receiver.recv().await {
+                        // A client that went away ends the session anyway.
+                        if peer.notify_progress(param).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let state = ProgressState {
+                    token,
+                    sender,
+                    last: -1.0,
+                    stage: None,
+                    staging_total: None,
+                };
+                (Some(state), Some(forwarder))
+            }
+            None => (None, None),
+        };
+        let events = CallEvents {
+            label,
+            log,
+            progress: Mutex::new(progress),
+        };
+        (Arc::new(events), forwarder)
+    }
+
+    /// No more progress: the forwarder ends once it has sent what is queued.
+    fn close(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            *progress = None;
+        }
+    }
+
+    fn with_progress(&self, f: impl FnOnce(&mut ProgressState)) {
+        if let Ok(mut guard) = self.progress.lock()
+            && let Some(state) = guard.as_mut()
+        {
+            f(state);
+        }
+    }
+}
+
+impl ProgressState {
+    fn send(&mut self, stage: Stage, progress: f64) {
+        if progress <= self.last {
+            return;
+        }
+        self.last = progress;
+        let param = ProgressNotificationParam::new(self.token.clone(), progress)
+            .with_total(PROGRESS_TOTAL)
+            .with_message(stage.name());
+        let _ = self.sender.send(param);
+    }
+}
+
+impl EventSink for CallEvents {
+    fn log(&self, level: LogLevel, message: &str) {
+        (self.log)(level, &format!("{}: {message}", self.label));
+    }
+
+    fn progress(&self, stage: Stage, completed: u64, total: Option<u64>) {
+        self.with_progress(|state| {
+            state.stage = Some(stage);
+            if stage == Stage::Staging {
+                state.staging_total = total;
+            }
+            // Within a stage: the share done when the total is known, else
+            // a share that grows with each step (pages, polls) below 1.
+            let within = match total {
+                _ if stage == Stage::Done => 0.0,
+                Some(t) if t > 0 => (completed as f64 / t as f64).min(0.99),
+                _ => completed as f64 / (completed as f64 + 1.0) * 0.99,
+            };
+            state.send(stage, stage_index(stage) + within);
+        });
+    }
+
+    fn bytes_sent(&self, sent: u64) {
+        self.with_progress(|state| {
+            let (Some(Stage::Staging), Some(total)) = (state.stage, state.staging_total) else {
+                return;
+            };
+            if total == 0 {
+                return;
+            }
+            // In steps of 1% of the file, not one notification per chunk.
+            let share = ((sent as f64 / total as f64) * 100.0).floor() / 100.0;
+            let progress = stage_index(Stage::Staging) + share.min(0.99);
+            if progress >= state.last + 0.01 {
+                state.send(Stage::Staging, progress);
+            }
+        });
+    }
+}
