@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
+#[cfg(feature = "emulator")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
