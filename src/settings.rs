@@ -111,27 +111,34 @@ pub fn is_known_key(key: &str) -> bool {
 /// closest known key, and `setting` is the (first) unknown key.
 pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<(), NodeError> {
     let unknown: Vec<&str> = keys.into_iter().filter(|k| !is_known_key(k)).collect();
+    unknown_names_error(
+        &unknown,
+        ("setting", "settings"),
+        "the node reads only the settings its descriptor lists",
+        |k| {
+            let closest = closest(k, KEYS.iter().map(|(k, _)| *k)).unwrap_or_default();
+            format!("`{}` (the closest known setting is `{closest}`)", quote(k))
+        },
+    )
+}
+
+/// The `InvalidSettings` error for names the node does not know: `Ok` when
+/// there are none; else a message listing each (`describe` says it and the
+/// closest known name), then `hint`, with `setting` the first unknown name.
+pub(crate) fn unknown_names_error(
+    unknown: &[&str],
+    (noun, nouns): (&str, &str),
+    hint: &str,
+    describe: impl Fn(&str) -> String,
+) -> Result<(), NodeError> {
     let Some(first) = unknown.first() else {
         return Ok(());
     };
-    let names: Vec<String> = unknown
-        .iter()
-        .map(|k| {
-            let closest = closest(k, KEYS.iter().map(|(k, _)| *k)).unwrap_or_default();
-            format!("`{}` (the closest known setting is `{closest}`)", quote(k))
-        })
-        .collect();
-    let noun = if names.len() == 1 {
-        "setting"
-    } else {
-        "settings"
-    };
+    let names: Vec<String> = unknown.iter().map(|name| describe(name)).collect();
+    let noun = if names.len() == 1 { noun } else { nouns };
     Err(NodeError::new(
         ErrorKind::InvalidSettings,
-        format!(
-            "unknown {noun} {}; the node reads only the settings its descriptor lists",
-            names.join(", ")
-        ),
+        format!("unknown {noun} {}; {hint}", names.join(", ")),
     )
     .with_setting(&quote(first)))
 }

@@ -485,8 +485,9 @@ fn prune_cache(dir: &std::path::Path, keep: usize) {
     }
 }
 
-/// `PINPOINT_IMPORT_CACHE_DIR`, else the user's cache directory; `off` disables.
-fn cache_dir() -> Option<PathBuf> {
+/// Where compiled components are cached: `PINPOINT_IMPORT_CACHE_DIR`, else
+/// the user's cache directory; `None` when it is `off` or there is no home.
+pub fn cache_dir() -> Option<PathBuf> {
     match std::env::var_os("PINPOINT_IMPORT_CACHE_DIR") {
         Some(v) if v == "off" => None,
         Some(v) => Some(PathBuf::from(v)),

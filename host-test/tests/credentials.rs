@@ -100,18 +100,6 @@ fn example() -> String {
     )
 }
 
-/// The compiled-component cache the tests share (the CLI's default).
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PINPOINT_IMPORT_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|d| d.join("pinpoint-import"))
-        .unwrap_or_else(|| std::env::temp_dir().join("pinpoint-import-cache"))
-}
-
 /// An emulator accepting `credentials`, moving jobs only when polled.
 async fn emulator(credentials: Vec<Credentials>) -> Emulator {
     Emulator::start(
@@ -135,7 +123,11 @@ async fn run_cli(emu: &Emulator, home: &Path, args: &[&str], vars: &[(&str, Stri
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
-        .env("PINPOINT_IMPORT_CACHE_DIR", cache_dir())
+        // The cache the CLI uses by default, though HOME is the test's own.
+        .env(
+            "PINPOINT_IMPORT_CACHE_DIR",
+            host_test::node::cache_dir().unwrap_or_else(|| "off".into()),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_REGION", emulated::DEFAULT_REGION)
         .env("AWS_ENDPOINT_URL_PINPOINT", &url)

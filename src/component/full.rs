@@ -14,28 +14,29 @@ use crate::settings::{self, Settings};
 /// The brokered world.
 pub(super) struct World;
 
-/// A value of `wasi:config` (an unreadable store reads as "not set"; the
-/// setting that needs it then says it is missing).
-fn config(key: &str) -> Option<String> {
-    store::get(key).ok().flatten()
-}
-
-/// Every key the host set must be one the node knows: a misspelt key is an
-/// error, not a setting silently ignored.
-fn check_known_keys() -> Result<(), NodeError> {
-    let all = store::get_all().unwrap_or_default();
-    settings::check_keys(all.iter().map(|(k, _)| k.as_str()))
+/// The settings `wasi:config` holds, read once: every key must be one the
+/// node knows (a misspelt key is an error, not a setting silently ignored).
+/// A store that cannot list its keys is read key by key instead (an
+/// unreadable key reads as "not set"; the setting that needs it then says it
+/// is missing).
+fn setting_lookup() -> Result<impl Fn(&str) -> Option<String>, NodeError> {
+    let all = store::get_all().ok();
+    if let Some(all) = &all {
+        settings::check_keys(all.iter().map(|(k, _)| k.as_str()))?;
+    }
+    Ok(move |key: &str| match &all {
+        Some(all) => all.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+        None => store::get(key).ok().flatten(),
+    })
 }
 
 impl super::Host for World {
     fn settings() -> Result<Settings, NodeError> {
-        check_known_keys()?;
-        Settings::from_lookup(config)
+        Settings::from_lookup(setting_lookup()?)
     }
 
     fn data_limits() -> Result<Limits, NodeError> {
-        check_known_keys()?;
-        settings::data_limits(config)
+        settings::data_limits(setting_lookup()?)
     }
 
     fn credentials() -> Result<Credentials, NodeError> {

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{KEYS, closest};
+use super::{KEYS, closest, unknown_names_error};
 use crate::error::{ErrorKind, NodeError, quote};
 
 /// Environment variables and the settings they give, in order of precedence:
@@ -129,35 +129,21 @@ pub fn check_environment<'a>(env_vars: impl IntoIterator<Item = &'a str>) -> Res
         .into_iter()
         .filter(|v| v.starts_with(PREFIX) && !known.iter().any(|k| k == v))
         .collect();
-    let Some(first) = unknown.first() else {
-        return Ok(());
-    };
     let ours = || {
         known
             .iter()
             .map(String::as_str)
             .filter(|k| k.starts_with(PREFIX))
     };
-    let names: Vec<String> = unknown
-        .iter()
-        .map(|v| {
+    unknown_names_error(
+        &unknown,
+        ("environment variable", "environment variables"),
+        &format!("{PREFIX}* variables name the node's settings"),
+        |v| {
             let closest = closest(v, ours()).unwrap_or_default();
             format!("{} (the closest known variable is {closest})", quote(v))
-        })
-        .collect();
-    let noun = if names.len() == 1 {
-        "variable"
-    } else {
-        "variables"
-    };
-    Err(NodeError::new(
-        ErrorKind::InvalidSettings,
-        format!(
-            "unknown environment {noun} {}; {PREFIX}* variables name the node's settings",
-            names.join(", ")
-        ),
+        },
     )
-    .with_setting(&quote(first)))
 }
 
 #[cfg(test)]
