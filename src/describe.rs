@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(v["input_schema"]["required"].as_array().unwrap().len(), 4);
         assert_eq!(v["output_schema"]["required"][0], "segment_id");
         assert_eq!(v["upstream"]["end_of_support"], "2026-10-30");
-        assert_eq!(v["error_types"].as_array().unwrap().len(), 13);
+        let types = v["error_types"].as_array().unwrap();
+        assert_eq!(types.len(), 15);
+        assert_eq!(types[13], "Cancelled");
+        assert_eq!(types[14], "OutOfMemory");
         assert!(v["settings"]["region"].is_string());
     }
 

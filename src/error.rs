@@ -41,11 +41,17 @@ pub enum ErrorKind {
     InvalidSettings,
     /// An input field other than the application id is invalid.
     InvalidInput,
+    /// The host cancelled the run; the message says what exists (an import
+    /// job that keeps running, its segment, a staged file kept for it).
+    Cancelled,
+    /// The run needed more memory than the host allows it: not the data's
+    /// size limit (that is [`ErrorKind::ImportSizeExceeded`]).
+    OutOfMemory,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::InvalidApplicationId,
         ErrorKind::MalformedData,
         ErrorKind::MissingRequiredFields,
@@ -59,6 +65,8 @@ impl ErrorKind {
         ErrorKind::TimedOut,
         ErrorKind::InvalidSettings,
         ErrorKind::InvalidInput,
+        ErrorKind::Cancelled,
+        ErrorKind::OutOfMemory,
     ];
 
     /// The kind's name as users see it (`"MalformedData"`).
@@ -77,6 +85,8 @@ impl ErrorKind {
             ErrorKind::TimedOut => "TimedOut",
             ErrorKind::InvalidSettings => "InvalidSettings",
             ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::Cancelled => "Cancelled",
+            ErrorKind::OutOfMemory => "OutOfMemory",
         }
     }
 }
@@ -208,6 +218,10 @@ pub struct ErrorDetails {
     /// The segment concerned (the existing one for duplicates, the new one for job errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_id: Option<String>,
+    /// `s3://bucket/key` of a staged file the run left in S3 for a job that
+    /// may still read it (a cancelled or timed-out run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staged_object: Option<String>,
     /// Failures Pinpoint reported for the job (its first 100).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,

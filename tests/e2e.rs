@@ -412,8 +412,11 @@ async fn the_host_memory_cap_is_a_typed_error_not_a_crash() {
         .run(&csv_input("Big", &data), &cfg)
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ImportSizeExceeded, "{err:?}");
+    // Out of memory, not over the data limit (`max-import-bytes`).
+    assert_eq!(err.kind, ErrorKind::OutOfMemory, "{err:?}");
     assert_eq!(err.details.limit_bytes, Some(8 << 20));
+    assert!(err.details.actual_bytes.unwrap() > 8 << 20, "{err:?}");
+    assert!(err.message.contains("memory limit"), "{err:?}");
     // The same host runs the next import normally.
     node()
         .run(&csv_input("Small", VALID_CSV), &config(&emu, &[]))

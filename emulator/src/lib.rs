@@ -248,8 +248,9 @@ pub(crate) struct Shared {
     jobs_changed: Notify,
     store: s3::Store,
     s3: s3s::service::S3Service,
-    /// Kept alive as long as any task uses the store.
-    _dir: tempfile::TempDir,
+    /// Kept alive as long as any task uses the store; removed when the last
+    /// task ends.
+    dir: tempfile::TempDir,
 }
 
 impl Shared {
@@ -316,7 +317,7 @@ impl Emulator {
             jobs_changed: Notify::new(),
             store,
             s3,
-            _dir: dir,
+            dir,
         });
         let (tx, rx) = watch::channel(false);
         let runner = jobs::spawn_runner(shared.clone(), config.job_step, rx.clone());
@@ -328,6 +329,12 @@ impl Emulator {
             task: Some(task),
             runner: Some(runner),
         })
+    }
+
+    /// The temporary directory that holds the emulated buckets: removed when
+    /// the emulator stops (dropped or [`Emulator::shutdown`]) and its tasks end.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.shared.dir.path()
     }
 
     /// The base URL of both services, e.g. `http://127.0.0.1:40123` (a wildcard bind

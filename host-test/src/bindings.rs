@@ -9,7 +9,11 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     // Blocking to the guest, awaited on the host: a refresh of the credential
     // chain (a process, SSO, STS, IMDS) suspends the guest, not a thread.
-    imports: { "pinpoint:segment-import/host.get-credentials": async },
+    imports: {
+        "pinpoint:segment-import/host.get-credentials": async,
+        // Pushing the pollable into the resource table can fail.
+        "pinpoint:segment-import/host.cancellation": trappable,
+    },
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

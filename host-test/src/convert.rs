@@ -75,6 +75,8 @@ pub fn from_wit_error(e: wit::NodeError) -> NodeError {
         W::TimedOut(i) => (ErrorKind::TimedOut, i),
         W::InvalidSettings(i) => (ErrorKind::InvalidSettings, i),
         W::InvalidInput(i) => (ErrorKind::InvalidInput, i),
+        W::Cancelled(i) => (ErrorKind::Cancelled, i),
+        W::OutOfMemory(i) => (ErrorKind::OutOfMemory, i),
     };
     NodeError {
         kind,
@@ -93,6 +95,7 @@ pub fn from_wit_error(e: wit::NodeError) -> NodeError {
             field: info.field,
             import_job_id: info.import_job_id,
             segment_id: info.segment_id,
+            staged_object: info.staged_object,
             failures: info.failures,
             limit_bytes: info.limit_bytes,
             actual_bytes: info.actual_bytes,

@@ -35,6 +35,7 @@ pub mod mcp;
 pub mod node;
 pub mod output;
 pub mod settings;
+pub mod signals;
 
 /// The README's Rust snippets, compiled as doctests.
 #[doc = include_str!("../../README.md")]

@@ -4,7 +4,10 @@
 //! Contract (scripts rely on it):
 //! - success: stdout is one JSON object (`segment_id`, `import_job_id`, counts), exit 0;
 //! - node error: stdout is `{"error": {"type": T, "message": ..., ...}}`, exit 1;
-//! - bad command line or unreadable files: a message on stderr, exit 2.
+//! - bad command line or unreadable files: a message on stderr, exit 2;
+//! - SIGINT or SIGTERM during `run`/`validate`: the run is cancelled and
+//!   stops within 2 s; stdout is the `Cancelled` error object, exit 130
+//!   (SIGINT) or 143 (SIGTERM). A second signal exits at once.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
@@ -22,6 +25,7 @@ use host_test::emulated::{self, Emulator};
 #[cfg(feature = "mcp")]
 use host_test::mcp::{self, McpServer};
 use host_test::node::{EventSink, LogLevel, NodeHost, RunConfig};
+use host_test::signals::Signals;
 use host_test::{output, settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
@@ -70,6 +74,9 @@ enum Command {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 4566)]
         port: u16,
+        /// How long import jobs take per status step, in milliseconds.
+        #[arg(long, default_value_t = emulated::CLI_JOB_STEP.as_millis() as u64, value_name = "MS")]
+        job_step_ms: u64,
     },
 }
 
@@ -146,9 +153,14 @@ struct SettingsArgs {
     /// Memory cap of the component, in MiB.
     #[arg(long, default_value_t = 4096)]
     memory_limit_mib: usize,
-    /// Show log lines on stderr.
+    /// Show log lines (and, when stderr is not a terminal, each stage) on stderr.
     #[arg(long, short)]
     verbose: bool,
+    /// How long the embedded emulator's import jobs take per status step, in
+    /// milliseconds (a job has about a dozen steps).
+    #[cfg(feature = "emulator")]
+    #[arg(long, default_value_t = emulated::CLI_JOB_STEP.as_millis() as u64, value_name = "MS")]
+    emulator_job_step_ms: u64,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -166,18 +178,22 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Describe => describe().await,
             Command::Component { portable, output } => write_component(portable, &output),
             #[cfg(feature = "emulator")]
-            Command::Emulator { port } => serve_emulator(port).await,
+            Command::Emulator { port, job_step_ms } => serve_emulator(port, job_step_ms).await,
             Command::Run(args) => run(args, false).await,
             Command::Validate(args) => run(args, true).await,
             #[cfg(feature = "mcp")]
             Command::Mcp(args) => mcp(args).await,
         }
-    })
+    });
+    // Everything of ours has finished (the emulator's directory is removed);
+    // a thread still blocked reading stdin (`mcp`) must not hold the exit.
+    runtime.shutdown_background();
+    code
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -240,12 +256,17 @@ fn write_component(portable: bool, output: &PathBuf) -> ExitCode {
 }
 
 #[cfg(feature = "emulator")]
-async fn serve_emulator(port: u16) -> ExitCode {
+async fn serve_emulator(port: u16, job_step_ms: u64) -> ExitCode {
+    let signals = match Signals::watch() {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot watch signals: {e}")),
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let emulator = match Emulator::start(emulated::cli_config(), addr).await {
+    let emulator = match Emulator::start(emulator_config(job_step_ms), addr).await {
         Ok(e) => e,
         Err(e) => return usage(&format!("cannot start the emulator on {addr}: {e:#}")),
     };
+    signals.remove_on_exit(emulator.data_dir().to_owned());
     let url = emulator.endpoint_url();
     eprintln!("pinpoint-import: emulator of S3 and Pinpoint listening at {url}");
     // The emulator's keys are fixed test values, public in its source and
@@ -265,9 +286,10 @@ async fn serve_emulator(port: u16) -> ExitCode {
         emulated::DEFAULT_ROLE_ARN
     );
     eprintln!("  application id: {}", emulated::SEED_APPLICATION_ID);
-    let _ = tokio::signal::ctrl_c().await;
+    let signal = signals.first().await;
+    // Stops the server and removes its data directory.
     emulator.shutdown().await;
-    ExitCode::SUCCESS
+    ExitCode::from(signal.exit_code())
 }
 
 fn read_source(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
@@ -425,6 +447,10 @@ async fn setup(args: &SettingsArgs, dry_run: bool, log: LogFn) -> Result<Setup, 
 }
 
 async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
+    let signals = match Signals::watch() {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot watch signals: {e}")),
+    };
     let input = match read_input(&args.input) {
         Ok(Ok(input)) => input,
         Ok(Err(node_error)) => return print_error(&node_error),
@@ -437,6 +463,10 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         Ok(setup) => setup,
         Err(UsageError(m)) => return usage(&m),
     };
+    #[cfg(feature = "emulator")]
+    if let Some(emulator) = &setup.emulator {
+        signals.remove_on_exit(emulator.data_dir().to_owned());
+    }
     let mut config = match &setup.config {
         Ok(config) => config.clone(),
         Err(e) => {
@@ -446,15 +476,33 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
         }
     };
     config.events = progress.clone();
+    config.cancellation = signals.token();
     let code = if dry_run {
-        print_outcome(&setup.host.validate(&input, &config).await)
+        let outcome = setup.host.validate(&input, &config).await;
+        signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
     } else {
         let outcome = setup.host.run(&input, &config).await;
         progress.finish();
-        print_outcome(&outcome)
+        signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
     };
     setup.shutdown().await;
     code
+}
+
+/// A run a signal cancelled: its `Cancelled` error on stdout, and the
+/// signal's exit code. `None` for any other outcome (a run that finished
+/// before it saw the signal reports as usual).
+fn signal_code<T>(signals: &Signals, outcome: &Result<T, NodeError>) -> Option<ExitCode> {
+    let signal = signals.received()?;
+    match outcome {
+        Err(e) if e.kind == ErrorKind::Cancelled => {
+            let mut e = e.clone();
+            e.message = format!("{} received: {}", signal.name(), e.message);
+            print_error(&e);
+            Some(ExitCode::from(signal.exit_code()))
+        }
+        _ => None,
+    }
 }
 
 /// `pinpoint-import mcp`: the MCP server on stdio. stdout carries only MCP
@@ -462,12 +510,20 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
 /// to stderr.
 #[cfg(feature = "mcp")]
 async fn mcp(args: SettingsArgs) -> ExitCode {
+    let signals = match Signals::watch() {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot watch signals: {e}")),
+    };
     let verbose = args.verbose;
     let log: LogFn = Arc::new(move |level: LogLevel, m: &str| log_line(verbose, level, m));
     let setup = match setup(&args, false, log.clone()).await {
         Ok(setup) => setup,
         Err(UsageError(m)) => return usage(&m),
     };
+    #[cfg(feature = "emulator")]
+    if let Some(emulator) = &setup.emulator {
+        signals.remove_on_exit(emulator.data_dir().to_owned());
+    }
     if let Err(e) = &setup.config {
         eprintln!(
             "pinpoint-import: warning: every call will fail with {}: {}",
@@ -475,7 +531,12 @@ async fn mcp(args: SettingsArgs) -> ExitCode {
             e.message
         );
     }
-    let server = match McpServer::new(setup.host.clone(), setup.config.clone(), log).await {
+    // A signal cancels every call in progress.
+    let config = setup.config.clone().map(|mut c| {
+        c.cancellation = signals.token();
+        c
+    });
+    let server = match McpServer::new(setup.host.clone(), config, log).await {
         Ok(server) => server,
         Err(e) => {
             setup.shutdown().await;
@@ -487,7 +548,16 @@ async fn mcp(args: SettingsArgs) -> ExitCode {
         mcp::RUN_TOOL,
         mcp::VALIDATE_TOOL
     );
-    let served = server.serve_stdio().await;
+    let served = tokio::select! {
+        served = server.serve_stdio() => served,
+        signal = signals.first() => {
+            // The calls were cancelled with the signal: give them the time
+            // a cancelled run takes to clean up.
+            tokio::time::sleep(host_test::node::CANCEL_GRACE).await;
+            setup.shutdown().await;
+            return ExitCode::from(signal.exit_code());
+        }
+    };
     setup.shutdown().await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -532,11 +602,20 @@ async fn aws_config(
     RunConfig::new(settings, Arc::new(credentials))
 }
 
+/// The CLI's emulator configuration with jobs moving one step per `job_step_ms`.
+#[cfg(feature = "emulator")]
+fn emulator_config(job_step_ms: u64) -> emulated::EmulatorConfig {
+    emulated::EmulatorConfig {
+        job_step: Duration::from_millis(job_step_ms),
+        ..emulated::cli_config()
+    }
+}
+
 /// Starts the embedded emulator and a run config pointing at it.
 #[cfg(feature = "emulator")]
 async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), UsageError> {
     let started = Emulator::start(
-        emulated::cli_config(),
+        emulator_config(args.emulator_job_step_ms),
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )
     .await
@@ -612,10 +691,16 @@ impl EventSink for Progress {
     }
 
     fn progress(&self, stage: Stage, completed: u64, total: Option<u64>) {
-        let Some(bar) = &self.bar else { return };
         let previous = match self.stage.lock() {
             Ok(mut current) => current.replace(stage),
             Err(_) => return,
+        };
+        let Some(bar) = &self.bar else {
+            // Not a terminal: with --verbose, one line per stage.
+            if self.verbose && previous != Some(stage) {
+                eprintln!("pinpoint-import: stage: {}", stage.name());
+            }
+            return;
         };
         if previous.is_none() {
             bar.set_draw_target(ProgressDrawTarget::stderr());

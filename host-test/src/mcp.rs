@@ -20,10 +20,11 @@
 //! call. rmcp handles each request in its own task, so calls run
 //! concurrently, each in a fresh store of the shared [`NodeHost`].
 //!
-//! A call's `notifications/cancelled` drops its run (the store and the
-//! component with it); no answer follows, as MCP allows. What a cancelled
-//! run already staged or created stays where it is (cleanup on cancel is
-//! not done here). When a request carries a progress token, the node's
+//! A call's `notifications/cancelled` cancels its run the way a signal
+//! cancels the CLI's ([`RunConfig::cancellation`]): the run stops within
+//! 2 s, deletes a staged file no import job reads and ends in `Cancelled`
+//! (logged on stderr); no answer follows, as MCP allows. Cancelling the
+//! server's config's token cancels every call. When a request carries a progress token, the node's
 //! progress becomes `notifications/progress`: the stage's name as the
 //! message, and the progress through the node's stages (of
 //! [`PROGRESS_TOTAL`]) as the number, strictly increasing.
@@ -180,33 +181,36 @@ impl McpServer {
             context.peer.clone(),
         );
         config.events = events.clone();
+        // The client's cancellation (or the server's) cancels this run only.
+        let cancel = config.cancellation.child_token();
+        config.cancellation = cancel.clone();
+        let client_cancel = context.ct.clone();
+        let link = tokio::spawn(async move {
+            client_cancel.cancelled().await;
+            cancel.cancel();
+        });
         self.log(LogLevel::Info, &format!("{label}: started"));
         let host = &self.inner.host;
-        let work = async {
-            match action {
-                Action::Run => output::render(&host.run(&input, &config).await),
-                Action::Validate => output::render(&host.validate(&input, &config).await),
-            }
+        let rendered = match action {
+            Action::Run => output::render(&host.run(&input, &config).await),
+            Action::Validate => output::render(&host.validate(&input, &config).await),
         };
-        let outcome = tokio::select! {
-            biased;
-            () = context.ct.cancelled() => None,
-            outcome = work => Some(outcome),
-        };
+        link.abort();
+        let cancelled = config.cancellation.is_cancelled();
         // The run (and its store) is gone: no more events.
         drop(config);
         events.close();
-        let Some(rendered) = outcome else {
+        if cancelled && context.ct.is_cancelled() {
             if let Some(forwarder) = forwarder {
                 forwarder.abort();
             }
             self.log(
                 LogLevel::Warn,
-                &format!("{label}: cancelled by the client; the run is stopped (objects it staged are not cleaned up)"),
+                &format!("{label}: cancelled by the client: {}", rendered.text),
             );
             // rmcp drops the answer to a cancelled request.
             return Err(ErrorData::internal_error("the call was cancelled", None));
-        };
+        }
         // Every progress notification goes out before the result.
         if let Some(forwarder) = forwarder {
             let _ = forwarder.await;

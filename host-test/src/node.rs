@@ -17,8 +17,10 @@ use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
 use pinpoint_segment_import::input::ImportInput;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -76,7 +78,17 @@ pub struct RunConfig {
     pub memory_limit_bytes: usize,
     /// Wall-clock limit of the whole run.
     pub deadline: Duration,
+    /// Cancels the run: the component stops at its next step, deletes a
+    /// staged file no import job reads, and returns `Cancelled` saying what
+    /// is left. A component that has not returned [`CANCEL_GRACE`] after
+    /// the cancellation is stopped where it is (also `Cancelled`).
+    pub cancellation: CancellationToken,
 }
+
+/// How long a cancelled run may take to clean up before the host stops it:
+/// with the component's one-second clean-up requests, a cancelled run ends
+/// within 2 s.
+pub const CANCEL_GRACE: Duration = Duration::from_millis(1500);
 
 impl RunConfig {
     /// A config with these settings and credentials, no events, a 4 GiB memory
@@ -92,6 +104,7 @@ impl RunConfig {
             events: Arc::new(Quiet),
             memory_limit_bytes: 4 << 30,
             deadline: Duration::from_secs(3600),
+            cancellation: CancellationToken::new(),
         }
     }
 
@@ -120,6 +133,19 @@ struct RunState {
     config: WasiConfigVariables,
     credentials: Arc<dyn CredentialsProvider>,
     events: Arc<dyn EventSink>,
+    cancellation: CancellationToken,
+    /// The last stage the component reported, for a run stopped by force.
+    stage: Option<Stage>,
+}
+
+/// The `host.cancellation` pollable: ready once the run is cancelled.
+struct CancelSignal(CancellationToken);
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CancelSignal {
+    async fn ready(&mut self) {
+        self.0.cancelled().await;
+    }
 }
 
 /// The memory cap of a run: a guest that grows its memory past `limit` traps
@@ -217,8 +243,14 @@ impl wit_host::Host for RunState {
     }
 
     fn progress(&mut self, stage: wit::Stage, completed: u64, total: Option<u64>) {
-        self.events
-            .progress(convert::from_wit_stage(stage), completed, total);
+        let stage = convert::from_wit_stage(stage);
+        self.stage = Some(stage);
+        self.events.progress(stage, completed, total);
+    }
+
+    fn cancellation(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
+        let signal = self.table.push(CancelSignal(self.cancellation.clone()))?;
+        subscribe(&mut self.table, signal)
     }
 }
 
@@ -278,6 +310,8 @@ impl NodeHost {
             memory: MemoryCap {
                 limit: config.memory_limit_bytes,
             },
+            cancellation: config.cancellation.clone(),
+            stage: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -301,11 +335,16 @@ impl NodeHost {
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
         let lookup = |k: &str| config.settings.get(k).cloned();
-        if pinpoint_segment_import::settings::Settings::from_lookup(lookup).is_ok()
-            && let Err(e) = config.credentials.credentials().await
-            && e.broken_configuration
-        {
-            return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
+        if pinpoint_segment_import::settings::Settings::from_lookup(lookup).is_ok() {
+            let checked = tokio::select! {
+                checked = config.credentials.credentials() => checked,
+                () = config.cancellation.cancelled() => return Err(stopped_error(None)),
+            };
+            if let Err(e) = checked
+                && e.broken_configuration
+            {
+                return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
+            }
         }
         let input = convert::to_wit_input(input);
         self.call(config, async |node, store| {
@@ -345,11 +384,24 @@ impl NodeHost {
             let instance = self.pre.instantiate_async(&mut store).await?;
             export(instance.pinpoint_segment_import_node(), &mut store).await
         };
-        match tokio::time::timeout(config.deadline, call).await {
+        // The component gets the grace period to stop and clean up by itself.
+        let cancelled = async {
+            config.cancellation.cancelled().await;
+            tokio::time::sleep(CANCEL_GRACE).await;
+        };
+        let outcome = tokio::time::timeout(config.deadline, async {
+            tokio::select! {
+                result = call => Some(result),
+                () = cancelled => None,
+            }
+        })
+        .await;
+        match outcome {
             Err(_) => Err(deadline_error(config.deadline)),
-            Ok(Err(trap)) => Err(trap_error(&trap)),
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(e))) => Err(convert::from_wit_error(e)),
+            Ok(None) => Err(stopped_error(store.data().stage)),
+            Ok(Some(Err(trap))) => Err(trap_error(&trap)),
+            Ok(Some(Ok(Ok(value)))) => Ok(value),
+            Ok(Some(Ok(Err(e)))) => Err(convert::from_wit_error(e)),
         }
     }
 
@@ -381,17 +433,46 @@ fn deadline_error(deadline: Duration) -> NodeError {
     )
 }
 
+/// The error of a cancelled run the host stopped (after [`CANCEL_GRACE`],
+/// or before the component started): what may be left follows from the
+/// last stage the component reported.
+fn stopped_error(stage: Option<Stage>) -> NodeError {
+    let left = match stage {
+        None | Some(Stage::Validating | Stage::CheckingApplication | Stage::CheckingSegments) => {
+            "nothing had been created in AWS"
+        }
+        Some(Stage::Staging) => {
+            "the staged file may have been stored in S3: run again with the same input, or delete it under the staging prefix"
+        }
+        Some(Stage::CreatingJob | Stage::WaitingForJob) => {
+            "an import job may be running, with its segment and the staged file it reads: run again with the same input to wait for it and clean up"
+        }
+        Some(Stage::CleaningUp | Stage::Done) => {
+            "the import had ended; its staged file may be left: run again with the same input to clean up"
+        }
+    };
+    let stage = stage.map_or("starting", Stage::name);
+    NodeError::new(
+        ErrorKind::Cancelled,
+        format!(
+            "the run was cancelled while {stage} and did not stop within {} s, so the host stopped it; {left}",
+            CANCEL_GRACE.as_secs_f64()
+        ),
+    )
+}
+
 /// A trap as the node's error: the memory cap by its type, anything else a
 /// `ServiceError` that names the trap (no backtrace: the trap's message only).
 fn trap_error(trap: &wasmtime::Error) -> NodeError {
     if let Some(cap) = trap.downcast_ref::<MemoryLimitExceeded>() {
         let mut e = NodeError::new(
-            ErrorKind::ImportSizeExceeded,
+            ErrorKind::OutOfMemory,
             format!(
-                "the run needed more memory than the host allows: {cap}; import less data at once"
+                "the run needed more memory than the host allows it: {cap}; raise the host's memory limit, or import less data at once"
             ),
         );
         e.details.limit_bytes = Some(cap.limit as u64);
+        e.details.actual_bytes = Some(cap.desired as u64);
         return e;
     }
     let reason = match trap.downcast_ref::<wasmtime::Trap>() {

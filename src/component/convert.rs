@@ -131,6 +131,7 @@ pub(super) fn to_wit_error(e: NodeError) -> wit::NodeError {
         field: d.field,
         import_job_id: d.import_job_id,
         segment_id: d.segment_id,
+        staged_object: d.staged_object,
         failures: d.failures,
         limit_bytes: d.limit_bytes,
         actual_bytes: d.actual_bytes,
@@ -149,5 +150,7 @@ pub(super) fn to_wit_error(e: NodeError) -> wit::NodeError {
         ErrorKind::TimedOut => wit::NodeError::TimedOut(info),
         ErrorKind::InvalidSettings => wit::NodeError::InvalidSettings(info),
         ErrorKind::InvalidInput => wit::NodeError::InvalidInput(info),
+        ErrorKind::Cancelled => wit::NodeError::Cancelled(info),
+        ErrorKind::OutOfMemory => wit::NodeError::OutOfMemory(info),
     }
 }

@@ -4,6 +4,7 @@
 
 use super::bindings::pinpoint::segment_import::host;
 use super::bindings::wasi::config::store;
+use super::bindings::wasi::io::poll::Pollable;
 use super::convert::to_wit_stage;
 use crate::aws::sign::{self, Credentials};
 use crate::endpoints::Limits;
@@ -69,5 +70,9 @@ impl super::Host for World {
 
     fn progress(stage: Stage, completed: u64, total: Option<u64>) {
         host::progress(to_wit_stage(stage), completed, total);
+    }
+
+    fn cancellation() -> Option<Pollable> {
+        Some(host::cancellation())
     }
 }

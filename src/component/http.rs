@@ -5,6 +5,7 @@
 //! attempt waits for its answer at most what the flow allows it
 //! ([`AttemptTimeout`]), so no attempt outlasts the request's time budget.
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::bindings::wasi::http::outgoing_handler;
@@ -12,14 +13,44 @@ use super::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use super::bindings::wasi::io::streams::StreamError;
+use super::cancel::Cancellation;
 use crate::aws::{Request, Response};
 use crate::import::{
-    AttemptTimeout, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport, TransportError,
+    AttemptTimeout, Cleanup, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport, TransportError,
     TransportErrorKind,
 };
 
 /// HTTP over `wasi:http/outgoing-handler`.
-pub(super) struct WasiHttp;
+pub(super) struct WasiHttp {
+    /// The host's cancellation signal: every wait of a request watches it,
+    /// except a [`Cleanup`] request's.
+    pub(super) cancel: Rc<Cancellation>,
+}
+
+/// What a request waits with: the run's cancellation signal, and whether to
+/// watch it.
+#[derive(Clone, Copy)]
+struct Waiter<'a> {
+    cancel: &'a Cancellation,
+    watch: bool,
+}
+
+impl Waiter<'_> {
+    /// Waits for `pollable`; a cancellation first is an error.
+    fn wait(
+        self,
+        pollable: &super::bindings::wasi::io::poll::Pollable,
+    ) -> Result<(), TransportError> {
+        if self.cancel.wait(pollable, self.watch) {
+            Ok(())
+        } else {
+            Err(TransportError::new(
+                TransportErrorKind::Cancelled,
+                "the run was cancelled while waiting for the answer",
+            ))
+        }
+    }
+}
 
 const CHUNK: u64 = 64 * 1024;
 
@@ -27,6 +58,10 @@ impl Transport for WasiHttp {
     fn send(&mut self, request: Request) -> Result<Response, TransportError> {
         let invalid = |m: &str| TransportError::new(TransportErrorKind::Invalid, m);
         let (parts, body) = request.into_parts();
+        let waiter = Waiter {
+            cancel: &self.cancel,
+            watch: parts.extensions.get::<Cleanup>().is_none(),
+        };
         let mut pairs = Vec::new();
         for (name, value) in parts.headers.iter() {
             pairs.push((name.as_str().to_owned(), value.as_bytes().to_vec()));
@@ -94,14 +129,14 @@ impl Transport for WasiHttp {
         let written = if body.is_empty() {
             Ok(())
         } else {
-            write_body(&outgoing_body, &body)
+            write_body(&outgoing_body, &body, waiter)
         };
         let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
 
         let incoming = loop {
             match future.get() {
                 Some(result) => break result,
-                None => future.subscribe().block(),
+                None => waiter.wait(&future.subscribe())?,
             }
         };
         let incoming = match incoming {
@@ -121,6 +156,7 @@ impl Transport for WasiHttp {
             incoming
                 .consume()
                 .map_err(|()| broken("no response body"))?,
+            waiter,
         )?;
         response
             .body(body)
@@ -132,7 +168,7 @@ fn broken(message: &str) -> TransportError {
     TransportError::new(TransportErrorKind::Broken, message)
 }
 
-fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
+fn write_body(body: &OutgoingBody, bytes: &[u8], waiter: Waiter<'_>) -> Result<(), TransportError> {
     let stream = body
         .write()
         .map_err(|()| broken("request body stream unavailable"))?;
@@ -140,7 +176,7 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
     while !rest.is_empty() {
         let permitted = match stream.check_write() {
             Ok(0) => {
-                stream.subscribe().block();
+                waiter.wait(&stream.subscribe())?;
                 continue;
             }
             Ok(n) => n.min(CHUNK) as usize,
@@ -150,18 +186,22 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
         stream.write(now).map_err(stream_error)?;
         rest = later;
     }
-    stream.blocking_flush().map_err(stream_error)?;
+    // As `blocking-flush`: flush, wait until it is done, check the result.
+    stream.flush().map_err(stream_error)?;
+    waiter.wait(&stream.subscribe())?;
+    stream.check_write().map_err(stream_error)?;
     drop(stream);
     Ok(())
 }
 
-fn read_body(body: IncomingBody) -> Result<Vec<u8>, TransportError> {
+fn read_body(body: IncomingBody, waiter: Waiter<'_>) -> Result<Vec<u8>, TransportError> {
     let stream = body
         .stream()
         .map_err(|()| broken("response body stream unavailable"))?;
     let mut out = Vec::new();
     loop {
-        match stream.blocking_read(CHUNK) {
+        waiter.wait(&stream.subscribe())?;
+        match stream.read(CHUNK) {
             Ok(chunk) => {
                 if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
                     return Err(TransportError::new(

@@ -10,6 +10,7 @@
 //! HTTP transport ([`http`]) and the WIT mapping ([`convert`]), is shared.
 
 mod bindings;
+mod cancel;
 mod convert;
 mod http;
 
@@ -23,10 +24,13 @@ mod portable;
 #[cfg(feature = "portable")]
 use portable::World;
 
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bindings::exports::pinpoint::segment_import::node::Guest;
 use bindings::pinpoint::segment_import::types as wit;
+use bindings::wasi::io::poll::Pollable;
+use cancel::Cancellation;
 
 use crate::aws::sign::Credentials;
 use crate::endpoints::Limits;
@@ -47,6 +51,9 @@ trait Host {
     fn log(level: Level, message: &str);
     /// Progress of a stage.
     fn progress(stage: Stage, completed: u64, total: Option<u64>);
+    /// The pollable that is ready once the host cancels the run, if the
+    /// world has one.
+    fn cancellation() -> Option<Pollable>;
 }
 
 /// The exported `node` interface (exported in [`bindings`]).
@@ -56,9 +63,18 @@ impl Guest for Node {
     fn run(input: wit::ImportInput) -> Result<wit::ImportOutput, wit::NodeError> {
         let input = convert::from_wit_input(input);
         let settings = World::settings().map_err(convert::to_wit_error)?;
-        import::run(&input, &settings, &mut http::WasiHttp, &mut WasiRuntime)
-            .and_then(convert::to_wit_output)
-            .map_err(convert::to_wit_error)
+        let cancel = Rc::new(Cancellation::new(World::cancellation()));
+        let mut transport = http::WasiHttp {
+            cancel: cancel.clone(),
+        };
+        import::run(
+            &input,
+            &settings,
+            &mut transport,
+            &mut WasiRuntime { cancel },
+        )
+        .and_then(convert::to_wit_output)
+        .map_err(convert::to_wit_error)
     }
 
     fn validate(input: wit::ImportInput) -> Result<wit::ValidationReport, wit::NodeError> {
@@ -75,7 +91,10 @@ impl Guest for Node {
 }
 
 /// Clocks and randomness over WASI; the rest from the world's [`Host`].
-struct WasiRuntime;
+struct WasiRuntime {
+    /// The host's cancellation signal: it ends a sleep early.
+    cancel: Rc<Cancellation>,
+}
 
 impl Runtime for WasiRuntime {
     fn now(&self) -> SystemTime {
@@ -88,7 +107,12 @@ impl Runtime for WasiRuntime {
 
     fn sleep(&mut self, duration: Duration) {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        bindings::wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+        let timer = bindings::wasi::clocks::monotonic_clock::subscribe_duration(nanos);
+        self.cancel.wait(&timer, true);
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.cancel.is_cancelled()
     }
 
     fn random(&mut self) -> u64 {

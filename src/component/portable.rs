@@ -10,6 +10,7 @@
 use std::sync::Mutex;
 
 use super::bindings::wasi::cli::{environment, stderr};
+use super::bindings::wasi::io::poll::Pollable;
 use crate::aws::sign::{self, Credentials};
 use crate::endpoints::Limits;
 use crate::error::{ErrorKind, NodeError};
@@ -108,6 +109,11 @@ impl super::Host for World {
             "pinpoint-segment-import: progress: {}{amount}",
             stage.name()
         ));
+    }
+
+    /// None: a runtime stops a portable run by dropping the call.
+    fn cancellation() -> Option<Pollable> {
+        None
     }
 }
 

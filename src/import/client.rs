@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::host::{
-    AttemptTimeout, Level, MAX_RESPONSE_BYTES, Runtime, Transport, TransportError,
-    TransportErrorKind, attempt_timeout,
+    AttemptTimeout, CLEANUP_TIMEOUT, Cleanup, Level, MAX_RESPONSE_BYTES, Runtime, Transport,
+    TransportError, TransportErrorKind, attempt_timeout,
 };
 use crate::aws::errors::{
     AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, redact, s3_error,
@@ -62,6 +62,9 @@ pub struct Client<'a, T, R> {
     /// them back (a signature error quotes the canonical request, token and
     /// all), and they are cut out of every error answer.
     pub secrets: Vec<String>,
+    /// Set once the run is cancelled and cleans up: requests are sent anyway,
+    /// marked [`Cleanup`], with one attempt of at most [`CLEANUP_TIMEOUT`].
+    pub cleaning_up: bool,
 }
 
 const RETRYABLE_STATUS: [u16; 5] = [429, 500, 502, 503, 504];
@@ -78,6 +81,11 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     ///
     /// Returns the answer when its status is a success (2xx); an error answer
     /// is returned as [`CallError::Answer`] for the caller to map.
+    ///
+    /// A cancelled run (unless [`Client::cleaning_up`]) sends nothing more: a
+    /// request is `Cancelled` before an attempt, and an attempt whose wait
+    /// was cancelled is `Cancelled` too, or [`CallError::Ambiguous`] for an
+    /// unsafe request, which may have arrived.
     pub fn call(
         &mut self,
         service: Service,
@@ -85,10 +93,21 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         request: &Request,
         idempotency: Idempotency,
     ) -> Result<Response, CallError> {
-        let policy = self.settings.retry;
+        let policy = if self.cleaning_up {
+            RetryPolicy {
+                max_attempts: 1,
+                max_total: CLEANUP_TIMEOUT,
+                ..self.settings.retry
+            }
+        } else {
+            self.settings.retry
+        };
         let mut attempt = 1;
         let started = self.runtime.monotonic();
         loop {
+            if !self.cleaning_up && self.runtime.cancelled() {
+                return Err(CallError::Failed(cancelled(operation)));
+            }
             let mut signed = request.clone();
             let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
             self.secrets = [
@@ -112,6 +131,9 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             signed
                 .extensions_mut()
                 .insert(AttemptTimeout(attempt_timeout(&policy, spent)));
+            if self.cleaning_up {
+                signed.extensions_mut().insert(Cleanup);
+            }
             let result = self.transport.send(signed);
             let spent = self.runtime.monotonic().saturating_sub(started);
             match result {
@@ -174,6 +196,9 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
                 }
                 Err(e) if e.maybe_sent() && idempotency == Idempotency::Unsafe => {
                     return Err(CallError::Ambiguous(e));
+                }
+                Err(e) if e.kind == TransportErrorKind::Cancelled => {
+                    return Err(CallError::Failed(cancelled(operation)));
                 }
                 Err(e) => {
                     let delay = self.delay(attempt, None);
@@ -316,6 +341,15 @@ fn seconds(d: Duration) -> String {
     } else {
         format!("{} s", d.as_secs())
     }
+}
+
+/// The error of a request the run's cancellation stopped; the flow adds what
+/// the run leaves behind.
+fn cancelled(operation: &str) -> NodeError {
+    NodeError::new(
+        ErrorKind::Cancelled,
+        format!("the run was cancelled during {operation}"),
+    )
 }
 
 /// The node error of a failed Pinpoint call, for callers with nothing to check.

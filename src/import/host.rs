@@ -54,7 +54,21 @@ pub enum TransportErrorKind {
     /// which was not read: the request arrived and may have taken effect. Not
     /// retried; the flow reports a `ServiceError`.
     TooLarge,
+    /// The run was cancelled while the request was on its way or its answer
+    /// was awaited: the request may have arrived and taken effect.
+    Cancelled,
 }
+
+/// In the extensions of a request sent to clean up after a cancellation
+/// (deleting a staged file no job reads): the transport waits for its answer
+/// although the run is cancelled. The flow gives it one short attempt
+/// ([`CLEANUP_TIMEOUT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleanup;
+
+/// How long a clean-up request after a cancellation may wait for its answer:
+/// short, as whoever cancelled is waiting (the CLI promises to stop within 2 s).
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A request that got no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +90,10 @@ impl TransportError {
 
     /// Whether the server may have acted on the request.
     pub fn maybe_sent(&self) -> bool {
-        self.kind == TransportErrorKind::Broken
+        matches!(
+            self.kind,
+            TransportErrorKind::Broken | TransportErrorKind::Cancelled
+        )
     }
 }
 
@@ -153,4 +170,10 @@ pub trait Runtime {
     fn log(&mut self, level: Level, message: &str);
     /// Progress: `completed` of `total` units at `stage`.
     fn progress(&mut self, stage: Stage, completed: u64, total: Option<u64>);
+    /// Whether the host has cancelled the run. A host that can cancel also
+    /// ends [`Runtime::sleep`] early and has its [`Transport`] give up a
+    /// wait with [`TransportErrorKind::Cancelled`]. The default: never.
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }

@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{
-    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, MIN_ATTEMPT_TIMEOUT, Runtime,
-    Stage, Transport, TransportError, TransportErrorKind, attempt_timeout,
+    AttemptTimeout, CLEANUP_TIMEOUT, Cleanup, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES,
+    MIN_ATTEMPT_TIMEOUT, Runtime, Stage, Transport, TransportError, TransportErrorKind,
+    attempt_timeout,
 };
 
 use crate::aws::pinpoint::{
@@ -149,14 +150,34 @@ pub fn run<T: Transport, R: Runtime>(
             runtime,
             settings,
             secrets: Vec::new(),
+            cleaning_up: false,
         },
         input,
         object_url: urls::s3_object_uri(settings, &key)?,
         s3_url: format!("s3://{}/{key}", settings.staging_bucket),
         pinpoint: urls::checked_pinpoint_base(settings)?,
         job_may_run: false,
+        job: None,
+        staged: Staged::No,
     };
-    flow.run(prepared)
+    let result = flow.run(prepared);
+    match result {
+        Err(e) if e.kind == ErrorKind::Cancelled => Err(flow.cancelled(e)),
+        other => other,
+    }
+}
+
+/// What became of the staged file, for a cancelled run's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Staged {
+    /// Never sent.
+    No,
+    /// Sent (or on its way when cancelled): it may exist.
+    Sent,
+    /// Deleted again.
+    Deleted,
+    /// Left in S3: it could not be deleted, for this reason.
+    Left(String),
 }
 
 struct Flow<'a, T, R> {
@@ -168,6 +189,10 @@ struct Flow<'a, T, R> {
     /// An import job of this file may exist and not have ended, so it may
     /// still need the staged file.
     job_may_run: bool,
+    /// The import job (and its segment) once known.
+    job: Option<(String, String)>,
+    /// The staged file's fate.
+    staged: Staged,
 }
 
 impl<T: Transport, R: Runtime> Flow<'_, T, R> {
@@ -222,10 +247,63 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Format::Json => "application/x-ndjson",
         };
         let put = s3::put_object(&self.object_url, prepared.body, content_type);
-        self.client.s3("PutObject", &put)?;
-
-        let result = self.create_and_wait(endpoints_submitted);
+        self.staged = Staged::Sent;
+        let result = match self.client.s3("PutObject", &put) {
+            Ok(_) => self.create_and_wait(endpoints_submitted),
+            // Cancelled while the body was on its way: S3 may have stored it.
+            Err(e) if e.kind == ErrorKind::Cancelled => Err(e),
+            Err(e) => return Err(e),
+        };
         self.finish(result)
+    }
+
+    /// A cancelled run's error, saying what it leaves behind: a job that
+    /// keeps running (with its segment and the staged file it reads), a
+    /// staged file that could not be deleted, or nothing.
+    fn cancelled(&self, mut err: NodeError) -> NodeError {
+        let file = &self.s3_url;
+        let rerun = "run again with the same input to wait for it and clean up";
+        let left = match (&self.job, self.job_may_run, &self.staged) {
+            (Some((job, segment)), true, _) => {
+                err.details.import_job_id = Some(job.clone());
+                err.details.segment_id = Some(segment.clone());
+                err.details.staged_object = Some(file.clone());
+                format!(
+                    "import job {job} keeps running in Pinpoint and makes segment {segment}; the staged file {file} is kept for it: {rerun}"
+                )
+            }
+            (None, true, _) => {
+                err.details.staged_object = Some(file.clone());
+                format!(
+                    "an import job of this file may be running (CreateImportJob may have reached Pinpoint), so the staged file {file} is kept for it: {rerun}"
+                )
+            }
+            (Some((job, segment)), false, _) => {
+                err.details.import_job_id = Some(job.clone());
+                err.details.segment_id = Some(segment.clone());
+                format!("import job {job} had ended (segment {segment})")
+            }
+            (None, false, Staged::No) => "nothing was created in AWS".to_owned(),
+            (None, false, Staged::Deleted) => {
+                format!(
+                    "no import job was created and the staged file {file} was deleted: nothing is left"
+                )
+            }
+            (None, false, Staged::Sent) => {
+                err.details.staged_object = Some(file.clone());
+                format!(
+                    "no import job was created; the staged file {file} is kept (`delete-staged-object` is false)"
+                )
+            }
+            (None, false, Staged::Left(why)) => {
+                err.details.staged_object = Some(file.clone());
+                format!(
+                    "no import job was created, but the staged file {file} could not be deleted ({why}): delete it, or run again with the same input"
+                )
+            }
+        };
+        err.message = format!("{}; {left}", err.message);
+        err
     }
 
     /// Creates the job and waits for it; the staged file is still there.
@@ -240,6 +318,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body)?;
         let job = match self.send_create(&request) {
             Ok(job) => job,
+            // Cancelled on its way: the job may exist; the run stops here.
+            Err(Failure::Ambiguous(e)) if e.kind == TransportErrorKind::Cancelled => {
+                return Err(NodeError::new(
+                    ErrorKind::Cancelled,
+                    "the run was cancelled during CreateImportJob",
+                ));
+            }
             Err(Failure::Ambiguous(e)) => {
                 self.client.runtime.log(
                     Level::Warn,
@@ -262,6 +347,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Err(e) => return Err(client::plain(e, "CreateImportJob")),
         };
         let segment_id = self.segment_id_of(&job)?;
+        self.job = Some((job.id.clone(), segment_id.clone()));
         self.wait(job, segment_id, endpoints_submitted)
     }
 
@@ -356,6 +442,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// A FAILED job: delete its segment (best effort) and report the failures.
     fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
+        self.client.cleaning_up = self.client.runtime.cancelled();
         let deleted = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id).is_ok_and(
             |request| {
                 self.client
@@ -397,12 +484,20 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Ok(out) => out.job_status != "COMPLETED",
             Err(_) => self.job_may_run,
         };
+        // A cancelled run still deletes a file no job reads, in one short try.
+        let cancelled = self.client.runtime.cancelled()
+            || matches!(&result, Err(e) if e.kind == ErrorKind::Cancelled);
         let deleted = if self.client.settings.delete_staged_object && !job_running {
             self.client.runtime.progress(Stage::CleaningUp, 0, None);
+            self.client.cleaning_up = cancelled;
             let request = s3::delete_object(&self.object_url);
             match self.client.s3("DeleteObject", &request) {
-                Ok(_) => true,
+                Ok(_) => {
+                    self.staged = Staged::Deleted;
+                    true
+                }
                 Err(e) => {
+                    self.staged = Staged::Left(e.message.clone());
                     self.client.runtime.log(
                         Level::Warn,
                         &format!(
@@ -432,7 +527,10 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         // Until the job is found, it may be running.
         self.job_may_run = true;
         let result = match self.job_for_this_file(&segment.id)? {
-            Some(job) => self.wait(job, segment.id, endpoints_submitted),
+            Some(job) => {
+                self.job = Some((job.id.clone(), segment.id.clone()));
+                self.wait(job, segment.id, endpoints_submitted)
+            }
             None => Ok(ImportOutput {
                 segment_id: segment.id,
                 import_job_id: String::new(),

@@ -1084,3 +1084,5 @@ fn the_extra_examples_validate() {
     }
     assert!(seen > 0, "examples/extra holds at least one example");
 }
+
+mod cancel;

@@ -1,0 +1,218 @@
+//! SIGINT and SIGTERM: `run` is cancelled within 2 s with the `Cancelled`
+//! error and exit 130 or 143; `pinpoint-import emulator` and `mcp` stop with
+//! the same codes; the embedded emulator's temporary directory is gone on
+//! every one of these exits.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The CLI with `args`, its temporary files in `tmp`, stdout and stderr piped.
+fn start(args: &[&str], tmp: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .args(args)
+        .env("TMPDIR", tmp)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI starts")
+}
+
+/// Reads `child`'s stderr on a thread until a line contains `marker`; the
+/// receiver then gets all of stderr once it closes.
+fn wait_for_stderr(child: &mut Child, marker: &str) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let (all_tx, all_rx) = mpsc::channel();
+    let wanted = marker.to_owned();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut seen = Some(seen_tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&wanted)
+                && let Some(tx) = seen.take()
+            {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        let _ = all_tx.send(all);
+    });
+    if seen_rx.recv_timeout(Duration::from_secs(120)).is_err() {
+        let _ = child.kill();
+        panic!(
+            "no stderr line with {marker:?}: {}",
+            all_rx.recv().unwrap_or_default()
+        );
+    }
+    all_rx
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits for `child` to exit: its code, stdout and how long it took.
+fn finish(mut child: Child) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    (status.code(), stdout, started.elapsed())
+}
+
+/// The emulator directories left in `tmp`.
+fn leftovers(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pinpoint-emulator-"))
+        .collect()
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run whose import job takes a minute, signalled while it waits for it.
+fn cancel_a_waiting_run(signal_name: &str, code: i32) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = start(
+        &[
+            "run",
+            "-v",
+            "--emulator-job-step-ms",
+            "60000",
+            "--input",
+            &example("1-customers-csv.json"),
+        ],
+        tmp.path(),
+    );
+    let stderr = wait_for_stderr(&mut child, "stage: waiting-for-job");
+    assert_eq!(leftovers(tmp.path()).len(), 1, "the emulator's directory");
+    signal(&child, signal_name);
+    let (exit, stdout, took) = finish(child);
+    let stderr = stderr.recv().unwrap();
+    assert_eq!(exit, Some(code), "{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let error = &v["error"];
+    assert_eq!(error["type"], "Cancelled", "{v}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("SIG{signal_name} received")),
+        "{message}"
+    );
+    assert!(error["import_job_id"].is_string(), "{v}");
+    assert!(error["segment_id"].is_string(), "{v}");
+    assert!(error["staged_object"].is_string(), "{v}");
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_cancels_a_run_with_exit_130() {
+    cancel_a_waiting_run("INT", 130);
+}
+
+#[test]
+fn sigterm_cancels_a_run_with_exit_143() {
+    cancel_a_waiting_run("TERM", 143);
+}
+
+#[test]
+fn a_second_signal_exits_at_once_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = start(
+        &[
+            "run",
+            "-v",
+            "--emulator-job-step-ms",
+            "60000",
+            "--input",
+            &example("2-beta-testers-json.json"),
+        ],
+        tmp.path(),
+    );
+    let _stderr = wait_for_stderr(&mut child, "stage: waiting-for-job");
+    signal(&child, "INT");
+    signal(&child, "INT");
+    let (exit, _stdout, took) = finish(child);
+    assert_eq!(exit, Some(130));
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn the_emulator_command_stops_on_sigterm_and_removes_its_directory() {
+    for (name, code) in [("TERM", 143), ("INT", 130)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = start(&["emulator", "--port", "0"], tmp.path());
+        let _stderr = wait_for_stderr(&mut child, "listening at");
+        assert_eq!(leftovers(tmp.path()).len(), 1);
+        signal(&child, name);
+        let (exit, _stdout, took) = finish(child);
+        assert_eq!(exit, Some(code), "SIG{name}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(leftovers(tmp.path()), Vec::<String>::new(), "SIG{name}");
+    }
+}
+
+#[test]
+fn the_mcp_server_removes_the_emulator_directory_on_every_exit() {
+    // Stdin closed before any client spoke: the session never started (exit 2).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .arg("mcp")
+        .env("TMPDIR", tmp.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stderr = wait_for_stderr(&mut child, "MCP server on stdio");
+    assert_eq!(leftovers(tmp.path()).len(), 1);
+    drop(child.stdin.take());
+    let (exit, _, _) = finish(child);
+    assert_eq!(exit, Some(2));
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+
+    // SIGTERM: exit 143.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+        .arg("mcp")
+        .env("TMPDIR", tmp.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stderr = wait_for_stderr(&mut child, "MCP server on stdio");
+    signal(&child, "TERM");
+    let (exit, _, took) = finish(child);
+    assert_eq!(exit, Some(143));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+}
