@@ -1606,6 +1606,59 @@ async fn get_segments_pages_with_tokens_and_delete_segment() {
     emu.shutdown().await;
 }
 
+/// `DelayAnswer` answers late with the state at arrival, and what the request did is
+/// visible at once; `Delay` acts late.
+#[tokio::test]
+async fn a_delayed_answer_shows_the_state_at_arrival() {
+    let emu = start().await;
+    let signer = Signer::default_creds();
+    let hold = Duration::from_secs(1);
+    // Until `op`'s fault is taken (the request arrived), plus time to act on it.
+    let arrived = |op| {
+        let emu = &emu;
+        async move {
+            while emu.pending_faults(op) > 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    emu.inject(Operation::GetSegments, Fault::DelayAnswer(hold));
+    let started = std::time::Instant::now();
+    let (addr, host) = (emu.local_addr(), emu.local_addr().to_string());
+    let path = app_path("/segments");
+    let headers = signer.sign("mobiletargeting", "GET", &path, "", &host, b"");
+    let held = tokio::spawn(async move { send(addr, "GET", &path, &headers, b"").await });
+    arrived(Operation::GetSegments).await;
+    // Made while the answer is held: not in it.
+    emu.add_segment(SEED_APPLICATION_ID, "made meanwhile");
+    assert!(!held.is_finished(), "the answer is held");
+    let a = held.await.unwrap().unwrap();
+    assert!(started.elapsed() >= hold);
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(
+        a.json()["Item"].as_array().unwrap().is_empty(),
+        "{}",
+        a.text()
+    );
+    // `Delay` waits first, then lists: it sees what was made while it waited.
+    emu.inject(Operation::GetSegments, Fault::Delay(hold));
+    let b = pinpoint(&emu, &signer, "GET", &app_path("/segments"), "", None)
+        .await
+        .unwrap();
+    assert_eq!(b.json()["Item"].as_array().unwrap().len(), 1);
+    // A held PutObject has stored the object before it answers.
+    emu.inject(Operation::PutObject, Fault::DelayAnswer(hold));
+    let path = format!("/{DEFAULT_BUCKET}/held.csv");
+    let headers = signer.sign("s3", "PUT", &path, "", &host, b"x");
+    let put = tokio::spawn(async move { send(addr, "PUT", &path, &headers, b"x").await });
+    arrived(Operation::PutObject).await;
+    assert_eq!(emu.objects(DEFAULT_BUCKET), ["held.csv"]);
+    assert!(!put.is_finished(), "the answer is held");
+    assert_eq!(put.await.unwrap().unwrap().status, 200);
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn faults_are_consumed_in_order() {
     let emu = start().await;
