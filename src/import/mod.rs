@@ -201,14 +201,19 @@ impl Staged {
 /// How the run's own segment fared.
 enum Contest {
     /// It is the one of its name: the output.
-    Won(ImportOutput),
-    /// `winner` is; the run's `job` (ended, unless the run does not wait)
-    /// made `segment`.
-    Lost {
-        job: ImportJob,
-        segment: String,
-        winner: Segment,
-    },
+    Won(Box<ImportOutput>),
+    /// Another segment is.
+    Lost(Box<Lost>),
+}
+
+/// A run's segment that is not the one of its name.
+struct Lost {
+    /// The run's job (ended, unless the run does not wait).
+    job: ImportJob,
+    /// The segment the job made.
+    segment: String,
+    /// The segment that stays.
+    winner: Segment,
 }
 
 struct Flow<'a, T, R> {
@@ -274,12 +279,8 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
 
         let own = self.own.clone();
         match self.contest(endpoints_submitted) {
-            Ok(Contest::Won(out)) => self.finish(&own, Ok(out)),
-            Ok(Contest::Lost {
-                job,
-                segment,
-                winner,
-            }) => self.concede(job, segment, winner, endpoints_submitted),
+            Ok(Contest::Won(out)) => self.finish(&own, Ok(*out)),
+            Ok(Contest::Lost(lost)) => self.concede(*lost, endpoints_submitted),
             Err(e) => self.finish(&own, Err(e)),
         }
     }
@@ -299,16 +300,16 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         match name_race::decide(&segment, &named) {
             Decision::Won => self
                 .output(job, segment, endpoints_submitted)
-                .map(Contest::Won),
-            Decision::Lost(winner) => Ok(Contest::Lost {
+                .map(|out| Contest::Won(Box::new(out))),
+            Decision::Lost(winner) => Ok(Contest::Lost(Box::new(Lost {
                 job,
                 segment,
                 winner,
-            }),
+            }))),
             // Without waiting, a segment may not be listed yet; no other is.
             Decision::Gone if !self.client.settings.wait_for_completion => self
                 .output(job, segment, endpoints_submitted)
-                .map(Contest::Won),
+                .map(|out| Contest::Won(Box::new(out))),
             Decision::Gone => {
                 let mut err = NodeError::new(
                     ErrorKind::ServiceError,
@@ -484,16 +485,15 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         err
     }
 
-    /// The run's segment lost its name to `winner`: once the run's job has
+    /// The run's segment lost its name to the winner: once the run's job has
     /// ended, delete its object and then its segment; then return the
     /// winner if it was made from this data, else `DuplicateSegmentName`.
-    fn concede(
-        &mut self,
-        job: ImportJob,
-        segment: String,
-        winner: Segment,
-        endpoints_submitted: u64,
-    ) -> Result<ImportOutput, NodeError> {
+    fn concede(&mut self, lost: Lost, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+        let Lost {
+            job,
+            segment,
+            winner,
+        } = lost;
         self.client.runtime.log(
             Level::Info,
             &format!(
@@ -710,16 +710,16 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             if running.contains(&self.data.s3_url(&key)) {
                 continue;
             }
-            if let Ok(staged) = Staged::new(settings, &self.data, key) {
-                if self.delete_staged(&staged) {
-                    self.client.runtime.log(
-                        Level::Info,
-                        &format!(
-                            "deleted {}, staged by an earlier run of this data that did not finish",
-                            staged.s3_url
-                        ),
-                    );
-                }
+            if let Ok(staged) = Staged::new(settings, &self.data, key)
+                && self.delete_staged(&staged)
+            {
+                self.client.runtime.log(
+                    Level::Info,
+                    &format!(
+                        "deleted {}, staged by an earlier run of this data that did not finish",
+                        staged.s3_url
+                    ),
+                );
             }
         }
     }

@@ -144,7 +144,10 @@ mod tests {
             Decision::Lost(older.clone())
         );
         // Not listed, others are: lost to the oldest of them.
-        assert_eq!(decide("own", &[younger.clone()]), Decision::Lost(younger));
+        assert_eq!(
+            decide("own", std::slice::from_ref(&younger)),
+            Decision::Lost(younger)
+        );
         assert_eq!(decide("own", &[]), Decision::Gone);
     }
 }

@@ -1228,7 +1228,7 @@ fn a_rerun_removes_what_a_run_of_its_data_left_after_losing_the_name() {
     assert_eq!(err.kind, ErrorKind::DuplicateSegmentName);
     assert_eq!(err.details.segment_id.as_deref(), Some("seg-w"));
     assert_eq!(segment_ids(&aws), ["seg-w", "seg-running"]);
-    assert_eq!(staged_keys(&aws), [running.clone()]);
+    assert_eq!(staged_keys(&aws), std::slice::from_ref(&running));
     assert!(!ops(&aws).contains(&"PutObject"));
 }
 
