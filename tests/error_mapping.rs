@@ -671,9 +671,18 @@ async fn not_waiting_succeeds_right_after_create_import_job() {
         .unwrap();
     assert_eq!(staged(&emu), [key], "the job still needs the file");
     assert_eq!(count(&emu, Operation::GetImportJob), 0);
+    // After creating: one listing of the name (this run's segment is the
+    // one), no poll, no cleanup.
+    let after: Vec<Operation> = emu
+        .requests()
+        .iter()
+        .map(|r| r.operation)
+        .skip_while(|op| *op != Operation::CreateImportJob)
+        .collect();
     assert_eq!(
-        emu.requests().last().map(|r| r.operation),
-        Some(Operation::CreateImportJob)
+        after,
+        [Operation::CreateImportJob, Operation::GetSegments],
+        "{after:?}"
     );
     let jobs = emu.import_jobs(SEED_APPLICATION_ID);
     assert_eq!(jobs.len(), 1);

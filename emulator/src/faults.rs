@@ -143,6 +143,11 @@ pub enum Fault {
     },
     /// Wait this long, then process the request normally.
     Delay(Duration),
+    /// Process the request at once, then wait this long before answering: the answer
+    /// shows the state when the request arrived, and what the request did is visible
+    /// to other requests meanwhile (as when an answer is slow on its way back). Holding
+    /// the answers to many clients' first listing makes them all act on the same view.
+    DelayAnswer(Duration),
     /// Make an import job fail with these failures. On `CreateImportJob`: the job is
     /// created normally and fails (FAILING, then FAILED) when it reaches the processing
     /// step. On `GetImportJob`: the polled job (unless already finished) is answered as

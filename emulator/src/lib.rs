@@ -156,6 +156,9 @@ pub struct SegmentInfo {
     pub format: Option<String>,
     /// Endpoints imported per channel type.
     pub channel_counts: BTreeMap<String, u64>,
+    /// `CreationDate`: ISO 8601 to the millisecond, later for every segment
+    /// created later (never the same for two segments of one emulator).
+    pub creation_date: String,
 }
 
 /// An import job as the emulator holds it.
@@ -368,7 +371,8 @@ impl Emulator {
     /// needed) and returns its id.
     pub fn add_segment(&self, app: &str, name: &str) -> String {
         let mut state = lock(&self.shared.pinpoint);
-        let segment = Segment::new(Some(name.into()), None);
+        let created = state.segment_clock.next();
+        let segment = Segment::new(Some(name.into()), None, created);
         let id = segment.id.clone();
         state.add_app(app).segments.push(segment);
         id
@@ -394,6 +398,7 @@ impl Emulator {
                     .as_ref()
                     .map(|i| i.channel_counts.clone())
                     .unwrap_or_default(),
+                creation_date: s.creation_date.clone(),
             })
             .collect()
     }

@@ -190,7 +190,8 @@ pub(crate) fn handle(
     fail_job: Option<Vec<String>>,
 ) -> Response<Body> {
     let region = shared.region.as_str();
-    let mut state = lock(&shared.pinpoint);
+    let mut guard = lock(&shared.pinpoint);
+    let state = &mut *guard;
     match (resource, method) {
         (Resource::App(app), _) => match state.apps.get(app) {
             Some(a) => json_response(200, &a.to_json(region)),
@@ -277,6 +278,7 @@ pub(crate) fn handle(
                         size: 0,
                         channel_counts: Default::default(),
                     }),
+                    state.segment_clock.next(),
                 );
                 definition.segment_id = Some(seg.id.clone());
                 a.segments.push(seg);

@@ -95,9 +95,11 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
     let fault = lock(&shared.faults).pop(operation);
     let mut fail_job = None;
     let mut reset_after = false;
+    let mut hold_answer = None;
     match fault {
         None => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::DelayAnswer(d)) => hold_answer = Some(d),
         Some(Fault::Status {
             status,
             error_type,
@@ -137,6 +139,9 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Outc
         }
         _ => s3_request(shared, req, operation).await,
     };
+    if let Some(d) = hold_answer {
+        tokio::time::sleep(d).await;
+    }
     if reset_after {
         shared.record(record);
         return Outcome::Reset;

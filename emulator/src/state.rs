@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use super::util::{hex_id, now_iso8601};
+use time::OffsetDateTime;
+
+use super::util::{hex_id, iso8601, now_iso8601};
 
 /// The account id used in ARNs.
 pub(crate) const ACCOUNT_ID: &str = "123456789012";
@@ -139,6 +141,30 @@ pub(crate) struct App {
 #[derive(Debug, Default)]
 pub(crate) struct PinpointState {
     pub apps: HashMap<String, App>,
+    /// Gives new segments their creation dates.
+    pub segment_clock: SegmentClock,
+}
+
+/// The creation dates of segments: now, to the millisecond (the dates'
+/// precision), but always later than the one before, so the order of
+/// creation dates is the order of creation, without ties, as a client that
+/// keeps the oldest segment of a name relies on.
+#[derive(Debug, Default)]
+pub(crate) struct SegmentClock {
+    /// The last date given, in milliseconds since 1970.
+    last_ms: i128,
+}
+
+impl SegmentClock {
+    /// The creation date of a segment created now.
+    pub(crate) fn next(&mut self) -> String {
+        let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let ms = now_ms.max(self.last_ms + 1);
+        self.last_ms = ms;
+        OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+            .map(iso8601)
+            .unwrap_or_else(|_| now_iso8601())
+    }
 }
 
 impl PinpointState {
@@ -158,15 +184,19 @@ impl PinpointState {
 }
 
 impl Segment {
-    /// A new segment with a fresh id.
-    pub(crate) fn new(name: Option<String>, import: Option<ImportDefinition>) -> Segment {
-        let now = now_iso8601();
+    /// A new segment with a fresh id, created at `created` (from
+    /// [`SegmentClock::next`]).
+    pub(crate) fn new(
+        name: Option<String>,
+        import: Option<ImportDefinition>,
+        created: String,
+    ) -> Segment {
         Segment {
             id: hex_id(32),
             name,
             imported: import.is_some(),
-            creation_date: now.clone(),
-            last_modified_date: Some(now),
+            creation_date: created.clone(),
+            last_modified_date: Some(created),
             version: 1,
             import,
         }

@@ -1221,6 +1221,142 @@ async fn unpolled_import_jobs_run_in_the_background() {
     emu.shutdown().await;
 }
 
+/// Segments' `CreationDate`s are in creation order with no two alike, however fast they
+/// are made: a client that keeps the oldest segment of a name needs a strict order.
+#[tokio::test]
+async fn segment_creation_dates_follow_creation_order_without_ties() {
+    let emu = start().await;
+    let signer = Signer::default_creds();
+    let mut made = Vec::new();
+    for i in 0..40 {
+        // Both ways a segment is made: an import job's, and a test's own.
+        if i % 4 == 3 {
+            made.push(emu.add_segment(SEED_APPLICATION_ID, "Same name"));
+            continue;
+        }
+        let created = pinpoint(
+            &emu,
+            &signer,
+            "POST",
+            &app_path("/jobs/import"),
+            "",
+            Some(&import_request(&format!("k{i}.csv"), "Same name", "CSV")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status, 201, "{}", created.text());
+        made.push(
+            created.json()["Definition"]["SegmentId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let a = pinpoint(
+        &emu,
+        &signer,
+        "GET",
+        &app_path("/segments"),
+        "page-size=100",
+        None,
+    )
+    .await
+    .unwrap();
+    let listed: Vec<(String, String)> = a.json()["Item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["Id"].as_str().unwrap().to_owned(),
+                s["CreationDate"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, made, "listed in creation order");
+    for pair in listed.windows(2) {
+        // `yyyy-mm-ddThh:mm:ss.mmmZ`: as text, later is greater.
+        assert!(pair[0].1 < pair[1].1, "{pair:?}");
+    }
+    assert!(
+        listed
+            .iter()
+            .all(|(_, d)| d.len() == 24 && d.ends_with('Z'))
+    );
+    let infos = emu.segments(SEED_APPLICATION_ID);
+    assert_eq!(infos[0].creation_date, listed[0].1);
+    emu.shutdown().await;
+}
+
+/// A segment deleted while its import job runs: the job goes on and completes, and the
+/// segment stays deleted (the job does not make it again). Pinpoint documents nothing
+/// about this; the node never relies on it (it deletes a segment only once its job has
+/// ended).
+#[tokio::test]
+async fn a_segment_deleted_while_its_job_runs_stays_deleted_and_the_job_completes() {
+    let config = EmulatorConfig {
+        job_step: Duration::MAX,
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config, loopback()).await.unwrap();
+    let signer = Signer::default_creds();
+    let key = "deleted/endpoints.csv";
+    let put = s3(
+        &emu,
+        &signer,
+        "PUT",
+        &format!("/{DEFAULT_BUCKET}/{key}"),
+        b"ChannelType,Address\nSMS,+12065550100\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let created = pinpoint(
+        &emu,
+        &signer,
+        "POST",
+        &app_path("/jobs/import"),
+        "",
+        Some(&import_request(key, "deleted", "CSV")),
+    )
+    .await
+    .unwrap();
+    let job = created.json();
+    let job_id = job["Id"].as_str().unwrap().to_owned();
+    let segment_id = job["Definition"]["SegmentId"].as_str().unwrap().to_owned();
+    let deleted = pinpoint(
+        &emu,
+        &signer,
+        "DELETE",
+        &app_path(&format!("/segments/{segment_id}")),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let seen = poll_until_terminal(&emu, &signer, &job_id).await;
+    let done = seen.last().unwrap();
+    assert_eq!(done["JobStatus"], "COMPLETED", "{seen:?}");
+    assert_eq!(done["TotalProcessed"], 1);
+    assert_eq!(done["Definition"]["SegmentId"], segment_id.as_str());
+    assert!(emu.segments(SEED_APPLICATION_ID).is_empty());
+    let again = pinpoint(
+        &emu,
+        &signer,
+        "DELETE",
+        &app_path(&format!("/segments/{segment_id}")),
+        "",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status, 404);
+    assert_eq!(again.header("x-amzn-errortype"), Some("NotFoundException"));
+    emu.shutdown().await;
+}
+
 /// The job runner's knobs and lifetime: `job_step` zero ends jobs at once, `MAX` leaves
 /// them to polls; `shutdown` returns although jobs are still running, and dropping the
 /// emulator ends its tasks (the store's temporary directory goes with them).
@@ -1467,6 +1603,59 @@ async fn get_segments_pages_with_tokens_and_delete_segment() {
     .unwrap();
     assert_eq!(a.status, 404);
     assert_eq!(emu.segments(SEED_APPLICATION_ID).len(), 22);
+    emu.shutdown().await;
+}
+
+/// `DelayAnswer` answers late with the state at arrival, and what the request did is
+/// visible at once; `Delay` acts late.
+#[tokio::test]
+async fn a_delayed_answer_shows_the_state_at_arrival() {
+    let emu = start().await;
+    let signer = Signer::default_creds();
+    let hold = Duration::from_secs(1);
+    // Until `op`'s fault is taken (the request arrived), plus time to act on it.
+    let arrived = |op| {
+        let emu = &emu;
+        async move {
+            while emu.pending_faults(op) > 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    emu.inject(Operation::GetSegments, Fault::DelayAnswer(hold));
+    let started = std::time::Instant::now();
+    let (addr, host) = (emu.local_addr(), emu.local_addr().to_string());
+    let path = app_path("/segments");
+    let headers = signer.sign("mobiletargeting", "GET", &path, "", &host, b"");
+    let held = tokio::spawn(async move { send(addr, "GET", &path, &headers, b"").await });
+    arrived(Operation::GetSegments).await;
+    // Made while the answer is held: not in it.
+    emu.add_segment(SEED_APPLICATION_ID, "made meanwhile");
+    assert!(!held.is_finished(), "the answer is held");
+    let a = held.await.unwrap().unwrap();
+    assert!(started.elapsed() >= hold);
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(
+        a.json()["Item"].as_array().unwrap().is_empty(),
+        "{}",
+        a.text()
+    );
+    // `Delay` waits first, then lists: it sees what was made while it waited.
+    emu.inject(Operation::GetSegments, Fault::Delay(hold));
+    let b = pinpoint(&emu, &signer, "GET", &app_path("/segments"), "", None)
+        .await
+        .unwrap();
+    assert_eq!(b.json()["Item"].as_array().unwrap().len(), 1);
+    // A held PutObject has stored the object before it answers.
+    emu.inject(Operation::PutObject, Fault::DelayAnswer(hold));
+    let path = format!("/{DEFAULT_BUCKET}/held.csv");
+    let headers = signer.sign("s3", "PUT", &path, "", &host, b"x");
+    let put = tokio::spawn(async move { send(addr, "PUT", &path, &headers, b"x").await });
+    arrived(Operation::PutObject).await;
+    assert_eq!(emu.objects(DEFAULT_BUCKET), ["held.csv"]);
+    assert!(!put.is_finished(), "the answer is held");
+    assert_eq!(put.await.unwrap().unwrap().status, 200);
     emu.shutdown().await;
 }
 

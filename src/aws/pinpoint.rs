@@ -244,6 +244,8 @@ pub struct Segment {
     pub segment_type: Option<String>,
     /// Where an imported segment came from.
     pub import_definition: Option<SegmentImportDefinition>,
+    /// When the segment was created (ISO 8601).
+    pub creation_date: Option<String>,
 }
 
 /// One page of a paged Pinpoint listing.

@@ -23,3 +23,80 @@ pub fn delete_object(object_url: &http::Uri) -> Request {
     *r.uri_mut() = object_url.clone();
     r
 }
+
+/// `ListObjectsV2` at `list_url` (from [`super::urls::s3_list_uri`]).
+pub fn list_objects(list_url: &http::Uri) -> Request {
+    let mut r = http::Request::new(Vec::new());
+    *r.method_mut() = http::Method::GET;
+    *r.uri_mut() = list_url.clone();
+    r
+}
+
+/// The keys a `ListObjectsV2` answer lists (`<Contents><Key>`), unescaped.
+pub fn listed_keys(body: &[u8]) -> Vec<String> {
+    let xml = String::from_utf8_lossy(body);
+    let mut keys = Vec::new();
+    let mut rest = xml.as_ref();
+    while let Some(start) = rest.find("<Key>") {
+        rest = &rest[start + "<Key>".len()..];
+        let Some(end) = rest.find("</Key>") else {
+            break;
+        };
+        keys.push(xml_unescape(&rest[..end]));
+        rest = &rest[end..];
+    }
+    keys
+}
+
+/// The five predefined XML entities and numeric character references.
+fn xml_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let Some(semi) = rest.find(';') else {
+            break;
+        };
+        let entity = &rest[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_read_and_unescaped() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>p/a-0123.csv</Key><Size>3</Size></Contents><Contents><Key>p/x&amp;y&lt;&#x41;&#66;.csv</Key><Size>3</Size></Contents></ListBucketResult>"#;
+        assert_eq!(listed_keys(body), ["p/a-0123.csv", "p/x&y<AB.csv"]);
+        assert!(listed_keys(b"<ListBucketResult></ListBucketResult>").is_empty());
+        assert_eq!(listed_keys(b"<Key>a &bogus; &amp"), Vec::<String>::new());
+        assert_eq!(xml_unescape("a &bogus; &amp"), "a &bogus; &amp");
+    }
+}

@@ -61,12 +61,34 @@ pub fn checked_pinpoint_base(settings: &Settings) -> Result<String, NodeError> {
 /// the endpoint is at fault, else `staging-bucket` (the key is
 /// percent-encoded, the bucket is not).
 pub fn s3_object_uri(settings: &Settings, key: &str) -> Result<http::Uri, NodeError> {
+    parse_s3(settings, s3_object_url(settings, key))
+}
+
+/// The URL of `ListObjectsV2` of at most `max_keys` keys of the staging
+/// bucket that start with `prefix`, parsed (errors as [`s3_object_uri`]).
+pub fn s3_list_uri(
+    settings: &Settings,
+    prefix: &str,
+    max_keys: u32,
+) -> Result<http::Uri, NodeError> {
+    let (bucket_url, path_style) = s3_bucket_url(settings);
+    let slash = if path_style { "" } else { "/" };
+    parse_s3(
+        settings,
+        format!(
+            "{bucket_url}{slash}?list-type=2&max-keys={max_keys}&prefix={}",
+            encode_segment(prefix)
+        ),
+    )
+}
+
+/// Parses an S3 URL made from the settings, blaming the setting at fault.
+fn parse_s3(settings: &Settings, url: String) -> Result<http::Uri, NodeError> {
     let (base, setting) = match &settings.s3_endpoint {
         Some(endpoint) => (endpoint.clone(), "s3-endpoint"),
         None => (s3_default(settings), "region"),
     };
     parse_base(&base, setting)?;
-    let url = s3_object_url(settings, key);
     url.parse().map_err(|e| {
         NodeError::new(
             ErrorKind::InvalidSettings,
@@ -105,6 +127,13 @@ fn s3_default(settings: &Settings) -> String {
 
 /// The URL of an object in the staging bucket.
 pub fn s3_object_url(settings: &Settings, key: &str) -> String {
+    format!("{}/{}", s3_bucket_url(settings).0, encode_key(key))
+}
+
+/// The staging bucket's URL, without a trailing `/`, and whether it is in
+/// path style (`{endpoint}/{bucket}`) rather than virtual-hosted style
+/// (`{scheme}://{bucket}.{authority}`).
+fn s3_bucket_url(settings: &Settings) -> (String, bool) {
     let bucket = &settings.staging_bucket;
     let base = settings
         .s3_endpoint
@@ -112,9 +141,9 @@ pub fn s3_object_url(settings: &Settings, key: &str) -> String {
         .unwrap_or_else(|| s3_default(settings));
     let (scheme, authority) = base.split_once("://").unwrap_or(("https", base.as_str()));
     if use_path_style(settings.s3_path_style, authority, bucket) {
-        format!("{scheme}://{authority}/{bucket}/{}", encode_key(key))
+        (format!("{scheme}://{authority}/{bucket}"), true)
     } else {
-        format!("{scheme}://{bucket}.{authority}/{}", encode_key(key))
+        (format!("{scheme}://{bucket}.{authority}"), false)
     }
 }
 
@@ -259,6 +288,24 @@ mod tests {
         assert_eq!(s3_object_url(&s, "k"), "https://b-1.minio.example.com/k");
         let s = settings(Some("https://minio.example.com"), "b-1", PathStyle::Path);
         assert_eq!(s3_object_url(&s, "k"), "https://minio.example.com/b-1/k");
+    }
+
+    #[test]
+    fn listings_address_the_bucket_in_either_style() {
+        let s = settings(None, "my-bucket", PathStyle::Auto);
+        assert_eq!(
+            s3_list_uri(&s, "p/ab", 1000).unwrap(),
+            "https://my-bucket.s3.eu-west-2.amazonaws.com/?list-type=2&max-keys=1000&prefix=p%2Fab"
+        );
+        let s = settings(Some("http://127.0.0.1:4566"), "b-1", PathStyle::Auto);
+        assert_eq!(
+            s3_list_uri(&s, "pinpoint-imports/0f", 10).unwrap(),
+            "http://127.0.0.1:4566/b-1?list-type=2&max-keys=10&prefix=pinpoint-imports%2F0f"
+        );
+        let mut bad = settings(Some("http://127.0.0.1:4566"), "b-1", PathStyle::Auto);
+        bad.staging_bucket = "b 1".into();
+        let err = s3_list_uri(&bad, "p", 1).unwrap_err();
+        assert_eq!(err.details.setting.as_deref(), Some("staging-bucket"));
     }
 
     #[test]

@@ -2,21 +2,58 @@
 //!
 //! 1. check the input; read, validate and convert the data (nothing leaves
 //!    the sandbox unless it all passes);
-//! 2. `GetApp`; `GetSegments` (all pages) for a segment of the same name;
-//! 3. `PutObject` at a content-addressed key (same input, same key);
-//! 4. `CreateImportJob` with a new segment; poll `GetImportJob`;
-//! 5. delete the staged file; return the segment id.
+//! 2. `GetApp`; `GetSegments` (all pages) for the segments of the same name;
+//! 3. `PutObject` at this run's own key ([`staging`]);
+//! 4. `CreateImportJob` with a new segment; poll `GetImportJob` until the
+//!    job ends;
+//! 5. `GetSegments` again: the oldest segment of the name stays
+//!    ([`name_race`]); a run whose segment is not it removes what it made;
+//! 6. delete the staged file; return the segment id.
 //!
-//! A segment of the same name that was made from this very staged file is a
-//! retried run, not a duplicate: its result is returned and nothing is created.
+//! A segment of the same name that was made from the same data is a re-run,
+//! not a duplicate: its result is returned and nothing is created.
+//!
+//! # Many runs of one name at once
+//!
+//! Every caller gets success with the one segment of the name, or
+//! `DuplicateSegmentName` naming it; no import that succeeded is reported as
+//! `ImportJobFailed`; nothing a losing run made is left behind.
+//!
+//! - **Own objects.** A run stages its data at a key of its own (a random
+//!   nonce after the data's hash), so no run deletes an object another run's
+//!   job is reading. "The same data" is any key of the data's stem, the
+//!   nonce'd ones and the one key of earlier versions, so their segments
+//!   still resume.
+//! - **Decided after creating** ([`name_race`]): Pinpoint has no
+//!   conditional create. Once its job has ended (right after creating it
+//!   with `wait-for-completion=false`), a run lists the segments of its name;
+//!   the oldest stays.
+//! - **A run that lost** waits for its own job to end (it reads the run's
+//!   object), deletes its object, then its segment: the segment goes last
+//!   because until then it names the object, so a re-run can find and finish
+//!   the cleanup of a run that stopped half-way. Then, if the winner was made
+//!   from the same data, it returns the winner as a re-run would (waiting for
+//!   the winner's job); otherwise it reports `DuplicateSegmentName`. The
+//!   emulator lets a segment be deleted while its job runs (the job goes on
+//!   and completes); Pinpoint documents nothing about it, so the node never
+//!   does: it deletes only segments whose job has ended.
+//! - **Leftovers.** A run that finds, besides the oldest segment, one of its
+//!   own data whose job has ended, removes it (object, then segment): a run
+//!   of this data lost and did not finish. After a successful import the run
+//!   also deletes objects of its data that no running job reads
+//!   (`ListObjectsV2` of the stem): what runs stopped between `PutObject`
+//!   and `CreateImportJob` left. Any run that could still use such an object
+//!   would make a segment younger than the one that stays, so it loses
+//!   anyway.
 
 mod client;
 pub mod host;
+pub mod name_race;
+pub mod staging;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{
@@ -24,6 +61,7 @@ pub use host::{
     MIN_ATTEMPT_TIMEOUT, Runtime, Stage, Transport, TransportError, TransportErrorKind,
     attempt_timeout,
 };
+pub use staging::DataKeys;
 
 use crate::aws::pinpoint::{
     self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,
@@ -33,12 +71,17 @@ use crate::endpoints::{self, Limits, Prepared};
 use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
+use name_race::Decision;
+use staging::segment_s3_url;
 
 /// Page size asked of `GetSegments` and `GetImportJobs`.
 const PAGE_SIZE: u32 = 100;
 /// At most this many pages are read (100,000 segments), so a server that
 /// keeps sending tokens cannot keep the node forever.
 const MAX_PAGES: usize = 1000;
+/// Keys asked of the one `ListObjectsV2` page that finds objects left
+/// under the data's stem.
+const LIST_KEYS: u32 = 1000;
 
 /// What a successful run returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,7 +106,8 @@ pub struct ImportOutput {
     pub staged_object: String,
     /// Whether the staged file was deleted.
     pub staged_object_deleted: bool,
-    /// True when an earlier run had already made this segment from this file.
+    /// True when an earlier (or concurrent) run had already made this
+    /// segment from this data.
     pub reused_existing_segment: bool,
 }
 
@@ -103,28 +147,6 @@ pub fn limits(settings: &Settings) -> Limits {
     }
 }
 
-/// The staging key: `{prefix}{sha256(app, name, format, body)}.{ext}`, so a
-/// re-run of the same input stages the same object and finds its segment.
-pub fn staging_key(settings: &Settings, input: &ImportInput, body: &[u8]) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        input.application_id.as_bytes(),
-        input.segment_name.as_bytes(),
-        input.format.as_str().as_bytes(),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.update(body);
-    let digest = hex::encode(h.finalize());
-    format!(
-        "{}{}.{}",
-        settings.staging_prefix,
-        &digest[..32],
-        input.format.extension()
-    )
-}
-
 /// Runs the whole import.
 pub fn run<T: Transport, R: Runtime>(
     input: &ImportInput,
@@ -143,7 +165,8 @@ pub fn run<T: Transport, R: Runtime>(
             prepared.body.len()
         ),
     );
-    let key = staging_key(settings, input, &prepared.body);
+    let data = DataKeys::new(settings, input, &prepared.body);
+    let own = Staged::new(settings, &data, data.key(runtime.random()))?;
     let mut flow = Flow {
         client: Client {
             transport,
@@ -153,12 +176,13 @@ pub fn run<T: Transport, R: Runtime>(
             cleaning_up: false,
         },
         input,
-        object_url: urls::s3_object_uri(settings, &key)?,
-        s3_url: format!("s3://{}/{key}", settings.staging_bucket),
+        data,
+        own,
         pinpoint: urls::checked_pinpoint_base(settings)?,
         job_may_run: false,
         job: None,
-        staged: Staged::No,
+        file: None,
+        fate: Fate::NotSent,
     };
     let result = flow.run(prepared);
     match result {
@@ -167,11 +191,11 @@ pub fn run<T: Transport, R: Runtime>(
     }
 }
 
-/// What became of the staged file, for a cancelled run's report.
+/// What became of this run's own staged file, for a cancelled run's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Staged {
+enum Fate {
     /// Never sent.
-    No,
+    NotSent,
     /// Sent (or on its way when cancelled): it may exist.
     Sent,
     /// Deleted again.
@@ -180,24 +204,67 @@ enum Staged {
     Left(String),
 }
 
+/// An object in the staging bucket: its request URL and its `s3://` URL.
+#[derive(Debug, Clone)]
+struct Staged {
+    uri: http::Uri,
+    s3_url: String,
+}
+
+impl Staged {
+    fn new(settings: &Settings, data: &DataKeys, key: String) -> Result<Staged, NodeError> {
+        Ok(Staged {
+            uri: urls::s3_object_uri(settings, &key)?,
+            s3_url: data.s3_url(&key),
+        })
+    }
+}
+
+/// How the run's own segment fared.
+enum Contest {
+    /// It is the one of its name: the output.
+    Won(Box<ImportOutput>),
+    /// Another segment is.
+    Lost(Box<Lost>),
+}
+
+/// A run's segment that is not the one of its name.
+struct Lost {
+    /// The run's job (ended, unless the run does not wait).
+    job: ImportJob,
+    /// The segment the job made.
+    segment: String,
+    /// The segment that stays.
+    winner: Segment,
+}
+
 struct Flow<'a, T, R> {
     client: Client<'a, T, R>,
     input: &'a ImportInput,
-    object_url: http::Uri,
-    s3_url: String,
+    /// The keys of this input's data.
+    data: DataKeys,
+    /// This run's own staged object.
+    own: Staged,
     pinpoint: String,
-    /// An import job of this file may exist and not have ended, so it may
-    /// still need the staged file.
+    /// An import job that reads the object being finished may exist and
+    /// not have ended, so the object may still be needed.
     job_may_run: bool,
-    /// The import job (and its segment) once known.
+    /// The import job being finished and its segment, once known.
     job: Option<(String, String)>,
-    /// The staged file's fate.
-    staged: Staged,
+    /// The `s3://` URL of the object being finished (this run's own, or
+    /// the one a resumed segment was made from), once there is one.
+    file: Option<String>,
+    /// What became of this run's own object.
+    fate: Fate,
 }
 
 impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn app(&self) -> &str {
         &self.input.application_id
+    }
+
+    fn name(&self) -> &str {
+        &self.input.segment_name
     }
 
     fn run(&mut self, prepared: Prepared) -> Result<ImportOutput, NodeError> {
@@ -213,30 +280,20 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         self.client
             .runtime
             .progress(Stage::CheckingSegments, 0, None);
-        if let Some(existing) = self.segment_named(&self.input.segment_name.clone())? {
-            let from_this_file = existing
-                .import_definition
-                .as_ref()
-                .and_then(|d| d.s3_url.as_deref())
-                == Some(self.s3_url.as_str());
-            if !from_this_file {
-                let mut err = NodeError::new(
-                    ErrorKind::DuplicateSegmentName,
-                    format!(
-                        "a segment named \"{}\" already exists in this project (id {}); choose another name",
-                        quote(&self.input.segment_name),
-                        quote(&existing.id)
-                    ),
-                )
-                .with_field("segment_name");
-                err.details.segment_id = Some(existing.id);
-                return Err(err);
-            }
+        let named = self.segments_named(Some(Stage::CheckingSegments))?;
+        if let Some(oldest) = name_race::oldest(&named).cloned() {
+            self.remove_leftovers(&named, &oldest.id);
+            let Some(key) = self.data.key_of_segment(&oldest).map(str::to_owned) else {
+                return Err(duplicate(self.name(), &oldest.id, ""));
+            };
             self.client.runtime.log(
                 Level::Info,
-                "this file was imported before into this segment; resuming",
+                &format!(
+                    "segment {} of this name was made from this data before; resuming",
+                    oldest.id
+                ),
             );
-            return self.resume(existing, endpoints_submitted);
+            return self.resume(oldest, key, endpoints_submitted);
         }
 
         self.client
@@ -246,24 +303,31 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Format::Csv => "text/csv",
             Format::Json => "application/x-ndjson",
         };
-        let put = s3::put_object(&self.object_url, prepared.body, content_type);
-        self.staged = Staged::Sent;
-        let result = match self.client.s3("PutObject", &put) {
-            Ok(_) => self.create_and_wait(endpoints_submitted),
+        let put = s3::put_object(&self.own.uri, prepared.body, content_type);
+        self.fate = Fate::Sent;
+        self.file = Some(self.own.s3_url.clone());
+        let own = self.own.clone();
+        match self.client.s3("PutObject", &put) {
+            Ok(_) => {}
             // Cancelled while the body was on its way: S3 may have stored it.
-            Err(e) if e.kind == ErrorKind::Cancelled => Err(e),
+            Err(e) if e.kind == ErrorKind::Cancelled => return self.finish(&own, Err(e)),
             Err(e) => return Err(e),
-        };
-        self.finish(result)
+        }
+
+        match self.contest(endpoints_submitted) {
+            Ok(Contest::Won(out)) => self.finish(&own, Ok(*out)),
+            Ok(Contest::Lost(lost)) => self.concede(*lost, endpoints_submitted),
+            Err(e) => self.finish(&own, Err(e)),
+        }
     }
 
     /// A cancelled run's error, saying what it leaves behind: a job that
     /// keeps running (with its segment and the staged file it reads), a
     /// staged file that could not be deleted, or nothing.
     fn cancelled(&self, mut err: NodeError) -> NodeError {
-        let file = &self.s3_url;
+        let file = self.file.clone().unwrap_or_default();
         let rerun = "run again with the same input to wait for it and clean up";
-        let left = match (&self.job, self.job_may_run, &self.staged) {
+        let left = match (&self.job, self.job_may_run, &self.fate) {
             (Some((job, segment)), true, _) => {
                 err.details.import_job_id = Some(job.clone());
                 err.details.segment_id = Some(segment.clone());
@@ -281,21 +345,21 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             (Some((job, segment)), false, _) => {
                 err.details.import_job_id = Some(job.clone());
                 err.details.segment_id = Some(segment.clone());
-                format!("import job {job} had ended (segment {segment})")
-            }
-            (None, false, Staged::No) => "nothing was created in AWS".to_owned(),
-            (None, false, Staged::Deleted) => {
                 format!(
-                    "no import job was created and the staged file {file} was deleted: nothing is left"
+                    "import job {job} had ended (segment {segment}): run again with the same input for its result"
                 )
             }
-            (None, false, Staged::Sent) => {
+            (None, false, Fate::NotSent) => "nothing was created in AWS".to_owned(),
+            (None, false, Fate::Deleted) => format!(
+                "no import job was created and the staged file {file} was deleted: nothing is left"
+            ),
+            (None, false, Fate::Sent) => {
                 err.details.staged_object = Some(file.clone());
                 format!(
                     "no import job was created; the staged file {file} is kept (`delete-staged-object` is false)"
                 )
             }
-            (None, false, Staged::Left(why)) => {
+            (None, false, Fate::Left(why)) => {
                 err.details.staged_object = Some(file.clone());
                 format!(
                     "no import job was created, but the staged file {file} could not be deleted ({why}): delete it, or run again with the same input"
@@ -306,49 +370,92 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         err
     }
 
-    /// Creates the job and waits for it; the staged file is still there.
-    fn create_and_wait(&mut self, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+    /// Creates the job, waits for it to end (if the settings say so), and
+    /// decides whether its segment is the one of its name.
+    fn contest(&mut self, endpoints_submitted: u64) -> Result<Contest, NodeError> {
+        let job = self.create()?;
+        let segment = self.segment_id_of(&job)?;
+        self.job = Some((job.id.clone(), segment.clone()));
+        let job = if self.client.settings.wait_for_completion {
+            self.poll(job, &segment)?
+        } else {
+            job
+        };
+        // Progress does not go back to `checking-segments` here.
+        let named = self.segments_named(None)?;
+        match name_race::decide(&segment, &named) {
+            Decision::Won => self
+                .output(job, segment, endpoints_submitted)
+                .map(|out| Contest::Won(Box::new(out))),
+            Decision::Lost(winner) => Ok(Contest::Lost(Box::new(Lost {
+                job,
+                segment,
+                winner,
+            }))),
+            // Without waiting, a segment may not be listed yet; no other is.
+            Decision::Gone if !self.client.settings.wait_for_completion => self
+                .output(job, segment, endpoints_submitted)
+                .map(|out| Contest::Won(Box::new(out))),
+            Decision::Gone => {
+                let mut err = NodeError::new(
+                    ErrorKind::ServiceError,
+                    format!(
+                        "import job {} ended, but its segment {segment} is no longer in the project: it was deleted while the import ran",
+                        job.id
+                    ),
+                );
+                err.details.import_job_id = Some(job.id);
+                err.details.segment_id = Some(segment);
+                Err(err)
+            }
+        }
+    }
+
+    /// Sends `CreateImportJob`, and after a connection that broke, finds the
+    /// job it may have made before sending it again.
+    fn create(&mut self) -> Result<ImportJob, NodeError> {
         self.client.runtime.progress(Stage::CreatingJob, 0, None);
         let body = ImportJobRequest::new_segment(
             self.input.format,
-            self.s3_url.clone(),
+            self.own.s3_url.clone(),
             self.client.settings.import_role_arn.clone(),
             self.input.segment_name.clone(),
         );
         let request = pinpoint::create_import_job(&self.pinpoint, self.app(), &body)?;
-        let job = match self.send_create(&request) {
-            Ok(job) => job,
+        match self.send_create(&request) {
+            Ok(job) => Ok(job),
             // Cancelled on its way: the job may exist; the run stops here.
             Err(Failure::Ambiguous(e)) if e.kind == TransportErrorKind::Cancelled => {
-                return Err(NodeError::new(
+                Err(NodeError::new(
                     ErrorKind::Cancelled,
                     "the run was cancelled during CreateImportJob",
-                ));
+                ))
             }
             Err(Failure::Ambiguous(e)) => {
                 self.client.runtime.log(
                     Level::Warn,
                     &format!("CreateImportJob may or may not have reached Pinpoint ({}); looking the job up", e.message),
                 );
-                // Before this run there was no segment of this name; if there
-                // is one made from this file now, the job that made it is ours.
-                // (An older job of the same file, say a FAILED one, is not.)
-                let ours = match self.segment_from_this_file()? {
-                    Some(segment) => self.job_for_this_file(&segment.id)?,
+                // This run's object is its own: a segment made from it, and
+                // its job, are this run's.
+                let own_url = self.own.s3_url.clone();
+                let ours = self
+                    .segments_named(None)?
+                    .into_iter()
+                    .find(|s| segment_s3_url(s) == Some(own_url.as_str()));
+                let job = match ours {
+                    Some(segment) => self.job_for(&segment.id, &own_url)?,
                     None => None,
                 };
-                match ours {
-                    Some(job) => job,
+                match job {
+                    Some(job) => Ok(job),
                     None => self
                         .send_create(&request)
-                        .map_err(|e| client::plain(e, "CreateImportJob"))?,
+                        .map_err(|e| client::plain(e, "CreateImportJob")),
                 }
             }
-            Err(e) => return Err(client::plain(e, "CreateImportJob")),
-        };
-        let segment_id = self.segment_id_of(&job)?;
-        self.job = Some((job.id.clone(), segment_id.clone()));
-        self.wait(job, segment_id, endpoints_submitted)
+            Err(e) => Err(client::plain(e, "CreateImportJob")),
+        }
     }
 
     /// Sends `CreateImportJob` once and reads the job. A job may run from
@@ -365,54 +472,59 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         parse_json(response.body(), "CreateImportJob").map_err(Failure::Failed)
     }
 
-    /// Waits for `job` unless the settings say not to, then builds the output.
-    fn wait(
+    /// Polls `job` (of `segment_id`) until it ends, or `TimedOut` after
+    /// `max-wait-seconds`.
+    fn poll(&mut self, mut job: ImportJob, segment_id: &str) -> Result<ImportJob, NodeError> {
+        let settings = self.client.settings;
+        self.job_may_run = !job.is_terminal();
+        let start = self.client.runtime.monotonic();
+        let mut interval = settings.poll_interval;
+        while !job.is_terminal() {
+            let waited = self.client.runtime.monotonic().saturating_sub(start);
+            if waited >= settings.max_wait {
+                let mut err = NodeError::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "import job {} (segment {segment_id}) was still {} after {} s; it may still finish: look it up with GetImportJob",
+                        job.id,
+                        job.job_status,
+                        waited.as_secs()
+                    ),
+                );
+                err.details.import_job_id = Some(job.id);
+                err.details.segment_id = Some(segment_id.to_owned());
+                return Err(err);
+            }
+            self.client.runtime.progress(
+                Stage::WaitingForJob,
+                job.completed_pieces.unwrap_or(0),
+                job.total_pieces.filter(|t| *t > 0),
+            );
+            self.client
+                .runtime
+                .sleep(interval.min(settings.max_wait - waited));
+            interval = (interval + interval / 2).min(settings.poll_max_interval);
+            let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
+            let response = self
+                .client
+                .pinpoint("GetImportJob", &request, Idempotency::Safe)
+                .map_err(|e| client::plain(e, "GetImportJob"))?;
+            job = parse_json(response.body(), "GetImportJob")?;
+        }
+        self.job_may_run = false;
+        Ok(job)
+    }
+
+    /// The output of `job`, which made `segment_id`; a FAILED job is
+    /// `ImportJobFailed` (and its segment deleted).
+    fn output(
         &mut self,
-        mut job: ImportJob,
+        job: ImportJob,
         segment_id: String,
         endpoints_submitted: u64,
     ) -> Result<ImportOutput, NodeError> {
-        let settings = self.client.settings;
-        self.job_may_run = !job.is_terminal();
-        if settings.wait_for_completion {
-            let start = self.client.runtime.monotonic();
-            let mut interval = settings.poll_interval;
-            while !job.is_terminal() {
-                let waited = self.client.runtime.monotonic().saturating_sub(start);
-                if waited >= settings.max_wait {
-                    let mut err = NodeError::new(
-                        ErrorKind::TimedOut,
-                        format!(
-                            "import job {} (segment {segment_id}) was still {} after {} s; it may still finish: look it up with GetImportJob",
-                            job.id,
-                            job.job_status,
-                            waited.as_secs()
-                        ),
-                    );
-                    err.details.import_job_id = Some(job.id);
-                    err.details.segment_id = Some(segment_id);
-                    return Err(err);
-                }
-                self.client.runtime.progress(
-                    Stage::WaitingForJob,
-                    job.completed_pieces.unwrap_or(0),
-                    job.total_pieces.filter(|t| *t > 0),
-                );
-                self.client
-                    .runtime
-                    .sleep(interval.min(settings.max_wait - waited));
-                interval = (interval + interval / 2).min(settings.poll_max_interval);
-                let request = pinpoint::get_import_job(&self.pinpoint, self.app(), &job.id)?;
-                let response = self
-                    .client
-                    .pinpoint("GetImportJob", &request, Idempotency::Safe)
-                    .map_err(|e| client::plain(e, "GetImportJob"))?;
-                job = parse_json(response.body(), "GetImportJob")?;
-            }
-            self.job_may_run = false;
-            if job.job_status == "FAILED" {
-                return Err(self.job_failed(job, segment_id));
-            }
+        if job.job_status == "FAILED" {
+            return Err(self.job_failed(job, segment_id));
         }
         let done = job.job_status == "COMPLETED";
         let failed = job.total_failures.unwrap_or(0);
@@ -433,7 +545,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             segment_name: self.input.segment_name.clone(),
             job_status: job.job_status,
             endpoints_submitted,
-            staged_object: self.s3_url.clone(),
+            staged_object: job.definition.s3_url.unwrap_or_default(),
             staged_object_deleted: false,
             reused_existing_segment: false,
         })
@@ -443,13 +555,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
         self.client.cleaning_up = self.client.runtime.cancelled();
-        let deleted = pinpoint::delete_segment(&self.pinpoint, self.app(), &segment_id).is_ok_and(
-            |request| {
-                self.client
-                    .pinpoint("DeleteSegment", &request, Idempotency::Safe)
-                    .is_ok()
-            },
-        );
+        let deleted = self.delete_segment(&segment_id).is_ok();
         let first = job
             .failures
             .first()
@@ -473,9 +579,151 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         err
     }
 
-    /// Deletes the staged file where that is safe, and reports on it.
+    /// The run's segment lost its name to the winner: once the run's job has
+    /// ended, delete its object and then its segment; then return the
+    /// winner if it was made from this data, else `DuplicateSegmentName`.
+    fn concede(&mut self, lost: Lost, endpoints_submitted: u64) -> Result<ImportOutput, NodeError> {
+        let Lost {
+            job,
+            segment,
+            winner,
+        } = lost;
+        self.client.runtime.log(
+            Level::Info,
+            &format!(
+                "segment {} of this name is older than this run's segment {segment}: it stays, and this run removes what it made",
+                winner.id
+            ),
+        );
+        if !job.is_terminal() {
+            // The job reads the run's object until it ends.
+            if let Err(mut e) = self.poll(job, &segment) {
+                e.message = format!(
+                    "the older segment {} has this name, so this run's segment is to go once its job ends, but: {}; a re-run removes it",
+                    winner.id, e.message
+                );
+                return Err(e);
+            }
+        }
+        self.client.runtime.progress(Stage::CleaningUp, 0, None);
+        self.client.cleaning_up = self.client.runtime.cancelled();
+        let own = self.own.clone();
+        let _ = self.delete_staged(&own);
+        let kept = match self.delete_segment(&segment) {
+            Ok(()) => String::new(),
+            Err(e) => {
+                self.client.runtime.log(
+                    Level::Warn,
+                    &format!(
+                        "could not delete this run's segment {segment}: {}",
+                        e.message
+                    ),
+                );
+                format!(
+                    "; this run's own segment {segment} could not be deleted (a re-run of this data removes it)"
+                )
+            }
+        };
+        if let Some(key) = self.data.key_of_segment(&winner).map(str::to_owned) {
+            self.client.runtime.log(
+                Level::Info,
+                &format!(
+                    "segment {} was made from this same data; returning it",
+                    winner.id
+                ),
+            );
+            return self.resume(winner, key, endpoints_submitted);
+        }
+        self.client.runtime.progress(Stage::Done, 1, Some(1));
+        Err(duplicate(self.name(), &winner.id, &kept))
+    }
+
+    /// Removes, besides `winner`, the segments of the name made from this
+    /// data whose job has ended: a run of this data lost the name and did
+    /// not finish removing them. Best effort: failures are logged.
+    fn remove_leftovers(&mut self, named: &[Segment], winner: &str) {
+        let leftovers: Vec<(String, String)> = named
+            .iter()
+            .filter(|s| s.id != winner)
+            .filter_map(|s| {
+                let key = self.data.key_of_segment(s)?;
+                Some((s.id.clone(), key.to_owned()))
+            })
+            .collect();
+        for (id, key) in leftovers {
+            let url = self.data.s3_url(&key);
+            match self.job_for(&id, &url) {
+                Ok(Some(job)) if job.is_terminal() => {}
+                // Still running (its run removes it when it ends), or not found.
+                Ok(_) => continue,
+                Err(e) => {
+                    self.client.runtime.log(
+                        Level::Warn,
+                        &format!("could not look up the job of segment {id}: {}", e.message),
+                    );
+                    continue;
+                }
+            }
+            self.client.runtime.progress(Stage::CleaningUp, 0, None);
+            let staged = match Staged::new(self.client.settings, &self.data, key) {
+                Ok(staged) => staged,
+                Err(_) => continue,
+            };
+            let _ = self.delete_staged(&staged);
+            match self.delete_segment(&id) {
+                Ok(()) => self.client.runtime.log(
+                    Level::Info,
+                    &format!("removed segment {id}, left by a run of this data that lost the name"),
+                ),
+                Err(e) => self.client.runtime.log(
+                    Level::Warn,
+                    &format!("could not remove segment {id}, left by a run of this data that lost the name: {}", e.message),
+                ),
+            }
+        }
+    }
+
+    /// `DeleteSegment`; a segment that is already gone counts as deleted.
+    fn delete_segment(&mut self, segment_id: &str) -> Result<(), NodeError> {
+        let request = pinpoint::delete_segment(&self.pinpoint, self.app(), segment_id)?;
+        match self
+            .client
+            .pinpoint("DeleteSegment", &request, Idempotency::Safe)
+        {
+            Ok(_) => Ok(()),
+            Err(Failure::Failed(e)) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(client::plain(e, "DeleteSegment")),
+        }
+    }
+
+    /// Deletes `staged` if the settings allow; whether it is gone, or why
+    /// it could not be deleted (also logged).
+    fn delete_staged(&mut self, staged: &Staged) -> Result<bool, String> {
+        if !self.client.settings.delete_staged_object {
+            return Ok(false);
+        }
+        let request = s3::delete_object(&staged.uri);
+        match self.client.s3("DeleteObject", &request) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                self.client.runtime.log(
+                    Level::Warn,
+                    &format!(
+                        "could not delete the staged file {}: {}",
+                        staged.s3_url, e.message
+                    ),
+                );
+                Err(e.message)
+            }
+        }
+    }
+
+    /// Deletes `staged` where that is safe, and reports on it. After a
+    /// completed import, also deletes what other runs of this data left
+    /// staged ([`Flow::sweep`]).
     fn finish(
         &mut self,
+        staged: &Staged,
         result: Result<ImportOutput, NodeError>,
     ) -> Result<ImportOutput, NodeError> {
         // A job that is still running (not waited for, timed out, or its
@@ -490,46 +738,136 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let deleted = if self.client.settings.delete_staged_object && !job_running {
             self.client.runtime.progress(Stage::CleaningUp, 0, None);
             self.client.cleaning_up = cancelled;
-            let request = s3::delete_object(&self.object_url);
-            match self.client.s3("DeleteObject", &request) {
-                Ok(_) => {
-                    self.staged = Staged::Deleted;
-                    true
-                }
-                Err(e) => {
-                    self.staged = Staged::Left(e.message.clone());
-                    self.client.runtime.log(
-                        Level::Warn,
-                        &format!(
-                            "could not delete the staged file {}: {}",
-                            self.s3_url, e.message
-                        ),
-                    );
-                    false
-                }
+            let outcome = self.delete_staged(staged);
+            if staged.s3_url == self.own.s3_url {
+                self.fate = match &outcome {
+                    Ok(true) => Fate::Deleted,
+                    Ok(false) => Fate::Sent,
+                    Err(why) => Fate::Left(why.clone()),
+                };
             }
+            outcome == Ok(true)
         } else {
             false
         };
+        if deleted && result.as_ref().is_ok_and(|o| o.job_status == "COMPLETED") {
+            self.sweep();
+        }
         self.client.runtime.progress(Stage::Done, 1, Some(1));
         result.map(|mut out| {
+            out.staged_object = staged.s3_url.clone();
             out.staged_object_deleted = deleted;
             out
         })
     }
 
-    /// A retried run: the segment exists and came from this file.
+    /// Deletes the objects of this data that no running import job reads:
+    /// left by runs that stopped after `PutObject` and before their job (or
+    /// before deleting). Called once this data's segment has its import
+    /// completed, so a run that could still use one loses its name to that
+    /// segment. Best effort: one page of `ListObjectsV2`; failures are
+    /// logged (without `s3:ListBucket` nothing is swept).
+    fn sweep(&mut self) {
+        let settings = self.client.settings;
+        let Ok(uri) = urls::s3_list_uri(settings, self.data.stem(), LIST_KEYS) else {
+            return;
+        };
+        let listed = match self.client.s3("ListObjectsV2", &s3::list_objects(&uri)) {
+            Ok(response) => s3::listed_keys(response.body()),
+            Err(e) => {
+                self.client.runtime.log(
+                    Level::Info,
+                    &format!(
+                        "could not list the staging prefix for objects that earlier runs of this data left ({}); they stay",
+                        e.message
+                    ),
+                );
+                return;
+            }
+        };
+        let left: Vec<String> = listed.into_iter().filter(|k| self.data.holds(k)).collect();
+        if left.is_empty() {
+            return;
+        }
+        let mut running: HashSet<String> = HashSet::new();
+        let scanned = self.scan_pages::<ImportJobs>(
+            "GetImportJobs",
+            pinpoint::get_import_jobs,
+            None,
+            |job| {
+                if !job.is_terminal()
+                    && let Some(url) = job.definition.s3_url
+                {
+                    running.insert(url);
+                }
+                false
+            },
+        );
+        if let Err(e) = scanned {
+            self.client.runtime.log(
+                Level::Info,
+                &format!(
+                    "could not list the import jobs, so objects that earlier runs of this data left stay: {}",
+                    e.message
+                ),
+            );
+            return;
+        }
+        for key in left {
+            if running.contains(&self.data.s3_url(&key)) {
+                continue;
+            }
+            if let Ok(staged) = Staged::new(settings, &self.data, key)
+                && self.delete_staged(&staged) == Ok(true)
+            {
+                self.client.runtime.log(
+                    Level::Info,
+                    &format!(
+                        "deleted {}, staged by an earlier run of this data that did not finish",
+                        staged.s3_url
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A re-run: `segment` exists and was made from this data, the object
+    /// at `key` (by an earlier run, or by a concurrent one this run lost its
+    /// name to).
     fn resume(
         &mut self,
         segment: Segment,
+        key: String,
         endpoints_submitted: u64,
     ) -> Result<ImportOutput, NodeError> {
         // Until the job is found, it may be running.
         self.job_may_run = true;
-        let result = match self.job_for_this_file(&segment.id)? {
+        let staged = Staged::new(self.client.settings, &self.data, key)?;
+        let url = staged.s3_url.clone();
+        self.file = Some(url.clone());
+        let result = self.resumed(segment, &url, endpoints_submitted);
+        self.finish(&staged, result).map(|mut out| {
+            out.reused_existing_segment = true;
+            out
+        })
+    }
+
+    /// The output of the import that made `segment` from `url`.
+    fn resumed(
+        &mut self,
+        segment: Segment,
+        url: &str,
+        endpoints_submitted: u64,
+    ) -> Result<ImportOutput, NodeError> {
+        match self.job_for(&segment.id, url)? {
             Some(job) => {
                 self.job = Some((job.id.clone(), segment.id.clone()));
-                self.wait(job, segment.id, endpoints_submitted)
+                let job = if self.client.settings.wait_for_completion {
+                    self.poll(job, &segment.id)?
+                } else {
+                    job
+                };
+                self.output(job, segment.id, endpoints_submitted)
             }
             None => Ok(ImportOutput {
                 segment_id: segment.id,
@@ -540,75 +878,60 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 endpoints_imported: segment.import_definition.and_then(|d| d.size),
                 endpoints_failed: None,
                 failures: Vec::new(),
-                staged_object: self.s3_url.clone(),
+                staged_object: url.to_owned(),
                 staged_object_deleted: false,
                 reused_existing_segment: true,
             }),
-        };
-        self.finish(result).map(|mut out| {
-            out.reused_existing_segment = true;
-            out
-        })
+        }
     }
 
-    /// The segment named `name`, reading every page of `GetSegments`.
-    fn segment_named(&mut self, name: &str) -> Result<Option<Segment>, NodeError> {
-        self.find_segment(|s| s.name.as_deref() == Some(name))
+    /// Every segment named as this run's segment, reading every page of
+    /// `GetSegments`; `stage` is reported per page.
+    fn segments_named(&mut self, stage: Option<Stage>) -> Result<Vec<Segment>, NodeError> {
+        let name = self.input.segment_name.clone();
+        let mut named = Vec::new();
+        self.scan_pages::<Segments>("GetSegments", pinpoint::get_segments, stage, |s| {
+            if s.name.as_deref() == Some(name.as_str()) {
+                named.push(s);
+            }
+            false
+        })?;
+        Ok(named)
     }
 
-    /// The segment of this run's name made from this run's staged file.
-    fn segment_from_this_file(&mut self) -> Result<Option<Segment>, NodeError> {
-        let (name, s3_url) = (self.input.segment_name.clone(), self.s3_url.clone());
-        self.find_segment(|s| {
-            s.name.as_deref() == Some(name.as_str())
-                && s.import_definition
-                    .as_ref()
-                    .and_then(|d| d.s3_url.as_deref())
-                    == Some(s3_url.as_str())
-        })
-    }
-
-    /// The first segment `wanted` accepts, reading every page of `GetSegments`.
-    fn find_segment(
-        &mut self,
-        wanted: impl Fn(&Segment) -> bool,
-    ) -> Result<Option<Segment>, NodeError> {
-        self.find_in_pages::<Segments>(
-            "GetSegments",
-            pinpoint::get_segments,
-            Some(Stage::CheckingSegments),
-            wanted,
-        )
-    }
-
-    /// The import job that made `segment_id` from this run's staged file (its
-    /// `S3Url`), if any. Other jobs of the same file (a FAILED one whose
-    /// segment was deleted, say) are not it.
-    fn job_for_this_file(&mut self, segment_id: &str) -> Result<Option<ImportJob>, NodeError> {
-        let s3_url = self.s3_url.clone();
-        self.find_in_pages::<ImportJobs>("GetImportJobs", pinpoint::get_import_jobs, None, |j| {
-            j.definition.s3_url.as_deref() == Some(s3_url.as_str())
+    /// The import job that made `segment_id` from `s3_url`, if any. Other
+    /// jobs of the same object (a FAILED one whose segment was deleted, say)
+    /// are not it.
+    fn job_for(&mut self, segment_id: &str, s3_url: &str) -> Result<Option<ImportJob>, NodeError> {
+        let mut found = None;
+        self.scan_pages::<ImportJobs>("GetImportJobs", pinpoint::get_import_jobs, None, |j| {
+            let it = j.definition.s3_url.as_deref() == Some(s3_url)
                 && j.definition
                     .segment_id
                     .as_deref()
-                    .is_none_or(|id| id == segment_id)
-        })
+                    .is_none_or(|id| id == segment_id);
+            if it {
+                found = Some(j);
+            }
+            it
+        })?;
+        Ok(found)
     }
 
-    /// The first item `wanted` accepts, reading the pages of `operation` (made
-    /// by `request`) until one has it or there are no more; `stage`, if given,
-    /// is reported once per page.
+    /// Reads the pages of `operation` (made by `request`), giving each item
+    /// to `visit` until it returns `true` or there are no more pages;
+    /// `stage`, if given, is reported once per page.
     ///
     /// A listing that does not end (a token sent twice, or more than
     /// [`MAX_PAGES`] pages) is a `ServiceError` naming the operation: the
-    /// search is incomplete, so its "not found" cannot be trusted.
-    fn find_in_pages<P: Page>(
+    /// listing is incomplete, so what it did not show cannot be trusted.
+    fn scan_pages<P: Page>(
         &mut self,
         operation: &str,
         request: fn(&str, &str, u32, Option<&str>) -> Result<crate::aws::Request, NodeError>,
         stage: Option<Stage>,
-        wanted: impl Fn(&P::Item) -> bool,
-    ) -> Result<Option<P::Item>, NodeError> {
+        mut visit: impl FnMut(P::Item) -> bool,
+    ) -> Result<(), NodeError> {
         let mut token: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
         for page in 0..MAX_PAGES {
@@ -621,11 +944,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             if let Some(stage) = stage {
                 self.client.runtime.progress(stage, page as u64 + 1, None);
             }
-            if let Some(found) = items.into_iter().find(|item| wanted(item)) {
-                return Ok(Some(found));
+            for item in items {
+                if visit(item) {
+                    return Ok(());
+                }
             }
             let Some(next) = next.filter(|t| !t.is_empty()) else {
-                return Ok(None);
+                return Ok(());
             };
             if !seen.insert(next.clone()) {
                 return Err(endless_listing(
@@ -646,7 +971,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     }
 
     /// The new segment's id: from the job's definition, else from a fresh
-    /// `GetImportJob`, else from the segment list (name and `S3Url`).
+    /// `GetImportJob`, else from the segment list (this run's `S3Url`).
     fn segment_id_of(&mut self, job: &ImportJob) -> Result<String, NodeError> {
         if let Some(id) = job.definition.segment_id.clone().filter(|s| !s.is_empty()) {
             return Ok(id);
@@ -661,7 +986,12 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 return Ok(id);
             }
         }
-        match self.segment_named(&self.input.segment_name.clone())? {
+        let own_url = self.own.s3_url.clone();
+        match self
+            .segments_named(None)?
+            .into_iter()
+            .find(|s| segment_s3_url(s) == Some(own_url.as_str()))
+        {
             Some(s) => Ok(s.id),
             None => Err(NodeError::new(
                 ErrorKind::ServiceError,
@@ -672,6 +1002,29 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             )),
         }
     }
+}
+
+/// `DuplicateSegmentName`: `name` is taken by `segment_id`; `more` ends the
+/// message.
+fn duplicate(name: &str, segment_id: &str, more: &str) -> NodeError {
+    let mut err = NodeError::new(
+        ErrorKind::DuplicateSegmentName,
+        format!(
+            "a segment named \"{}\" already exists in this project (id {}); choose another name{more}",
+            quote(name),
+            quote(segment_id)
+        ),
+    )
+    .with_field("segment_name");
+    err.details.segment_id = Some(segment_id.to_owned());
+    err
+}
+
+/// Whether Pinpoint answered that the resource does not exist.
+fn is_not_found(e: &NodeError) -> bool {
+    e.details.service.as_ref().is_some_and(|s| {
+        s.http_status == Some(404) && s.aws_error_type.as_deref() == Some("NotFoundException")
+    })
 }
 
 /// The error of a paged listing that does not end.

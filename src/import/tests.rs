@@ -20,13 +20,23 @@ type Script = HashMap<&'static str, VecDeque<Result<Response, TransportError>>>;
 struct FakeAws {
     segments: Vec<serde_json::Value>,
     jobs: Vec<serde_json::Value>,
+    /// Statuses that `GetImportJob` answers, one per poll (of any job).
     job_statuses: VecDeque<&'static str>,
     job_failures: Vec<String>,
     objects: HashMap<String, Vec<u8>>,
     script: Script,
     log: Vec<(String, String)>,
     page_size: usize,
+    /// Segments (and their jobs) that other runs create at the same time
+    /// as this run's `CreateImportJob`: they appear just before its own.
+    rivals: Vec<serde_json::Value>,
+    rival_jobs: Vec<serde_json::Value>,
+    /// Segments `CreateImportJob` made so far.
+    created: usize,
 }
+
+/// The `CreationDate` of the segments the fake's `CreateImportJob` makes.
+const CREATED_AT: &str = "2026-11-28T00:00:10.000Z";
 
 fn json(status: u16, v: serde_json::Value) -> Response {
     http::Response::builder()
@@ -48,6 +58,7 @@ impl FakeAws {
         let path = req.uri().path();
         match (req.method().as_str(), path) {
             ("PUT", _) => "PutObject",
+            ("GET", p) if !p.starts_with("/v1/") => "ListObjectsV2",
             ("DELETE", p) if !p.starts_with("/v1/") => "DeleteObject",
             ("DELETE", _) => "DeleteSegment",
             ("POST", _) => "CreateImportJob",
@@ -58,9 +69,12 @@ impl FakeAws {
         }
     }
 
-    fn job(&self, status: &str) -> serde_json::Value {
-        let mut job = self.jobs.last().cloned().unwrap_or_default();
+    fn job(&mut self, id: &str, status: &str) -> serde_json::Value {
+        let Some(job) = self.jobs.iter_mut().find(|j| j["Id"] == id) else {
+            return serde_json::Value::Null;
+        };
         job["JobStatus"] = status.into();
+        let mut job = job.clone();
         if status == "COMPLETED" || status == "FAILED" {
             job["TotalProcessed"] = 3.into();
             job["TotalFailures"] = (self.job_failures.len() as u64).into();
@@ -110,6 +124,28 @@ impl Transport for FakeAws {
                     .insert(req.uri().path().to_owned(), req.body().clone());
                 http::Response::new(Vec::new())
             }
+            "ListObjectsV2" => {
+                let prefix = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("prefix="))
+                    .map(|p| p.replace("%2F", "/"))
+                    .unwrap_or_default();
+                let mut keys: Vec<&str> = self
+                    .objects
+                    .keys()
+                    .map(|k| k.trim_start_matches('/'))
+                    .filter(|k| k.starts_with(&prefix))
+                    .collect();
+                keys.sort();
+                let contents: String = keys
+                    .iter()
+                    .map(|k| format!("<Contents><Key>{k}</Key></Contents>"))
+                    .collect();
+                http::Response::new(
+                    format!("<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>")
+                        .into_bytes(),
+                )
+            }
             "DeleteObject" => {
                 self.objects.remove(req.uri().path());
                 http::Response::builder()
@@ -118,25 +154,51 @@ impl Transport for FakeAws {
                     .unwrap()
             }
             "CreateImportJob" => {
+                self.segments.append(&mut self.rivals);
+                self.jobs.append(&mut self.rival_jobs);
+                self.created += 1;
+                let segment_id = match self.created {
+                    1 => "seg-new".to_owned(),
+                    n => format!("seg-new-{n}"),
+                };
                 let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
                 let mut definition = body.clone();
-                definition["SegmentId"] = "seg-new".into();
+                definition["SegmentId"] = segment_id.clone().into();
                 let job = serde_json::json!({"Id": format!("job-{}", self.jobs.len() + 1), "JobStatus": "CREATED",
-                    "Definition": definition, "ApplicationId": APP, "CreationDate": "2026-11-28T00:00:00Z", "Type": "IMPORT"});
+                    "Definition": definition, "ApplicationId": APP, "CreationDate": CREATED_AT, "Type": "IMPORT"});
                 self.jobs.push(job.clone());
                 self.segments.push(
-                    serde_json::json!({"Id": "seg-new", "Name": body["SegmentName"],
+                    serde_json::json!({"Id": segment_id, "Name": body["SegmentName"], "CreationDate": CREATED_AT,
                     "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}}),
                 );
                 json(201, job)
             }
             "GetImportJob" => {
                 let status = self.job_statuses.pop_front().unwrap_or("COMPLETED");
-                json(200, self.job(status))
+                let id = req
+                    .uri()
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                json(200, self.job(&id, status))
             }
             "DeleteSegment" => {
-                self.segments.retain(|s| s["Id"] != "seg-new");
-                json(200, serde_json::json!({"Id": "seg-new"}))
+                let id = req
+                    .uri()
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let before = self.segments.len();
+                self.segments.retain(|s| s["Id"] != id.as_str());
+                if self.segments.len() == before {
+                    aws_error(404, "NotFoundException")
+                } else {
+                    json(200, serde_json::json!({"Id": id}))
+                }
             }
             _ => unreachable!(),
         })
@@ -266,7 +328,13 @@ fn happy_path_creates_waits_and_cleans_up() {
             "GetImportJob",
             "GetImportJob",
             "GetImportJob",
-            "DeleteObject"
+            // The segments of the name once more: this run's is the one.
+            "GetSegments",
+            "GetSegments",
+            "GetSegments",
+            "DeleteObject",
+            // Nothing else of this data is left staged.
+            "ListObjectsV2",
         ]
     );
     // Polls back off: 1 s, 1.5 s, 2.25 s.
@@ -702,26 +770,54 @@ fn bad_data_never_reaches_the_network() {
 #[test]
 fn the_staging_key_depends_on_every_part_of_the_input() {
     let s = settings();
-    let a = staging_key(&s, &input("A"), b"x");
-    assert_eq!(a, staging_key(&s, &input("A"), b"x"));
-    assert_ne!(a, staging_key(&s, &input("B"), b"x"));
-    assert_ne!(a, staging_key(&s, &input("A"), b"y"));
+    let keys = |input: &ImportInput, body: &[u8]| DataKeys::new(&s, input, body);
+    let a = keys(&input("A"), b"x");
+    assert_eq!(a, keys(&input("A"), b"x"));
+    assert_ne!(a, keys(&input("B"), b"x"));
+    assert_ne!(a, keys(&input("A"), b"y"));
     let mut other_app = input("A");
     other_app.application_id = "0123456789abcdef0123456789abcdef".into();
-    assert_ne!(a, staging_key(&s, &other_app, b"x"));
+    assert_ne!(a, keys(&other_app, b"x"));
     let mut other_format = input("A");
     other_format.format = Format::Json;
-    let json_key = staging_key(&s, &other_format, b"x");
-    assert_ne!(
-        a.trim_end_matches(".csv"),
-        json_key.trim_end_matches(".json")
-    );
+    assert_ne!(a.stem(), keys(&other_format, b"x").stem());
     // Fields are length-prefixed: moving a character between them changes the key.
     let (mut ab, mut a_b) = (input("b"), input("b"));
     ab.application_id = "aa".into();
     a_b.application_id = "a".into();
     a_b.segment_name = "ab".into();
-    assert_ne!(staging_key(&s, &ab, b"x"), staging_key(&s, &a_b, b"x"));
+    assert_ne!(keys(&ab, b"x"), keys(&a_b, b"x"));
+}
+
+#[test]
+fn every_run_stages_its_own_key_and_knows_the_keys_of_its_data() {
+    let keys = DataKeys::new(&settings(), &input("A"), b"x");
+    let stem = keys.stem().to_owned();
+    assert!(stem.starts_with("pinpoint-imports/") && stem.len() == "pinpoint-imports/".len() + 32);
+    assert_eq!(keys.key(0xab), format!("{stem}-00000000000000ab.csv"));
+    assert_ne!(keys.key(1), keys.key(2));
+    assert_eq!(keys.shared_key(), format!("{stem}.csv"));
+    for key in [keys.key(0), keys.key(u64::MAX), keys.shared_key()] {
+        assert!(keys.holds(&key), "{key}");
+        assert_eq!(
+            keys.key_of(&format!("s3://staging/{key}")),
+            Some(key.as_str())
+        );
+    }
+    for key in [
+        format!("{stem}-00000000000000AB.csv"),
+        format!("{stem}-0000000000000ab.csv"),
+        format!("{stem}-00000000000000ab.json"),
+        format!("{stem}x.csv"),
+        format!("{stem}.csv.bak"),
+        format!("{stem}-00000000000000ab/.csv"),
+        stem.clone(),
+    ] {
+        assert!(!keys.holds(&key), "{key}");
+    }
+    // Another bucket is not this data's.
+    assert_eq!(keys.key_of(&format!("s3://other/{}", keys.key(0))), None);
+    assert_eq!(keys.key_of(&format!("s3://staging/{stem}")), None);
 }
 
 #[test]
@@ -817,6 +913,384 @@ fn urls_that_do_not_parse_are_settings_errors_before_any_request() {
     }
 }
 
+// ---------------------------------------------------------------- one name, one segment
+
+/// The keys of `input`'s data, as a run computes them.
+fn keys_of(input: &ImportInput) -> DataKeys {
+    let body = endpoints::prepare(input.format, &input.data, &limits(&settings()))
+        .unwrap()
+        .body;
+    DataKeys::new(&settings(), input, &body)
+}
+
+/// A segment named `name`, made at `date` from `s3_url`.
+fn segment(id: &str, name: &str, date: &str, s3_url: &str) -> serde_json::Value {
+    serde_json::json!({"Id": id, "Name": name, "CreationDate": date, "SegmentType": "IMPORT",
+        "ImportDefinition": {"S3Url": s3_url, "Size": 3, "Format": "CSV"}})
+}
+
+/// The import job that made `segment_id` from `s3_url`.
+fn import_job(id: &str, segment_id: &str, s3_url: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({"Id": id, "JobStatus": status, "ApplicationId": APP, "Type": "IMPORT",
+        "CreationDate": "2026-11-28T00:00:00.000Z",
+        "Definition": {"S3Url": s3_url, "SegmentId": segment_id, "SegmentName": "Seg", "Format": "CSV"}})
+}
+
+/// The staged objects left, as keys.
+fn staged_keys(aws: &FakeAws) -> Vec<String> {
+    let mut keys: Vec<String> = aws
+        .objects
+        .keys()
+        .map(|k| k.trim_start_matches('/').to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn segment_ids(aws: &FakeAws) -> Vec<&str> {
+    aws.segments
+        .iter()
+        .map(|s| s["Id"].as_str().unwrap())
+        .collect()
+}
+
+/// Where in the log `op` was first sent after position `from`.
+fn position_after(aws: &FakeAws, from: usize, op: &str) -> usize {
+    from + ops(aws)[from..]
+        .iter()
+        .position(|o| *o == op)
+        .unwrap_or_else(|| panic!("no {op} after {from}: {:?}", ops(aws)))
+}
+
+#[test]
+fn losing_to_an_older_segment_of_other_data_removes_what_the_run_made() {
+    // Another run of the name, with other data, created its segment a
+    // second earlier, while this run was staging.
+    let other = "s3://staging/pinpoint-imports/other-data.csv";
+    let mut aws = FakeAws {
+        rivals: vec![segment(
+            "seg-older",
+            "Seg",
+            "2026-11-28T00:00:09.000Z",
+            other,
+        )],
+        job_statuses: ["PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    aws.objects
+        .insert("/pinpoint-imports/other-data.csv".into(), b"x".to_vec());
+    let mut rt = FakeRuntime::default();
+    let err = run_with(&mut aws, &mut rt, "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName, "{err:?}");
+    assert_eq!(err.details.segment_id.as_deref(), Some("seg-older"));
+    assert_eq!(err.details.field.as_deref(), Some("segment_name"));
+    // Only the winner is left, with its object; this run's are gone.
+    assert_eq!(segment_ids(&aws), ["seg-older"]);
+    assert_eq!(staged_keys(&aws), ["pinpoint-imports/other-data.csv"]);
+    // The run's job ended before its object went, and the object before
+    // the segment that names it.
+    let completed = ops(&aws)
+        .iter()
+        .rposition(|o| *o == "GetImportJob")
+        .unwrap();
+    let deleted_object = position_after(&aws, completed, "DeleteObject");
+    let deleted_segment = position_after(&aws, completed, "DeleteSegment");
+    assert!(deleted_object < deleted_segment, "{:?}", ops(&aws));
+    assert!(!ops(&aws).contains(&"ListObjectsV2"), "{:?}", ops(&aws));
+    assert!(
+        rt.logs
+            .iter()
+            .any(|l| l.contains("seg-older") && l.contains("older")),
+        "{:?}",
+        rt.logs
+    );
+}
+
+#[test]
+fn losing_to_an_older_segment_of_the_same_data_returns_it() {
+    // A concurrent run of the same input, one second earlier; its job is
+    // still running when this run's ends.
+    let keys = keys_of(&input("Seg"));
+    let theirs = keys.key(0xabc);
+    let url = keys.s3_url(&theirs);
+    let mut aws = FakeAws {
+        rivals: vec![segment(
+            "seg-older",
+            "Seg",
+            "2026-11-28T00:00:09.000Z",
+            &url,
+        )],
+        rival_jobs: vec![import_job("job-older", "seg-older", &url, "PROCESSING")],
+        // This run's one poll, then the winner's.
+        job_statuses: ["COMPLETED", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    aws.objects.insert(format!("/{theirs}"), b"x".to_vec());
+    let mut rt = FakeRuntime::default();
+    let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(out.segment_id, "seg-older");
+    assert_eq!(out.import_job_id, "job-older");
+    assert_eq!(out.job_status, "COMPLETED");
+    assert!(out.reused_existing_segment);
+    assert_eq!(out.staged_object, url);
+    assert!(out.staged_object_deleted);
+    assert_eq!(segment_ids(&aws), ["seg-older"]);
+    assert!(staged_keys(&aws).is_empty(), "{:?}", staged_keys(&aws));
+    let polled: Vec<&str> = aws
+        .log
+        .iter()
+        .filter(|(op, _)| op == "GetImportJob")
+        .map(|(_, uri)| uri.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        polled,
+        ["job-2", "job-older"],
+        "its own job, then the winner's"
+    );
+}
+
+#[test]
+fn a_younger_segment_does_not_take_the_name() {
+    // Created a second later, or in the same instant with a larger id: this
+    // run's segment stays; the other run removes its own.
+    for (date, id) in [("2026-11-28T00:00:11.000Z", "seg-a"), (CREATED_AT, "seg-z")] {
+        let other = "s3://staging/pinpoint-imports/other-data.csv";
+        let mut aws = FakeAws {
+            rivals: vec![segment(id, "Seg", date, other)],
+            ..Default::default()
+        };
+        let out = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+        assert_eq!(out.segment_id, "seg-new", "{date} {id}");
+        assert!(!out.reused_existing_segment);
+        assert!(out.staged_object_deleted && staged_keys(&aws).is_empty());
+        assert_eq!(
+            segment_ids(&aws),
+            [id, "seg-new"],
+            "the other is not ours to remove"
+        );
+        assert!(!ops(&aws).contains(&"DeleteSegment"));
+    }
+    // The same instant, a smaller id: that one stays.
+    let mut aws = FakeAws {
+        rivals: vec![segment("seg-a", "Seg", CREATED_AT, "s3://staging/x.csv")],
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName);
+    assert_eq!(err.details.segment_id.as_deref(), Some("seg-a"));
+    assert_eq!(segment_ids(&aws), ["seg-a"]);
+}
+
+#[test]
+fn a_run_that_lost_does_not_report_its_own_failed_job() {
+    let mut aws = FakeAws {
+        rivals: vec![segment(
+            "seg-older",
+            "Seg",
+            "2026-11-28T00:00:09.000Z",
+            "s3://staging/x.csv",
+        )],
+        job_statuses: ["FAILING", "FAILED"].into(),
+        job_failures: vec!["Unable to read the file".into()],
+        ..Default::default()
+    };
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName, "{err:?}");
+    assert_eq!(segment_ids(&aws), ["seg-older"]);
+    assert!(staged_keys(&aws).is_empty());
+}
+
+#[test]
+fn a_run_that_lost_without_waiting_still_waits_for_its_own_job_before_cleaning_up() {
+    let mut s = settings();
+    s.wait_for_completion = false;
+    let mut aws = FakeAws {
+        rivals: vec![segment(
+            "seg-older",
+            "Seg",
+            "2026-11-28T00:00:09.000Z",
+            "s3://staging/x.csv",
+        )],
+        job_statuses: ["PROCESSING", "COMPLETED"].into(),
+        ..Default::default()
+    };
+    let err = run(&input("Seg"), &s, &mut aws, &mut FakeRuntime::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName);
+    let sent = ops(&aws);
+    let polls = sent.iter().filter(|o| **o == "GetImportJob").count();
+    assert_eq!(polls, 2, "{sent:?}");
+    assert!(
+        sent.iter().rposition(|o| *o == "GetImportJob")
+            < sent.iter().position(|o| *o == "DeleteObject")
+    );
+    assert_eq!(segment_ids(&aws), ["seg-older"]);
+    assert!(staged_keys(&aws).is_empty());
+    // The winner, without waiting, returns at once and keeps its object.
+    let mut aws = FakeAws::default();
+    let out = run(&input("Seg"), &s, &mut aws, &mut FakeRuntime::default()).unwrap();
+    assert_eq!(
+        (out.segment_id.as_str(), out.job_status.as_str()),
+        ("seg-new", "CREATED")
+    );
+    assert!(!ops(&aws).contains(&"GetImportJob"));
+    assert_eq!(staged_keys(&aws).len(), 1);
+}
+
+#[test]
+fn a_rerun_after_a_crash_resumes_segments_of_the_old_and_the_new_keys() {
+    let keys = keys_of(&input("Seg"));
+    // The old key (one per input, earlier versions) with a completed job;
+    // a nonce'd key with a job still running.
+    for (key, status) in [
+        (keys.shared_key(), "COMPLETED"),
+        (keys.key(0x1234), "PROCESSING"),
+    ] {
+        let url = keys.s3_url(&key);
+        let mut aws = FakeAws {
+            segments: vec![segment(
+                "seg-crashed",
+                "Seg",
+                "2026-11-28T00:00:01.000Z",
+                &url,
+            )],
+            jobs: vec![import_job("job-crashed", "seg-crashed", &url, status)],
+            job_statuses: ["COMPLETED"].into(),
+            ..Default::default()
+        };
+        aws.objects.insert(format!("/{key}"), b"x".to_vec());
+        let out = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+        assert_eq!(out.segment_id, "seg-crashed", "{key}");
+        assert_eq!(out.import_job_id, "job-crashed");
+        assert_eq!(out.job_status, "COMPLETED");
+        assert!(out.reused_existing_segment && out.staged_object_deleted);
+        assert_eq!(out.staged_object, url);
+        assert!(
+            staged_keys(&aws).is_empty(),
+            "{key}: {:?}",
+            staged_keys(&aws)
+        );
+        let ops = ops(&aws);
+        assert!(
+            !ops.contains(&"PutObject") && !ops.contains(&"CreateImportJob"),
+            "{ops:?}"
+        );
+        assert_eq!(
+            ops.iter().filter(|o| **o == "GetImportJob").count(),
+            usize::from(status == "PROCESSING"),
+            "{ops:?}"
+        );
+    }
+}
+
+#[test]
+fn a_rerun_removes_what_a_run_of_its_data_left_after_losing_the_name() {
+    // The name is another data's; two segments of this data are left by
+    // runs that lost: one whose job ended (removed, with its object) and
+    // one whose job still runs (left to its run).
+    let keys = keys_of(&input("Seg"));
+    let (ended, running) = (keys.key(5), keys.key(6));
+    let mut aws = FakeAws {
+        segments: vec![
+            segment(
+                "seg-w",
+                "Seg",
+                "2026-11-28T00:00:01.000Z",
+                "s3://staging/x.csv",
+            ),
+            segment(
+                "seg-ended",
+                "Seg",
+                "2026-11-28T00:00:02.000Z",
+                &keys.s3_url(&ended),
+            ),
+            segment(
+                "seg-running",
+                "Seg",
+                "2026-11-28T00:00:03.000Z",
+                &keys.s3_url(&running),
+            ),
+        ],
+        jobs: vec![
+            import_job("job-ended", "seg-ended", &keys.s3_url(&ended), "COMPLETED"),
+            import_job(
+                "job-running",
+                "seg-running",
+                &keys.s3_url(&running),
+                "PROCESSING",
+            ),
+        ],
+        ..Default::default()
+    };
+    for key in [&ended, &running] {
+        aws.objects.insert(format!("/{key}"), b"x".to_vec());
+    }
+    let err = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DuplicateSegmentName);
+    assert_eq!(err.details.segment_id.as_deref(), Some("seg-w"));
+    assert_eq!(segment_ids(&aws), ["seg-w", "seg-running"]);
+    assert_eq!(staged_keys(&aws), std::slice::from_ref(&running));
+    assert!(!ops(&aws).contains(&"PutObject"));
+}
+
+#[test]
+fn objects_that_stopped_runs_left_are_swept_after_a_completed_import() {
+    let keys = keys_of(&input("Seg"));
+    let orphan = keys.key(1);
+    let read = keys.key(2);
+    let not_a_key = format!("{}-notours.csv", keys.stem());
+    let other = "pinpoint-imports/0123456789abcdef0123456789abcdef.csv".to_owned();
+    let mut aws = FakeAws {
+        // A job of another run of this data still reads one of them.
+        jobs: vec![import_job(
+            "job-reading",
+            "seg-x",
+            &keys.s3_url(&read),
+            "PROCESSING",
+        )],
+        ..Default::default()
+    };
+    for key in [&orphan, &read, &not_a_key, &other, &keys.shared_key()] {
+        aws.objects.insert(format!("/{key}"), b"x".to_vec());
+    }
+    let mut rt = FakeRuntime::default();
+    let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(out.segment_id, "seg-new");
+    let mut left = vec![read, not_a_key, other];
+    left.sort();
+    assert_eq!(staged_keys(&aws), left);
+    assert!(ops(&aws).contains(&"ListObjectsV2"));
+    assert!(
+        rt.logs
+            .iter()
+            .any(|l| l.contains(&orphan) && l.contains("did not finish")),
+        "{:?}",
+        rt.logs
+    );
+
+    // Without `s3:ListBucket`, nothing is swept and the import still succeeds.
+    let mut aws = FakeAws::default();
+    aws.objects.insert(format!("/{orphan}"), b"x".to_vec());
+    aws.script.insert(
+        "ListObjectsV2",
+        [Ok(http::Response::builder()
+            .status(403)
+            .body(
+                b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                    .to_vec(),
+            )
+            .unwrap())]
+        .into(),
+    );
+    let mut rt = FakeRuntime::default();
+    run_with(&mut aws, &mut rt, "Seg").unwrap();
+    assert_eq!(staged_keys(&aws), [orphan]);
+    assert!(
+        rt.logs.iter().any(|l| l.contains("could not list")),
+        "{:?}",
+        rt.logs
+    );
+}
+
 fn segments_page(names: &[&str], next: Option<&str>) -> Result<Response, TransportError> {
     let items: Vec<_> = names
         .iter()
@@ -888,15 +1362,20 @@ fn a_listing_longer_than_the_page_limit_is_a_service_error() {
         MAX_PAGES
     );
     assert!(!ops(&aws).contains(&"PutObject"));
-    // Exactly MAX_PAGES pages is a complete listing.
+    // Exactly MAX_PAGES pages is a complete listing: the listing after the
+    // job, with the run's own segment, has that many.
     let mut aws = FakeAws {
-        segments: (0..MAX_PAGES)
+        segments: (0..MAX_PAGES - 1)
             .map(|i| serde_json::json!({"Id": format!("s{i}"), "Name": format!("other {i}")}))
             .collect(),
         page_size: 1,
         ..Default::default()
     };
     run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
+    assert_eq!(
+        ops(&aws).iter().filter(|o| **o == "GetSegments").count(),
+        2 * MAX_PAGES - 1
+    );
 }
 
 fn too_large() -> Result<Response, TransportError> {
