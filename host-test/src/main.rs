@@ -257,7 +257,7 @@ fn write_component(portable: bool, output: &PathBuf) -> ExitCode {
 
 #[cfg(feature = "emulator")]
 async fn serve_emulator(port: u16, job_step_ms: u64) -> ExitCode {
-    let signals = match Signals::watch() {
+    let signals = match Signals::watch(signal_notice()) {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot watch signals: {e}")),
     };
@@ -447,7 +447,7 @@ async fn setup(args: &SettingsArgs, dry_run: bool, log: LogFn) -> Result<Setup, 
 }
 
 async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
-    let signals = match Signals::watch() {
+    let signals = match Signals::watch(signal_notice()) {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot watch signals: {e}")),
     };
@@ -489,6 +489,23 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     code
 }
 
+/// Says on stderr what a signal does.
+fn signal_notice() -> host_test::signals::Notice {
+    Arc::new(|signal, second| {
+        if second {
+            eprintln!(
+                "pinpoint-import: second {}: stopping at once",
+                signal.name()
+            );
+        } else {
+            eprintln!(
+                "pinpoint-import: {}: cancelling (a second signal stops at once)",
+                signal.name()
+            );
+        }
+    })
+}
+
 /// A run a signal cancelled: its `Cancelled` error on stdout, and the
 /// signal's exit code. `None` for any other outcome (a run that finished
 /// before it saw the signal reports as usual).
@@ -510,7 +527,7 @@ fn signal_code<T>(signals: &Signals, outcome: &Result<T, NodeError>) -> Option<E
 /// to stderr.
 #[cfg(feature = "mcp")]
 async fn mcp(args: SettingsArgs) -> ExitCode {
-    let signals = match Signals::watch() {
+    let signals = match Signals::watch(signal_notice()) {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot watch signals: {e}")),
     };

@@ -37,6 +37,10 @@ impl Signal {
     }
 }
 
+/// Told of each signal: the signal, and whether it is the second (the
+/// process exits right after).
+pub type Notice = Arc<dyn Fn(Signal, bool) + Send + Sync>;
+
 /// Watches SIGINT and SIGTERM for the life of the process.
 #[derive(Clone)]
 pub struct Signals {
@@ -49,8 +53,8 @@ impl Signals {
     /// Starts watching (on the current tokio runtime). The first signal
     /// cancels [`Signals::token`]; a second removes what
     /// [`Signals::remove_on_exit`] registered and exits the process with
-    /// its code.
-    pub fn watch() -> std::io::Result<Signals> {
+    /// its code. `notice` hears of both first.
+    pub fn watch(notice: Notice) -> std::io::Result<Signals> {
         let signals = Signals {
             token: CancellationToken::new(),
             first: Arc::new(OnceLock::new()),
@@ -61,8 +65,10 @@ impl Signals {
         tokio::spawn(async move {
             let first = next.recv().await;
             let _ = watcher.first.set(first);
+            notice(first, false);
             watcher.token.cancel();
             let second = next.recv().await;
+            notice(second, true);
             watcher.remove_leftovers();
             std::process::exit(i32::from(second.exit_code()));
         });
