@@ -229,21 +229,27 @@ fn the_emulator_command_stops_on_sigterm_and_removes_its_directory() {
 
 #[test]
 fn the_mcp_server_removes_the_emulator_directory_on_every_exit() {
+    // `mcp`, stdin piped, no client yet.
+    let start_mcp = |tmp: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
+            .arg("mcp")
+            .env("TMPDIR", tmp)
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .env_remove("AWS_ENDPOINT_URL_PINPOINT")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = wait_for_stderr(&mut child, "MCP server on stdio");
+        assert_eq!(leftovers(tmp).len(), 1);
+        (child, stderr)
+    };
+
     // Stdin closed before any client spoke: the session never started (exit 2).
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
-        .arg("mcp")
-        .env("TMPDIR", tmp.path())
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stderr = wait_for_stderr(&mut child, "MCP server on stdio");
-    assert_eq!(leftovers(tmp.path()).len(), 1);
+    let (mut child, _stderr) = start_mcp(tmp.path());
     drop(child.stdin.take());
     let (exit, _, _) = finish(child);
     assert_eq!(exit, Some(2));
@@ -251,18 +257,7 @@ fn the_mcp_server_removes_the_emulator_directory_on_every_exit() {
 
     // SIGTERM: exit 143.
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
-        .arg("mcp")
-        .env("TMPDIR", tmp.path())
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env_remove("AWS_ENDPOINT_URL_PINPOINT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stderr = wait_for_stderr(&mut child, "MCP server on stdio");
+    let (child, _stderr) = start_mcp(tmp.path());
     signal(&child, "TERM");
     let (exit, _, took) = finish(child);
     assert_eq!(exit, Some(143));
