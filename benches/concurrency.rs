@@ -1,13 +1,16 @@
 //! Many concurrent imports in one host against the emulator.
 //!
-//! `cargo bench -p host-test --bench concurrency` starts the emulator
-//! (`pinpoint-import emulator --port 0`, the CLI's emulator: jobs step every
-//! 25 ms), makes one `NodeHost` whose pool has 1,000 slots, and for N = 1,
-//! 10, 100 and 1,000 starts N imports of the seed example at once (segment
-//! names made unique per run, so every run creates its own segment), on a
-//! tokio runtime with one worker per core. It prints one table:
-//! - runs/s: N over the wall time from the start to the last result;
-//! - latency p50/p99: each run's time from the common start to its result;
+//! `cargo bench -p host-test --bench concurrency` makes one `NodeHost` whose
+//! pool has 1,000 slots and, for N = 1, 10, 100 and 1,000, starts a fresh
+//! emulator (`pinpoint-import emulator --port 0`, the CLI's emulator: jobs
+//! step every 25 ms) and N imports of the seed example at once (segment
+//! names made unique per run, so every run creates its own segment in the
+//! seed's one application), on a tokio runtime with one worker per core.
+//! It prints one table:
+//! - runs/s: runs over the wall time from a round's start to its last
+//!   result (small N is repeated, one round after the other, up to 100
+//!   runs: the "rounds" column);
+//! - latency p50/p99: each run's time from its round's start to its result;
 //! - instantiation p50/p99: the host's `instantiate_async` per run
 //!   ([`EventSink::instantiated`]);
 //! - peak RSS: the bench process's peak resident memory during the round
@@ -15,7 +18,10 @@
 //! - host CPU per run: the bench process's CPU time (user + system, every
 //!   thread: tokio, wasmtime, the guest's own code, the epoch ticker) over
 //!   the round, divided by N;
-//! - emulator CPU per run: the emulator process's, for reference.
+//! - emulator CPU per run: the emulator process's, for reference;
+//! - GetSegments pages per run (mean): the duplicate-name check reads every
+//!   segment of the application, 100 per page, so the runs of a round read
+//!   more pages as the round's segments pile up.
 //!
 //! The emulator runs in its own process so that the host's CPU and memory
 //! are the bench process's own, read from the kernel with nothing to
@@ -51,7 +57,6 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     raise_open_files_limit();
-    let emulator = EmulatorProcess::start();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,9 +69,8 @@ fn main() {
     })
     .expect("the component loads");
     eprintln!(
-        "host with {slots} slots ready in {:.2} s; emulator at {}",
-        started.elapsed().as_secs_f64(),
-        emulator.url
+        "host with {slots} slots ready in {:.2} s",
+        started.elapsed().as_secs_f64()
     );
     let seed: ImportInput = serde_json::from_str(
         &std::fs::read_to_string(
@@ -76,22 +80,30 @@ fn main() {
         .expect("the seed example"),
     )
     .expect("the seed example is an input");
-    let config = run_config(&emulator.url, poll_ms);
-
-    // One run first: the TCP stack, the allocator and the pool's first slot.
-    let warm = runtime.block_on(round(&host, &seed, &config, "warmup", 1));
-    assert_eq!(
-        warm.errors, 0,
-        "the warm-up run failed: {:?}",
-        warm.first_error
-    );
-
     let mut rows = Vec::new();
     for &n in &rounds {
+        let emulator = EmulatorProcess::start();
+        let config = run_config(&emulator.url, poll_ms);
+        // One run first: the TCP stack, the allocator, a slot of the pool.
+        let warm = runtime.block_on(round(&host, &seed, &config, "warmup", 1));
+        assert_eq!(
+            warm.errors, 0,
+            "the warm-up run failed: {:?}",
+            warm.first_error
+        );
+        // Small N is repeated (one round after the other) up to 100 runs.
+        let repeats = if bench { (100 / n).max(1) } else { 1 };
         let rss_before = peak_rss_reset();
         let cpu_before = process_cpu();
         let emulator_before = emulator.cpu();
-        let mut row = runtime.block_on(round(&host, &seed, &config, &format!("n{n}"), n));
+        let mut row = Row {
+            n,
+            ..Row::default()
+        };
+        for r in 0..repeats {
+            let tag = format!("n{n}r{r}");
+            row.add(runtime.block_on(round(&host, &seed, &config, &tag, n)));
+        }
         row.host_cpu = process_cpu().saturating_sub(cpu_before);
         row.emulator_cpu = emulator
             .cpu()
@@ -107,8 +119,8 @@ fn main() {
             eprintln!("  first error: {e}");
         }
         rows.push(row);
+        emulator.stop();
     }
-    emulator.stop();
     print_table(&rows, poll_ms);
 }
 
@@ -135,25 +147,54 @@ fn run_config(url: &str, poll_ms: u64) -> RunConfig {
 #[derive(Default)]
 struct Row {
     n: usize,
+    rounds: usize,
     errors: usize,
     first_error: Option<String>,
     wall: Duration,
     latencies: Vec<Duration>,
     instantiations: Vec<Duration>,
+    pages: Vec<u64>,
     host_cpu: Duration,
     emulator_cpu: Option<Duration>,
     peak_rss: Option<usize>,
 }
 
-/// Records the instantiation time of a run.
+impl Row {
+    /// Adds the runs of one more round of `self.n`.
+    fn add(&mut self, round: Row) {
+        self.rounds += 1;
+        self.errors += round.errors;
+        if self.first_error.is_none() {
+            self.first_error = round.first_error;
+        }
+        self.wall += round.wall;
+        self.latencies.extend(round.latencies);
+        self.instantiations.extend(round.instantiations);
+        self.pages.extend(round.pages);
+    }
+
+    fn runs(&self) -> usize {
+        (self.n * self.rounds).max(1)
+    }
+}
+
+/// Records a run's instantiation time and GetSegments pages.
 #[derive(Default)]
-struct Timing(Mutex<Option<Duration>>);
+struct Timing {
+    instantiated: Mutex<Option<Duration>>,
+    pages: Mutex<u64>,
+}
 
 impl EventSink for Timing {
     fn log(&self, _: LogLevel, _: &str) {}
-    fn progress(&self, _: Stage, _: u64, _: Option<u64>) {}
+    fn progress(&self, stage: Stage, completed: u64, _: Option<u64>) {
+        if stage == Stage::CheckingSegments {
+            let mut pages = self.pages.lock().expect("not poisoned");
+            *pages = (*pages).max(completed);
+        }
+    }
     fn instantiated(&self, elapsed: Duration) {
-        *self.0.lock().expect("not poisoned") = Some(elapsed);
+        *self.instantiated.lock().expect("not poisoned") = Some(elapsed);
     }
 }
 
@@ -179,8 +220,9 @@ async fn round(
             let _ = ready.wait_for(|go| *go).await;
             let outcome = host.run(&input, &config).await;
             let done = Instant::now();
-            let instantiated = *timing.0.lock().expect("not poisoned");
-            (outcome, done, instantiated)
+            let instantiated = *timing.instantiated.lock().expect("not poisoned");
+            let pages = *timing.pages.lock().expect("not poisoned");
+            (outcome, done, instantiated, pages)
         }));
     }
     let start = Instant::now();
@@ -190,7 +232,8 @@ async fn round(
         ..Row::default()
     };
     for task in tasks {
-        let (outcome, done, instantiated) = task.await.expect("the run's task");
+        let (outcome, done, instantiated, pages) = task.await.expect("the run's task");
+        row.pages.push(pages);
         row.latencies.push(done.saturating_duration_since(start));
         row.instantiations.extend(instantiated);
         match outcome {
@@ -219,18 +262,19 @@ fn print_table(rows: &[Row], poll_ms: u64) {
     );
     let _ = writeln!(
         out,
-        "| N | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | peak RSS MiB | host CPU/run ms | emulator CPU/run ms |"
+        "| N | rounds | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | peak RSS MiB | host CPU/run ms | emulator CPU/run ms | GetSegments pages/run |"
     );
-    let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
         let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
-        let per_run = |d: Duration| ms(d / r.n.max(1) as u32);
+        let per_run = |d: Duration| ms(d / r.runs() as u32);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             r.n,
+            r.rounds,
             r.errors,
-            r.n as f64 / r.wall.as_secs_f64(),
+            r.runs() as f64 / r.wall.as_secs_f64(),
             ms(percentile(&r.latencies, 50)),
             ms(percentile(&r.latencies, 99)),
             ms(percentile(&r.instantiations, 50)),
@@ -241,6 +285,7 @@ fn print_table(rows: &[Row], poll_ms: u64) {
             )),
             per_run(r.host_cpu),
             r.emulator_cpu.map_or("n/a".into(), per_run),
+            r.pages.iter().sum::<u64>() as f64 / r.runs() as f64,
         );
     }
     println!("{out}");

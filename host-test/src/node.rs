@@ -497,6 +497,11 @@ impl NodeHost {
             .await
             .map_err(|_| wasmtime::Error::msg("the host's instance pool was closed"))?;
         store.slot = Some(slot);
+        // The store may have waited for its slot over many epoch ticks, and
+        // a tick may come during the instantiation (tens of microseconds):
+        // either would yield to every other run before this one gets its
+        // instance. Two ticks from now, a yield comes after 10 ms at least.
+        store.set_epoch_deadline(2);
         let started = Instant::now();
         let instance = self.pre.instantiate_async(&mut store.store).await?;
         store.data().events.instantiated(started.elapsed());
