@@ -13,8 +13,9 @@
 //! - latency p50/p99: each run's time from its round's start to its result;
 //! - instantiation p50/p99: the host's `instantiate_async` per run
 //!   ([`EventSink::instantiated`]);
-//! - peak RSS: the bench process's peak resident memory during the round
-//!   (Linux `VmHWM`, reset before each round);
+//! - RSS before and peak RSS: the bench process's resident memory before
+//!   the round and its peak during the round (Linux `VmRSS`, and `VmHWM`
+//!   reset before the round);
 //! - host CPU per run: the bench process's CPU time (user + system, every
 //!   thread: tokio, wasmtime, the guest's own code, the epoch ticker) over
 //!   the round, divided by N;
@@ -109,6 +110,7 @@ fn main() {
             .cpu()
             .zip(emulator_before)
             .map(|(a, b)| a.saturating_sub(b));
+        row.rss_before = rss_before;
         row.peak_rss = rss_before.and(peak_rss());
         eprintln!(
             "N = {n}: {} errors in {:.2} s",
@@ -156,6 +158,7 @@ struct Row {
     pages: Vec<u64>,
     host_cpu: Duration,
     emulator_cpu: Option<Duration>,
+    rss_before: Option<usize>,
     peak_rss: Option<usize>,
 }
 
@@ -262,15 +265,15 @@ fn print_table(rows: &[Row], poll_ms: u64) {
     );
     let _ = writeln!(
         out,
-        "| N | rounds | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | peak RSS MiB | host CPU/run ms | emulator CPU/run ms | GetSegments pages/run |"
+        "| N | rounds | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | RSS before MiB | peak RSS MiB | host CPU/run ms | emulator CPU/run ms | GetSegments pages/run |"
     );
-    let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
         let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
         let per_run = |d: Duration| ms(d / r.runs() as u32);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             r.n,
             r.rounds,
             r.errors,
@@ -279,16 +282,20 @@ fn print_table(rows: &[Row], poll_ms: u64) {
             ms(percentile(&r.latencies, 99)),
             ms(percentile(&r.instantiations, 50)),
             ms(percentile(&r.instantiations, 99)),
-            r.peak_rss.map_or("n/a".into(), |b| format!(
-                "{:.0}",
-                b as f64 / (1 << 20) as f64
-            )),
+            mib(r.rss_before),
+            mib(r.peak_rss),
             per_run(r.host_cpu),
             r.emulator_cpu.map_or("n/a".into(), per_run),
             r.pages.iter().sum::<u64>() as f64 / r.runs() as f64,
         );
     }
     println!("{out}");
+}
+
+fn mib(bytes: Option<usize>) -> String {
+    bytes.map_or("n/a".into(), |b| {
+        format!("{:.0}", b as f64 / (1 << 20) as f64)
+    })
 }
 
 /// The `p`th percentile (nearest rank) of `values`.
