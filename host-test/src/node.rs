@@ -197,6 +197,18 @@ impl wasmtime::AsContextMut for RunStore {
     }
 }
 
+/// A run cancelled while it waited for a slot of the pool: it never started.
+#[derive(Debug)]
+struct CancelledWaitingForSlot;
+
+impl std::fmt::Display for CancelledWaitingForSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the run was cancelled while it waited for a free instance slot of the host")
+    }
+}
+
+impl std::error::Error for CancelledWaitingForSlot {}
+
 /// The memory cap of a run: a guest that grows its memory past `limit` traps
 /// with [`MemoryLimitExceeded`], which the host recognises by type.
 struct MemoryCap {
@@ -490,12 +502,12 @@ impl NodeHost {
     /// `store`, which keeps the slot until it is dropped; reports the
     /// instantiation's duration to the run's events.
     async fn instantiate(&self, store: &mut RunStore) -> wasmtime::Result<bindings::NodeComponent> {
-        let slot = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| wasmtime::Error::msg("the host's instance pool was closed"))?;
+        let cancellation = store.data().cancellation.clone();
+        let slot = tokio::select! {
+            slot = self.slots.clone().acquire_owned() => slot
+                .map_err(|_| wasmtime::Error::msg("the host's instance pool was closed"))?,
+            () = cancellation.cancelled() => return Err(CancelledWaitingForSlot.into()),
+        };
         store.slot = Some(slot);
         // The store may have waited for its slot over many epoch ticks, and
         // a tick may come during the instantiation (tens of microseconds):
@@ -661,6 +673,12 @@ fn trap_error(trap: &wasmtime::Error) -> NodeError {
         e.details.limit_bytes = Some(cap.limit as u64);
         e.details.actual_bytes = Some(cap.desired as u64);
         return e;
+    }
+    if let Some(waiting) = trap.downcast_ref::<CancelledWaitingForSlot>() {
+        return NodeError::new(
+            ErrorKind::Cancelled,
+            format!("{waiting}; it had not started, and nothing had been created in AWS"),
+        );
     }
     if let Some(full) = trap.downcast_ref::<PoolConcurrencyLimitError>() {
         return NodeError::new(
@@ -840,6 +858,22 @@ mod tests {
         hurried.deadline = Duration::from_millis(300);
         let err = host.validate(&csv(3), &hurried).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::TimedOut, "{err:?}");
+
+        // Cancelled while it waits, it ends at once, having done nothing.
+        let cancelled = no_settings();
+        let token = cancelled.cancellation.clone();
+        let waiting = tokio::spawn({
+            let host = host.clone();
+            async move { host.validate(&csv(3), &cancelled).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        token.cancel();
+        let err = waiting.await.unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Cancelled, "{err:?}");
+        assert!(
+            err.message.contains("waited for a free instance slot"),
+            "{err:?}"
+        );
 
         // It gets the slot a finished run gives back.
         let waiting = tokio::spawn({
