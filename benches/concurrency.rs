@@ -1,11 +1,14 @@
 //! Many concurrent imports in one host against the emulator.
 //!
 //! `cargo bench -p host-test --bench concurrency` makes one `NodeHost` whose
-//! pool has 1,000 slots and, for N = 1, 10, 100 and 1,000, starts a fresh
-//! emulator (`pinpoint-import emulator --port 0`, the CLI's emulator: jobs
-//! step every 25 ms) and N imports of the seed example at once (segment
-//! names made unique per run, so every run creates its own segment in the
-//! seed's one application), on a tokio runtime with one worker per core.
+//! pool has 1,000 slots and, for each case, starts a fresh emulator and N
+//! imports of the seed example at once (`examples/1-customers-csv.json`;
+//! segment names made unique per run, so every run creates its own
+//! segment), on a tokio runtime with one worker per core. The cases:
+//! N = 1, 10, 100 and 1,000 with one application (project) per run, and
+//! N = 100 and 1,000 all in the seed's one application, where each run's
+//! name checks read every segment the others made.
+//!
 //! It prints one table:
 //! - runs/s: runs over the wall time from a round's start to its last
 //!   result (small N is repeated, one round after the other, up to 100
@@ -18,20 +21,20 @@
 //!   reset before the round);
 //! - host CPU per run: the bench process's CPU time (user + system, every
 //!   thread: tokio, wasmtime, the guest's own code, the epoch ticker) over
-//!   the round, divided by N;
-//! - emulator CPU per run: the emulator process's, for reference;
-//! - GetSegments pages per run (mean): the duplicate-name check reads every
-//!   segment of the application, 100 per page, so the runs of a round read
-//!   more pages as the round's segments pile up.
+//!   the round, divided by the runs;
+//! - emulator CPU per run: the emulator process's, for reference.
 //!
-//! The emulator runs in its own process so that the host's CPU and memory
+//! The emulator runs in its own process (this bench's executable started
+//! again with `BENCH_EMULATOR_APPS` set: the embedded emulator's library,
+//! jobs stepping every 25 ms as the CLI's) so that the host's CPU and memory
 //! are the bench process's own, read from the kernel with nothing to
 //! subtract (in-process, its threads, its blocking pool and its request log
 //! would have to be told apart from the host's).
 //!
 //! Run without `--bench` (as `cargo test --benches` does) it only does
-//! N = 1 and 10. `BENCH_RUNS=1,50` picks other N; `BENCH_POLL_MS` the
-//! node's `poll-interval-ms` (default 10).
+//! N = 1 and 10. `BENCH_RUNS=1,50,100/1` picks other cases (`N/1`: all in
+//! one application); `BENCH_POLL_MS` the node's `poll-interval-ms`
+//! (default 10).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,18 +44,47 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_test::credentials::Static;
-use host_test::emulated;
+use host_test::emulated::{self, Emulator, EmulatorConfig};
 use host_test::node::{EventSink, HostConfig, LogLevel, NodeHost, RunConfig};
 use pinpoint_segment_import::import::Stage;
 use pinpoint_segment_import::input::ImportInput;
 
+/// The variable that makes this executable the emulator, with this many
+/// applications besides the seed's.
+const EMULATOR_CHILD: &str = "BENCH_EMULATOR_APPS";
+
+/// One case: N runs, each in its own application or all in the seed's.
+#[derive(Clone, Copy)]
+struct Case {
+    n: usize,
+    one_application: bool,
+}
+
 fn main() {
+    if let Ok(apps) = std::env::var(EMULATOR_CHILD) {
+        serve_emulator(apps.parse().expect("a number of applications"));
+        return;
+    }
     let bench = std::env::args().any(|a| a == "--bench");
-    let rounds: Vec<usize> = match std::env::var("BENCH_RUNS") {
-        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
-        Err(_) if bench => vec![1, 10, 100, 1000],
-        Err(_) => vec![1, 10],
+    let spec = match std::env::var("BENCH_RUNS") {
+        Ok(s) => s,
+        Err(_) if bench => "1,10,100,1000,100/1,1000/1".into(),
+        Err(_) => "1,10".into(),
     };
+    let cases: Vec<Case> = spec
+        .split(',')
+        .filter_map(|c| {
+            let (n, one) = match c.trim().split_once('/') {
+                Some((n, "1")) => (n, true),
+                Some(_) => return None,
+                None => (c.trim(), false),
+            };
+            Some(Case {
+                n: n.parse().ok()?,
+                one_application: one,
+            })
+        })
+        .collect();
     let poll_ms: u64 = std::env::var("BENCH_POLL_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -62,7 +94,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let slots = rounds.iter().copied().max().unwrap_or(1) as u32;
+    let slots = cases.iter().map(|c| c.n).max().unwrap_or(1) as u32;
     let started = Instant::now();
     let host = NodeHost::with_config(HostConfig {
         max_concurrent_instances: slots,
@@ -82,28 +114,38 @@ fn main() {
     )
     .expect("the seed example is an input");
     let mut rows = Vec::new();
-    for &n in &rounds {
-        let emulator = EmulatorProcess::start();
+    for &case in &cases {
+        let n = case.n;
+        // Small N is repeated (one round after the other) up to 100 runs.
+        let repeats = if bench { (100 / n).max(1) } else { 1 };
+        let applications = if case.one_application {
+            0
+        } else {
+            n * repeats + 1
+        };
+        let emulator = EmulatorProcess::start(applications);
         let config = run_config(&emulator.url, poll_ms);
+        let app = |k: usize| (!case.one_application).then(|| application_id(k));
         // One run first: the TCP stack, the allocator, a slot of the pool.
-        let warm = runtime.block_on(round(&host, &seed, &config, "warmup", 1));
+        let warm = runtime.block_on(round(&host, &seed, &config, "warmup", 1, |_| {
+            app(n * repeats)
+        }));
         assert_eq!(
             warm.errors, 0,
             "the warm-up run failed: {:?}",
             warm.first_error
         );
-        // Small N is repeated (one round after the other) up to 100 runs.
-        let repeats = if bench { (100 / n).max(1) } else { 1 };
         let rss_before = peak_rss_reset();
         let cpu_before = process_cpu();
         let emulator_before = emulator.cpu();
         let mut row = Row {
             n,
+            one_application: case.one_application,
             ..Row::default()
         };
         for r in 0..repeats {
             let tag = format!("n{n}r{r}");
-            row.add(runtime.block_on(round(&host, &seed, &config, &tag, n)));
+            row.add(runtime.block_on(round(&host, &seed, &config, &tag, n, |k| app(r * n + k))));
         }
         row.host_cpu = process_cpu().saturating_sub(cpu_before);
         row.emulator_cpu = emulator
@@ -113,7 +155,12 @@ fn main() {
         row.rss_before = rss_before;
         row.peak_rss = rss_before.and(peak_rss());
         eprintln!(
-            "N = {n}: {} errors in {:.2} s",
+            "N = {n}{}: {} errors in {:.2} s",
+            if case.one_application {
+                " in one application"
+            } else {
+                ""
+            },
             row.errors,
             row.wall.as_secs_f64()
         );
@@ -149,13 +196,13 @@ fn run_config(url: &str, poll_ms: u64) -> RunConfig {
 #[derive(Default)]
 struct Row {
     n: usize,
+    one_application: bool,
     rounds: usize,
     errors: usize,
     first_error: Option<String>,
     wall: Duration,
     latencies: Vec<Duration>,
     instantiations: Vec<Duration>,
-    pages: Vec<u64>,
     host_cpu: Duration,
     emulator_cpu: Option<Duration>,
     rss_before: Option<usize>,
@@ -173,7 +220,6 @@ impl Row {
         self.wall += round.wall;
         self.latencies.extend(round.latencies);
         self.instantiations.extend(round.instantiations);
-        self.pages.extend(round.pages);
     }
 
     fn runs(&self) -> usize {
@@ -181,33 +227,29 @@ impl Row {
     }
 }
 
-/// Records a run's instantiation time and GetSegments pages.
+/// Records a run's instantiation time.
 #[derive(Default)]
 struct Timing {
     instantiated: Mutex<Option<Duration>>,
-    pages: Mutex<u64>,
 }
 
 impl EventSink for Timing {
     fn log(&self, _: LogLevel, _: &str) {}
-    fn progress(&self, stage: Stage, completed: u64, _: Option<u64>) {
-        if stage == Stage::CheckingSegments {
-            let mut pages = self.pages.lock().expect("not poisoned");
-            *pages = (*pages).max(completed);
-        }
-    }
+    fn progress(&self, _: Stage, _: u64, _: Option<u64>) {}
     fn instantiated(&self, elapsed: Duration) {
         *self.instantiated.lock().expect("not poisoned") = Some(elapsed);
     }
 }
 
-/// Starts `n` runs at once and waits for all of them.
+/// Starts `n` runs at once and waits for all of them; run `k` imports into
+/// `application(k)`, or the seed's application when that is `None`.
 async fn round(
     host: &NodeHost,
     seed: &ImportInput,
     config: &RunConfig,
     tag: &str,
     n: usize,
+    application: impl Fn(usize) -> Option<String>,
 ) -> Row {
     let (go, ready) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::with_capacity(n);
@@ -215,6 +257,9 @@ async fn round(
         let host = host.clone();
         let mut input = seed.clone();
         input.segment_name = format!("{}_{tag}_{k}", seed.segment_name);
+        if let Some(app) = application(k) {
+            input.application_id = app;
+        }
         let timing = Arc::new(Timing::default());
         let mut config = config.clone();
         config.events = timing.clone();
@@ -224,8 +269,7 @@ async fn round(
             let outcome = host.run(&input, &config).await;
             let done = Instant::now();
             let instantiated = *timing.instantiated.lock().expect("not poisoned");
-            let pages = *timing.pages.lock().expect("not poisoned");
-            (outcome, done, instantiated, pages)
+            (outcome, done, instantiated)
         }));
     }
     let start = Instant::now();
@@ -235,8 +279,7 @@ async fn round(
         ..Row::default()
     };
     for task in tasks {
-        let (outcome, done, instantiated, pages) = task.await.expect("the run's task");
-        row.pages.push(pages);
+        let (outcome, done, instantiated) = task.await.expect("the run's task");
         row.latencies.push(done.saturating_duration_since(start));
         row.instantiations.extend(instantiated);
         match outcome {
@@ -265,7 +308,7 @@ fn print_table(rows: &[Row], poll_ms: u64) {
     );
     let _ = writeln!(
         out,
-        "| N | rounds | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | RSS before MiB | peak RSS MiB | host CPU/run ms | emulator CPU/run ms | GetSegments pages/run |"
+        "| N | applications | rounds | errors | runs/s | latency p50 ms | latency p99 ms | instantiation p50 ms | instantiation p99 ms | RSS before MiB | peak RSS MiB | host CPU/run ms | emulator CPU/run ms |"
     );
     let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
@@ -273,8 +316,9 @@ fn print_table(rows: &[Row], poll_ms: u64) {
         let per_run = |d: Duration| ms(d / r.runs() as u32);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.n,
+            if r.one_application { "1" } else { "1 per run" },
             r.rounds,
             r.errors,
             r.runs() as f64 / r.wall.as_secs_f64(),
@@ -286,7 +330,6 @@ fn print_table(rows: &[Row], poll_ms: u64) {
             mib(r.peak_rss),
             per_run(r.host_cpu),
             r.emulator_cpu.map_or("n/a".into(), per_run),
-            r.pages.iter().sum::<u64>() as f64 / r.runs() as f64,
         );
     }
     println!("{out}");
@@ -309,34 +352,64 @@ fn percentile(values: &[Duration], p: usize) -> Duration {
     sorted[rank - 1]
 }
 
-/// `pinpoint-import emulator --port 0`, built with this bench.
+/// The id of the `k`th application of the emulator (32 letters and digits).
+fn application_id(k: usize) -> String {
+    format!("benchapp{k:024}")
+}
+
+/// The emulator process: this executable with [`EMULATOR_CHILD`] set.
+/// It prints its URL on stdout and stops (removing its directory) when its
+/// stdin closes.
+fn serve_emulator(applications: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let mut config = EmulatorConfig {
+            job_step: emulated::CLI_JOB_STEP,
+            ..EmulatorConfig::default()
+        };
+        config
+            .applications
+            .extend((0..applications).map(application_id));
+        let emulator = Emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("the emulator starts");
+        println!("listening at {}", emulator.endpoint_url());
+        let _ = tokio::task::spawn_blocking(|| {
+            std::io::copy(&mut std::io::stdin(), &mut std::io::sink())
+        })
+        .await;
+        emulator.shutdown().await;
+    });
+}
+
+/// The emulator in its own process ([`serve_emulator`]).
 struct EmulatorProcess {
     child: Child,
     url: String,
 }
 
 impl EmulatorProcess {
-    fn start() -> EmulatorProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
-            .args(["emulator", "--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+    fn start(applications: usize) -> EmulatorProcess {
+        let mut child = Command::new(std::env::current_exe().expect("this executable"))
+            .env(EMULATOR_CHILD, applications.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("the emulator starts");
-        let stderr = child.stderr.take().expect("piped");
-        let mut lines = BufReader::new(stderr).lines();
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
         let url = loop {
             let line = lines
                 .next()
                 .expect("the emulator says where it listens")
-                .expect("its stderr");
-            if let Some(at) = line.split("listening at ").nth(1) {
+                .expect("its stdout");
+            if let Some(at) = line.strip_prefix("listening at ") {
                 break at.trim().to_owned();
             }
         };
-        // Keep reading its stderr, so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         EmulatorProcess { child, url }
     }
 
@@ -354,11 +427,9 @@ impl EmulatorProcess {
         ))
     }
 
-    /// Stops it as a user would (SIGINT), so that it removes its directory.
+    /// Closes its stdin, so that it shuts down, and waits for it.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
