@@ -353,8 +353,10 @@ const MAX_WASM32_MEMORY: usize = 4 << 30;
 
 /// What one instance of the node's component takes from the pool: its core
 /// instances (the guest module and wit-component's two shims), its one
-/// linear memory and its tables (the guest's and a shim's). Checked against
-/// the component when it loads ([`NodeHost::from_component_with_config`]).
+/// linear memory and its tables (the guest's and a shim's). The memories and
+/// tables are checked against the component when it loads
+/// ([`NodeHost::from_component_with_config`]); all three by a test that
+/// fills a pool.
 const CORE_INSTANCES_PER_INSTANCE: u32 = 3;
 const MEMORIES_PER_INSTANCE: u32 = 1;
 const TABLES_PER_INSTANCE: u32 = 2;
