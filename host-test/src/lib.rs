@@ -1,6 +1,7 @@
 //! The wasmtime host of the `import_pinpoint_segment` component.
 //!
-//! - [`node`]: engine, precompiled component, linker and per-run limits;
+//! - [`node`]: engine and its instance pool, precompiled component, linker
+//!   and per-run limits;
 //!   [`node::NodeHost::run`] is what a runtime that embeds the node calls;
 //! - [`egress`]: the policy that lets the component reach only its endpoints;
 //! - [`credentials`]: AWS credentials through the AWS SDK's default chain;

@@ -1,25 +1,31 @@
-//! Running the component: one [`Engine`], the component compiled once (and
-//! cached on disk by its hash), pre-instantiated; per run a fresh store with
-//! WASI, `wasi:http` behind the egress policy, `wasi:config` with the
-//! settings, our `host` interface, a memory cap and a deadline.
+//! Running the component: one [`Engine`] per host, its instances in a pool
+//! sized by [`HostConfig`], the component compiled once (and cached on disk
+//! by its hash), pre-instantiated; per run a fresh store with WASI,
+//! `wasi:http` behind the egress policy, `wasi:config` with the settings, our
+//! `host` interface, a memory cap and a deadline.
 //!
 //! This is the reference for runtimes that embed the node: [`NodeHost::run`]
 //! takes the seed's input and a [`RunConfig`] and returns the output or a
-//! typed [`NodeError`].
+//! typed [`NodeError`]. One host serves many concurrent runs: each has its
+//! own store, settings, credentials and events, and nothing else is shared.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
 use pinpoint_segment_import::input::ImportInput;
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig,
+    ResourceLimiter, Store,
+};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
@@ -53,6 +59,12 @@ pub trait EventSink: Send + Sync {
     fn bytes_sent(&self, sent: u64) {
         let _ = sent;
     }
+    /// How long the component took to instantiate for this run (a slot of
+    /// the host's pool, the memory image, the start functions), measured by
+    /// the host; the default ignores it.
+    fn instantiated(&self, elapsed: Duration) {
+        let _ = elapsed;
+    }
 }
 
 /// An [`EventSink`] that drops everything.
@@ -74,9 +86,11 @@ pub struct RunConfig {
     pub allowed_authorities: Vec<String>,
     /// Where log lines and progress go.
     pub events: Arc<dyn EventSink>,
-    /// Linear memory cap of the component, in bytes.
+    /// Linear memory cap of the component, in bytes; the host's
+    /// [`HostConfig::max_memory_per_instance`] caps it too (the smaller wins).
     pub memory_limit_bytes: usize,
-    /// Wall-clock limit of the whole run.
+    /// Wall-clock limit of the whole run, including a wait for a free slot
+    /// of the host's pool.
     pub deadline: Duration,
     /// Cancels the run: the component stops at its next step, deletes a
     /// staged file no import job reads, and returns `Cancelled` saying what
@@ -147,6 +161,53 @@ impl Pollable for CancelSignal {
         self.0.cancelled().await;
     }
 }
+
+/// A run's store and its slot of the host's pool. The slot is given back
+/// after the store is dropped (fields drop in order), that is after wasmtime
+/// has returned the instance to the pool; the store's data is dropped before
+/// that, so the slot cannot live there.
+struct RunStore {
+    store: Store<RunState>,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for RunStore {
+    type Target = Store<RunState>;
+    fn deref(&self) -> &Store<RunState> {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for RunStore {
+    fn deref_mut(&mut self) -> &mut Store<RunState> {
+        &mut self.store
+    }
+}
+
+impl wasmtime::AsContext for RunStore {
+    type Data = RunState;
+    fn as_context(&self) -> wasmtime::StoreContext<'_, RunState> {
+        self.store.as_context()
+    }
+}
+
+impl wasmtime::AsContextMut for RunStore {
+    fn as_context_mut(&mut self) -> wasmtime::StoreContextMut<'_, RunState> {
+        self.store.as_context_mut()
+    }
+}
+
+/// A run cancelled while it waited for a slot of the pool: it never started.
+#[derive(Debug)]
+struct CancelledWaitingForSlot;
+
+impl std::fmt::Display for CancelledWaitingForSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the run was cancelled while it waited for a free instance slot of the host")
+    }
+}
+
+impl std::error::Error for CancelledWaitingForSlot {}
 
 /// The memory cap of a run: a guest that grows its memory past `limit` traps
 /// with [`MemoryLimitExceeded`], which the host recognises by type.
@@ -256,17 +317,108 @@ impl wit_host::Host for RunState {
 
 impl wit::Host for RunState {}
 
-/// The engine and the pre-instantiated component: create once, run many.
+/// How one host serves its runs: the size of its engine's instance pool.
+///
+/// Every run, validation and `describe` holds one slot of the pool while its
+/// store lives. A run that finds every slot taken waits for one (first come,
+/// first served), and the wait counts toward its [`RunConfig::deadline`]
+/// (`TimedOut` when it passes); a full pool is never a trap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Instances alive at once: the pool's slots (at least 1). Each slot
+    /// reserves address space for one linear memory (4 GiB and a guard
+    /// region), not memory: a page becomes resident only when a run uses it.
+    pub max_concurrent_instances: u32,
+    /// The most linear memory one instance may grow to, in bytes (64 KiB to
+    /// 4 GiB). A run's cap is the smaller of this and its
+    /// [`RunConfig::memory_limit_bytes`]; either way, going past it is the
+    /// typed `OutOfMemory`.
+    pub max_memory_per_instance: usize,
+}
+
+impl Default for HostConfig {
+    /// 16 instances of up to 4 GiB: one for the CLI's `run`, headroom for the
+    /// concurrent calls of `pinpoint-import mcp`, and about 64 GiB of
+    /// reserved address space (nothing resident until used).
+    fn default() -> Self {
+        HostConfig {
+            max_concurrent_instances: 16,
+            max_memory_per_instance: MAX_WASM32_MEMORY,
+        }
+    }
+}
+
+/// The largest linear memory of wasm32: 4 GiB.
+const MAX_WASM32_MEMORY: usize = 4 << 30;
+
+/// What one instance of the node's component takes from the pool: its core
+/// instances (the guest module and wit-component's two shims), its one
+/// linear memory and its tables (the guest's and a shim's). The memories and
+/// tables are checked against the component when it loads
+/// ([`NodeHost::from_component_with_config`]); all three by a test that
+/// fills a pool.
+const CORE_INSTANCES_PER_INSTANCE: u32 = 3;
+const MEMORIES_PER_INSTANCE: u32 = 1;
+const TABLES_PER_INSTANCE: u32 = 2;
+
+impl HostConfig {
+    /// The engine configuration of a host with this pool: async, epoch
+    /// interruption, the pooling allocator sized from `self`.
+    fn engine_config(&self) -> wasmtime::Result<Config> {
+        let n = self.max_concurrent_instances;
+        if n == 0 {
+            return Err(wasmtime::Error::msg(
+                "max_concurrent_instances must be at least 1",
+            ));
+        }
+        if !(1 << 16..=MAX_WASM32_MEMORY).contains(&self.max_memory_per_instance) {
+            return Err(wasmtime::Error::msg(format!(
+                "max_memory_per_instance must be between 64 KiB and 4 GiB, not {} bytes",
+                self.max_memory_per_instance
+            )));
+        }
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
+            .max_core_instances_per_component(CORE_INSTANCES_PER_INSTANCE)
+            .total_memories(n.saturating_mul(MEMORIES_PER_INSTANCE))
+            .max_memories_per_component(MEMORIES_PER_INSTANCE)
+            .total_tables(n.saturating_mul(TABLES_PER_INSTANCE))
+            .max_tables_per_component(TABLES_PER_INSTANCE)
+            // One fiber per store: a run makes one call at a time.
+            .total_stacks(n)
+            .max_memory_size(self.max_memory_per_instance);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        Ok(config)
+    }
+}
+
+/// The engine and the pre-instantiated component: create once, run many,
+/// concurrently (clones share the engine and its pool).
 #[derive(Clone)]
 pub struct NodeHost {
     engine: Engine,
     pre: bindings::NodeComponentPre<RunState>,
+    config: HostConfig,
+    /// Free slots of the pool: one permit per instance alive.
+    slots: Arc<Semaphore>,
 }
 
 impl NodeHost {
-    /// A host for the component this crate was built with.
+    /// A host for the component this crate was built with, with the default
+    /// [`HostConfig`].
     pub fn new() -> wasmtime::Result<Self> {
         Self::from_component(COMPONENT)
+    }
+
+    /// A host for the component this crate was built with and a pool sized
+    /// by `config`.
+    pub fn with_config(config: HostConfig) -> wasmtime::Result<Self> {
+        Self::from_component_with_config(COMPONENT, config)
     }
 
     /// A shared host for the built-in component, made on first use.
@@ -279,10 +431,24 @@ impl NodeHost {
         Ok(HOST.get_or_init(|| host))
     }
 
-    /// A host for the component `bytes`.
+    /// A host for the component `bytes`, with the default [`HostConfig`].
     pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
-        let engine = engine()?;
+        Self::from_component_with_config(bytes, HostConfig::default())
+    }
+
+    /// A host for the component `bytes` and a pool sized by `config`.
+    pub fn from_component_with_config(bytes: &[u8], config: HostConfig) -> wasmtime::Result<Self> {
+        let engine = engine(&config)?;
         let component = load_component(&engine, bytes)?;
+        if let Some(needs) = component.resources_required()
+            && (needs.num_memories > MEMORIES_PER_INSTANCE
+                || needs.num_tables > TABLES_PER_INSTANCE)
+        {
+            return Err(wasmtime::Error::msg(format!(
+                "the component needs {} linear memories and {} tables per instance; the host's pool has room for {MEMORIES_PER_INSTANCE} and {TABLES_PER_INSTANCE}",
+                needs.num_memories, needs.num_tables
+            )));
+        }
         let mut linker = Linker::<RunState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -291,10 +457,21 @@ impl NodeHost {
         })?;
         wit_host::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)?;
         let pre = bindings::NodeComponentPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(NodeHost { engine, pre })
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_instances as usize));
+        Ok(NodeHost {
+            engine,
+            pre,
+            config,
+            slots,
+        })
     }
 
-    fn store(&self, config: &RunConfig) -> Store<RunState> {
+    /// The configuration of this host's pool.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    fn store(&self, config: &RunConfig) -> RunStore {
         let state = RunState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -308,7 +485,9 @@ impl NodeHost {
             credentials: config.credentials.clone(),
             events: config.events.clone(),
             memory: MemoryCap {
-                limit: config.memory_limit_bytes,
+                limit: config
+                    .memory_limit_bytes
+                    .min(self.config.max_memory_per_instance),
             },
             cancellation: config.cancellation.clone(),
             stage: None,
@@ -318,7 +497,29 @@ impl NodeHost {
         // Yield to the executor at every epoch tick, so the deadline applies
         // even to a guest that computes without waiting on I/O.
         store.epoch_deadline_async_yield_and_update(1);
-        store
+        RunStore { store, slot: None }
+    }
+
+    /// Waits for a free slot of the pool, then instantiates the component in
+    /// `store`, which keeps the slot until it is dropped; reports the
+    /// instantiation's duration to the run's events.
+    async fn instantiate(&self, store: &mut RunStore) -> wasmtime::Result<bindings::NodeComponent> {
+        let cancellation = store.data().cancellation.clone();
+        let slot = tokio::select! {
+            slot = self.slots.clone().acquire_owned() => slot
+                .map_err(|_| wasmtime::Error::msg("the host's instance pool was closed"))?,
+            () = cancellation.cancelled() => return Err(CancelledWaitingForSlot.into()),
+        };
+        store.slot = Some(slot);
+        // The store may have waited for its slot over many epoch ticks, and
+        // a tick may come during the instantiation (tens of microseconds):
+        // either would yield to every other run before this one gets its
+        // instance. Two ticks from now, a yield comes after 10 ms at least.
+        store.set_epoch_deadline(2);
+        let started = Instant::now();
+        let instance = self.pre.instantiate_async(&mut store.store).await?;
+        store.data().events.instantiated(started.elapsed());
+        Ok(instance)
     }
 
     /// Runs the import.
@@ -381,7 +582,7 @@ impl NodeHost {
     ) -> Result<T, NodeError> {
         let mut store = self.store(config);
         let call = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
+            let instance = self.instantiate(&mut store).await?;
             export(instance.pinpoint_segment_import_node(), &mut store).await
         };
         // The component gets the grace period to stop and clean up by itself.
@@ -409,7 +610,7 @@ impl NodeHost {
     pub async fn describe(&self) -> wasmtime::Result<String> {
         let config = RunConfig::new(BTreeMap::new(), Arc::new(Static::new("", "", None)));
         let mut store = self.store(&config);
-        let instance = self.pre.instantiate_async(&mut store).await?;
+        let instance = self.instantiate(&mut store).await?;
         instance
             .pinpoint_segment_import_node()
             .call_describe(&mut store)
@@ -475,6 +676,18 @@ fn trap_error(trap: &wasmtime::Error) -> NodeError {
         e.details.actual_bytes = Some(cap.desired as u64);
         return e;
     }
+    if let Some(waiting) = trap.downcast_ref::<CancelledWaitingForSlot>() {
+        return NodeError::new(
+            ErrorKind::Cancelled,
+            format!("{waiting}; it had not started, and nothing had been created in AWS"),
+        );
+    }
+    if let Some(full) = trap.downcast_ref::<PoolConcurrencyLimitError>() {
+        return NodeError::new(
+            ErrorKind::ServiceError,
+            format!("the host has no free instance slot for this run: {full}"),
+        );
+    }
     let reason = match trap.downcast_ref::<wasmtime::Trap>() {
         Some(code) => code.to_string(),
         // A host error: its own message, not the backtrace context around it.
@@ -486,16 +699,10 @@ fn trap_error(trap: &wasmtime::Error) -> NodeError {
     )
 }
 
-/// The shared engine: async, epoch interruption with a 10 ms ticker.
-fn engine() -> wasmtime::Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(e) = ENGINE.get() {
-        return Ok(e.clone());
-    }
-    let mut config = Config::new();
-    config.wasm_component_model(true).epoch_interruption(true);
-    let engine = Engine::new(&config)?;
-    let engine = ENGINE.get_or_init(|| engine).clone();
+/// A host's engine (its own pool, [`HostConfig::engine_config`]), with a
+/// 10 ms epoch ticker that stops when the engine is dropped.
+fn engine(host: &HostConfig) -> wasmtime::Result<Engine> {
+    let engine = Engine::new(&host.engine_config()?)?;
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("wasmtime-epoch".into())
@@ -582,6 +789,135 @@ pub fn cache_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pinpoint_segment_import::input::Format;
+
+    fn no_settings() -> RunConfig {
+        RunConfig::new(BTreeMap::new(), Arc::new(Static::new("", "", None)))
+    }
+
+    fn csv(rows: usize) -> ImportInput {
+        let mut data = String::from("ChannelType,Address\n");
+        for i in 0..rows {
+            data.push_str(&format!("EMAIL,user{i}@example.com\n"));
+        }
+        ImportInput {
+            application_id: "a1b2c3d4e5f6".into(),
+            segment_name: "Pool".into(),
+            format: Format::Csv,
+            data,
+        }
+    }
+
+    #[test]
+    fn a_host_config_out_of_range_is_refused_with_its_reason() {
+        let zero = HostConfig {
+            max_concurrent_instances: 0,
+            ..HostConfig::default()
+        };
+        let err = NodeHost::with_config(zero).err().unwrap().to_string();
+        assert!(err.contains("max_concurrent_instances"), "{err}");
+        for bytes in [1 << 10, 8 << 30] {
+            let config = HostConfig {
+                max_memory_per_instance: bytes,
+                ..HostConfig::default()
+            };
+            let err = NodeHost::with_config(config).err().unwrap().to_string();
+            assert!(err.contains("max_memory_per_instance"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_pool_holds_its_instances_and_a_run_waits_for_a_free_slot() {
+        let host = NodeHost::with_config(HostConfig {
+            max_concurrent_instances: 2,
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let config = no_settings();
+        // Two instances alive at once: the pool's sizing per instance (core
+        // instances, memories, tables) fits the component.
+        let mut first = host.store(&config);
+        host.instantiate(&mut first).await.unwrap();
+        let mut second = host.store(&config);
+        host.instantiate(&mut second).await.unwrap();
+
+        // Past the wait, wasmtime has no room for a third, and its error is
+        // the host's typed one.
+        let mut third = host.store(&config);
+        let full = host
+            .pre
+            .instantiate_async(&mut third.store)
+            .await
+            .err()
+            .unwrap();
+        let err = trap_error(&full);
+        assert_eq!(err.kind, ErrorKind::ServiceError, "{err:?}");
+        assert!(err.message.contains("no free instance slot"), "{err:?}");
+        drop(third);
+
+        // A run waits for a slot; the wait counts toward its deadline.
+        let mut hurried = no_settings();
+        hurried.deadline = Duration::from_millis(300);
+        let err = host.validate(&csv(3), &hurried).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TimedOut, "{err:?}");
+
+        // Cancelled while it waits, it ends at once, having done nothing.
+        let cancelled = no_settings();
+        let token = cancelled.cancellation.clone();
+        let waiting = tokio::spawn({
+            let host = host.clone();
+            async move { host.validate(&csv(3), &cancelled).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        token.cancel();
+        let err = waiting.await.unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Cancelled, "{err:?}");
+        assert!(
+            err.message.contains("waited for a free instance slot"),
+            "{err:?}"
+        );
+
+        // It gets the slot a finished run gives back.
+        let waiting = tokio::spawn({
+            let host = host.clone();
+            async move { host.validate(&csv(3), &no_settings()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the run waits while the pool is full"
+        );
+        drop(first);
+        let report = waiting.await.unwrap().unwrap();
+        assert_eq!(report.endpoint_count, 3);
+        drop(second);
+    }
+
+    #[tokio::test]
+    async fn the_memory_cap_is_the_smaller_of_the_run_and_the_slot_and_stays_typed() {
+        let slot = 16 << 20;
+        let host = NodeHost::with_config(HostConfig {
+            max_concurrent_instances: 2,
+            max_memory_per_instance: slot,
+        })
+        .unwrap();
+        let big = csv(200_000);
+        // The run allows 4 GiB; the slot's 16 MiB is the cap.
+        let err = host.validate(&big, &no_settings()).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::OutOfMemory, "{err:?}");
+        assert_eq!(err.details.limit_bytes, Some(slot as u64));
+        // A run's own cap below the slot's is its cap.
+        let mut small_cap = no_settings();
+        small_cap.memory_limit_bytes = 8 << 20;
+        let err = host.validate(&big, &small_cap).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::OutOfMemory, "{err:?}");
+        assert_eq!(err.details.limit_bytes, Some(8 << 20));
+        // The slots are reused for the next runs.
+        for _ in 0..3 {
+            let report = host.validate(&csv(10), &no_settings()).await.unwrap();
+            assert_eq!(report.endpoint_count, 10);
+        }
+    }
 
     #[test]
     fn the_cache_keeps_the_newest_entries() {
