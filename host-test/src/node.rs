@@ -743,7 +743,11 @@ fn load_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> 
     }
     let compiled = engine.precompile_component(bytes)?;
     if std::fs::create_dir_all(&dir).is_ok() {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per process and per call: two hosts of one process may
+        // compile the same component at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         if std::fs::write(&tmp, &compiled).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
             prune_cache(&dir, CACHE_ENTRIES);
