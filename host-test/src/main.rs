@@ -447,9 +447,9 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     };
     config.events = progress.clone();
     let code = if dry_run {
-        print_outcome(&setup.host.validate(&input, &config).await)
+        print_outcome(&setup.host.validate_owned(input, &config).await)
     } else {
-        let outcome = setup.host.run(&input, &config).await;
+        let outcome = setup.host.run_owned(input, &config).await;
         progress.finish();
         print_outcome(&outcome)
     };
@@ -555,8 +555,9 @@ async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), Us
 }
 
 /// Progress on stderr: an indicatif bar when stderr is a terminal (bytes
-/// uploaded while staging, the job's pieces while waiting, a spinner with the
-/// elapsed time otherwise); log lines with `--verbose`, printed above the bar.
+/// validated while validating, bytes hashed then uploaded while staging, the
+/// job's pieces while waiting, a spinner with the elapsed time otherwise);
+/// log lines with `--verbose`, printed above the bar.
 struct Progress {
     verbose: bool,
     bar: Option<ProgressBar>,
@@ -584,7 +585,7 @@ impl Progress {
 
     fn style(stage: Stage, total: Option<u64>) -> ProgressStyle {
         let template = match (stage, total) {
-            (Stage::Staging, Some(_)) => {
+            (Stage::Validating | Stage::Staging, Some(_)) => {
                 "{spinner} {prefix:<16} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed}"
             }
             (Stage::WaitingForJob, Some(_)) => {

@@ -300,6 +300,17 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
+        self.run_owned(input.clone(), config).await
+    }
+
+    /// [`NodeHost::run`], taking the input: its data is moved to the
+    /// component's input, not copied, so the host holds it once while the
+    /// component has its own copy (for the CLI, whose data is a large file).
+    pub async fn run_owned(
+        &self,
+        input: ImportInput,
+        config: &RunConfig,
+    ) -> Result<ImportOutput, NodeError> {
         let lookup = |k: &str| config.settings.get(k).cloned();
         if pinpoint_segment_import::settings::Settings::from_lookup(lookup).is_ok()
             && let Err(e) = config.credentials.credentials().await
@@ -307,7 +318,7 @@ impl NodeHost {
         {
             return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
         }
-        let input = convert::to_wit_input(input);
+        let input = convert::into_wit_input(input);
         self.call(config, async |node, store| {
             node.call_run(store, &input).await
         })
@@ -321,7 +332,16 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ValidationReport, NodeError> {
-        let input = convert::to_wit_input(input);
+        self.validate_owned(input.clone(), config).await
+    }
+
+    /// [`NodeHost::validate`], taking the input (see [`NodeHost::run_owned`]).
+    pub async fn validate_owned(
+        &self,
+        input: ImportInput,
+        config: &RunConfig,
+    ) -> Result<ValidationReport, NodeError> {
+        let input = convert::into_wit_input(input);
         self.call(config, async |node, store| {
             node.call_validate(store, &input).await
         })

@@ -47,6 +47,9 @@ impl Locate for Known {
 pub(crate) enum Name<'n, 'a> {
     /// A field of the model.
     Field(&'n Field),
+    /// A CSV column's field, and for a custom field its index in the draft's
+    /// list of that kind (the header's template).
+    Column(&'n Field, usize),
     /// `Attributes.<name>` or `User.UserAttributes.<name>`.
     List(ListKind, &'n Cow<'a, str>),
     /// `Metrics.<name>`.
@@ -56,19 +59,23 @@ pub(crate) enum Name<'n, 'a> {
 /// What a [`Name`] sets.
 enum Target<'n> {
     Fixed(&'n Field),
-    List(ListKind, &'n str),
-    Metric(&'n str),
+    List(ListKind, &'n str, Option<usize>),
+    Metric(&'n str, Option<usize>),
 }
 
 impl<'n, 'a> Name<'n, 'a> {
     fn target(self) -> Target<'n> {
-        match self {
-            Name::Field(Field::Attribute(n)) => Target::List(ListKind::Attributes, n),
-            Name::Field(Field::UserAttribute(n)) => Target::List(ListKind::UserAttributes, n),
-            Name::Field(Field::Metric(n)) => Target::Metric(n),
-            Name::Field(f) => Target::Fixed(f),
-            Name::List(kind, n) => Target::List(kind, n),
-            Name::Metric(n) => Target::Metric(n),
+        let (field, slot) = match self {
+            Name::Field(f) => (f, None),
+            Name::Column(f, slot) => (f, Some(slot)),
+            Name::List(kind, n) => return Target::List(kind, n, None),
+            Name::Metric(n) => return Target::Metric(n, None),
+        };
+        match field {
+            Field::Attribute(n) => Target::List(ListKind::Attributes, n, slot),
+            Field::UserAttribute(n) => Target::List(ListKind::UserAttributes, n, slot),
+            Field::Metric(n) => Target::Metric(n, slot),
+            f => Target::Fixed(f),
         }
     }
 
@@ -76,9 +83,9 @@ impl<'n, 'a> Name<'n, 'a> {
     pub fn dot_name(self) -> String {
         match self.target() {
             Target::Fixed(f) => f.dot_name(),
-            Target::List(ListKind::Attributes, n) => format!("{ATTRIBUTES_PREFIX}{n}"),
-            Target::List(ListKind::UserAttributes, n) => format!("{USER_ATTRIBUTES_PREFIX}{n}"),
-            Target::Metric(n) => format!("{METRICS_PREFIX}{n}"),
+            Target::List(ListKind::Attributes, n, _) => format!("{ATTRIBUTES_PREFIX}{n}"),
+            Target::List(ListKind::UserAttributes, n, _) => format!("{USER_ATTRIBUTES_PREFIX}{n}"),
+            Target::Metric(n, _) => format!("{METRICS_PREFIX}{n}"),
         }
     }
 
@@ -86,7 +93,9 @@ impl<'n, 'a> Name<'n, 'a> {
     fn custom_name(self) -> Cow<'a, str> {
         match self {
             Name::List(_, n) | Name::Metric(n) => n.clone(),
-            Name::Field(f) => Cow::Owned(f.custom_name().unwrap_or_default().to_owned()),
+            Name::Field(f) | Name::Column(f, _) => {
+                Cow::Owned(f.custom_name().unwrap_or_default().to_owned())
+            }
         }
     }
 }
@@ -183,8 +192,8 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
     /// it. An empty value of a single-valued field means "not given".
     pub fn set_text(&mut self, field: Name<'_, 'a>, value: Cow<'a, str>, at: L::At) {
         let target = field.target();
-        if let Target::List(kind, name) = target {
-            self.push_value(field, kind, name, value, at);
+        if let Target::List(kind, name, slot) = target {
+            self.push_value(field, kind, (name, slot), value, at);
             return;
         }
         let fixed = match target {
@@ -235,7 +244,10 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
             return;
         }
         match field.target() {
-            Target::Metric(name) => self.draft.set_metric(name, || field.custom_name(), x),
+            Target::Metric(name, slot) => {
+                self.draft
+                    .set_metric((name, slot), || field.custom_name(), x)
+            }
             Target::Fixed(Field::Location(LocationField::Latitude)) => {
                 if self.in_range(field, x, 90.0, at) {
                     self.draft.latitude = Some(x);
@@ -253,10 +265,10 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
     /// Makes sure a multi-valued attribute exists, even with no values (a
     /// JSON `[]`).
     pub fn touch_list(&mut self, field: Name<'_, 'a>) {
-        if let Target::List(kind, name) = field.target()
+        if let Target::List(kind, name, slot) = field.target()
             && let Some(c) = self
                 .draft
-                .custom_mut(kind, name, || field.custom_name())
+                .custom_mut(kind, (name, slot), || field.custom_name())
         {
             c.present = true;
         }
@@ -352,7 +364,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
         &mut self,
         field: Name<'_, 'a>,
         kind: ListKind,
-        name: &str,
+        name: (&str, Option<usize>),
         value: Cow<'a, str>,
         at: L::At,
     ) {
@@ -367,10 +379,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
                 });
             }
         }
-        if let Some(c) = self
-            .draft
-            .custom_mut(kind, name, || field.custom_name())
-        {
+        if let Some(c) = self.draft.custom_mut(kind, name, || field.custom_name()) {
             c.present = true;
             c.values.push(value);
         }

@@ -28,7 +28,7 @@ use crate::error::{ProblemKind, quote};
 
 use super::Limits;
 use super::builder::{Builder, Known, Name};
-use super::draft::{Draft, ListKind};
+use super::draft::{Custom, Draft, ListKind};
 use super::model::{Field, suggest_field};
 use super::problems::Problems;
 use super::rules::{
@@ -493,22 +493,40 @@ fn check_required_columns(
     true
 }
 
-/// The custom names of the header, unset, in a draft to reuse for every row.
-fn template<'a>(header: &Header) -> Draft<'a> {
+/// The custom names of the header, unset, in a draft to reuse for every row;
+/// and for each column of a custom field, its index in the draft's list.
+fn template<'a>(header: &Header) -> (Draft<'a>, Vec<Option<usize>>) {
     let mut draft = Draft::default();
     for field in header.columns.iter().flatten() {
         match field {
             Field::Attribute(n) => {
-                draft.custom_mut(ListKind::Attributes, n, || Cow::Owned(n.clone()));
+                draft.custom_mut(ListKind::Attributes, (n, None), || Cow::Owned(n.clone()));
             }
             Field::UserAttribute(n) => {
-                draft.custom_mut(ListKind::UserAttributes, n, || Cow::Owned(n.clone()));
+                draft.custom_mut(ListKind::UserAttributes, (n, None), || {
+                    Cow::Owned(n.clone())
+                });
             }
             Field::Metric(n) => draft.add_metric(n, || Cow::Owned(n.clone())),
             _ => {}
         }
     }
-    draft
+    let find =
+        |list: &[Custom<'_>], n: &str| list.binary_search_by(|c| c.name.as_ref().cmp(n)).ok();
+    let slots = header
+        .columns
+        .iter()
+        .map(|column| match column {
+            Some(Field::Attribute(n)) => find(&draft.attributes, n),
+            Some(Field::UserAttribute(n)) => find(&draft.user_attributes, n),
+            Some(Field::Metric(n)) => draft
+                .metrics
+                .binary_search_by(|m| m.name.as_ref().cmp(n))
+                .ok(),
+            _ => None,
+        })
+        .collect();
+    (draft, slots)
 }
 
 /// Reads CSV `text` (without a BOM), giving each endpoint to `sink`.
@@ -536,7 +554,7 @@ pub(crate) fn read<'a>(
         return;
     };
     let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
-    let mut draft = template(&header);
+    let (mut draft, slots) = template(&header);
     sink.header(&draft);
     let mut record = 0u64;
     loop {
@@ -563,7 +581,7 @@ pub(crate) fn read<'a>(
         let finished = {
             let mut known = Known;
             let mut builder = Builder::new(origin, limits, report.problems, &mut known, &mut draft);
-            read_row(&header, &mut cells, &mut builder);
+            read_row(&header, &slots, &mut cells, &mut builder);
             builder.finish(header.lacks_required, small)
         };
         if !sink.endpoint(&draft, origin, finished, report.problems) {
@@ -576,12 +594,20 @@ pub(crate) fn read<'a>(
             None,
             Position::at(header.line + 1, None),
             || None,
-            || "the CSV has a header but no endpoints; add one line per endpoint below the header".into(),
+            || {
+                "the CSV has a header but no endpoints; add one line per endpoint below the header"
+                    .into()
+            },
         );
     }
 }
 
-fn read_row<'a>(header: &Header, cells: &mut Vec<Cell<'a>>, builder: &mut Builder<'_, 'a, Known>) {
+fn read_row<'a>(
+    header: &Header,
+    slots: &[Option<usize>],
+    cells: &mut Vec<Cell<'a>>,
+    builder: &mut Builder<'_, 'a, Known>,
+) {
     let expected = header.columns.len();
     let found = cells.len();
     if found != expected {
@@ -602,7 +628,11 @@ fn read_row<'a>(header: &Header, cells: &mut Vec<Cell<'a>>, builder: &mut Builde
             builder.unreadable(field);
         } else if !cell.value.is_empty() {
             let at = Position::at(cell.line, Some(i as u64 + 1));
-            builder.set_text(Name::Field(field), cell.value, at);
+            let name = match slots.get(i).copied().flatten() {
+                Some(slot) => Name::Column(field, slot),
+                None => Name::Field(field),
+            };
+            builder.set_text(name, cell.value, at);
         }
     }
 }

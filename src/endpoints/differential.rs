@@ -22,10 +22,13 @@ fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError
 }
 
 fn limits() -> impl Strategy<Value = Limits> {
-    (any::<bool>(), prop_oneof![
-        3 => Just(DEFAULT_MAX_IMPORT_BYTES),
-        1 => 0u64..400,
-    ])
+    (
+        any::<bool>(),
+        prop_oneof![
+            3 => Just(DEFAULT_MAX_IMPORT_BYTES),
+            1 => 0u64..400,
+        ],
+    )
         .prop_map(|(check_address_format, max_import_bytes)| Limits {
             max_import_bytes,
             check_address_format,
@@ -118,7 +121,13 @@ fn long_value() -> impl Strategy<Value = String> {
 fn good_values(name: &str) -> &'static [&'static str] {
     match name {
         "ChannelType" => &["GCM", "APNS", "CUSTOM"],
-        "Address" => &["tok", "a@example.com", "+12065550100", "\"t,1\"", "\"t\"\"1\""],
+        "Address" => &[
+            "tok",
+            "a@example.com",
+            "+12065550100",
+            "\"t,1\"",
+            "\"t\"\"1\"",
+        ],
         "Id" | "RequestId" => &["", "ep1", "\"e,p\""],
         "OptOut" => &["", "ALL", "NONE"],
         "EffectiveDate" => &["", "2024-05-01", "2024-05-01T12:00:00Z"],
@@ -132,68 +141,69 @@ fn good_values(name: &str) -> &'static [&'static str] {
 
 /// CSV, valid or (when `faulty`) with a few wrong cells, rows and names.
 fn csv_text() -> impl Strategy<Value = String> {
-    any::<bool>().prop_flat_map(|faulty| {
-        let names = if faulty {
-            prop_oneof![6 => select(&CSV_NAMES[2..19]), 1 => select(CSV_NAMES)].boxed()
-        } else {
-            select(&CSV_NAMES[2..19]).boxed()
-        };
-        let header = (any::<bool>(), vec(names, 0..6)).prop_map(move |(lacking, mut names)| {
-            if !faulty || !lacking {
-                names.splice(0..0, ["ChannelType", "Address"]);
-            }
-            names
-        });
-        header.prop_flat_map(move |header| {
-            let wrong = if faulty { 20 } else { 0 };
-            let long = if faulty { 1 } else { 0 };
-            let row = vec(
+    any::<bool>()
+        .prop_flat_map(|faulty| {
+            let names = if faulty {
+                prop_oneof![6 => select(&CSV_NAMES[2..19]), 1 => select(CSV_NAMES)].boxed()
+            } else {
+                select(&CSV_NAMES[2..19]).boxed()
+            };
+            let header = (any::<bool>(), vec(names, 0..6)).prop_map(move |(lacking, mut names)| {
+                if !faulty || !lacking {
+                    names.splice(0..0, ["ChannelType", "Address"]);
+                }
+                names
+            });
+            header.prop_flat_map(move |header| {
+                let wrong = if faulty { 20 } else { 0 };
+                let long = if faulty { 1 } else { 0 };
+                let row = vec(
+                    (
+                        prop_oneof![400 => Just(None), wrong => select(VALUES).prop_map(Some)],
+                        any::<prop::sample::Index>(),
+                        prop_oneof![400 => Just(None), long => long_value().prop_map(Some)],
+                    ),
+                    header.len()..=header.len() + usize::from(faulty && header.len() % 3 == 0),
+                );
                 (
-                    prop_oneof![400 => Just(None), wrong => select(VALUES).prop_map(Some)],
-                    any::<prop::sample::Index>(),
-                    prop_oneof![400 => Just(None), long => long_value().prop_map(Some)],
-                ),
-                header.len()..=header.len() + usize::from(faulty && header.len() % 3 == 0),
-            );
-            (
-                Just(header),
-                vec(row, 0..24),
-                select(&["\n", "\r\n", "\n\n", "\n  \n"][..]),
-                any::<bool>(),
-                any::<bool>(),
-            )
+                    Just(header),
+                    vec(row, 0..24),
+                    select(&["\n", "\r\n", "\n\n", "\n  \n"][..]),
+                    any::<bool>(),
+                    any::<bool>(),
+                )
+            })
         })
-    })
-    .prop_map(|(header, rows, end, bom, trailing)| {
-        let mut lines = vec![header.join(",")];
-        for row in rows {
-            let cells: Vec<String> = row
-                .into_iter()
-                .enumerate()
-                .map(|(i, (wrong, pick, long))| {
-                    if let Some(long) = long {
-                        return long;
-                    }
-                    match wrong {
-                        Some(v) => v.to_owned(),
-                        None => {
-                            let good = good_values(header.get(i).copied().unwrap_or(""));
-                            pick.get(good).to_string()
+        .prop_map(|(header, rows, end, bom, trailing)| {
+            let mut lines = vec![header.join(",")];
+            for row in rows {
+                let cells: Vec<String> = row
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (wrong, pick, long))| {
+                        if let Some(long) = long {
+                            return long;
                         }
-                    }
-                })
-                .collect();
-            lines.push(cells.join(","));
-        }
-        let mut text = lines.join(end);
-        if bom {
-            text.insert(0, '\u{feff}');
-        }
-        if trailing {
-            text.push('\n');
-        }
-        text
-    })
+                        match wrong {
+                            Some(v) => v.to_owned(),
+                            None => {
+                                let good = good_values(header.get(i).copied().unwrap_or(""));
+                                pick.get(good).to_string()
+                            }
+                        }
+                    })
+                    .collect();
+                lines.push(cells.join(","));
+            }
+            let mut text = lines.join(end);
+            if bom {
+                text.insert(0, '\u{feff}');
+            }
+            if trailing {
+                text.push('\n');
+            }
+            text
+        })
 }
 
 const JSON_KEYS: &[&str] = &[
@@ -291,12 +301,27 @@ const GOOD_ENTRIES: &[(&str, &str)] = &[
     ("RequestId", "\"r\\\"1\""),
     ("OptOut", "\"ALL\""),
     ("EffectiveDate", "\"2024-05-01\""),
-    ("Attributes", "{\"A\":[\"x\",\"y\"],\"B\":\"z\",\"C\":[],\"D\":[1,true]}"),
+    (
+        "Attributes",
+        "{\"A\":[\"x\",\"y\"],\"B\":\"z\",\"C\":[],\"D\":[1,true]}",
+    ),
     ("Attributes", "{\"Note\":[\"a\\nb\",\"\\u00e9\"]}"),
-    ("Metrics", "{\"m\":1,\"n\":2.5,\"o\":1e15,\"p\":-0.0,\"q\":0.1}"),
-    ("Demographic", "{\"Platform\":\"ios\",\"Locale\":\"en\",\"AppVersion\":3}"),
-    ("Location", "{\"Latitude\":47.6,\"City\":\"K\\u00f6ln\",\"Longitude\":null}"),
-    ("User", "{\"UserId\":\"u1\",\"UserAttributes\":{\"F\":[\"a\"],\"G\":\"b\"}}"),
+    (
+        "Metrics",
+        "{\"m\":1,\"n\":2.5,\"o\":1e15,\"p\":-0.0,\"q\":0.1}",
+    ),
+    (
+        "Demographic",
+        "{\"Platform\":\"ios\",\"Locale\":\"en\",\"AppVersion\":3}",
+    ),
+    (
+        "Location",
+        "{\"Latitude\":47.6,\"City\":\"K\\u00f6ln\",\"Longitude\":null}",
+    ),
+    (
+        "User",
+        "{\"UserId\":\"u1\",\"UserAttributes\":{\"F\":[\"a\"],\"G\":\"b\"}}",
+    ),
     ("User", "{\"UserId\":42}"),
 ];
 
@@ -484,7 +509,10 @@ fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
         data.push_str("EMAIL,someone@example.com,\"a note, with a comma\"\n");
     }
     let mut seen = Vec::new();
-    let checked = check(Format::Csv, &data, &Limits::default(), &mut |n| seen.push(n)).unwrap();
+    let checked = check(Format::Csv, &data, &Limits::default(), &mut |n| {
+        seen.push(n)
+    })
+    .unwrap();
     assert!(seen.len() >= 3, "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     assert_eq!(seen.last(), Some(&(data.len() as u64)));
@@ -499,7 +527,12 @@ fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
     assert!(chunks.iter().all(|c| c.len() < 2 * staged::CHUNK_BYTES));
     let body: Vec<u8> = chunks.concat();
     assert_eq!(body.len() as u64, checked.staged_bytes);
-    assert_eq!(body, oracle::prepare(Format::Csv, &data, &Limits::default()).unwrap().body);
+    assert_eq!(
+        body,
+        oracle::prepare(Format::Csv, &data, &Limits::default())
+            .unwrap()
+            .body
+    );
     // A failing sink stops the pass at its first error.
     let mut calls = 0;
     let stopped = checked.write_staged(&mut |_| {
@@ -517,11 +550,13 @@ fn a_million_bad_rows_keep_a_hundred_problems() {
     }
     data.push_str(&format!("EMAIL,{}\n", "y".repeat(16_000)));
     let err = prepare(Format::Csv, &data, &Limits::default()).unwrap_err();
-    assert_eq!(err, oracle::prepare(Format::Csv, &data, &Limits::default()).unwrap_err());
+    assert_eq!(
+        err,
+        oracle::prepare(Format::Csv, &data, &Limits::default()).unwrap_err()
+    );
     assert_eq!(err.details.problems.len(), MAX_REPORTED_PROBLEMS);
     assert_eq!(err.details.total_problems, 20_002);
     // The leading kind (size) comes from the last row, beyond the list.
     assert_eq!(err.kind, crate::error::ErrorKind::ImportSizeExceeded);
     assert!(err.message.contains("record 20001"), "{}", err.message);
 }
-

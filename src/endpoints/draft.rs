@@ -121,18 +121,22 @@ impl<'a> Draft<'a> {
         }
     }
 
-    /// The custom attribute `name` of list `kind`, added (unset, in name
-    /// order, named by `make`) if missing.
+    /// The custom attribute `name` of list `kind` (at index `slot` of the
+    /// list, when known), added (unset, in name order, named by `make`) if
+    /// missing.
     pub fn custom_mut(
         &mut self,
         kind: ListKind,
-        name: &str,
+        (name, slot): (&str, Option<usize>),
         make: impl FnOnce() -> Cow<'a, str>,
     ) -> Option<&mut Custom<'a>> {
         let list = match kind {
             ListKind::Attributes => &mut self.attributes,
             ListKind::UserAttributes => &mut self.user_attributes,
         };
+        if let Some(i) = slot.filter(|i| *i < list.len()) {
+            return list.get_mut(i);
+        }
         let i = match list.binary_search_by(|c| c.name.as_ref().cmp(name)) {
             Ok(i) => i,
             Err(i) => {
@@ -152,10 +156,7 @@ impl<'a> Draft<'a> {
 
     /// Adds metric `name`, unset, if missing.
     pub fn add_metric(&mut self, name: &str, make: impl FnOnce() -> Cow<'a, str>) {
-        if let Err(i) = self
-            .metrics
-            .binary_search_by(|m| m.name.as_ref().cmp(name))
-        {
+        if let Err(i) = self.metrics.binary_search_by(|m| m.name.as_ref().cmp(name)) {
             self.metrics.insert(
                 i,
                 Metric {
@@ -166,12 +167,19 @@ impl<'a> Draft<'a> {
         }
     }
 
-    /// Sets metric `name` (added in name order, named by `make`, if missing).
-    pub fn set_metric(&mut self, name: &str, make: impl FnOnce() -> Cow<'a, str>, x: f64) {
-        let i = match self
-            .metrics
-            .binary_search_by(|m| m.name.as_ref().cmp(name))
-        {
+    /// Sets metric `name` (at index `slot` when known; added in name order,
+    /// named by `make`, if missing).
+    pub fn set_metric(
+        &mut self,
+        (name, slot): (&str, Option<usize>),
+        make: impl FnOnce() -> Cow<'a, str>,
+        x: f64,
+    ) {
+        if let Some(m) = slot.and_then(|i| self.metrics.get_mut(i)) {
+            m.value = Some(x);
+            return;
+        }
+        let i = match self.metrics.binary_search_by(|m| m.name.as_ref().cmp(name)) {
             Ok(i) => i,
             Err(i) => {
                 self.metrics.insert(
@@ -229,20 +237,18 @@ impl<'a> Draft<'a> {
 
     /// The custom names set on this endpoint, as the whole-file reader
     /// counted them: attributes, metrics, then user attributes, each in name
-    /// order; `0`, `1`, `2` tell the kinds apart.
-    pub fn custom_names(&self) -> impl Iterator<Item = (u8, &Cow<'a, str>)> {
-        let attributes = self.attributes.iter().filter(|c| c.present).map(|c| (0, &c.name));
+    /// order; `0`, `1`, `2` tell the kinds apart; with each, its index in
+    /// its list.
+    pub fn custom_names(&self) -> impl Iterator<Item = (u8, usize, &Cow<'a, str>)> {
         let metrics = self
             .metrics
             .iter()
-            .filter(|m| m.value.is_some())
-            .map(|m| (1, &m.name));
-        let user = self
-            .user_attributes
-            .iter()
-            .filter(|c| c.present)
-            .map(|c| (2, &c.name));
-        attributes.chain(metrics).chain(user)
+            .enumerate()
+            .filter(|(_, m)| m.value.is_some())
+            .map(|(i, m)| (1, i, &m.name));
+        present(&self.attributes, 0)
+            .chain(metrics)
+            .chain(present(&self.user_attributes, 2))
     }
 
     /// The value of fixed field `index` ([`FIXED_FIELDS`] order) as the CSV
@@ -321,6 +327,17 @@ impl<'a> Draft<'a> {
     }
 }
 
+/// The present lists of `list`, with `kind` and their index.
+fn present<'d, 'a>(
+    list: &'d [Custom<'a>],
+    kind: u8,
+) -> impl Iterator<Item = (u8, usize, &'d Cow<'a, str>)> {
+    list.iter()
+        .enumerate()
+        .filter(|(_, c)| c.present)
+        .map(move |(i, c)| (kind, i, &c.name))
+}
+
 /// Writes `x` as [`super::model::format_number`] does, without allocating.
 pub(crate) fn write_number(out: &mut String, x: f64) {
     let _ = match whole_number(x) {
@@ -350,7 +367,10 @@ struct Metrics<'d, 'a>(&'d [Metric<'a>]);
 
 impl Serialize for Metrics<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let set = self.0.iter().filter_map(|m| Some((m.name.as_ref(), m.value?)));
+        let set = self
+            .0
+            .iter()
+            .filter_map(|m| Some((m.name.as_ref(), m.value?)));
         let mut map = s.serialize_map(Some(set.clone().count()))?;
         for (name, x) in set {
             map.serialize_entry(name, &Number(x))?;
@@ -512,15 +532,17 @@ mod tests {
             (ListKind::UserAttributes, "x"),
             (ListKind::UserAttributes, "empty"),
         ] {
-            let c = d.custom_mut(kind, name, || Cow::Borrowed(name)).unwrap();
+            let c = d
+                .custom_mut(kind, (name, None), || Cow::Borrowed(name))
+                .unwrap();
             c.present = true;
             if name != "empty" {
                 c.values.push(Cow::Borrowed("v1"));
                 c.values.push(Cow::Owned(format!("{name}2")));
             }
         }
-        d.set_metric("score", || "score".into(), 0.1);
-        d.set_metric("n", || "n".into(), 3.0);
+        d.set_metric(("score", None), || "score".into(), 0.1);
+        d.set_metric(("n", None), || "n".into(), 3.0);
         d
     }
 
@@ -546,7 +568,11 @@ mod tests {
         let mut d = full();
         d.reset(true);
         assert_eq!(d.attributes.len(), 2);
-        assert!(d.attributes.iter().all(|c| !c.present && c.values.is_empty()));
+        assert!(
+            d.attributes
+                .iter()
+                .all(|c| !c.present && c.values.is_empty())
+        );
         assert_eq!(serde_json::to_string(&d).unwrap(), "{}");
         d.reset(false);
         assert!(d.attributes.is_empty() && d.metrics.is_empty());

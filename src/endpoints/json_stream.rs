@@ -40,8 +40,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Problem, ProblemKind, quote};
 
@@ -674,7 +674,10 @@ impl<'a> Reader<'a, '_> {
         let mut i = offset;
         loop {
             // The start of the next line.
-            match bytes.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+            match bytes
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+            {
                 Some(n) => i += n + 1,
                 None => return self.text.len(),
             }

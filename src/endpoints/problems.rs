@@ -221,7 +221,11 @@ impl Report {
             .flatten()
             .map(|(p, _)| p.kind)
             .min_by_key(|k| k.precedence())?;
-        let (first, index) = self.first.into_iter().flatten().find(|(p, _)| p.kind == lead)?;
+        let (first, index) = self
+            .first
+            .into_iter()
+            .flatten()
+            .find(|(p, _)| p.kind == lead)?;
         // The list's copy, if it is there: its column may have been made a
         // character column since.
         let first = index

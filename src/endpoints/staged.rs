@@ -29,15 +29,32 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// True when the CSV writer quotes `cell`.
 fn needs_quotes(cell: &str) -> bool {
-    cell.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    cell.bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
         || (!cell.is_empty() && cell.bytes().all(|b| matches!(b, b' ' | b'\t')))
 }
 
-/// The bytes the CSV writer writes for `cell`.
+/// The bytes the CSV writer writes for `cell` (one look at each byte).
 fn cell_len(cell: &str) -> u64 {
+    let (mut special, mut quotes, mut blank) = (false, 0u64, true);
+    for b in cell.bytes() {
+        match b {
+            b'"' => {
+                special = true;
+                quotes += 1;
+                blank = false;
+            }
+            b',' | b'\r' | b'\n' => {
+                special = true;
+                blank = false;
+            }
+            b' ' | b'\t' => {}
+            _ => blank = false,
+        }
+    }
     let len = cell.len() as u64;
-    if needs_quotes(cell) {
-        len + 2 + cell.bytes().filter(|b| *b == b'"').count() as u64
+    if special || (blank && !cell.is_empty()) {
+        len + 2 + quotes
     } else {
         len
     }
@@ -265,10 +282,15 @@ impl CsvUsage {
 
 impl<'a> Sink<'a> for Tally<'a> {
     fn header(&mut self, template: &Draft<'a>) {
+        self.checks.fixed_names(template);
         let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
         self.csv.attribute_names = names(&template.attributes);
         self.csv.user_attribute_names = names(&template.user_attributes);
-        self.csv.metric_names = template.metrics.iter().map(|m| m.name.to_string()).collect();
+        self.csv.metric_names = template
+            .metrics
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect();
     }
 
     fn endpoint(
@@ -312,7 +334,10 @@ pub(crate) struct Writer<'o, E> {
 impl<'o, E> Writer<'o, E> {
     /// A writer of NDJSON (`columns` `None`) or CSV with `columns`; the CSV
     /// header is written at once.
-    pub fn new(columns: Option<&'o Columns>, out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>) -> Self {
+    pub fn new(
+        columns: Option<&'o Columns>,
+        out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Self {
         let mut w = Writer {
             columns,
             buf: Vec::with_capacity(CHUNK_BYTES + 1024),
@@ -433,7 +458,17 @@ mod tests {
 
     #[test]
     fn cells_are_quoted_as_the_whole_file_writer_quotes_them() {
-        for cell in ["a", "b,c", "say \"hi\"", "", "  ", "\t", "x y", "\"", "a\nb"] {
+        for cell in [
+            "a",
+            "b,c",
+            "say \"hi\"",
+            "",
+            "  ",
+            "\t",
+            "x y",
+            "\"",
+            "a\nb",
+        ] {
             let mut out = Vec::new();
             write_cell(&mut out, cell);
             let mut want = String::new();

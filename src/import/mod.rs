@@ -12,6 +12,7 @@
 
 mod client;
 pub mod host;
+mod staged;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -20,18 +21,19 @@ use sha2::{Digest, Sha256};
 
 pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{
-    AttemptTimeout, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, MIN_ATTEMPT_TIMEOUT, Runtime,
-    Stage, Transport, TransportError, TransportErrorKind, attempt_timeout,
+    AttemptTimeout, Body, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, MIN_ATTEMPT_TIMEOUT,
+    Runtime, Stage, Transport, TransportError, TransportErrorKind, attempt_timeout,
 };
 
 use crate::aws::pinpoint::{
     self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,
 };
 use crate::aws::{s3, urls};
-use crate::endpoints::{self, Limits, Prepared};
+use crate::endpoints::{self, Limits};
 use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
+use staged::Staged;
 
 /// Page size asked of `GetSegments` and `GetImportJobs`.
 const PAGE_SIZE: u32 = 100;
@@ -83,13 +85,23 @@ pub struct ValidationReport {
 
 /// Checks the input and data completely, without any network: the dry run.
 pub fn validate(input: &ImportInput, limits: &Limits) -> Result<ValidationReport, NodeError> {
+    validate_reporting(input, limits, &mut |_| {})
+}
+
+/// [`validate`], giving `progress` the bytes of data checked so far, every
+/// [`endpoints::PROGRESS_STEP`] bytes and at the end.
+pub fn validate_reporting(
+    input: &ImportInput,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ValidationReport, NodeError> {
     input.check()?;
-    let prepared = endpoints::prepare(input.format, &input.data, limits)?;
+    let checked = endpoints::check(input.format, &input.data, limits, progress)?;
     Ok(ValidationReport {
-        format: prepared.format,
-        endpoint_count: prepared.endpoint_count,
-        channel_counts: prepared.channel_counts,
-        bytes_to_stage: prepared.body.len() as u64,
+        format: checked.format,
+        endpoint_count: checked.endpoint_count,
+        channel_counts: checked.channel_counts,
+        bytes_to_stage: checked.staged_bytes,
         max_import_bytes: limits.max_import_bytes,
     })
 }
@@ -102,9 +114,14 @@ pub fn limits(settings: &Settings) -> Limits {
     }
 }
 
-/// The staging key: `{prefix}{sha256(app, name, format, body)}.{ext}`, so a
-/// re-run of the same input stages the same object and finds its segment.
+/// The staging key: `{prefix}{sha256(app, name, format, sha256(body))}.{ext}`,
+/// so a re-run of the same input stages the same object and finds its segment.
 pub fn staging_key(settings: &Settings, input: &ImportInput, body: &[u8]) -> String {
+    staging_key_of(settings, input, &Sha256::digest(body).into())
+}
+
+/// [`staging_key`] of the body whose SHA-256 is `body_sha256`.
+pub fn staging_key_of(settings: &Settings, input: &ImportInput, body_sha256: &[u8; 32]) -> String {
     let mut h = Sha256::new();
     for part in [
         input.application_id.as_bytes(),
@@ -114,7 +131,7 @@ pub fn staging_key(settings: &Settings, input: &ImportInput, body: &[u8]) -> Str
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
-    h.update(body);
+    h.update(body_sha256);
     let digest = hex::encode(h.finalize());
     format!(
         "{}{}.{}",
@@ -132,17 +149,24 @@ pub fn run<T: Transport, R: Runtime>(
     runtime: &mut R,
 ) -> Result<ImportOutput, NodeError> {
     input.check()?;
-    runtime.progress(Stage::Validating, 0, None);
-    let prepared = endpoints::prepare(input.format, &input.data, &limits(settings))?;
+    let total = input.data.len() as u64;
+    runtime.progress(Stage::Validating, 0, Some(total));
+    let checked = endpoints::check(input.format, &input.data, &limits(settings), &mut |done| {
+        runtime.progress(Stage::Validating, done, Some(total))
+    })?;
     runtime.log(
         Level::Info,
         &format!(
             "{} endpoints valid; {} bytes to stage",
-            prepared.endpoint_count,
-            prepared.body.len()
+            checked.endpoint_count, checked.staged_bytes
         ),
     );
-    let key = staging_key(settings, input, &prepared.body);
+    let size = Some(checked.staged_bytes);
+    runtime.progress(Stage::Staging, 0, size);
+    let staged = Staged::hash(&checked, &mut |done| {
+        runtime.progress(Stage::Staging, done, size)
+    });
+    let key = staging_key_of(settings, input, &staged.sha256);
     let mut flow = Flow {
         client: Client {
             transport,
@@ -156,7 +180,7 @@ pub fn run<T: Transport, R: Runtime>(
         pinpoint: urls::checked_pinpoint_base(settings)?,
         job_may_run: false,
     };
-    flow.run(prepared)
+    flow.run(&staged)
 }
 
 struct Flow<'a, T, R> {
@@ -175,8 +199,8 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         &self.input.application_id
     }
 
-    fn run(&mut self, prepared: Prepared) -> Result<ImportOutput, NodeError> {
-        let endpoints_submitted = prepared.endpoint_count;
+    fn run(&mut self, staged: &Staged<'_, '_>) -> Result<ImportOutput, NodeError> {
+        let endpoints_submitted = staged.checked.endpoint_count;
         self.client
             .runtime
             .progress(Stage::CheckingApplication, 0, None);
@@ -216,13 +240,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
 
         self.client
             .runtime
-            .progress(Stage::Staging, 0, Some(prepared.body.len() as u64));
-        let content_type = match prepared.format {
+            .progress(Stage::Staging, 0, Some(staged.checked.staged_bytes));
+        let content_type = match staged.checked.format {
             Format::Csv => "text/csv",
             Format::Json => "application/x-ndjson",
         };
-        let put = s3::put_object(&self.object_url, prepared.body, content_type);
-        self.client.s3("PutObject", &put)?;
+        let put = s3::put_object_streamed(&self.object_url, &staged.sha256, content_type);
+        self.client.s3_streaming("PutObject", &put, staged)?;
 
         let result = self.create_and_wait(endpoints_submitted);
         self.finish(result)

@@ -345,7 +345,6 @@ impl<'a> EndpointBuilder<'a> {
     }
 }
 
-
 /// Where each endpoint came from, parallel to the endpoints.
 pub(crate) fn check_import(
     endpoints: &[Endpoint],
@@ -426,4 +425,3 @@ fn check_custom_attribute_names(
         }
     }
 }
-
