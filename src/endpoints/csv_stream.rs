@@ -35,6 +35,7 @@ use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
 };
 use super::stream::{Sink, Ticker};
+use super::swar::{bytes_below, bytes_equal, first, word_at};
 
 /// One value of a row.
 #[derive(Debug)]
@@ -82,6 +83,36 @@ const fn classes(specials: &[u8]) -> [u8; 256] {
 static UNQUOTED: [u8; 256] = classes(b",\n\r\t\"");
 /// In a quoted value.
 static QUOTED: [u8; 256] = classes(b"\"\n\r\t");
+
+/// The index of the first byte from `from` that is not [`ORDINARY`] in
+/// `classes` ([`UNQUOTED`] with `comma`, else [`QUOTED`]), or the length:
+/// eight bytes at a time, as most values have no such byte.
+#[inline]
+fn next_special(bytes: &[u8], from: usize, comma: bool) -> usize {
+    let mut i = from;
+    while let Some(w) = word_at(bytes, i) {
+        // Bytes below 0x20 (controls, TAB, CR, LF), `"`, DEL and 0xC2.
+        let mut found = bytes_below(w, 0x20)
+            | bytes_equal(w, b'"')
+            | bytes_equal(w, 0x7f)
+            | bytes_equal(w, 0xc2);
+        if comma {
+            found |= bytes_equal(w, b',');
+        }
+        if found != 0 {
+            return i + first(found);
+        }
+        i += 8;
+    }
+    let table = if comma { &UNQUOTED } else { &QUOTED };
+    while let Some(&b) = bytes.get(i) {
+        if table.get(usize::from(b)).copied() != Some(ORDINARY) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
 
 /// The problem list and the record the tokenizer is reading (`None` = header).
 struct Report<'p> {
@@ -212,6 +243,8 @@ impl<'a> Tokenizer<'a> {
         let (mut tab, mut cr, mut quote, mut control) = (false, false, false, false);
         let mut i = start;
         let end = loop {
+            // Ordinary bytes are passed over in one go.
+            i = next_special(self.bytes, i, true);
             let Some(b) = self.byte(i) else {
                 self.pos = i;
                 break End::Eof;
@@ -237,13 +270,15 @@ impl<'a> Tokenizer<'a> {
         if end == End::LineBreak {
             self.line_break_at(i);
         }
-        for (flag, message) in [
-            (quote, STRAY_QUOTE_MESSAGE),
-            (tab, TAB_MESSAGE),
-            (cr, CR_MESSAGE),
-        ] {
-            if flag {
-                report.malformed(line, column, || message.to_owned());
+        if quote || tab || cr {
+            for (flag, message) in [
+                (quote, STRAY_QUOTE_MESSAGE),
+                (tab, TAB_MESSAGE),
+                (cr, CR_MESSAGE),
+            ] {
+                if flag {
+                    report.malformed(line, column, || message.to_owned());
+                }
             }
         }
         let control = control && report.control(value, line, column);
@@ -268,6 +303,7 @@ impl<'a> Tokenizer<'a> {
         // value closes (an unclosed quote is reported alone).
         let (mut tab, mut line_break): (Option<u64>, Option<u64>) = (None, None);
         loop {
+            i = next_special(self.bytes, i, false);
             let Some(b) = self.byte(i) else {
                 let value = match owned {
                     Some(mut v) => {
@@ -555,7 +591,13 @@ pub(crate) fn read<'a>(
     };
     let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
     let (mut draft, slots) = template(&header);
-    sink.header(&draft);
+    let fixed: Vec<usize> = Field::fixed()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| header.columns.iter().any(|c| c.as_ref() == Some(*f)))
+        .map(|(i, _)| i)
+        .collect();
+    sink.header(&draft, &fixed);
     let mut record = 0u64;
     loop {
         ticker.tick(tokenizer.pos);
@@ -654,6 +696,28 @@ mod tests {
             out.push(cells.iter().map(|c| c.value.to_string()).collect());
         }
         (out, problems.total())
+    }
+
+    #[test]
+    fn special_bytes_are_found_eight_at_a_time_as_one_at_a_time() {
+        let samples: [&[u8]; 6] = [
+            b"abcdefghijklmnopqrstuvwxyz,",
+            b"0123456789abcdef\"x",
+            "abcdefgh\u{85}ijk".as_bytes(),
+            b"abcdefg\x7fhij",
+            b"plain text without anything special at all",
+            "éééééééééé\té".as_bytes(),
+        ];
+        for bytes in samples {
+            for from in 0..bytes.len() {
+                for (comma, table) in [(true, &UNQUOTED), (false, &QUOTED)] {
+                    let slow = (from..bytes.len())
+                        .find(|i| table[usize::from(bytes[*i])] != ORDINARY)
+                        .unwrap_or(bytes.len());
+                    assert_eq!(next_special(bytes, from, comma), slow, "{bytes:?} {from}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,14 +9,13 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::model::{
     ChannelType, Demographic, DemographicField, Endpoint, Field, Location, LocationField, Number,
-    OptOut, User, whole_number,
+    OptOut, User,
 };
 
 /// A custom attribute that takes several values (`Attributes.*`,
@@ -77,6 +76,8 @@ pub(crate) struct Draft<'a> {
     pub attributes: Vec<Custom<'a>>,
     pub metrics: Vec<Metric<'a>>,
     pub user_attributes: Vec<Custom<'a>>,
+    /// Emptied value lists of earlier endpoints, to reuse.
+    spare: Vec<Vec<Cow<'a, str>>>,
 }
 
 impl<'a> Draft<'a> {
@@ -107,9 +108,16 @@ impl<'a> Draft<'a> {
                 m.value = None;
             }
         } else {
-            self.attributes.clear();
+            for c in self
+                .attributes
+                .drain(..)
+                .chain(self.user_attributes.drain(..))
+            {
+                let mut values = c.values;
+                values.clear();
+                self.spare.push(values);
+            }
             self.metrics.clear();
-            self.user_attributes.clear();
         }
     }
 
@@ -144,7 +152,7 @@ impl<'a> Draft<'a> {
                     i,
                     Custom {
                         name: make(),
-                        values: Vec::new(),
+                        values: self.spare.pop().unwrap_or_default(),
                         present: false,
                     },
                 );
@@ -338,15 +346,25 @@ fn present<'d, 'a>(
         .map(move |(i, c)| (kind, i, &c.name))
 }
 
-/// Writes `x` as [`super::model::format_number`] does, without allocating.
+/// Writes `x` as [`super::model::format_number`] does, without allocating:
+/// as the JSON writer writes it (`itoa` for whole numbers, the shortest
+/// round-trip form otherwise), which is the text `format_number` gives.
 pub(crate) fn write_number(out: &mut String, x: f64) {
-    let _ = match whole_number(x) {
-        Some(i) => write!(out, "{i}"),
-        None => match serde_json::Number::from_f64(x) {
-            Some(n) => write!(out, "{n}"),
-            None => write!(out, "{x}"),
-        },
+    let mut buf = [0u8; 48];
+    let written = {
+        let mut rest: &mut [u8] = &mut buf;
+        let room = rest.len();
+        serde_json::to_writer(&mut rest, &Number(x))
+            .ok()
+            .map(|()| room - rest.len())
     };
+    match written
+        .and_then(|n| buf.get(..n))
+        .and_then(|b| std::str::from_utf8(b).ok())
+    {
+        Some(text) => out.push_str(text),
+        None => out.push_str(&super::model::format_number(x)),
+    }
 }
 
 /// The present lists of one kind, as a JSON object of string lists.
@@ -561,6 +579,30 @@ mod tests {
             serde_json::to_string(&empty).unwrap(),
             serde_json::to_string(&empty.to_endpoint()).unwrap()
         );
+    }
+
+    #[test]
+    fn numbers_are_written_as_format_number_writes_them() {
+        for x in [
+            0.0,
+            -0.0,
+            3.0,
+            -42.0,
+            0.1,
+            1e15,
+            1e16,
+            1e300,
+            -1.5e-7,
+            2.5,
+            9_007_199_254_740_993.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            let mut out = String::new();
+            write_number(&mut out, x);
+            assert_eq!(out, super::super::model::format_number(x), "{x}");
+        }
     }
 
     #[test]

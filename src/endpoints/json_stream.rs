@@ -241,10 +241,12 @@ impl Cursor {
         let to = offset.min(bytes.len());
         let from = self.offset.min(bytes.len());
         if to >= from {
-            for (i, b) in bytes.get(from..to).unwrap_or_default().iter().enumerate() {
-                if *b == b'\n' {
-                    self.line += 1;
-                    self.line_start = from + i + 1;
+            let span = bytes.get(from..to).unwrap_or_default();
+            let breaks = span.iter().filter(|b| **b == b'\n').count();
+            if breaks > 0 {
+                self.line += breaks as u64;
+                if let Some(last) = span.iter().rposition(|b| *b == b'\n') {
+                    self.line_start = from + last + 1;
                 }
             }
         } else {
@@ -782,7 +784,9 @@ impl<'a> ObjectLocate<'_, 'a> {
 /// True when `text` may hold a control character (a byte below 0x20, DEL,
 /// or the first byte of a C1 character): a quick look before the real one.
 fn may_have_control(text: &str) -> bool {
-    text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+    text.bytes().fold(false, |seen, b| {
+        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+    })
 }
 
 fn control_in(text: &str) -> Option<char> {

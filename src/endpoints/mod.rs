@@ -47,6 +47,7 @@ mod problems;
 pub mod rules;
 mod staged;
 mod stream;
+mod swar;
 pub mod writer;
 
 #[cfg(any(test, feature = "oracle"))]

@@ -169,7 +169,9 @@ pub(crate) fn email_problem(address: &str) -> Option<String> {
     let shaped = address
         .rsplit_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
-    let clean = !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    // Printable ASCII is clean; only other text needs a look at its characters.
+    let clean = address.bytes().all(|b| (0x21..0x7f).contains(&b))
+        || !address.chars().any(|c| c.is_whitespace() || c.is_control());
     if shaped && clean {
         None
     } else if !clean {
@@ -182,29 +184,38 @@ pub(crate) fn email_problem(address: &str) -> Option<String> {
 /// True for an ISO 8601 date or date-time: `YYYY-MM-DD`, optionally followed
 /// by `Thh:mm`, `:ss`, a fraction, and `Z` or an offset (`+02:00`, `+0200`, `+02`).
 pub fn is_iso8601(s: &str) -> bool {
-    let (date, time) = match s.split_once(['T', 't']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
+    // Byte by byte: every separator is ASCII, which never occurs inside a
+    // multi-byte character.
+    let b = s.as_bytes();
+    let (date, time) = match b.iter().position(|c| matches!(c, b'T' | b't')) {
+        Some(i) => (
+            b.get(..i).unwrap_or_default(),
+            Some(b.get(i + 1..).unwrap_or_default()),
+        ),
+        None => (b, None),
     };
     is_date(date) && time.is_none_or(is_time)
 }
 
-fn number_of(s: &str, len: usize) -> Option<u32> {
-    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
+/// The number written with exactly `len` digits (at most 9), if `s` is one.
+fn number_of(s: &[u8], len: usize) -> Option<u32> {
+    if s.len() != len {
+        return None;
     }
+    s.iter().try_fold(0u32, |n, b| {
+        b.is_ascii_digit()
+            .then(|| n.wrapping_mul(10).wrapping_add(u32::from(b - b'0')))
+    })
 }
 
-fn is_date(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+/// `YYYY-MM-DD`, a real day.
+fn is_date(s: &[u8]) -> bool {
+    if s.len() != 10 || s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
         return false;
-    };
-    let (Some(y), Some(m), Some(d)) = (number_of(y, 4), number_of(m, 2), number_of(d, 2)) else {
+    }
+    let part =
+        |from: usize, len: usize| number_of(s.get(from..from + len).unwrap_or_default(), len);
+    let (Some(y), Some(m), Some(d)) = (part(0, 4), part(5, 2), part(8, 2)) else {
         return false;
     };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -218,45 +229,55 @@ fn is_date(s: &str) -> bool {
     (1..=days).contains(&d)
 }
 
-fn is_time(s: &str) -> bool {
-    let (clock, zone) = match s.find(['Z', 'z', '+', '-']) {
-        Some(i) => (s.get(..i).unwrap_or(""), s.get(i..).unwrap_or("")),
-        None => (s, ""),
+fn is_time(s: &[u8]) -> bool {
+    let (clock, zone) = match s
+        .iter()
+        .position(|c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
+    {
+        Some(i) => s.split_at(i),
+        None => (s, &[][..]),
     };
     is_clock(clock) && is_zone(zone)
 }
 
-fn is_clock(s: &str) -> bool {
-    let (hms, fraction) = match s.split_once(['.', ',']) {
-        Some((a, f)) => (a, Some(f)),
+/// `hh:mm`, or `hh:mm:ss` with an optional fraction of 1 to 9 digits.
+fn is_clock(s: &[u8]) -> bool {
+    let (hms, fraction) = match s.iter().position(|c| matches!(c, b'.' | b',')) {
+        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
         None => (s, None),
     };
-    let parts: Vec<&str> = hms.split(':').collect();
-    let ok = match parts.as_slice() {
-        [h, m] => fraction.is_none() && hour_minute(h, m),
-        [h, m, sec] => hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60),
+    let mut parts = hms.split(|c| *c == b':');
+    let ok = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(m), None, _) => fraction.is_none() && hour_minute(h, m),
+        (Some(h), Some(m), Some(sec), None) => {
+            hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60)
+        }
         _ => false,
     };
-    ok && fraction
-        .is_none_or(|f| (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+    ok && fraction.is_none_or(|f| (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit))
 }
 
-fn hour_minute(h: &str, m: &str) -> bool {
+fn hour_minute(h: &[u8], m: &[u8]) -> bool {
     number_of(h, 2).is_some_and(|x| x <= 23) && number_of(m, 2).is_some_and(|x| x <= 59)
 }
 
-fn is_zone(s: &str) -> bool {
-    if s.is_empty() || s == "Z" || s == "z" {
+/// Empty, `Z`, or an offset: `+hh:mm`, `+hhmm`, `+hh` (or `-`).
+fn is_zone(s: &[u8]) -> bool {
+    if s.is_empty() || s == b"Z" || s == b"z" {
         return true;
     }
-    let Some(offset) = s.strip_prefix(['+', '-']) else {
+    let Some(offset) = s.strip_prefix(b"+").or_else(|| s.strip_prefix(b"-")) else {
         return false;
     };
-    match offset.split_once(':') {
-        Some((h, m)) => hour_minute(h, m),
-        None if offset.len() == 4 => {
-            hour_minute(offset.get(..2).unwrap_or(""), offset.get(2..).unwrap_or(""))
-        }
+    match offset.iter().position(|c| *c == b':') {
+        Some(i) => hour_minute(
+            offset.get(..i).unwrap_or_default(),
+            offset.get(i + 1..).unwrap_or_default(),
+        ),
+        None if offset.len() == 4 => hour_minute(
+            offset.get(..2).unwrap_or_default(),
+            offset.get(2..).unwrap_or_default(),
+        ),
         None => number_of(offset, 2).is_some_and(|x| x <= 23),
     }
 }
@@ -381,6 +402,21 @@ mod tests {
             "2024-05-01T12:00:00Zjunk",
         ] {
             assert!(!is_iso8601(bad), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte-level checks decide as the character-level ones of the
+        /// whole-file reader (kept in the oracle).
+        #[test]
+        fn dates_and_emails_are_checked_as_before(
+            s in "[0-9]{0,5}[-T t:.,Zz+0-9@ é\u{85}]{0,24}",
+            date in "[12][0-9]{3}-[01][0-9]-[0-3][0-9]([Tt][0-2][0-9]:[0-5][0-9](:[0-6][0-9]([.,][0-9]{0,10})?)?([Zz]|[-+][0-2][0-9](:?[0-5][0-9])?)?)?",
+        ) {
+            use crate::endpoints::oracle::rules as old;
+            proptest::prop_assert_eq!(is_iso8601(&s), old::is_iso8601(&s), "{:?}", s);
+            proptest::prop_assert_eq!(is_iso8601(&date), old::is_iso8601(&date), "{:?}", date);
+            proptest::prop_assert_eq!(email_problem(&s), old::email_problem(&s), "{:?}", s);
         }
     }
 

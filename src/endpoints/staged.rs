@@ -19,10 +19,12 @@ use super::draft::{Custom, Draft, FIXED_FIELDS, write_number};
 use super::import_checks::ImportChecks;
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Endpoint, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX,
+    whole_number,
 };
 use super::problems::Problems;
 use super::rules::Origin;
 use super::stream::Sink;
+use super::swar::{bytes_equal, word_at};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -34,27 +36,36 @@ fn needs_quotes(cell: &str) -> bool {
         || (!cell.is_empty() && cell.bytes().all(|b| matches!(b, b' ' | b'\t')))
 }
 
-/// The bytes the CSV writer writes for `cell` (one look at each byte).
-fn cell_len(cell: &str) -> u64 {
-    let (mut special, mut quotes, mut blank) = (false, 0u64, true);
-    for b in cell.bytes() {
-        match b {
-            b'"' => {
-                special = true;
-                quotes += 1;
-                blank = false;
-            }
-            b',' | b'\r' | b'\n' => {
-                special = true;
-                blank = false;
-            }
-            b' ' | b'\t' => {}
-            _ => blank = false,
+/// True when `cell` has a byte the CSV writer quotes for: `,` `"` CR LF.
+fn has_special(cell: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(w) = word_at(cell, i) {
+        let found = bytes_equal(w, b',')
+            | bytes_equal(w, b'"')
+            | bytes_equal(w, b'\r')
+            | bytes_equal(w, b'\n');
+        if found != 0 {
+            return true;
         }
+        i += 8;
     }
-    let len = cell.len() as u64;
-    if special || (blank && !cell.is_empty()) {
-        len + 2 + quotes
+    cell.get(i..)
+        .unwrap_or_default()
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
+/// The bytes the CSV writer writes for `cell`.
+fn cell_len(cell: &str) -> u64 {
+    let bytes = cell.as_bytes();
+    let len = bytes.len() as u64;
+    // Only a value starting with a space or tab can be blank.
+    let maybe_blank = matches!(bytes.first(), Some(b' ' | b'\t'));
+    if !maybe_blank && !has_special(bytes) {
+        return len;
+    }
+    if needs_quotes(cell) {
+        len + 2 + bytes.iter().filter(|b| **b == b'"').count() as u64
     } else {
         len
     }
@@ -114,6 +125,8 @@ impl Columns {
 /// Which columns the CSV rows so far use.
 #[derive(Debug, Default)]
 struct CsvUsage {
+    /// The fixed fields the header's columns can set (all when unknown).
+    fixed_columns: Option<Vec<usize>>,
     fixed: [bool; FIXED_FIELDS],
     attributes: Vec<usize>,
     metrics: Vec<bool>,
@@ -150,6 +163,7 @@ pub(crate) struct Tally<'a> {
     bytes: u64,
     csv: CsvUsage,
     number: String,
+    numbers: NumberLengths,
     /// Every endpoint, for [`super::read`].
     collected: Option<Vec<Endpoint>>,
 }
@@ -175,6 +189,7 @@ impl<'a> Tally<'a> {
             bytes: 0,
             csv: CsvUsage::default(),
             number: String::new(),
+            numbers: NumberLengths::default(),
             collected: collect.then(Vec::new),
         }
     }
@@ -209,10 +224,17 @@ impl<'a> Tally<'a> {
 
     fn count_csv(&mut self, draft: &Draft<'a>) {
         let csv = &mut self.csv;
-        for (i, used) in csv.fixed.iter_mut().enumerate() {
-            if let Some(text) = draft.fixed_text(i, &mut self.number) {
+        let all: [usize; FIXED_FIELDS] = std::array::from_fn(|i| i);
+        let fixed = csv.fixed_columns.as_deref().unwrap_or(&all);
+        for &i in fixed {
+            let len = match i {
+                LATITUDE => draft.latitude.map(|x| self.numbers.len(x)),
+                LONGITUDE => draft.longitude.map(|x| self.numbers.len(x)),
+                _ => draft.fixed_text(i, &mut self.number).map(cell_len),
+            };
+            if let (Some(len), Some(used)) = (len, csv.fixed.get_mut(i)) {
                 *used = true;
-                self.bytes += cell_len(text);
+                self.bytes += len;
             }
         }
         self.bytes += count_lists(&mut csv.attributes, &draft.attributes);
@@ -223,11 +245,56 @@ impl<'a> Tally<'a> {
         for (used, m) in csv.metrics.iter_mut().zip(&draft.metrics) {
             if let Some(x) = m.value {
                 *used = true;
-                self.number.clear();
-                write_number(&mut self.number, x);
-                self.bytes += self.number.len() as u64;
+                self.bytes += self.numbers.len(x);
             }
         }
+    }
+}
+
+/// The indices of `Location.Latitude` and `Location.Longitude` in
+/// [`Field::fixed`].
+const LATITUDE: usize = 16;
+const LONGITUDE: usize = 17;
+
+/// The length of numbers as the CSV writer writes them, without writing
+/// them where that can be helped: whole numbers by their digits, others
+/// remembered by value in a small cache (data repeats its values).
+#[derive(Debug)]
+struct NumberLengths {
+    cache: [(u64, u64); 1024],
+    text: String,
+}
+
+impl Default for NumberLengths {
+    fn default() -> Self {
+        NumberLengths {
+            // No finite number has the bits of NaN with an all-ones payload.
+            cache: [(u64::MAX, 0); 1024],
+            text: String::new(),
+        }
+    }
+}
+
+impl NumberLengths {
+    fn len(&mut self, x: f64) -> u64 {
+        if let Some(i) = whole_number(x) {
+            let digits = u64::from(i.unsigned_abs().checked_ilog10().unwrap_or(0)) + 1;
+            return digits + u64::from(i < 0);
+        }
+        let bits = x.to_bits();
+        let slot = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize;
+        if let Some((key, len)) = self.cache.get(slot)
+            && *key == bits
+        {
+            return *len;
+        }
+        self.text.clear();
+        write_number(&mut self.text, x);
+        let len = self.text.len() as u64;
+        if let Some(entry) = self.cache.get_mut(slot) {
+            *entry = (bits, len);
+        }
+        len
     }
 }
 
@@ -281,8 +348,9 @@ impl CsvUsage {
 }
 
 impl<'a> Sink<'a> for Tally<'a> {
-    fn header(&mut self, template: &Draft<'a>) {
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
         self.checks.fixed_names(template);
+        self.csv.fixed_columns = Some(fixed.to_vec());
         let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
         self.csv.attribute_names = names(&template.attributes);
         self.csv.user_attribute_names = names(&template.user_attributes);
@@ -455,6 +523,31 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::endpoints::model::LocationField;
+
+    #[test]
+    fn number_lengths_are_those_of_the_written_numbers() {
+        assert_eq!(
+            Field::fixed()[LATITUDE],
+            Field::Location(LocationField::Latitude)
+        );
+        assert_eq!(
+            Field::fixed()[LONGITUDE],
+            Field::Location(LocationField::Longitude)
+        );
+        let mut lengths = NumberLengths::default();
+        for x in [
+            0.0, -0.0, 7.0, -7.0, 10.0, 99.0, 100.0, -12_345.0, 1e15, 9e15, 1e16, 0.25, 12.75,
+            -0.1, 1e300, 5e-324, 12.75, 0.25,
+        ] {
+            assert_eq!(
+                lengths.len(x),
+                super::super::model::format_number(x).len() as u64,
+                "{x}"
+            );
+        }
+    }
 
     #[test]
     fn cells_are_quoted_as_the_whole_file_writer_quotes_them() {

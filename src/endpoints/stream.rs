@@ -8,9 +8,10 @@ use super::rules::Origin;
 /// Receives each endpoint of a pass, after its own checks.
 pub(crate) trait Sink<'a> {
     /// The CSV header was read: `template` holds its custom names, unset, in
-    /// the order every row's draft will have them.
-    fn header(&mut self, template: &Draft<'a>) {
-        let _ = template;
+    /// the order every row's draft will have them; `fixed` lists the fixed
+    /// fields (by index in [`super::model::Field::fixed`]) its columns set.
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
+        let _ = (template, fixed);
     }
 
     /// One endpoint, read and checked; false stops the pass.

@@ -23,7 +23,7 @@ use model::Endpoint;
 
 mod csv_reader;
 mod json_reader;
-mod rules;
+pub(crate) mod rules;
 
 /// What a reader found: endpoints, where each came from, and problems.
 #[derive(Debug, Default)]

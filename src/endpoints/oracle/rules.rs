@@ -10,8 +10,7 @@ use crate::error::{Problem, ProblemKind, quote};
 pub(crate) use crate::endpoints::rules::{
     MAX_ATTRIBUTE_VALUE_CHARS, MAX_CUSTOM_ATTRIBUTE_NAMES, MAX_ENDPOINT_BYTES,
     MAX_ENDPOINTS_PER_USER, MAX_VALUES_PER_ATTRIBUTE, Origin, Position, control_message,
-    custom_name_problem, e164_problem, email_problem, forbidden_control, is_iso8601, json_size,
-    parse_number, problem_at,
+    custom_name_problem, e164_problem, forbidden_control, json_size, parse_number, problem_at,
 };
 
 use super::Limits;
@@ -423,5 +422,105 @@ fn check_custom_attribute_names(
             ));
             return;
         }
+    }
+}
+
+// ---- the date and email checks of that time (the streaming pass has its own,
+// byte by byte; `src/endpoints/rules.rs` tests them against these) ----
+
+/// Why `address` is not shaped like an email address, or `None` when it is.
+pub(crate) fn email_problem(address: &str) -> Option<String> {
+    let shaped = address
+        .rsplit_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    let clean = !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    if shaped && clean {
+        None
+    } else if !clean {
+        Some("contains spaces or control characters; remove them".into())
+    } else {
+        Some("is not an email address (name@domain)".into())
+    }
+}
+
+/// True for an ISO 8601 date or date-time: `YYYY-MM-DD`, optionally followed
+/// by `Thh:mm`, `:ss`, a fraction, and `Z` or an offset (`+02:00`, `+0200`, `+02`).
+pub(crate) fn is_iso8601(s: &str) -> bool {
+    let (date, time) = match s.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    is_date(date) && time.is_none_or(is_time)
+}
+
+fn number_of(s: &str, len: usize) -> Option<u32> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(y), Some(m), Some(d)) = (number_of(y, 4), number_of(m, 2), number_of(d, 2)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+fn is_time(s: &str) -> bool {
+    let (clock, zone) = match s.find(['Z', 'z', '+', '-']) {
+        Some(i) => (s.get(..i).unwrap_or(""), s.get(i..).unwrap_or("")),
+        None => (s, ""),
+    };
+    is_clock(clock) && is_zone(zone)
+}
+
+fn is_clock(s: &str) -> bool {
+    let (hms, fraction) = match s.split_once(['.', ',']) {
+        Some((a, f)) => (a, Some(f)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    let ok = match parts.as_slice() {
+        [h, m] => fraction.is_none() && hour_minute(h, m),
+        [h, m, sec] => hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60),
+        _ => false,
+    };
+    ok && fraction
+        .is_none_or(|f| (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn hour_minute(h: &str, m: &str) -> bool {
+    number_of(h, 2).is_some_and(|x| x <= 23) && number_of(m, 2).is_some_and(|x| x <= 59)
+}
+
+fn is_zone(s: &str) -> bool {
+    if s.is_empty() || s == "Z" || s == "z" {
+        return true;
+    }
+    let Some(offset) = s.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    match offset.split_once(':') {
+        Some((h, m)) => hour_minute(h, m),
+        None if offset.len() == 4 => {
+            hour_minute(offset.get(..2).unwrap_or(""), offset.get(2..).unwrap_or(""))
+        }
+        None => number_of(offset, 2).is_some_and(|x| x <= 23),
     }
 }
