@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use crate::error::{ProblemKind, quote};
 
 use super::Limits;
-use super::draft::{Draft, ListKind};
+use super::draft::{Draft, LATITUDE, LONGITUDE, ListKind, fixed_index};
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Field, LocationField, METRICS_PREFIX, OptOut,
     USER_ATTRIBUTES_PREFIX, format_number,
@@ -142,6 +142,11 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
         }
     }
 
+    /// The problems of the pass, for what the reader finds on its own.
+    pub fn problems(&mut self) -> &mut Problems {
+        self.problems
+    }
+
     /// Reports a problem with `field` at `at`.
     pub fn report(
         &mut self,
@@ -211,6 +216,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
             Some(Field::ChannelType) => self.set_channel_type(&value, at),
             Some(Field::Address) => {
                 self.address_at = Some(at);
+                self.draft.count_csv(1, &value);
                 self.draft.address = Some(value);
             }
             Some(Field::OptOut) => self.set_opt_out(&value, at),
@@ -227,6 +233,9 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
                 }
             }
             Some(f) => {
+                if let Some(i) = fixed_index(f) {
+                    self.draft.count_csv(i, &value);
+                }
                 if let Some(slot) = self.draft.text_slot(f) {
                     *slot = Some(value);
                 }
@@ -246,16 +255,19 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
         match field.target() {
             Target::Metric(name, slot) => {
                 self.draft
-                    .set_metric((name, slot), || field.custom_name(), x)
+                    .set_metric((name, slot), || field.custom_name(), x);
+                self.draft.count_csv_number(None, x);
             }
             Target::Fixed(Field::Location(LocationField::Latitude)) => {
                 if self.in_range(field, x, 90.0, at) {
                     self.draft.latitude = Some(x);
+                    self.draft.count_csv_number(Some(LATITUDE), x);
                 }
             }
             Target::Fixed(Field::Location(LocationField::Longitude)) => {
                 if self.in_range(field, x, 180.0, at) {
                     self.draft.longitude = Some(x);
+                    self.draft.count_csv_number(Some(LONGITUDE), x);
                 }
             }
             _ => self.set_text(field, Cow::Owned(format_number(x)), at),
@@ -300,6 +312,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
     fn set_channel_type(&mut self, value: &str, at: L::At) {
         self.channel_given = true;
         if let Some(c) = ChannelType::parse(value) {
+            self.draft.count_csv(0, c.as_str());
             self.draft.channel_type = Some(c);
             return;
         }
@@ -327,7 +340,10 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
 
     fn set_opt_out(&mut self, value: &str, at: L::At) {
         match OptOut::parse(value) {
-            Some(o) => self.draft.opt_out = Some(o),
+            Some(o) => {
+                self.draft.count_csv(4, o.as_str());
+                self.draft.opt_out = Some(o);
+            }
             None => self.report(
                 ProblemKind::MalformedData,
                 Name::Field(&Field::OptOut),
@@ -344,6 +360,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
 
     fn set_effective_date(&mut self, value: Cow<'a, str>, at: L::At) {
         if is_iso8601(&value) {
+            self.draft.count_csv(5, &value);
             self.draft.effective_date = Some(value);
         } else {
             self.report(
@@ -379,6 +396,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
                 });
             }
         }
+        self.draft.count_csv_value(&value);
         if let Some(c) = self.draft.custom_mut(kind, name, || field.custom_name()) {
             c.present = true;
             c.values.push(value);

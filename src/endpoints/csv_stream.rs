@@ -209,16 +209,20 @@ impl<'a> Tokenizer<'a> {
         }
         let line = self.line;
         loop {
-            let column = cells.len() + 1;
-            let (cell, end) = if self.byte(self.pos) == Some(b'"') {
-                self.quoted(column, report)
-            } else {
-                self.unquoted(column, report)
-            };
+            let (cell, end) = self.cell(cells.len() + 1, report);
             cells.push(cell);
             if end != End::Comma {
                 return Some(line);
             }
+        }
+    }
+
+    /// The value at the reader's place, the `column`th of its row.
+    fn cell(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
+        if self.byte(self.pos) == Some(b'"') {
+            self.quoted(column, report)
+        } else {
+            self.unquoted(column, report)
         }
     }
 
@@ -591,6 +595,7 @@ pub(crate) fn read<'a>(
     };
     let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
     let (mut draft, slots) = template(&header);
+    draft.csv = Some(Default::default());
     let fixed: Vec<usize> = Field::fixed()
         .iter()
         .enumerate()
@@ -599,39 +604,54 @@ pub(crate) fn read<'a>(
         .collect();
     sink.header(&draft, &fixed);
     let mut record = 0u64;
+    let problems = report.problems;
     loop {
         ticker.tick(tokenizer.pos);
-        report.record = Some(record + 1);
         let start = tokenizer.pos;
-        let Some(line) = tokenizer.next_row(&mut report, &mut cells) else {
+        if !tokenizer.skip_blank_lines() {
             break;
-        };
+        }
         record += 1;
         let origin = Origin {
             record,
-            at: Position::at(line, None),
+            at: Position::at(tokenizer.line, None),
         };
-        // The endpoint's JSON is at most twice its values' bytes plus a
-        // bound per value (key, quotes, number forms) and the groups.
-        let span = tokenizer.pos.saturating_sub(start);
-        let small = span
-            .saturating_mul(2)
-            .saturating_add(cells.len().saturating_mul(128))
-            .saturating_add(256)
-            <= MAX_ENDPOINT_BYTES;
         draft.reset(true);
         let finished = {
             let mut known = Known;
-            let mut builder = Builder::new(origin, limits, report.problems, &mut known, &mut draft);
-            read_row(&header, &slots, &mut cells, &mut builder);
+            let mut builder = Builder::new(origin, limits, problems, &mut known, &mut draft);
+            // Each value goes to the builder as it is read.
+            let mut found = 0;
+            loop {
+                let column = found + 1;
+                let mut report = Report {
+                    problems: builder.problems(),
+                    record: Some(record),
+                };
+                let (cell, end) = tokenizer.cell(column, &mut report);
+                set_cell(&header, &slots, found, cell, &mut builder);
+                found = column;
+                if end != End::Comma {
+                    break;
+                }
+            }
+            end_row(&header, found, &mut builder);
+            // The endpoint's JSON is at most twice its values' bytes plus a
+            // bound per value (key, quotes, number forms) and the groups.
+            let span = tokenizer.pos.saturating_sub(start);
+            let small = span
+                .saturating_mul(2)
+                .saturating_add(found.saturating_mul(128))
+                .saturating_add(256)
+                <= MAX_ENDPOINT_BYTES;
             builder.finish(header.lacks_required, small)
         };
-        if !sink.endpoint(&draft, origin, finished, report.problems) {
+        if !sink.endpoint(&draft, origin, finished, problems) {
             return;
         }
     }
     if record == 0 {
-        report.problems.push(
+        problems.push(
             ProblemKind::MalformedData,
             None,
             Position::at(header.line + 1, None),
@@ -644,38 +664,43 @@ pub(crate) fn read<'a>(
     }
 }
 
-fn read_row<'a>(
+/// Gives the value of column `index` to the builder (a value that broke a
+/// CSV rule is only noted as given).
+fn set_cell<'a>(
     header: &Header,
     slots: &[Option<usize>],
-    cells: &mut Vec<Cell<'a>>,
+    index: usize,
+    cell: Cell<'a>,
     builder: &mut Builder<'_, 'a, Known>,
 ) {
-    let expected = header.columns.len();
-    let found = cells.len();
-    if found != expected {
-        builder.report_endpoint(
-            ProblemKind::MalformedData,
-            || format!(
-                "this line has {found} values but the header has {expected} columns; check for a missing or extra comma (a value containing a comma must be in double quotes)"
-            ),
-        );
+    let Some(Some(field)) = header.columns.get(index) else {
+        return;
+    };
+    if cell.bad {
+        builder.unreadable(field);
+    } else if !cell.value.is_empty() {
+        let at = Position::at(cell.line, Some(index as u64 + 1));
+        let name = match slots.get(index).copied().flatten() {
+            Some(slot) => Name::Column(field, slot),
+            None => Name::Field(field),
+        };
+        builder.set_text(name, cell.value, at);
     }
-    // A short row is already reported; its missing cells are not reported again.
+}
+
+/// After the `found` values of a row: a row of the wrong length is a
+/// problem, and the fields of its missing cells are not reported again.
+fn end_row(header: &Header, found: usize, builder: &mut Builder<'_, '_, Known>) {
+    let expected = header.columns.len();
+    if found != expected {
+        builder.report_endpoint(ProblemKind::MalformedData, || {
+            format!(
+                "this line has {found} values but the header has {expected} columns; check for a missing or extra comma (a value containing a comma must be in double quotes)"
+            )
+        });
+    }
     for field in header.columns.iter().skip(found).flatten() {
         builder.unreadable(field);
-    }
-    for (i, (column, cell)) in header.columns.iter().zip(cells.drain(..)).enumerate() {
-        let Some(field) = column else { continue };
-        if cell.bad {
-            builder.unreadable(field);
-        } else if !cell.value.is_empty() {
-            let at = Position::at(cell.line, Some(i as u64 + 1));
-            let name = match slots.get(i).copied().flatten() {
-                Some(slot) => Name::Column(field, slot),
-                None => Name::Field(field),
-            };
-            builder.set_text(name, cell.value, at);
-        }
     }
 }
 

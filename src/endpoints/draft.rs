@@ -15,8 +15,9 @@ use serde::{Serialize, Serializer};
 
 use super::model::{
     ChannelType, Demographic, DemographicField, Endpoint, Field, Location, LocationField, Number,
-    OptOut, User,
+    OptOut, User, whole_number,
 };
+use super::staged::cell_len;
 
 /// A custom attribute that takes several values (`Attributes.*`,
 /// `User.UserAttributes.*`).
@@ -48,10 +49,6 @@ pub(crate) enum ListKind {
     UserAttributes,
 }
 
-/// The fixed (non-custom) fields, in [`Field::fixed`] order: the CSV
-/// writer's column order.
-pub(crate) const FIXED_FIELDS: usize = 21;
-
 /// One endpoint being read (see the module documentation).
 ///
 /// The custom lists are sorted by name, each name once: the order of the
@@ -78,6 +75,40 @@ pub(crate) struct Draft<'a> {
     pub user_attributes: Vec<Custom<'a>>,
     /// Emptied value lists of earlier endpoints, to reuse.
     spare: Vec<Vec<Cow<'a, str>>>,
+    /// The CSV reader's count, kept as the values are set (`None` when not
+    /// counted: JSON).
+    pub csv: Option<CsvCount>,
+    numbers: NumberLengths,
+}
+
+/// What the values of one CSV row take in the staged CSV.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CsvCount {
+    /// Bytes of the values as cells (quoted where the writer quotes).
+    pub bytes: u64,
+    /// The fixed fields set, one bit each in [`Field::fixed`] order.
+    pub fixed: u32,
+}
+
+/// The indices of `Location.Latitude` and `Location.Longitude` in
+/// [`Field::fixed`].
+pub(crate) const LATITUDE: usize = 16;
+pub(crate) const LONGITUDE: usize = 17;
+
+/// The index of a fixed field in [`Field::fixed`].
+pub(crate) fn fixed_index(field: &Field) -> Option<usize> {
+    Some(match field {
+        Field::ChannelType => 0,
+        Field::Address => 1,
+        Field::Id => 2,
+        Field::RequestId => 3,
+        Field::OptOut => 4,
+        Field::EffectiveDate => 5,
+        Field::Demographic(d) => 6 + *d as usize,
+        Field::Location(l) => 14 + *l as usize,
+        Field::UserId => 20,
+        Field::Attribute(_) | Field::Metric(_) | Field::UserAttribute(_) => return None,
+    })
 }
 
 impl<'a> Draft<'a> {
@@ -85,6 +116,9 @@ impl<'a> Draft<'a> {
     /// reader, whose custom names are the header's), the custom lists keep
     /// their names, unset; otherwise they are emptied.
     pub fn reset(&mut self, keep_names: bool) {
+        if let Some(count) = &mut self.csv {
+            *count = CsvCount::default();
+        }
         self.channel_type = None;
         self.address = None;
         self.id = None;
@@ -118,6 +152,34 @@ impl<'a> Draft<'a> {
                 self.spare.push(values);
             }
             self.metrics.clear();
+        }
+    }
+
+    /// Counts fixed field `index` set to `text` (CSV only).
+    #[inline]
+    pub fn count_csv(&mut self, index: usize, text: &str) {
+        if let Some(count) = &mut self.csv {
+            count.bytes += cell_len(text);
+            count.fixed |= 1 << index;
+        }
+    }
+
+    /// Counts a value of a multi-valued attribute (CSV only).
+    #[inline]
+    pub fn count_csv_value(&mut self, text: &str) {
+        if let Some(count) = &mut self.csv {
+            count.bytes += cell_len(text);
+        }
+    }
+
+    /// Counts number `x` set in fixed field `index` (or in a metric, `None`;
+    /// CSV only).
+    pub fn count_csv_number(&mut self, index: Option<usize>, x: f64) {
+        if let Some(count) = &mut self.csv {
+            count.bytes += self.numbers.len(x);
+            if let Some(i) = index {
+                count.fixed |= 1 << i;
+            }
         }
     }
 
@@ -332,6 +394,48 @@ impl<'a> Draft<'a> {
                 user_attributes: lists(&self.user_attributes),
             },
         }
+    }
+}
+
+/// The length of numbers as the CSV writer writes them, without writing
+/// them where that can be helped: whole numbers by their digits, others
+/// remembered by value in a small cache (data repeats its values).
+#[derive(Debug)]
+pub(crate) struct NumberLengths {
+    cache: [(u64, u64); 1024],
+    text: String,
+}
+
+impl Default for NumberLengths {
+    fn default() -> Self {
+        NumberLengths {
+            // No finite number has the bits of NaN with an all-ones payload.
+            cache: [(u64::MAX, 0); 1024],
+            text: String::new(),
+        }
+    }
+}
+
+impl NumberLengths {
+    pub(crate) fn len(&mut self, x: f64) -> u64 {
+        if let Some(i) = whole_number(x) {
+            let digits = u64::from(i.unsigned_abs().checked_ilog10().unwrap_or(0)) + 1;
+            return digits + u64::from(i < 0);
+        }
+        let bits = x.to_bits();
+        let slot = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize;
+        if let Some((key, len)) = self.cache.get(slot)
+            && *key == bits
+        {
+            return *len;
+        }
+        self.text.clear();
+        write_number(&mut self.text, x);
+        let len = self.text.len() as u64;
+        if let Some(entry) = self.cache.get_mut(slot) {
+            *entry = (bits, len);
+        }
+        len
     }
 }
 
@@ -605,6 +709,30 @@ mod tests {
         }
     }
 
+
+    #[test]
+    fn number_lengths_are_those_of_the_written_numbers() {
+        assert_eq!(
+            Field::fixed()[LATITUDE],
+            Field::Location(LocationField::Latitude)
+        );
+        assert_eq!(
+            Field::fixed()[LONGITUDE],
+            Field::Location(LocationField::Longitude)
+        );
+        let mut lengths = NumberLengths::default();
+        for x in [
+            0.0, -0.0, 7.0, -7.0, 10.0, 99.0, 100.0, -12_345.0, 1e15, 9e15, 1e16, 0.25, 12.75,
+            -0.1, 1e300, 5e-324, 12.75, 0.25,
+        ] {
+            assert_eq!(
+                lengths.len(x),
+                super::super::model::format_number(x).len() as u64,
+                "{x}"
+            );
+        }
+    }
+
     #[test]
     fn reset_keeps_names_only_when_asked() {
         let mut d = full();
@@ -633,6 +761,8 @@ mod tests {
                 "{f:?}"
             );
         }
-        assert_eq!(Field::fixed().len(), FIXED_FIELDS);
+        for (i, f) in Field::fixed().iter().enumerate() {
+            assert_eq!(fixed_index(f), Some(i), "{f:?}");
+        }
     }
 }

@@ -134,13 +134,54 @@ pub(crate) fn json_size_of<T: Serialize + ?Sized>(value: &T) -> usize {
 /// A finite number written as plain text (`42`, `-3.5`, `1e3`); no spaces,
 /// no `NaN` or infinity.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
-    if !plain || !text.bytes().any(|b| b.is_ascii_digit()) {
+    if let Some(x) = simple_decimal(text.as_bytes()) {
+        return Some(x);
+    }
+    let (mut plain, mut digit) = (true, false);
+    for b in text.bytes() {
+        let d = b.is_ascii_digit();
+        digit |= d;
+        plain &= d || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E');
+    }
+    if !plain || !digit {
         return None;
     }
     text.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// `-?digits(.digits)?` with at most 15 digits in all, as `str::parse`
+/// reads it, without its general machinery: the digits make an integer below
+/// 2^53 and the power of ten is at most 10^15, both exact in an `f64`, so
+/// one division rounds correctly (Clinger's fast path, which `parse` takes
+/// for these too). `None` for any other text.
+fn simple_decimal(text: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (whole, fraction) = match digits.iter().position(|b| *b == b'.') {
+        Some(i) => (digits.get(..i)?, Some(digits.get(i + 1..)?)),
+        None => (digits, None),
+    };
+    let fraction = fraction.unwrap_or_default();
+    if whole.is_empty() || (digits.len() > whole.len() && fraction.is_empty()) {
+        return None;
+    }
+    if whole.len() + fraction.len() > 15 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    for b in whole.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    let x = mantissa as f64 / POW10.get(fraction.len())?;
+    Some(if negative { -x } else { x })
 }
 
 /// Why `address` is not an E.164 phone number, or `None` when it is.
@@ -322,6 +363,7 @@ pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::any;
 
     #[test]
     fn numbers_are_plain_and_finite() {
@@ -332,6 +374,23 @@ mod tests {
             "", " 1", "1 ", "NaN", "inf", "infinity", "1,5", "abc", "1e400", "-", "e5", "0x10",
         ] {
             assert!(parse_number(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path reads numbers exactly as `str::parse` does.
+        #[test]
+        fn simple_decimals_are_parsed_as_str_parse_does(
+            text in "-?[0-9]{0,9}(\\.[0-9]{0,9})?",
+            whole in any::<i64>(),
+            cents in 0u32..100,
+        ) {
+            let want = text.parse::<f64>().ok().filter(|x| x.is_finite());
+            let got = parse_number(&text);
+            proptest::prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?}", text);
+            let money = format!("{}.{cents:02}", whole % 10_000_000_000_000);
+            let want = money.parse::<f64>().ok();
+            proptest::prop_assert_eq!(parse_number(&money).map(f64::to_bits), want.map(f64::to_bits), "{:?}", money);
         }
     }
 

@@ -15,11 +15,10 @@ use std::collections::BTreeMap;
 use crate::input::Format;
 
 use super::builder::Finished;
-use super::draft::{Custom, Draft, FIXED_FIELDS, write_number};
+use super::draft::{Custom, Draft, write_number};
 use super::import_checks::ImportChecks;
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Endpoint, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX,
-    whole_number,
 };
 use super::problems::Problems;
 use super::rules::Origin;
@@ -56,7 +55,7 @@ fn has_special(cell: &[u8]) -> bool {
 }
 
 /// The bytes the CSV writer writes for `cell`.
-fn cell_len(cell: &str) -> u64 {
+pub(crate) fn cell_len(cell: &str) -> u64 {
     let bytes = cell.as_bytes();
     let len = bytes.len() as u64;
     // Only a value starting with a space or tab can be blank.
@@ -125,9 +124,8 @@ impl Columns {
 /// Which columns the CSV rows so far use.
 #[derive(Debug, Default)]
 struct CsvUsage {
-    /// The fixed fields the header's columns can set (all when unknown).
-    fixed_columns: Option<Vec<usize>>,
-    fixed: [bool; FIXED_FIELDS],
+    /// The fixed fields set by some row, one bit each in [`Field::fixed`] order.
+    fixed_set: u32,
     attributes: Vec<usize>,
     metrics: Vec<bool>,
     user_attributes: Vec<usize>,
@@ -137,19 +135,6 @@ struct CsvUsage {
     user_attribute_names: Vec<String>,
 }
 
-fn count_lists(max: &mut Vec<usize>, lists: &[Custom<'_>]) -> u64 {
-    if max.len() < lists.len() {
-        max.resize(lists.len(), 0);
-    }
-    let mut bytes = 0;
-    for (n, c) in max.iter_mut().zip(lists) {
-        if c.present {
-            *n = (*n).max(c.values.len());
-            bytes += c.values.iter().map(|v| cell_len(v)).sum::<u64>();
-        }
-    }
-    bytes
-}
 
 /// The check pass's sink: counts, sizes, columns and the checks across the
 /// import.
@@ -162,8 +147,6 @@ pub(crate) struct Tally<'a> {
     /// JSON: the staged bytes; CSV: the bytes of the rows' values.
     bytes: u64,
     csv: CsvUsage,
-    number: String,
-    numbers: NumberLengths,
     /// Every endpoint, for [`super::read`].
     collected: Option<Vec<Endpoint>>,
 }
@@ -188,8 +171,6 @@ impl<'a> Tally<'a> {
             checks: ImportChecks::default(),
             bytes: 0,
             csv: CsvUsage::default(),
-            number: String::new(),
-            numbers: NumberLengths::default(),
             collected: collect.then(Vec::new),
         }
     }
@@ -224,77 +205,29 @@ impl<'a> Tally<'a> {
 
     fn count_csv(&mut self, draft: &Draft<'a>) {
         let csv = &mut self.csv;
-        let all: [usize; FIXED_FIELDS] = std::array::from_fn(|i| i);
-        let fixed = csv.fixed_columns.as_deref().unwrap_or(&all);
-        for &i in fixed {
-            let len = match i {
-                LATITUDE => draft.latitude.map(|x| self.numbers.len(x)),
-                LONGITUDE => draft.longitude.map(|x| self.numbers.len(x)),
-                _ => draft.fixed_text(i, &mut self.number).map(cell_len),
-            };
-            if let (Some(len), Some(used)) = (len, csv.fixed.get_mut(i)) {
-                *used = true;
-                self.bytes += len;
+        if let Some(count) = draft.csv {
+            self.bytes += count.bytes;
+            csv.fixed_set |= count.fixed;
+        }
+        for (max, list) in [
+            (&mut csv.attributes, &draft.attributes),
+            (&mut csv.user_attributes, &draft.user_attributes),
+        ] {
+            if max.len() < list.len() {
+                max.resize(list.len(), 0);
+            }
+            for (n, c) in max.iter_mut().zip(list.iter()) {
+                if c.present {
+                    *n = (*n).max(c.values.len());
+                }
             }
         }
-        self.bytes += count_lists(&mut csv.attributes, &draft.attributes);
-        self.bytes += count_lists(&mut csv.user_attributes, &draft.user_attributes);
         if csv.metrics.len() < draft.metrics.len() {
             csv.metrics.resize(draft.metrics.len(), false);
         }
         for (used, m) in csv.metrics.iter_mut().zip(&draft.metrics) {
-            if let Some(x) = m.value {
-                *used = true;
-                self.bytes += self.numbers.len(x);
-            }
+            *used |= m.value.is_some();
         }
-    }
-}
-
-/// The indices of `Location.Latitude` and `Location.Longitude` in
-/// [`Field::fixed`].
-const LATITUDE: usize = 16;
-const LONGITUDE: usize = 17;
-
-/// The length of numbers as the CSV writer writes them, without writing
-/// them where that can be helped: whole numbers by their digits, others
-/// remembered by value in a small cache (data repeats its values).
-#[derive(Debug)]
-struct NumberLengths {
-    cache: [(u64, u64); 1024],
-    text: String,
-}
-
-impl Default for NumberLengths {
-    fn default() -> Self {
-        NumberLengths {
-            // No finite number has the bits of NaN with an all-ones payload.
-            cache: [(u64::MAX, 0); 1024],
-            text: String::new(),
-        }
-    }
-}
-
-impl NumberLengths {
-    fn len(&mut self, x: f64) -> u64 {
-        if let Some(i) = whole_number(x) {
-            let digits = u64::from(i.unsigned_abs().checked_ilog10().unwrap_or(0)) + 1;
-            return digits + u64::from(i < 0);
-        }
-        let bits = x.to_bits();
-        let slot = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize;
-        if let Some((key, len)) = self.cache.get(slot)
-            && *key == bits
-        {
-            return *len;
-        }
-        self.text.clear();
-        write_number(&mut self.text, x);
-        let len = self.text.len() as u64;
-        if let Some(entry) = self.cache.get_mut(slot) {
-            *entry = (bits, len);
-        }
-        len
     }
 }
 
@@ -303,7 +236,7 @@ impl CsvUsage {
         let mut groups = Vec::new();
         let mut header = Vec::new();
         for (i, f) in Field::fixed().iter().enumerate() {
-            if self.fixed.get(i).copied().unwrap_or(false) {
+            if self.fixed_set & (1 << i) != 0 {
                 groups.push(Column::Fixed(i));
                 header.push(f.dot_name());
             }
@@ -349,8 +282,8 @@ impl CsvUsage {
 
 impl<'a> Sink<'a> for Tally<'a> {
     fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
+        let _ = fixed;
         self.checks.fixed_names(template);
-        self.csv.fixed_columns = Some(fixed.to_vec());
         let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
         self.csv.attribute_names = names(&template.attributes);
         self.csv.user_attribute_names = names(&template.user_attributes);
@@ -523,31 +456,6 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::endpoints::model::LocationField;
-
-    #[test]
-    fn number_lengths_are_those_of_the_written_numbers() {
-        assert_eq!(
-            Field::fixed()[LATITUDE],
-            Field::Location(LocationField::Latitude)
-        );
-        assert_eq!(
-            Field::fixed()[LONGITUDE],
-            Field::Location(LocationField::Longitude)
-        );
-        let mut lengths = NumberLengths::default();
-        for x in [
-            0.0, -0.0, 7.0, -7.0, 10.0, 99.0, 100.0, -12_345.0, 1e15, 9e15, 1e16, 0.25, 12.75,
-            -0.1, 1e300, 5e-324, 12.75, 0.25,
-        ] {
-            assert_eq!(
-                lengths.len(x),
-                super::super::model::format_number(x).len() as u64,
-                "{x}"
-            );
-        }
-    }
 
     #[test]
     fn cells_are_quoted_as_the_whole_file_writer_quotes_them() {
