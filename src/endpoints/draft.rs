@@ -709,7 +709,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn number_lengths_are_those_of_the_written_numbers() {
         assert_eq!(

@@ -135,7 +135,6 @@ struct CsvUsage {
     user_attribute_names: Vec<String>,
 }
 
-
 /// The check pass's sink: counts, sizes, columns and the checks across the
 /// import.
 #[derive(Debug)]
