@@ -90,9 +90,14 @@ fn main() {
     }
     print_table(&rows);
 
+    // A copy of the binary: the shared target directory's may be rebuilt
+    // by another build while this one runs.
+    let bin_dir = tempfile::tempdir().expect("a temporary directory");
+    let exe = bin_dir.path().join("pinpoint-import");
+    std::fs::copy(env!("CARGO_BIN_EXE_pinpoint-import"), &exe).expect("the binary is copied");
     let mut cli = Vec::new();
     for &mb in &cli_sizes {
-        cli.extend(measure_cli(mb));
+        cli.extend(measure_cli(&exe, mb));
     }
     print_cli_table(&cli);
 }
@@ -301,7 +306,7 @@ struct CliRow {
 
 /// `validate` and `run` of a CSV file of `mb` MB (1000 MB: exactly 10^9
 /// bytes) by the `pinpoint-import` binary.
-fn measure_cli(mb: f64) -> Vec<CliRow> {
+fn measure_cli(exe: &Path, mb: f64) -> Vec<CliRow> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("endpoints.csv");
     let bytes = {
@@ -317,14 +322,13 @@ fn measure_cli(mb: f64) -> Vec<CliRow> {
     };
     ["validate", "run"]
         .into_iter()
-        .map(|command| run_cli(command, &path, bytes))
+        .map(|command| run_cli(exe, command, &path, bytes))
         .collect()
 }
 
 /// Runs `pinpoint-import COMMAND` on the CSV file at `path`, measuring the
 /// process's peak resident memory.
-fn run_cli(command: &'static str, path: &Path, bytes: u64) -> CliRow {
-    let exe = env!("CARGO_BIN_EXE_pinpoint-import");
+fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow {
     let mut args: Vec<String> = vec![
         command.into(),
         "--application-id".into(),
