@@ -1,43 +1,60 @@
-//! Throughput of read + validate + convert, natively and inside the component.
+//! Throughput and memory of the check, natively and inside the component,
+//! beside a bare parse of the same bytes; and the peak memory of the
+//! `pinpoint-import` processes.
 //!
 //! `cargo bench -p host-test --bench throughput` generates realistic endpoint
 //! data (mixed channels, user ids, custom attributes, multi-valued columns,
 //! nested JSON) of about 1 MB and 100 MB, as CSV and as a pretty-printed JSON
-//! array, and times:
-//! - native: `pinpoint_segment_import::endpoints::prepare`;
-//! - component: `NodeHost::validate` (a fresh store and instance per call, the
-//!   data copied into the guest, then the same `prepare` compiled to wasm).
+//! array, and times (MB = 10^6 bytes of input, median of the iterations):
+//! - bare parse: the `csv` crate's reader over every record, or
+//!   `serde_json::from_str::<Value>` of the whole text: the cost of reading
+//!   alone, so the cost of the rules shows beside it;
+//! - native: `import::validate` (the streaming check of every rule, counting
+//!   the staged file without writing it);
+//! - component: `NodeHost::validate_owned` (a fresh store and instance per
+//!   call, the data copied into the guest, then the same check compiled to
+//!   wasm);
 //!
-//! It prints one table: MB/s (input bytes, 10^6 per MB, median of the
-//! iterations) side by side with the ratio, and the peak memory of each: the
-//! native run's peak heap above what was allocated before it, and the
-//! component run's peak resident memory above the process's before it (the
-//! guest's linear memory plus the host's copy of the input; Linux only).
-//! A size the component cannot finish (its 4 GiB memory cap) shows as failed.
+//! with the component/native time ratio, the native run's peak heap, and the
+//! process's peak resident memory during the component's first run (Linux:
+//! the host's copy of the data, the guest's linear memory, the engine), also
+//! as a multiple of the data.
 //!
-//! Run without `--bench` (as `cargo test --benches` does) it only checks a
-//! small case once. `BENCH_SIZES_MB=1,10` picks other sizes.
+//! Then the `pinpoint-import` binary itself: `validate` and `run` (against
+//! the embedded emulator, which the CLI starts when no endpoint is set) of a
+//! CSV file of 100 MB and of exactly 1,000,000,000 bytes, each a child
+//! process whose peak resident memory (`/usr/bin/time`'s maximum resident
+//! set size, else `VmHWM` polled) and time are printed, as a multiple of the
+//! data too. `BENCH_SIZES_MB=1,10` and `BENCH_CLI_SIZES_MB=100` pick other
+//! sizes (`BENCH_CLI_SIZES_MB=` none).
+//!
+//! Run without `--bench` (as `cargo test --benches` does) it only checks
+//! small cases once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use host_test::credentials::Static;
 use host_test::node::{NodeHost, RunConfig};
-use pinpoint_segment_import::endpoints::{Limits, prepare};
+use pinpoint_segment_import::endpoints::Limits;
+use pinpoint_segment_import::import;
 use pinpoint_segment_import::input::{Format, ImportInput};
 use serde_json::{Map, Value, json};
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let sizes: Vec<f64> = match std::env::var("BENCH_SIZES_MB") {
-        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
-        Err(_) if bench => vec![1.0, 100.0],
-        Err(_) => vec![0.05],
-    };
+    let small: &[f64] = &[0.05];
+    let sizes_mb = env_sizes("BENCH_SIZES_MB", if bench { &[1.0, 100.0] } else { small });
+    let cli_sizes = env_sizes(
+        "BENCH_CLI_SIZES_MB",
+        if bench { &[100.0, 1000.0] } else { small },
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -52,12 +69,12 @@ fn main() {
     config.memory_limit_bytes = 4 << 30;
 
     let mut rows = Vec::new();
-    for &mb in &sizes {
+    for &mb in &sizes_mb {
         let target = (mb * 1e6) as usize;
         let iterations = match (bench, mb >= 50.0) {
             (false, _) => 1,
             (true, false) => 10,
-            (true, true) => 2,
+            (true, true) => 3,
         };
         for format in [Format::Csv, Format::Json] {
             let t = Instant::now();
@@ -72,6 +89,25 @@ fn main() {
         }
     }
     print_table(&rows);
+
+    // A copy of the binary: the shared target directory's may be rebuilt
+    // by another build while this one runs.
+    let bin_dir = tempfile::tempdir().expect("a temporary directory");
+    let exe = bin_dir.path().join("pinpoint-import");
+    std::fs::copy(env!("CARGO_BIN_EXE_pinpoint-import"), &exe).expect("the binary is copied");
+    let mut cli = Vec::new();
+    for &mb in &cli_sizes {
+        cli.extend(measure_cli(&exe, mb));
+    }
+    print_cli_table(&cli);
+}
+
+/// Sizes in MB from the environment variable `key`, else `default`.
+fn env_sizes(key: &str, default: &[f64]) -> Vec<f64> {
+    match std::env::var(key) {
+        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) => default.to_vec(),
+    }
 }
 
 /// One line of the table.
@@ -80,6 +116,7 @@ struct Row {
     bytes: usize,
     endpoints: u64,
     iterations: usize,
+    bare: Duration,
     native: Duration,
     component: Duration,
     native_peak: usize,
@@ -98,69 +135,109 @@ fn measure(
 ) -> Row {
     let limits = Limits::default();
     let bytes = data.len();
-
-    // Native: one untimed run that measures the peak heap, then the timed ones.
-    let before = PEAK.start();
-    let prepared = prepare(format, &data, &limits).expect("the generated data is valid");
-    let native_peak = PEAK.stop().saturating_sub(before);
-    let endpoints = prepared.endpoint_count;
-    let staged = prepared.staged_bytes();
-    drop(prepared);
-    let native = median(
-        (0..iterations)
-            .map(|_| {
-                let t = Instant::now();
-                let p = prepare(format, &data, &limits).expect("valid");
-                let elapsed = t.elapsed();
-                drop(p);
-                elapsed
-            })
-            .collect(),
-    );
-
-    // The component: the same input through `validate`.
     let input = ImportInput {
         application_id: "bench".into(),
         segment_name: "bench".into(),
         format,
         data,
     };
-    let validate = || {
+
+    let bare = median(
+        (0..iterations)
+            .map(|_| bare_parse(format, &input.data))
+            .collect(),
+    );
+
+    // Native: one untimed run that measures the peak heap, then the timed ones.
+    let before = PEAK.start();
+    let report = import::validate(&input, &limits).expect("the generated data is valid");
+    let native_peak = PEAK.stop().saturating_sub(before);
+    let endpoints = report.endpoint_count;
+    let staged = report.bytes_to_stage;
+    let native = median(
+        (0..iterations)
+            .map(|_| {
+                let t = Instant::now();
+                let r = import::validate(&input, &limits).expect("valid");
+                let elapsed = t.elapsed();
+                assert_eq!(r.bytes_to_stage, staged);
+                elapsed
+            })
+            .collect(),
+    );
+
+    // The component: the same input through `validate`, the data moved into
+    // the component's input. The timed runs take copies; the last run takes
+    // the original, the host's only copy then: its peak is what the CLI's
+    // would be, and is the one measured.
+    let validate = |input: ImportInput| {
         let t = Instant::now();
-        let report = runtime.block_on(host.validate(&input, config))?;
+        let report = runtime.block_on(host.validate_owned(input, config))?;
         let elapsed = t.elapsed();
         assert_eq!(report.endpoint_count, endpoints);
         assert_eq!(report.bytes_to_stage, staged);
         Ok::<_, pinpoint_segment_import::error::NodeError>(elapsed)
     };
-    let rss_before = peak_rss_reset();
-    let first = validate();
-    let component_peak =
-        rss_before.and_then(|before| peak_rss().map(|peak| peak.saturating_sub(before)));
-    let (times, component_error) = match first {
-        Ok(t) => {
-            let mut times = vec![t];
-            for _ in 1..iterations {
-                times.push(validate().expect("the component passed this data before"));
+    let mut times = Vec::new();
+    let mut component_error = None;
+    for _ in 1..iterations {
+        match validate(input.clone()) {
+            Ok(t) => times.push(t),
+            Err(e) => {
+                component_error = Some(e);
+                break;
             }
-            (times, None)
         }
-        Err(e) => {
-            eprintln!("the component failed: {}: {}", e.kind, e.message);
-            (vec![Duration::MAX], Some(e.kind.to_string()))
+    }
+    let mut component_peak = None;
+    if component_error.is_none() {
+        let _ = peak_rss_reset();
+        match validate(input) {
+            Ok(t) => times.push(t),
+            Err(e) => component_error = Some(e),
         }
-    };
+        component_peak = peak_rss();
+    }
+    let component_error = component_error.map(|e| {
+        eprintln!("the component failed: {}: {}", e.kind, e.message);
+        times = vec![Duration::MAX];
+        e.kind.to_string()
+    });
     Row {
         format,
         bytes,
         endpoints,
         iterations,
+        bare,
         native,
-        component: median(times),
+        component: median(times.clone()),
         native_peak,
         component_peak,
         component_error,
     }
+}
+
+/// The time of a bare parse of `data`: every CSV record, or the whole JSON.
+fn bare_parse(format: Format, data: &str) -> Duration {
+    let t = Instant::now();
+    match format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(data.as_bytes());
+            let mut record = csv::StringRecord::new();
+            let mut fields = 0usize;
+            while reader.read_record(&mut record).expect("CSV") {
+                fields += record.len();
+            }
+            std::hint::black_box(fields);
+        }
+        Format::Json => {
+            let value: Value = serde_json::from_str(data).expect("JSON");
+            std::hint::black_box(&value);
+        }
+    }
+    t.elapsed()
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -177,30 +254,30 @@ fn print_table(rows: &[Row]) {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nread + validate + convert (MB = 10^6 bytes of input; median of the iterations)\n"
+        "\nvalidate: read + every rule + the staged file counted (MB = 10^6 bytes of input; median of the iterations)\n"
     );
     let _ = writeln!(
         out,
-        "| data | size MB | endpoints | iters | native MB/s | component MB/s | native/component | native peak heap MB | component peak RSS MB |"
+        "| data | size MB | endpoints | iters | bare parse MB/s | native MB/s | component MB/s | component/native time | native peak heap MB | component peak RSS MB (x data) |"
     );
-    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
         let mb = r.bytes as f64 / 1e6;
-        let native = mb / r.native.as_secs_f64();
-        let component = mb / r.component.as_secs_f64();
+        let rate = |d: Duration| mb / d.as_secs_f64();
         let (component, ratio) = match &r.component_error {
             Some(kind) => (format!("failed: {kind}"), "-".to_owned()),
             None => (
-                format!("{component:.1}"),
-                format!("{:.2}x", native / component),
+                format!("{:.1}", rate(r.component)),
+                format!("{:.2}x", r.component.as_secs_f64() / r.native.as_secs_f64()),
             ),
         };
-        let peak = r
-            .component_peak
-            .map_or_else(|| "n/a".to_owned(), |p| format!("{:.0}", p as f64 / 1e6));
+        let peak = r.component_peak.map_or_else(
+            || "n/a".to_owned(),
+            |p| format!("{:.0} ({:.1}x)", p as f64 / 1e6, p as f64 / r.bytes as f64),
+        );
         let _ = writeln!(
             out,
-            "| {} | {mb:.1} | {} | {} | {native:.1} | {component} | {ratio} | {:.0} | {peak} |",
+            "| {} | {mb:.1} | {} | {} | {:.1} | {:.1} | {component} | {ratio} | {:.1} | {peak} |",
             if r.format == Format::Csv {
                 "CSV"
             } else {
@@ -208,7 +285,164 @@ fn print_table(rows: &[Row]) {
             },
             r.endpoints,
             r.iterations,
+            rate(r.bare),
+            rate(r.native),
             r.native_peak as f64 / 1e6,
+        );
+    }
+    print!("{out}");
+}
+
+// ---- the CLI processes ------------------------------------------------
+
+/// One CLI measurement.
+struct CliRow {
+    command: &'static str,
+    bytes: u64,
+    peak: Option<u64>,
+    seconds: f64,
+    outcome: String,
+}
+
+/// `validate` and `run` of a CSV file of `mb` MB (1000 MB: exactly 10^9
+/// bytes) by the `pinpoint-import` binary.
+fn measure_cli(exe: &Path, mb: f64) -> Vec<CliRow> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("endpoints.csv");
+    let bytes = {
+        let t = Instant::now();
+        let data = exact_csv((mb * 1e6) as usize);
+        std::fs::write(&path, data.as_bytes()).expect("the data file is written");
+        eprintln!(
+            "CSV file of {} bytes written in {:.1} s",
+            data.len(),
+            t.elapsed().as_secs_f64()
+        );
+        data.len() as u64
+    };
+    ["validate", "run"]
+        .into_iter()
+        .map(|command| run_cli(exe, command, &path, bytes))
+        .collect()
+}
+
+/// Runs `pinpoint-import COMMAND` on the CSV file at `path`, measuring the
+/// process's peak resident memory.
+fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow {
+    let mut args: Vec<String> = vec![
+        command.into(),
+        "--application-id".into(),
+        host_test::emulated::SEED_APPLICATION_ID.into(),
+        "--segment-name".into(),
+        format!("bench-{bytes}"),
+        "--format".into(),
+        "CSV".into(),
+        "--data-file".into(),
+        path.display().to_string(),
+    ];
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.args(["-f", "maxrss_kib=%M"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    // No endpoint in the environment: `run` starts the embedded emulator.
+    cmd.args(args.drain(..))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let t = Instant::now();
+    let child = cmd.spawn().expect("pinpoint-import starts");
+    let pid = child.id();
+    let (polled, output) = poll_peak(pid, child);
+    let seconds = t.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .and_then(|k| k.trim().parse::<u64>().ok())
+        .map(|k| k * 1024)
+        .or(polled);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcome = match serde_json::from_str::<Value>(&stdout) {
+        Ok(v) if v.get("error").is_some() => format!("error {}", v["error"]["type"]),
+        Ok(v) if command == "run" => format!(
+            "ok, {} imported",
+            v["endpoints_imported"].as_u64().unwrap_or(0)
+        ),
+        Ok(v) => format!(
+            "ok, {} endpoints",
+            v["endpoint_count"].as_u64().unwrap_or(0)
+        ),
+        Err(_) => format!("exit {:?}: {}", output.status.code(), stderr.trim()),
+    };
+    eprintln!("pinpoint-import {command} of {bytes} bytes: {outcome} in {seconds:.1} s");
+    CliRow {
+        command,
+        bytes,
+        peak,
+        seconds,
+        outcome,
+    }
+}
+
+/// Waits for `child`, polling `VmHWM` of process `pid` (the fallback when
+/// there is no `/usr/bin/time`; with it, `pid` is `time` itself).
+fn poll_peak(pid: u32, child: std::process::Child) -> (Option<u64>, std::process::Output) {
+    let status_file = format!("/proc/{pid}/status");
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (done, peak) = (done.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = std::fs::read_to_string(&status_file)
+                    .ok()
+                    .and_then(|s| status_value(&s, "VmHWM:"))
+                {
+                    peak.fetch_max(kib * 1024, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let output = child.wait_with_output().expect("pinpoint-import ends");
+    done.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    let p = peak.load(Ordering::Relaxed) as u64;
+    ((p > 0).then_some(p), output)
+}
+
+fn print_cli_table(rows: &[CliRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\npinpoint-import (this build of it), CSV data file, `run` against the embedded emulator\n"
+    );
+    let _ = writeln!(
+        out,
+        "| command | data bytes | outcome | seconds | peak RSS MB | peak RSS / data |"
+    );
+    let _ = writeln!(out, "|---|--:|---|--:|--:|--:|");
+    for r in rows {
+        let (peak, ratio) = match r.peak {
+            Some(p) => (
+                format!("{:.0}", p as f64 / 1e6),
+                format!("{:.2}x", p as f64 / r.bytes as f64),
+            ),
+            None => ("n/a".into(), "n/a".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {peak} | {ratio} |",
+            r.command, r.bytes, r.outcome, r.seconds
         );
     }
     print!("{out}");
@@ -443,6 +677,25 @@ fn generate(format: Format, target: usize) -> String {
     }
 }
 
+/// CSV of exactly `target` bytes (at least a header and a row): generated
+/// rows, then one row whose city is padded to make up the rest.
+fn exact_csv(target: usize) -> String {
+    let mut data = generate(Format::Csv, target.saturating_sub(400));
+    // Cut back to whole rows below `target - 300`, leaving room for the last.
+    while data.len() > target.saturating_sub(300) {
+        let end = data.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+        if end == 0 {
+            break;
+        }
+        data.truncate(end);
+    }
+    let row = "EMAIL,last.row@example.com,NONE,,en_US,,{city},US,user_last,Last,Row,,,,free,1,2\n";
+    let fixed = row.len() - "{city}".len();
+    let pad = target.saturating_sub(data.len() + fixed).max(1);
+    data.push_str(&row.replace("{city}", &"x".repeat(pad)));
+    data
+}
+
 // ---- memory ------------------------------------------------------------
 
 /// The system allocator, counting the peak of live heap bytes while on.
@@ -539,6 +792,11 @@ fn peak_rss() -> Option<usize> {
 
 fn status_kib(key: &str) -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_value(&status, key)
+}
+
+/// The value in KiB of `key` in a `/proc/PID/status` text.
+fn status_value(status: &str, key: &str) -> Option<usize> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     line[key.len()..]
         .trim()

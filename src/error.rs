@@ -331,21 +331,32 @@ impl NodeError {
             .map(|p| p.kind)
             .min_by_key(|k| k.precedence())?;
         let total = problems.len() as u64;
-        let first = problems
-            .iter()
-            .find(|p| p.kind == lead)
-            .map(describe_problem)
-            .unwrap_or_default();
+        let first = problems.iter().find(|p| p.kind == lead)?.clone();
+        problems.truncate(MAX_REPORTED_PROBLEMS);
+        Some(Self::from_reported_problems(problems, total, &first))
+    }
+
+    /// The data error [`NodeError::from_problems`] makes, from what a
+    /// bounded reader keeps: the first problems in order (at most
+    /// [`MAX_REPORTED_PROBLEMS`] are listed), how many there were in all,
+    /// and the first problem of the leading kind (which gives the error its
+    /// kind and its message, wherever it is in the data).
+    pub fn from_reported_problems(
+        mut problems: Vec<Problem>,
+        total: u64,
+        first_of_lead: &Problem,
+    ) -> Self {
+        let first = describe_problem(first_of_lead);
         let message = if total == 1 {
             first
         } else {
             format!("{total} problems in the endpoint data; first of this kind: {first}")
         };
         problems.truncate(MAX_REPORTED_PROBLEMS);
-        let mut err = NodeError::new(lead.error_kind(), message);
+        let mut err = NodeError::new(first_of_lead.kind.error_kind(), message);
         err.details.problems = problems;
         err.details.total_problems = total;
-        Some(err)
+        err
     }
 }
 

@@ -402,8 +402,9 @@ async fn describe_names_the_action_and_end_of_support() {
 #[tokio::test]
 async fn the_host_memory_cap_is_a_typed_error_not_a_crash() {
     let emu = emulator(EmulatorConfig::default()).await;
+    // About 12 MB: the data alone does not fit in the 8 MiB cap.
     let mut data = String::from("ChannelType,Address\n");
-    for i in 0..200_000 {
+    for i in 0..400_000 {
         data.push_str(&format!("EMAIL,user{i}@example.com\n"));
     }
     let mut cfg = config(&emu, &[]);

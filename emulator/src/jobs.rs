@@ -28,6 +28,8 @@
 //! `ImportDefinition.Size` = `TotalProcessed`, `ChannelCounts` per channel.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,21 +140,27 @@ pub(crate) fn run_import(store: &Store, s3_url: &str, format: &str) -> ImportOut
     for key in keys {
         out.total_pieces += 1;
         let url = format!("s3://{bucket}/{key}");
-        let ok = match store.read(bucket, &key) {
+        // Read from the file as a stream (a 1 GiB object is not loaded).
+        let ok = match store.open(bucket, &key) {
             None => {
                 out.fail(format!("Unable to read {url}: object not found"));
                 false
             }
-            Some(bytes) => match String::from_utf8(bytes) {
-                Err(_) => {
+            Some(mut file) => match is_utf8(&mut file) {
+                Ok(false) => {
                     out.fail(format!("Unable to read {url}: the file is not valid UTF-8"));
                     false
                 }
-                Ok(text) => {
+                Err(e) => {
+                    out.fail(format!("Unable to read {url}: {e}"));
+                    false
+                }
+                Ok(true) => {
+                    let reader = BufReader::new(file);
                     if format == "CSV" {
-                        read_csv(&text, &url, &mut out)
+                        read_csv(reader, &url, &mut out)
                     } else {
-                        read_ndjson(&text, &url, &mut out)
+                        read_ndjson(reader, &url, &mut out)
                     }
                 }
             },
@@ -189,12 +197,40 @@ fn check_endpoint(
     }
 }
 
+/// Whether the whole of `file` is UTF-8, read in chunks; leaves it rewound.
+fn is_utf8(file: &mut File) -> io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 20];
+    // Bytes of a character cut by the end of the last chunk.
+    let mut carried = 0;
+    let valid = loop {
+        let n = file.read(buf.get_mut(carried..).unwrap_or_default())?;
+        let filled = carried + n;
+        let chunk = buf.get(..filled).unwrap_or_default();
+        if n == 0 {
+            break carried == 0;
+        }
+        let checked = std::str::from_utf8(chunk).map(|_| ());
+        match checked {
+            Ok(()) => carried = 0,
+            // A character cut by the end of the chunk: carry it over.
+            Err(e) if e.error_len().is_none() => {
+                let cut = e.valid_up_to();
+                buf.copy_within(cut..filled, 0);
+                carried = filled - cut;
+            }
+            Err(_) => break false,
+        }
+    };
+    file.seek(SeekFrom::Start(0))?;
+    Ok(valid)
+}
+
 /// Counts a CSV piece; `false` if the piece cannot be read at all.
-fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
+fn read_csv(text: impl Read, url: &str, out: &mut ImportOutcome) -> bool {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(text);
     let headers = match reader.headers() {
         Ok(h) if !(h.is_empty() || h.len() == 1 && h[0].is_empty()) => h.clone(),
         Ok(_) => {
@@ -255,10 +291,21 @@ fn read_csv(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
 }
 
 /// Counts an NDJSON piece; `false` if the piece cannot be read at all.
-fn read_ndjson(text: &str, url: &str, out: &mut ImportOutcome) -> bool {
+fn read_ndjson(text: impl BufRead, url: &str, out: &mut ImportOutcome) -> bool {
     let mut rows = 0u64;
-    for (i, line) in text.split('\n').enumerate() {
+    for (i, line) in text.split(b'\n').enumerate() {
         let line_no = i as u64 + 1;
+        let line = match line.map(String::from_utf8) {
+            Ok(Ok(line)) => line,
+            Ok(Err(_)) => {
+                out.fail(format!("Unable to read {url}: the file is not valid UTF-8"));
+                return false;
+            }
+            Err(e) => {
+                out.fail(format!("Unable to read {url}: {e}"));
+                return false;
+            }
+        };
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -456,6 +503,36 @@ mod tests {
         assert_eq!(out.failures.len(), 3);
         assert!(out.failures[0].contains("line 4"), "{:?}", out.failures);
         assert_eq!(out.channel_counts.get("SMS"), Some(&1));
+    }
+
+    #[test]
+    fn objects_are_read_as_streams_with_utf8_checked_across_chunks() {
+        // "é" is cut by the end of the first 1 MiB chunk.
+        let mut csv = String::from("ChannelType,Address,Location.City\n");
+        let row = "EMAIL,a@example.com,x\n";
+        while csv.len() + row.len() < (1 << 20) - 27 {
+            csv.push_str(row);
+        }
+        let padding = (1 << 20) - 1 - csv.len() - "EMAIL,b@example.com,".len();
+        csv.push_str(&format!("EMAIL,b@example.com,{}é\n", "y".repeat(padding)));
+        assert!(!csv.is_char_boundary(1 << 20));
+        let rows = csv.lines().count() as u64 - 1;
+        let (_d, store) = store_with(&[("big.csv", &csv)]);
+        let out = run_import(&store, "s3://b/big.csv", "CSV");
+        assert_eq!(
+            (out.imported, out.failed_pieces),
+            (rows, 0),
+            "{:?}",
+            out.failures
+        );
+        let (dir, store) = store_with(&[]);
+        let path = dir.path().join("b").join("bad.csv");
+        let mut bytes = csv.into_bytes();
+        bytes.push(0xff);
+        std::fs::write(path, bytes).unwrap();
+        let out = run_import(&store, "s3://b/bad.csv", "CSV");
+        assert_eq!(out.failed_pieces, 1);
+        assert!(out.failures[0].contains("UTF-8"), "{:?}", out.failures);
     }
 
     #[test]

@@ -191,6 +191,14 @@ impl Store {
         Some(keys)
     }
 
+    /// The object's file, opened for reading, if it exists.
+    pub(crate) fn open(&self, bucket: &str, key: &str) -> Option<std::fs::File> {
+        let path = self.object_path(bucket, key)?;
+        path.is_file()
+            .then(|| std::fs::File::open(path).ok())
+            .flatten()
+    }
+
     /// The object's bytes, if it exists.
     pub(crate) fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         let path = self.object_path(bucket, key)?;

@@ -1,8 +1,13 @@
-//! The checks both fuzz targets run: `prepare` must never panic, and what it
-//! returns must hold together.
+//! The checks both fuzz targets run: `prepare` must never panic, must agree
+//! with the whole-file reader it replaced, and what it returns must hold
+//! together.
 //!
 //! Every input is prepared with the address check on and off, and one in four
-//! also with a limit of half its size; the invariants:
+//! also with a limit of half its size; each time the streaming pass
+//! (`prepare`, `read`) must give exactly what the oracle gives
+//! (`endpoints::oracle`): the same verdict, the same error (kind, message,
+//! the first 100 problems with their positions, the total, the size
+//! details), the same staged bytes and counts. The invariants:
 //! - an error lists at least one problem (at most 100, `total_problems` at
 //!   least that many) and has a data error type; a size error names the limit
 //!   and the actual size;
@@ -14,7 +19,7 @@
 //! - the size limit is exact: the body's own size passes, one byte less fails
 //!   with `ImportSizeExceeded`.
 
-use pinpoint_segment_import::endpoints::{Limits, Prepared, prepare};
+use pinpoint_segment_import::endpoints::{Limits, Prepared, oracle, prepare, read};
 use pinpoint_segment_import::error::{ErrorKind, MAX_REPORTED_PROBLEMS, NodeError};
 use pinpoint_segment_import::input::Format;
 
@@ -28,8 +33,8 @@ pub fn check(format: Format, data: &[u8]) {
         check_address_format: false,
         ..Limits::default()
     };
-    let first = prepare(format, &text, &strict);
-    let second = prepare(format, &text, &lenient);
+    let first = differential(format, &text, &strict);
+    let second = differential(format, &text, &lenient);
     match (&first, &second) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "the address check changed the result"),
         (Ok(_), Err(e)) => panic!("valid with the address check, invalid without: {e:?}"),
@@ -50,10 +55,31 @@ pub fn check(format: Format, data: &[u8]) {
         max_import_bytes: (data.len() / 2) as u64,
         check_address_format: data.len().is_multiple_of(8),
     };
-    match prepare(format, &text, &small) {
+    match differential(format, &text, &small) {
         Ok(p) => check_prepared(&p, format, &small),
         Err(e) => check_error(&e, &small),
     }
+}
+
+/// `prepare` of `text`, after checking that it and `read` give what the
+/// whole-file reader gives.
+fn differential(
+    format: Format,
+    text: &str,
+    limits: &Limits,
+) -> Result<Prepared, NodeError> {
+    let streamed = prepare(format, text, limits);
+    assert_eq!(
+        streamed,
+        oracle::prepare(format, text, limits),
+        "the streaming pass and the whole-file reader differ: {text:?}"
+    );
+    assert_eq!(
+        read(format, text, limits),
+        oracle::read(format, text, limits),
+        "read and the whole-file reader differ: {text:?}"
+    );
+    streamed
 }
 
 fn check_error(e: &NodeError, limits: &Limits) {

@@ -10,16 +10,16 @@ use pinpoint_segment_import::input::{Format, ImportInput};
 
 use crate::bindings::wit;
 
-/// The input as the component takes it.
-pub fn to_wit_input(input: &ImportInput) -> wit::ImportInput {
+/// The input as the component takes it, without copying the data.
+pub fn into_wit_input(input: ImportInput) -> wit::ImportInput {
     wit::ImportInput {
-        application_id: input.application_id.clone(),
-        segment_name: input.segment_name.clone(),
+        application_id: input.application_id,
+        segment_name: input.segment_name,
         format: match input.format {
             Format::Csv => wit::DataFormat::Csv,
             Format::Json => wit::DataFormat::Json,
         },
-        data: input.data.clone(),
+        data: input.data,
     }
 }
 

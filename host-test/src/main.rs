@@ -478,10 +478,10 @@ async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     config.events = progress.clone();
     config.cancellation = signals.token();
     let code = if dry_run {
-        let outcome = setup.host.validate(&input, &config).await;
+        let outcome = setup.host.validate_owned(input, &config).await;
         signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
     } else {
-        let outcome = setup.host.run(&input, &config).await;
+        let outcome = setup.host.run_owned(input, &config).await;
         progress.finish();
         signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
     };
@@ -651,8 +651,9 @@ async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), Us
 }
 
 /// Progress on stderr: an indicatif bar when stderr is a terminal (bytes
-/// uploaded while staging, the job's pieces while waiting, a spinner with the
-/// elapsed time otherwise); log lines with `--verbose`, printed above the bar.
+/// validated while validating, bytes hashed then uploaded while staging, the
+/// job's pieces while waiting, a spinner with the elapsed time otherwise);
+/// log lines with `--verbose`, printed above the bar.
 struct Progress {
     verbose: bool,
     bar: Option<ProgressBar>,
@@ -680,7 +681,7 @@ impl Progress {
 
     fn style(stage: Stage, total: Option<u64>) -> ProgressStyle {
         let template = match (stage, total) {
-            (Stage::Staging, Some(_)) => {
+            (Stage::Validating | Stage::Staging, Some(_)) => {
                 "{spinner} {prefix:<16} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed}"
             }
             (Stage::WaitingForJob, Some(_)) => {

@@ -535,6 +535,17 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
+        self.run_owned(input.clone(), config).await
+    }
+
+    /// [`NodeHost::run`], taking the input: its data is moved to the
+    /// component's input, not copied, so the host holds it once while the
+    /// component has its own copy (for the CLI, whose data is a large file).
+    pub async fn run_owned(
+        &self,
+        input: ImportInput,
+        config: &RunConfig,
+    ) -> Result<ImportOutput, NodeError> {
         let lookup = |k: &str| config.settings.get(k).cloned();
         if pinpoint_segment_import::settings::Settings::from_lookup(lookup).is_ok() {
             let checked = tokio::select! {
@@ -547,7 +558,7 @@ impl NodeHost {
                 return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
             }
         }
-        let input = convert::to_wit_input(input);
+        let input = convert::into_wit_input(input);
         self.call(config, async |node, store| {
             node.call_run(store, &input).await
         })
@@ -561,7 +572,16 @@ impl NodeHost {
         input: &ImportInput,
         config: &RunConfig,
     ) -> Result<ValidationReport, NodeError> {
-        let input = convert::to_wit_input(input);
+        self.validate_owned(input.clone(), config).await
+    }
+
+    /// [`NodeHost::validate`], taking the input (see [`NodeHost::run_owned`]).
+    pub async fn validate_owned(
+        &self,
+        input: ImportInput,
+        config: &RunConfig,
+    ) -> Result<ValidationReport, NodeError> {
+        let input = convert::into_wit_input(input);
         self.call(config, async |node, store| {
             node.call_validate(store, &input).await
         })
@@ -905,7 +925,8 @@ mod tests {
             max_memory_per_instance: slot,
         })
         .unwrap();
-        let big = csv(200_000);
+        // About 24 MB: the data alone does not fit in the slot.
+        let big = csv(800_000);
         // The run allows 4 GiB; the slot's 16 MiB is the cap.
         let err = host.validate(&big, &no_settings()).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::OutOfMemory, "{err:?}");

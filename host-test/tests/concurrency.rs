@@ -157,7 +157,9 @@ async fn concurrent_runs_in_one_host_keep_their_inputs_credentials_settings_and_
     wrong.secret_access_key = "not/the/secret/of/this/key/000000000000000".into();
     capped.input.data = {
         let mut data = String::from("ChannelType,Address\n");
-        for e in 0..200_000 {
+        // About 12 MB: more than the 8 MiB cap holds (the data is checked
+        // as it streams, so the data itself must not fit).
+        for e in 0..400_000 {
             data.push_str(&format!("EMAIL,capped{e}@example.com\n"));
         }
         data

@@ -12,12 +12,13 @@ use super::bindings::wasi::http::outgoing_handler;
 use super::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
+use super::bindings::wasi::io::poll::Pollable;
 use super::bindings::wasi::io::streams::StreamError;
 use super::cancel::Cancellation;
 use crate::aws::{Request, Response};
 use crate::import::{
-    AttemptTimeout, Cleanup, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport, TransportError,
-    TransportErrorKind,
+    AttemptTimeout, Body, Cleanup, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport,
+    TransportError, TransportErrorKind,
 };
 
 /// HTTP over `wasi:http/outgoing-handler`.
@@ -36,11 +37,16 @@ struct Waiter<'a> {
 }
 
 impl Waiter<'_> {
+    /// The waiter of a request with these `parts`.
+    fn of<'a>(cancel: &'a Cancellation, parts: &http::request::Parts) -> Waiter<'a> {
+        Waiter {
+            cancel,
+            watch: parts.extensions.get::<Cleanup>().is_none(),
+        }
+    }
+
     /// Waits for `pollable`; a cancellation first is an error.
-    fn wait(
-        self,
-        pollable: &super::bindings::wasi::io::poll::Pollable,
-    ) -> Result<(), TransportError> {
+    fn wait(self, pollable: &Pollable) -> Result<(), TransportError> {
         if self.cancel.wait(pollable, self.watch) {
             Ok(())
         } else {
@@ -56,136 +62,169 @@ const CHUNK: u64 = 64 * 1024;
 
 impl Transport for WasiHttp {
     fn send(&mut self, request: Request) -> Result<Response, TransportError> {
-        let invalid = |m: &str| TransportError::new(TransportErrorKind::Invalid, m);
         let (parts, body) = request.into_parts();
-        let waiter = Waiter {
-            cancel: &self.cancel,
-            watch: parts.extensions.get::<Cleanup>().is_none(),
-        };
-        let mut pairs = Vec::new();
-        for (name, value) in parts.headers.iter() {
-            pairs.push((name.as_str().to_owned(), value.as_bytes().to_vec()));
-        }
-        if !body.is_empty() || !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
-            pairs.push((
-                "content-length".to_owned(),
-                body.len().to_string().into_bytes(),
-            ));
-        }
-        let headers =
-            Fields::from_list(&pairs).map_err(|e| invalid(&format!("bad header: {e:?}")))?;
-        let outgoing = OutgoingRequest::new(headers);
-        let method = match parts.method.as_str() {
-            "GET" => Method::Get,
-            "PUT" => Method::Put,
-            "POST" => Method::Post,
-            "DELETE" => Method::Delete,
-            "HEAD" => Method::Head,
-            other => Method::Other(other.to_owned()),
-        };
-        let uri = &parts.uri;
-        let scheme = match uri.scheme_str() {
-            Some("http") => Scheme::Http,
-            Some("https") => Scheme::Https,
-            _ => return Err(invalid("the URL has no http or https scheme")),
-        };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| invalid("the URL has no host"))?
-            .as_str()
-            .to_owned();
-        let path = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_owned();
-        outgoing
-            .set_method(&method)
-            .map_err(|()| invalid("bad method"))?;
-        outgoing
-            .set_scheme(Some(&scheme))
-            .map_err(|()| invalid("bad scheme"))?;
-        outgoing
-            .set_authority(Some(&authority))
-            .map_err(|()| invalid("bad host"))?;
-        outgoing
-            .set_path_with_query(Some(&path))
-            .map_err(|()| invalid("bad path"))?;
-        let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
-
-        let wait = parts
-            .extensions
-            .get::<AttemptTimeout>()
-            .map_or(MAX_ATTEMPT_TIMEOUT, |t| t.0);
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let options = RequestOptions::new();
-        let _ = options.set_connect_timeout(Some(nanos(wait.min(Duration::from_secs(10)))));
-        let _ = options.set_first_byte_timeout(Some(nanos(wait)));
-        let _ = options.set_between_bytes_timeout(Some(nanos(wait)));
-        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
-
-        // A server may answer (and close) before it reads the whole body, as
-        // S3 does on a refused PUT: a failed write then yields to the answer.
-        let written = if body.is_empty() {
-            Ok(())
-        } else {
-            write_body(&outgoing_body, &body, waiter)
-        };
-        let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
-
-        let incoming = loop {
-            match future.get() {
-                Some(result) => break result,
-                None => waiter.wait(&future.subscribe())?,
+        let length = body.len() as u64;
+        let waiter = Waiter::of(&self.cancel, &parts);
+        exchange(parts, length, waiter, |out| {
+            if body.is_empty() {
+                Ok(())
+            } else {
+                write_body(out, waiter, &mut |write| write(&body))
             }
-        };
-        let incoming = match incoming {
-            Ok(Ok(response)) => response,
-            Ok(Err(code)) => {
-                written?;
-                finished?;
-                return Err(transport_error(code));
-            }
-            Err(()) => return Err(broken("the response was already taken")),
-        };
-        let mut response = http::Response::builder().status(incoming.status());
-        for (name, value) in incoming.headers().entries() {
-            response = response.header(name, value);
-        }
-        let body = read_body(
-            incoming
-                .consume()
-                .map_err(|()| broken("no response body"))?,
-            waiter,
-        )?;
-        response
-            .body(body)
-            .map_err(|e| broken(&format!("bad response: {e}")))
+        })
     }
+
+    /// Streams `body` into the request's body stream, 64 KiB at a time, as
+    /// it is written: the body is never held whole.
+    fn send_streaming(
+        &mut self,
+        request: Request,
+        body: &dyn Body,
+    ) -> Result<Response, TransportError> {
+        let (parts, _) = request.into_parts();
+        let waiter = Waiter::of(&self.cancel, &parts);
+        exchange(parts, body.content_length(), waiter, |out| {
+            write_body(out, waiter, &mut |write| body.write(write))
+        })
+    }
+}
+
+/// Sends a request of `length` body bytes, which `write` writes, and reads
+/// the answer; every wait through `waiter`.
+fn exchange(
+    parts: http::request::Parts,
+    length: u64,
+    waiter: Waiter<'_>,
+    write: impl FnOnce(&OutgoingBody) -> Result<(), TransportError>,
+) -> Result<Response, TransportError> {
+    let invalid = |m: &str| TransportError::new(TransportErrorKind::Invalid, m);
+    let mut pairs = Vec::new();
+    for (name, value) in parts.headers.iter() {
+        pairs.push((name.as_str().to_owned(), value.as_bytes().to_vec()));
+    }
+    if length > 0 || !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+        pairs.push(("content-length".to_owned(), length.to_string().into_bytes()));
+    }
+    let headers = Fields::from_list(&pairs).map_err(|e| invalid(&format!("bad header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match parts.method.as_str() {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        "HEAD" => Method::Head,
+        other => Method::Other(other.to_owned()),
+    };
+    let uri = &parts.uri;
+    let scheme = match uri.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") => Scheme::Https,
+        _ => return Err(invalid("the URL has no http or https scheme")),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| invalid("the URL has no host"))?
+        .as_str()
+        .to_owned();
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_owned();
+    outgoing
+        .set_method(&method)
+        .map_err(|()| invalid("bad method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("bad scheme"))?;
+    outgoing
+        .set_authority(Some(&authority))
+        .map_err(|()| invalid("bad host"))?;
+    outgoing
+        .set_path_with_query(Some(&path))
+        .map_err(|()| invalid("bad path"))?;
+    let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
+
+    let wait = parts
+        .extensions
+        .get::<AttemptTimeout>()
+        .map_or(MAX_ATTEMPT_TIMEOUT, |t| t.0);
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(nanos(wait.min(Duration::from_secs(10)))));
+    let _ = options.set_first_byte_timeout(Some(nanos(wait)));
+    let _ = options.set_between_bytes_timeout(Some(nanos(wait)));
+    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
+
+    // A server may answer (and close) before it reads the whole body, as
+    // S3 does on a refused PUT: a failed write then yields to the answer.
+    let written = write(&outgoing_body);
+    let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
+
+    let incoming = loop {
+        match future.get() {
+            Some(result) => break result,
+            None => waiter.wait(&future.subscribe())?,
+        }
+    };
+    let incoming = match incoming {
+        Ok(Ok(response)) => response,
+        Ok(Err(code)) => {
+            written?;
+            finished?;
+            return Err(transport_error(code));
+        }
+        Err(()) => return Err(broken("the response was already taken")),
+    };
+    let mut response = http::Response::builder().status(incoming.status());
+    for (name, value) in incoming.headers().entries() {
+        response = response.header(name, value);
+    }
+    let body = read_body(
+        incoming
+            .consume()
+            .map_err(|()| broken("no response body"))?,
+        waiter,
+    )?;
+    response
+        .body(body)
+        .map_err(|e| broken(&format!("bad response: {e}")))
 }
 
 fn broken(message: &str) -> TransportError {
     TransportError::new(TransportErrorKind::Broken, message)
 }
 
-fn write_body(body: &OutgoingBody, bytes: &[u8], waiter: Waiter<'_>) -> Result<(), TransportError> {
+/// Where a body's chunks go.
+type ChunkSink<'s> = dyn FnMut(&[u8]) -> Result<(), TransportError> + 's;
+
+/// Opens the body stream of `body` and lets `source` write to it, with a
+/// writer that waits for the stream to take each chunk.
+fn write_body(
+    body: &OutgoingBody,
+    waiter: Waiter<'_>,
+    source: &mut dyn FnMut(&mut ChunkSink<'_>) -> Result<(), TransportError>,
+) -> Result<(), TransportError> {
     let stream = body
         .write()
         .map_err(|()| broken("request body stream unavailable"))?;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let permitted = match stream.check_write() {
-            Ok(0) => {
-                waiter.wait(&stream.subscribe())?;
-                continue;
-            }
-            Ok(n) => n.min(CHUNK) as usize,
-            Err(e) => return Err(stream_error(e)),
-        };
-        let (now, later) = rest.split_at(permitted.min(rest.len()));
-        stream.write(now).map_err(stream_error)?;
-        rest = later;
-    }
+    source(&mut |bytes| {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let permitted = match stream.check_write() {
+                Ok(0) => {
+                    waiter.wait(&stream.subscribe())?;
+                    continue;
+                }
+                Ok(n) => n.min(CHUNK) as usize,
+                Err(e) => return Err(stream_error(e)),
+            };
+            let (now, later) = rest.split_at(permitted.min(rest.len()));
+            stream.write(now).map_err(stream_error)?;
+            rest = later;
+        }
+        Ok(())
+    })?;
     // As `blocking-flush`: flush, wait until it is done, check the result.
     stream.flush().map_err(stream_error)?;
     waiter.wait(&stream.subscribe())?;

@@ -80,9 +80,13 @@ impl Guest for Node {
     fn validate(input: wit::ImportInput) -> Result<wit::ValidationReport, wit::NodeError> {
         let input = convert::from_wit_input(input);
         let limits = World::data_limits().map_err(convert::to_wit_error)?;
-        import::validate(&input, &limits)
-            .map(convert::to_wit_report)
-            .map_err(convert::to_wit_error)
+        let total = Some(input.data.len() as u64);
+        World::progress(Stage::Validating, 0, total);
+        import::validate_reporting(&input, &limits, &mut |done| {
+            World::progress(Stage::Validating, done, total)
+        })
+        .map(convert::to_wit_report)
+        .map_err(convert::to_wit_error)
     }
 
     fn describe() -> String {

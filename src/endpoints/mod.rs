@@ -1,26 +1,68 @@
 //! Endpoint data: reading it (CSV or JSON), checking it against every
 //! Pinpoint import rule, and converting it to the file that is staged in S3.
 //!
-//! Both readers build the same [`Endpoint`] model ([`model`]); [`rules`]
-//! holds the checks and the choices made where Pinpoint's documentation is
-//! unclear; [`writer`] writes normalised CSV or compact NDJSON. Every problem
-//! found is reported with its position, not just the first, and no input
-//! makes this module panic.
+//! Both readers build the same endpoint model ([`model`]); [`rules`] holds
+//! the checks and the choices made where Pinpoint's documentation is
+//! unclear; the staged file is normalised CSV or compact NDJSON ([`writer`]
+//! writes it from owned endpoints). Every problem found is reported with its
+//! position, not just the first, and no input makes this module panic.
+//!
+//! # One streaming pass, bounded memory
+//!
+//! [`check`] reads the data once, endpoint by endpoint: each is built from
+//! values borrowed from the data, checked, counted towards the staged file
+//! (its size and, for CSV, its columns) and dropped; the next reuses its
+//! buffers. What outlives an endpoint is bounded or counts something the
+//! rules need across the import: endpoints per channel, a count per
+//! `User.UserId` (15 endpoints per user), at most 251 custom attribute names
+//! (250 per import), and the first 100 problems with the first of each kind
+//! and the total. So the memory of a check is the data plus its distinct
+//! user ids, whatever the number of endpoints or problems.
+//!
+//! The staged file is never held either: [`Checked::write_staged`] writes it
+//! in chunks from a second pass over the data (the rows again, now that the
+//! CSV columns are known), as often as it is asked (a hash, then the upload,
+//! then a retried upload). [`prepare`] still returns it whole, for tests and
+//! small data. The problems, their positions, messages and order are those
+//! of the whole-file reader this pass replaced, which is kept as a test
+//! oracle (`oracle`, with the `oracle` feature) and compared with it on
+//! random and fuzzed data.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use serde::Serialize;
 
-use crate::error::{MAX_REPORTED_PROBLEMS, NodeError, Problem, ProblemKind};
+use crate::error::{NodeError, Problem, ProblemKind};
 use crate::input::Format;
 
-mod csv_reader;
-mod json_reader;
+mod builder;
+mod csv_stream;
+mod draft;
+mod import_checks;
+mod json_keys;
+mod json_stream;
 pub mod model;
+mod problems;
 pub mod rules;
+mod staged;
+mod stream;
+mod swar;
 pub mod writer;
 
+#[cfg(any(test, feature = "oracle"))]
+#[doc(hidden)]
+pub mod oracle;
+
 pub use model::{ChannelType, Demographic, Endpoint, Field, Location, OptOut, User};
+pub use stream::PROGRESS_STEP;
+
+#[cfg(test)]
+use crate::error::MAX_REPORTED_PROBLEMS;
+
+use problems::Problems;
+use staged::{Columns, Tally};
+use stream::{Sink, Ticker};
 
 /// The Pinpoint quota on one import job: 1 GiB.
 pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1_073_741_824;
@@ -44,7 +86,7 @@ impl Default for Limits {
     }
 }
 
-/// Endpoint data that passed every check, ready to stage.
+/// Endpoint data that passed every check, with the staged file in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     /// What is uploaded to S3: CSV stays CSV (normalised), JSON becomes
@@ -86,89 +128,170 @@ impl Prepared {
     }
 }
 
-/// What a reader found: endpoints, where each came from, and problems.
-#[derive(Debug, Default)]
-pub(crate) struct Reading {
-    pub endpoints: Vec<Endpoint>,
-    pub origins: Vec<rules::Origin>,
-    pub problems: Vec<Problem>,
+/// Endpoint data that passed every check ([`check`]), ready to stage: the
+/// staged file is written on demand from the data it borrows.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    /// The format of the staged file (and of the data).
+    pub format: Format,
+    /// How many endpoints the staged file holds.
+    pub endpoint_count: u64,
+    /// How many endpoints per channel type (see [`Prepared::channel_counts`]).
+    pub channel_counts: BTreeMap<String, u64>,
+    /// The size of the staged file, in bytes.
+    pub staged_bytes: u64,
+    text: &'a str,
+    limits: Limits,
+    columns: Option<Columns>,
 }
 
-/// Reads, validates and converts; every problem found is reported (not just the first).
-///
-/// The error is built by [`NodeError::from_problems`]; problems are in order
-/// of position (file-level problems first). When the converted file is larger
-/// than `limits.max_import_bytes`, the error also carries `limit_bytes` and
-/// `actual_bytes`.
-pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, NodeError> {
-    let mut reading = read_checked(format, data, limits);
-    let body = match format {
-        Format::Csv => Ok(writer::to_csv(&reading.endpoints)),
-        Format::Json => writer::to_ndjson(&reading.endpoints),
-    };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            let msg = format!("the endpoints could not be converted to JSON: {e}");
-            let problem = Problem::new(ProblemKind::MalformedData, msg);
-            reading.problems.insert(0, problem);
-            Vec::new()
+impl Checked<'_> {
+    /// The validation summary: counts and bytes to stage.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            endpoint_count: self.endpoint_count,
+            channel_counts: self.channel_counts.clone(),
+            staged_bytes: self.staged_bytes,
         }
-    };
-    let actual = body.len() as u64;
-    let too_big = actual > limits.max_import_bytes;
-    if too_big {
-        reading
-            .problems
-            .push(size_problem(actual, limits.max_import_bytes));
     }
-    if let Some(mut err) = error_from(reading.problems) {
-        if too_big {
-            err.details.limit_bytes = Some(limits.max_import_bytes);
-            err.details.actual_bytes = Some(actual);
-        }
-        return Err(err);
+
+    /// Writes the staged file to `out`, in chunks of about 64 KiB
+    /// ([`staged::CHUNK_BYTES`]), from a pass over the data; stops at the
+    /// first error of `out` and returns it. The bytes are always the same,
+    /// [`Checked::staged_bytes`] of them.
+    pub fn write_staged<E>(&self, out: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut problems = Problems::counted();
+        let mut writer = staged::Writer::new(self.columns.as_ref(), out);
+        pass(
+            self.format,
+            self.text,
+            &self.limits,
+            &mut problems,
+            &mut writer,
+            &mut Ticker::silent(),
+        );
+        writer.finish()
+    }
+}
+
+/// Reads and validates `data` in one pass (see the module documentation);
+/// every problem found is reported (not just the first).
+///
+/// `progress` is called every [`PROGRESS_STEP`] bytes with the bytes of
+/// `data` read so far, and once at the end with all of them.
+///
+/// The error is the one [`NodeError::from_problems`] makes of every problem:
+/// problems are in order of position (file-level problems first), the first
+/// 100 listed and all counted. When the staged file would be larger than
+/// `limits.max_import_bytes`, the error also carries `limit_bytes` and
+/// `actual_bytes`.
+pub fn check<'a>(
+    format: Format,
+    data: &'a str,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Checked<'a>, NodeError> {
+    let (counted, _) = check_pass(format, data, limits, false, progress)?;
+    Ok(Checked {
+        format,
+        endpoint_count: counted.endpoints,
+        channel_counts: counted.channel_counts,
+        staged_bytes: counted.staged_bytes,
+        text: without_bom(data),
+        limits: limits.clone(),
+        columns: counted.columns,
+    })
+}
+
+/// Reads, validates and converts; every problem found is reported (not just
+/// the first). [`check`], then the staged file in memory.
+///
+/// The error is built as [`check`]'s is.
+pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, NodeError> {
+    let checked = check(format, data, limits, &mut |_| {})?;
+    let mut body = Vec::with_capacity(usize::try_from(checked.staged_bytes).unwrap_or(0));
+    let written: Result<(), Infallible> = checked.write_staged(&mut |chunk| {
+        body.extend_from_slice(chunk);
+        Ok(())
+    });
+    match written {
+        Ok(()) => {}
+        Err(never) => match never {},
     }
     Ok(Prepared {
         body,
         format,
-        endpoint_count: reading.endpoints.len() as u64,
-        channel_counts: channel_counts(&reading.endpoints),
+        endpoint_count: checked.endpoint_count,
+        channel_counts: checked.channel_counts,
     })
 }
 
 /// Reads and validates, without converting: the endpoints, or every problem.
 pub fn read(format: Format, data: &str, limits: &Limits) -> Result<Vec<Endpoint>, NodeError> {
-    let reading = read_checked(format, data, limits);
-    match error_from(reading.problems) {
-        Some(err) => Err(err),
-        None => Ok(reading.endpoints),
-    }
+    let limits = Limits {
+        // The staged file's size is not checked here.
+        max_import_bytes: u64::MAX,
+        ..limits.clone()
+    };
+    let (_, endpoints) = check_pass(format, data, &limits, true, &mut |_| {})?;
+    Ok(endpoints.unwrap_or_default())
 }
 
-fn read_checked(format: Format, data: &str, limits: &Limits) -> Reading {
-    let text = data.strip_prefix('\u{feff}').unwrap_or(data);
-    let mut reading = Reading::default();
-    match format {
-        Format::Csv => csv_reader::read(text, limits, &mut reading),
-        Format::Json => json_reader::read(text, limits, &mut reading),
-    }
-    rules::check_import(&reading.endpoints, &reading.origins, &mut reading.problems);
-    let problems = &mut reading.problems;
-    problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+fn without_bom(data: &str) -> &str {
+    data.strip_prefix('\u{feff}').unwrap_or(data)
+}
+
+/// The check pass: counts, or the data error.
+fn check_pass(
+    format: Format,
+    data: &str,
+    limits: &Limits,
+    collect: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(staged::Counted, Option<Vec<Endpoint>>), NodeError> {
+    let text = without_bom(data);
+    let mut problems = Problems::new();
+    let mut tally = Tally::new(format, collect);
+    let mut ticker = Ticker::new(data.len() - text.len(), progress);
+    pass(format, text, limits, &mut problems, &mut tally, &mut ticker);
+    progress(data.len() as u64);
+    let (counted, endpoints) = tally.finish(&mut problems);
+    let actual = counted.staged_bytes;
+    let too_big = actual > limits.max_import_bytes;
+    let mut report =
+        problems.into_report(too_big.then(|| size_problem(actual, limits.max_import_bytes)));
     if format == Format::Json {
-        let reported = problems.len().min(MAX_REPORTED_PROBLEMS);
-        json_reader::char_columns(text, problems.get_mut(..reported).unwrap_or_default());
+        json_stream::char_columns(text, &mut report.problems);
     }
-    reading
+    match report.into_error() {
+        Some(mut err) => {
+            if too_big {
+                err.details.limit_bytes = Some(limits.max_import_bytes);
+                err.details.actual_bytes = Some(actual);
+            }
+            Err(err)
+        }
+        None => Ok((counted, endpoints)),
+    }
 }
 
-/// The error for `problems` (already in order), or `None` when there are none.
-fn error_from(problems: Vec<Problem>) -> Option<NodeError> {
-    NodeError::from_problems(problems)
+/// One pass of the reader of `format` over `text` (without a BOM).
+fn pass<'a>(
+    format: Format,
+    text: &'a str,
+    limits: &Limits,
+    problems: &mut Problems,
+    sink: &mut dyn Sink<'a>,
+    ticker: &mut Ticker<'_>,
+) {
+    match format {
+        Format::Csv => csv_stream::read(text, limits, problems, sink, ticker),
+        Format::Json => json_stream::read(text, limits, problems, sink, ticker),
+    }
 }
 
-fn size_problem(actual: u64, limit: u64) -> Problem {
+/// The problem of a staged file over the limit.
+pub(crate) fn size_problem(actual: u64, limit: u64) -> Problem {
     Problem::new(
         ProblemKind::ImportSizeExceeded,
         format!(
@@ -193,13 +316,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn channel_counts(endpoints: &[Endpoint]) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for c in endpoints.iter().filter_map(|e| e.channel_type) {
-        *counts.entry(c.as_str().to_owned()).or_insert(0) += 1;
-    }
-    counts
-}
-
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

@@ -337,7 +337,7 @@ pub fn format_number(x: f64) -> String {
 }
 
 /// `x` as an integer when it is one that prints exactly.
-fn whole_number(x: f64) -> Option<i64> {
+pub(crate) fn whole_number(x: f64) -> Option<i64> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
     if x.is_finite() && x.fract() == 0.0 && x.abs() < EXACT {
         Some(x as i64)
@@ -370,7 +370,8 @@ fn serialize_metrics<S: Serializer>(m: &BTreeMap<String, f64>, s: S) -> Result<S
     map.end()
 }
 
-struct Number(f64);
+/// A number as the JSON writer prints it (whole numbers as integers).
+pub(crate) struct Number(pub(crate) f64);
 
 impl Serialize for Number {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

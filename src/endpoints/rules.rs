@@ -24,14 +24,13 @@
 //!   endpoints per `User.UserId` are checked within this import; Pinpoint
 //!   counts the whole project, which only it can see.
 
-use std::collections::{HashMap, HashSet};
+use serde::Serialize;
 
 use crate::error::{
     MAX_FIELD_CHARS, MAX_PROBLEM_MESSAGE_CHARS, Problem, ProblemKind, quote, quote_at_most,
 };
 
-use super::Limits;
-use super::model::{ChannelType, Endpoint, Field, LocationField, OptOut, format_number};
+use super::model::{Endpoint, Field};
 
 /// The longest custom attribute name, in characters.
 pub const MAX_ATTRIBUTE_NAME_CHARS: usize = 50;
@@ -107,336 +106,14 @@ pub(crate) struct Origin {
     pub at: Position,
 }
 
-/// Builds one endpoint from its values, checking each as it comes.
-pub(crate) struct EndpointBuilder<'a> {
-    origin: Origin,
-    limits: &'a Limits,
-    problems: &'a mut Vec<Problem>,
-    endpoint: Endpoint,
-    channel_given: bool,
-    address_given: bool,
-    address_at: Position,
-}
-
-impl<'a> EndpointBuilder<'a> {
-    /// A builder for the endpoint at `origin`.
-    pub fn new(origin: Origin, limits: &'a Limits, problems: &'a mut Vec<Problem>) -> Self {
-        EndpointBuilder {
-            origin,
-            limits,
-            problems,
-            endpoint: Endpoint::default(),
-            channel_given: false,
-            address_given: false,
-            address_at: origin.at,
-        }
-    }
-
-    /// Reports a problem with `field` of this endpoint.
-    pub fn report(&mut self, kind: ProblemKind, field: &Field, at: Position, message: String) {
-        self.report_named(kind, Some(field.dot_name()), at, message);
-    }
-
-    /// Reports a problem with a field known only by its name.
-    pub fn report_named(
-        &mut self,
-        kind: ProblemKind,
-        field: Option<String>,
-        at: Position,
-        message: String,
-    ) {
-        let record = Some(self.origin.record);
-        self.problems
-            .push(problem_at(kind, record, at, field, message));
-    }
-
-    /// Sets `field` from a text value (a CSV cell, a JSON string).
-    ///
-    /// Multi-valued attributes get the value appended; numeric fields parse
-    /// it. An empty value of a single-valued field means "not given".
-    pub fn set_text(&mut self, field: &Field, value: String, at: Position) {
-        if field.is_multi_valued() {
-            self.push_value(field, value, at);
-            return;
-        }
-        if field == &Field::ChannelType || field == &Field::Address {
-            if value.trim().is_empty() {
-                return;
-            }
-        } else if value.is_empty() {
-            return;
-        }
-        match field {
-            Field::ChannelType => self.set_channel_type(&value, at),
-            Field::Address => {
-                self.address_at = at;
-                self.endpoint.address = Some(value);
-            }
-            Field::Id => self.endpoint.id = Some(value),
-            Field::RequestId => self.endpoint.request_id = Some(value),
-            Field::OptOut => self.set_opt_out(&value, at),
-            Field::EffectiveDate => self.set_effective_date(value, at),
-            Field::Demographic(d) => *self.endpoint.demographic.slot(*d) = Some(value),
-            Field::Location(LocationField::Latitude | LocationField::Longitude)
-            | Field::Metric(_) => match parse_number(&value) {
-                Some(x) => self.set_number(field, x, at),
-                None => self.report(
-                    ProblemKind::MalformedData,
-                    field,
-                    at,
-                    format!(
-                        "`{}` is not a number; write a plain number such as 42 or -3.5",
-                        quote(&value)
-                    ),
-                ),
-            },
-            Field::Location(l) => self.set_location_text(*l, value),
-            Field::UserId => self.endpoint.user.user_id = Some(value),
-            Field::Attribute(_) | Field::UserAttribute(_) => {}
-        }
-    }
-
-    /// Sets a numeric field (`Metrics.*`, latitude, longitude) from a number.
-    /// Other fields take the number as text.
-    pub fn set_number(&mut self, field: &Field, x: f64, at: Position) {
-        if !x.is_finite() {
-            self.report(
-                ProblemKind::MalformedData,
-                field,
-                at,
-                "the number is out of range".into(),
-            );
-            return;
-        }
-        match field {
-            Field::Metric(name) => {
-                self.endpoint.metrics.insert(name.clone(), x);
-            }
-            Field::Location(LocationField::Latitude) => {
-                if self.in_range(field, x, 90.0, at) {
-                    self.endpoint.location.latitude = Some(x);
-                }
-            }
-            Field::Location(LocationField::Longitude) => {
-                if self.in_range(field, x, 180.0, at) {
-                    self.endpoint.location.longitude = Some(x);
-                }
-            }
-            _ => self.set_text(field, format_number(x), at),
-        }
-    }
-
-    /// Makes sure a multi-valued attribute exists, even with no values (a
-    /// JSON `[]`).
-    pub fn touch_list(&mut self, field: &Field) {
-        let _ = self.list_mut(field);
-    }
-
-    /// Notes that `field` had a value that could not be read (already
-    /// reported), so it is not reported again as missing.
-    pub fn unreadable(&mut self, field: &Field) {
-        match field {
-            Field::ChannelType => self.channel_given = true,
-            Field::Address => self.address_given = true,
-            _ => {}
-        }
-    }
-
-    fn in_range(&mut self, field: &Field, x: f64, bound: f64, at: Position) -> bool {
-        if (-bound..=bound).contains(&x) {
-            return true;
-        }
-        let msg = format!(
-            "{} is out of range; it must be between -{bound} and {bound}",
-            format_number(x)
-        );
-        self.report(ProblemKind::MalformedData, field, at, msg);
-        false
-    }
-
-    fn set_channel_type(&mut self, value: &str, at: Position) {
-        self.channel_given = true;
-        if let Some(c) = ChannelType::parse(value) {
-            self.endpoint.channel_type = Some(c);
-            return;
-        }
-        let hint = match ChannelType::suggest(value) {
-            Some(c) => format!(
-                "did you mean {}? Channel types are upper case. ",
-                c.as_str()
-            ),
-            None => String::new(),
-        };
-        let all: Vec<&str> = ChannelType::ALL.iter().map(|c| c.as_str()).collect();
-        let msg = format!(
-            "`{}` is not a Pinpoint channel type; {hint}Use one of {}",
-            quote(value),
-            all.join(", ")
-        );
-        self.report(
-            ProblemKind::InvalidChannelType,
-            &Field::ChannelType,
-            at,
-            msg,
-        );
-    }
-
-    fn set_opt_out(&mut self, value: &str, at: Position) {
-        match OptOut::parse(value) {
-            Some(o) => self.endpoint.opt_out = Some(o),
-            None => {
-                let msg = format!(
-                    "`{}` is not a valid OptOut; use ALL (opted out of all messages) or NONE (not opted out), in capitals",
-                    quote(value)
-                );
-                self.report(ProblemKind::MalformedData, &Field::OptOut, at, msg);
-            }
-        }
-    }
-
-    fn set_effective_date(&mut self, value: String, at: Position) {
-        if is_iso8601(&value) {
-            self.endpoint.effective_date = Some(value);
-        } else {
-            let msg = format!(
-                "`{}` is not an ISO 8601 date; write it like 2024-05-01 or 2024-05-01T12:00:00Z",
-                quote(&value)
-            );
-            self.report(ProblemKind::MalformedData, &Field::EffectiveDate, at, msg);
-        }
-    }
-
-    fn set_location_text(&mut self, field: LocationField, value: String) {
-        let loc = &mut self.endpoint.location;
-        let slot = match field {
-            LocationField::City => &mut loc.city,
-            LocationField::Country => &mut loc.country,
-            LocationField::PostalCode => &mut loc.postal_code,
-            LocationField::Region => &mut loc.region,
-            LocationField::Latitude | LocationField::Longitude => return,
-        };
-        *slot = Some(value);
-    }
-
-    fn push_value(&mut self, field: &Field, value: String, at: Position) {
-        let chars = value.chars().count();
-        if chars > MAX_ATTRIBUTE_VALUE_CHARS {
-            let msg = format!(
-                "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
-            );
-            self.report(ProblemKind::MalformedData, field, at, msg);
-        }
-        if let Some(list) = self.list_mut(field) {
-            list.push(value);
-        }
-    }
-
-    fn list_mut(&mut self, field: &Field) -> Option<&mut Vec<String>> {
-        let map = match field {
-            Field::Attribute(_) => &mut self.endpoint.attributes,
-            Field::UserAttribute(_) => &mut self.endpoint.user.user_attributes,
-            _ => return None,
-        };
-        let name = field.custom_name()?;
-        if !map.contains_key(name) {
-            map.insert(name.to_owned(), Vec::new());
-        }
-        map.get_mut(name)
-    }
-
-    /// Runs the checks that need the whole endpoint and returns it.
-    ///
-    /// `header_lacks_required` is true when a CSV header without `ChannelType`
-    /// or `Address` was already reported, so rows are not reported again.
-    pub fn finish(mut self, header_lacks_required: bool) -> Endpoint {
-        if !header_lacks_required {
-            self.check_required();
-        }
-        if self.limits.check_address_format {
-            self.check_address();
-        }
-        self.check_value_counts();
-        self.check_size();
-        self.endpoint
-    }
-
-    fn check_required(&mut self) {
-        if self.endpoint.id.is_some() {
-            return;
-        }
-        let at = self.origin.at;
-        if !self.channel_given {
-            let msg = "ChannelType is missing; every new endpoint needs a ChannelType (such as EMAIL or SMS) and an Address, or an Id to update an existing endpoint";
-            self.report(
-                ProblemKind::MissingRequiredFields,
-                &Field::ChannelType,
-                at,
-                msg.into(),
-            );
-        }
-        if self.endpoint.address.is_none() && !self.address_given {
-            let msg = "Address is missing; every new endpoint needs an Address (an email address, phone number or device token) and a ChannelType, or an Id to update an existing endpoint";
-            self.report(
-                ProblemKind::MissingRequiredFields,
-                &Field::Address,
-                at,
-                msg.into(),
-            );
-        }
-    }
-
-    fn check_address(&mut self) {
-        let (Some(channel), Some(address)) = (self.endpoint.channel_type, &self.endpoint.address)
-        else {
-            return;
-        };
-        let message = match channel {
-            ChannelType::Sms | ChannelType::Voice => e164_problem(address),
-            ChannelType::Email => email_problem(address),
-            _ => None,
-        };
-        if let Some(m) = message {
-            let msg = format!("{} address `{}` {m}", channel.as_str(), quote(address));
-            let at = self.address_at;
-            self.report(ProblemKind::MalformedData, &Field::Address, at, msg);
-        }
-    }
-
-    fn check_value_counts(&mut self) {
-        let mut too_many = Vec::new();
-        for (name, values) in &self.endpoint.attributes {
-            if values.len() > MAX_VALUES_PER_ATTRIBUTE {
-                too_many.push((Field::Attribute(name.clone()), values.len()));
-            }
-        }
-        for (name, values) in &self.endpoint.user.user_attributes {
-            if values.len() > MAX_VALUES_PER_ATTRIBUTE {
-                too_many.push((Field::UserAttribute(name.clone()), values.len()));
-            }
-        }
-        let at = self.origin.at;
-        for (field, n) in too_many {
-            let msg = format!(
-                "the attribute has {n} values; Pinpoint allows at most {MAX_VALUES_PER_ATTRIBUTE} per attribute"
-            );
-            self.report(ProblemKind::MalformedData, &field, at, msg);
-        }
-    }
-
-    fn check_size(&mut self) {
-        let size = json_size(&self.endpoint);
-        if size > MAX_ENDPOINT_BYTES {
-            let msg = format!(
-                "the endpoint is {size} bytes; Pinpoint allows at most {MAX_ENDPOINT_BYTES} bytes (15 KB) per endpoint; remove attributes or shorten values"
-            );
-            let at = self.origin.at;
-            self.report_named(ProblemKind::ImportSizeExceeded, None, at, msg);
-        }
-    }
-}
-
 /// The size of the endpoint's compact JSON, in bytes.
 pub fn json_size(endpoint: &Endpoint) -> usize {
+    json_size_of(endpoint)
+}
+
+/// The size of `value`'s compact JSON, in bytes (`usize::MAX` if it cannot
+/// be serialised).
+pub(crate) fn json_size_of<T: Serialize + ?Sized>(value: &T) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -448,7 +125,7 @@ pub fn json_size(endpoint: &Endpoint) -> usize {
         }
     }
     let mut count = Count(0);
-    match serde_json::to_writer(&mut count, endpoint) {
+    match serde_json::to_writer(&mut count, value) {
         Ok(()) => count.0,
         Err(_) => usize::MAX,
     }
@@ -457,17 +134,58 @@ pub fn json_size(endpoint: &Endpoint) -> usize {
 /// A finite number written as plain text (`42`, `-3.5`, `1e3`); no spaces,
 /// no `NaN` or infinity.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
-    if !plain || !text.bytes().any(|b| b.is_ascii_digit()) {
+    if let Some(x) = simple_decimal(text.as_bytes()) {
+        return Some(x);
+    }
+    let (mut plain, mut digit) = (true, false);
+    for b in text.bytes() {
+        let d = b.is_ascii_digit();
+        digit |= d;
+        plain &= d || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E');
+    }
+    if !plain || !digit {
         return None;
     }
     text.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
+/// `-?digits(.digits)?` with at most 15 digits in all, as `str::parse`
+/// reads it, without its general machinery: the digits make an integer below
+/// 2^53 and the power of ten is at most 10^15, both exact in an `f64`, so
+/// one division rounds correctly (Clinger's fast path, which `parse` takes
+/// for these too). `None` for any other text.
+fn simple_decimal(text: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (whole, fraction) = match digits.iter().position(|b| *b == b'.') {
+        Some(i) => (digits.get(..i)?, Some(digits.get(i + 1..)?)),
+        None => (digits, None),
+    };
+    let fraction = fraction.unwrap_or_default();
+    if whole.is_empty() || (digits.len() > whole.len() && fraction.is_empty()) {
+        return None;
+    }
+    if whole.len() + fraction.len() > 15 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    for b in whole.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    let x = mantissa as f64 / POW10.get(fraction.len())?;
+    Some(if negative { -x } else { x })
+}
+
 /// Why `address` is not an E.164 phone number, or `None` when it is.
-fn e164_problem(address: &str) -> Option<String> {
+pub(crate) fn e164_problem(address: &str) -> Option<String> {
     let digits = address.strip_prefix('+');
     let ok = digits.is_some_and(|d| {
         (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
@@ -488,11 +206,13 @@ fn e164_problem(address: &str) -> Option<String> {
 }
 
 /// Why `address` is not shaped like an email address, or `None` when it is.
-fn email_problem(address: &str) -> Option<String> {
+pub(crate) fn email_problem(address: &str) -> Option<String> {
     let shaped = address
         .rsplit_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
-    let clean = !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    // Printable ASCII is clean; only other text needs a look at its characters.
+    let clean = address.bytes().all(|b| (0x21..0x7f).contains(&b))
+        || !address.chars().any(|c| c.is_whitespace() || c.is_control());
     if shaped && clean {
         None
     } else if !clean {
@@ -505,29 +225,38 @@ fn email_problem(address: &str) -> Option<String> {
 /// True for an ISO 8601 date or date-time: `YYYY-MM-DD`, optionally followed
 /// by `Thh:mm`, `:ss`, a fraction, and `Z` or an offset (`+02:00`, `+0200`, `+02`).
 pub fn is_iso8601(s: &str) -> bool {
-    let (date, time) = match s.split_once(['T', 't']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
+    // Byte by byte: every separator is ASCII, which never occurs inside a
+    // multi-byte character.
+    let b = s.as_bytes();
+    let (date, time) = match b.iter().position(|c| matches!(c, b'T' | b't')) {
+        Some(i) => (
+            b.get(..i).unwrap_or_default(),
+            Some(b.get(i + 1..).unwrap_or_default()),
+        ),
+        None => (b, None),
     };
     is_date(date) && time.is_none_or(is_time)
 }
 
-fn number_of(s: &str, len: usize) -> Option<u32> {
-    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
+/// The number written with exactly `len` digits (at most 9), if `s` is one.
+fn number_of(s: &[u8], len: usize) -> Option<u32> {
+    if s.len() != len {
+        return None;
     }
+    s.iter().try_fold(0u32, |n, b| {
+        b.is_ascii_digit()
+            .then(|| n.wrapping_mul(10).wrapping_add(u32::from(b - b'0')))
+    })
 }
 
-fn is_date(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+/// `YYYY-MM-DD`, a real day.
+fn is_date(s: &[u8]) -> bool {
+    if s.len() != 10 || s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
         return false;
-    };
-    let (Some(y), Some(m), Some(d)) = (number_of(y, 4), number_of(m, 2), number_of(d, 2)) else {
+    }
+    let part =
+        |from: usize, len: usize| number_of(s.get(from..from + len).unwrap_or_default(), len);
+    let (Some(y), Some(m), Some(d)) = (part(0, 4), part(5, 2), part(8, 2)) else {
         return false;
     };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -541,127 +270,56 @@ fn is_date(s: &str) -> bool {
     (1..=days).contains(&d)
 }
 
-fn is_time(s: &str) -> bool {
-    let (clock, zone) = match s.find(['Z', 'z', '+', '-']) {
-        Some(i) => (s.get(..i).unwrap_or(""), s.get(i..).unwrap_or("")),
-        None => (s, ""),
+fn is_time(s: &[u8]) -> bool {
+    let (clock, zone) = match s
+        .iter()
+        .position(|c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
+    {
+        Some(i) => s.split_at(i),
+        None => (s, &[][..]),
     };
     is_clock(clock) && is_zone(zone)
 }
 
-fn is_clock(s: &str) -> bool {
-    let (hms, fraction) = match s.split_once(['.', ',']) {
-        Some((a, f)) => (a, Some(f)),
+/// `hh:mm`, or `hh:mm:ss` with an optional fraction of 1 to 9 digits.
+fn is_clock(s: &[u8]) -> bool {
+    let (hms, fraction) = match s.iter().position(|c| matches!(c, b'.' | b',')) {
+        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
         None => (s, None),
     };
-    let parts: Vec<&str> = hms.split(':').collect();
-    let ok = match parts.as_slice() {
-        [h, m] => fraction.is_none() && hour_minute(h, m),
-        [h, m, sec] => hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60),
+    let mut parts = hms.split(|c| *c == b':');
+    let ok = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(m), None, _) => fraction.is_none() && hour_minute(h, m),
+        (Some(h), Some(m), Some(sec), None) => {
+            hour_minute(h, m) && number_of(sec, 2).is_some_and(|x| x <= 60)
+        }
         _ => false,
     };
-    ok && fraction
-        .is_none_or(|f| (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+    ok && fraction.is_none_or(|f| (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit))
 }
 
-fn hour_minute(h: &str, m: &str) -> bool {
+fn hour_minute(h: &[u8], m: &[u8]) -> bool {
     number_of(h, 2).is_some_and(|x| x <= 23) && number_of(m, 2).is_some_and(|x| x <= 59)
 }
 
-fn is_zone(s: &str) -> bool {
-    if s.is_empty() || s == "Z" || s == "z" {
+/// Empty, `Z`, or an offset: `+hh:mm`, `+hhmm`, `+hh` (or `-`).
+fn is_zone(s: &[u8]) -> bool {
+    if s.is_empty() || s == b"Z" || s == b"z" {
         return true;
     }
-    let Some(offset) = s.strip_prefix(['+', '-']) else {
+    let Some(offset) = s.strip_prefix(b"+").or_else(|| s.strip_prefix(b"-")) else {
         return false;
     };
-    match offset.split_once(':') {
-        Some((h, m)) => hour_minute(h, m),
-        None if offset.len() == 4 => {
-            hour_minute(offset.get(..2).unwrap_or(""), offset.get(2..).unwrap_or(""))
-        }
+    match offset.iter().position(|c| *c == b':') {
+        Some(i) => hour_minute(
+            offset.get(..i).unwrap_or_default(),
+            offset.get(i + 1..).unwrap_or_default(),
+        ),
+        None if offset.len() == 4 => hour_minute(
+            offset.get(..2).unwrap_or_default(),
+            offset.get(2..).unwrap_or_default(),
+        ),
         None => number_of(offset, 2).is_some_and(|x| x <= 23),
-    }
-}
-
-/// Where each endpoint came from, parallel to the endpoints.
-pub(crate) fn check_import(
-    endpoints: &[Endpoint],
-    origins: &[Origin],
-    problems: &mut Vec<Problem>,
-) {
-    check_endpoints_per_user(endpoints, origins, problems);
-    check_custom_attribute_names(endpoints, origins, problems);
-}
-
-fn check_endpoints_per_user(
-    endpoints: &[Endpoint],
-    origins: &[Origin],
-    problems: &mut Vec<Problem>,
-) {
-    // Per user: how many endpoints, and the first one over the limit.
-    let mut users: HashMap<&str, (usize, Option<Origin>)> = HashMap::new();
-    for (e, origin) in endpoints.iter().zip(origins) {
-        let Some(user) = &e.user.user_id else {
-            continue;
-        };
-        let (n, first_over) = users.entry(user.as_str()).or_default();
-        *n += 1;
-        if *n == MAX_ENDPOINTS_PER_USER + 1 {
-            *first_over = Some(*origin);
-        }
-    }
-    for (user, (total, first_over)) in users {
-        let Some(origin) = first_over else {
-            continue;
-        };
-        let msg = format!(
-            "User.UserId `{}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)",
-            quote(user)
-        );
-        problems.push(problem_at(
-            ProblemKind::MalformedData,
-            Some(origin.record),
-            origin.at,
-            Some(Field::UserId.dot_name()),
-            msg,
-        ));
-    }
-}
-
-fn check_custom_attribute_names(
-    endpoints: &[Endpoint],
-    origins: &[Origin],
-    problems: &mut Vec<Problem>,
-) {
-    let mut names: HashSet<(u8, &str)> = HashSet::new();
-    for (e, origin) in endpoints.iter().zip(origins) {
-        let keys = (e.attributes.keys().map(|k| (0, k.as_str())))
-            .chain(e.metrics.keys().map(|k| (1, k.as_str())))
-            .chain(e.user.user_attributes.keys().map(|k| (2, k.as_str())));
-        for key in keys {
-            if !names.insert(key) || names.len() <= MAX_CUSTOM_ATTRIBUTE_NAMES {
-                continue;
-            }
-            let field = match key {
-                (0, k) => Field::Attribute(k.to_owned()),
-                (1, k) => Field::Metric(k.to_owned()),
-                (_, k) => Field::UserAttribute(k.to_owned()),
-            };
-            let dot = field.dot_name();
-            let msg = format!(
-                "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{}` is the first one over",
-                quote(&dot)
-            );
-            problems.push(problem_at(
-                ProblemKind::MalformedData,
-                Some(origin.record),
-                origin.at,
-                Some(dot),
-                msg,
-            ));
-            return;
-        }
     }
 }
 
@@ -684,7 +342,11 @@ pub(crate) fn control_message(what: &str, c: char) -> String {
 /// Checks a custom attribute's name (the part after the prefix); the message
 /// when it breaks Pinpoint's rules.
 pub fn custom_name_problem(field: &Field) -> Option<String> {
-    let name = field.custom_name()?;
+    custom_name_text_problem(field.custom_name()?)
+}
+
+/// [`custom_name_problem`] of a custom attribute's name (the part after the prefix).
+pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
     let chars = name.chars().count();
     if chars > MAX_ATTRIBUTE_NAME_CHARS {
         return Some(format!(
@@ -701,6 +363,7 @@ pub fn custom_name_problem(field: &Field) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::any;
 
     #[test]
     fn numbers_are_plain_and_finite() {
@@ -711,6 +374,23 @@ mod tests {
             "", " 1", "1 ", "NaN", "inf", "infinity", "1,5", "abc", "1e400", "-", "e5", "0x10",
         ] {
             assert!(parse_number(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path reads numbers exactly as `str::parse` does.
+        #[test]
+        fn simple_decimals_are_parsed_as_str_parse_does(
+            text in "-?[0-9]{0,9}(\\.[0-9]{0,9})?",
+            whole in any::<i64>(),
+            cents in 0u32..100,
+        ) {
+            let want = text.parse::<f64>().ok().filter(|x| x.is_finite());
+            let got = parse_number(&text);
+            proptest::prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{:?}", text);
+            let money = format!("{}.{cents:02}", whole % 10_000_000_000_000);
+            let want = money.parse::<f64>().ok();
+            proptest::prop_assert_eq!(parse_number(&money).map(f64::to_bits), want.map(f64::to_bits), "{:?}", money);
         }
     }
 
@@ -781,6 +461,21 @@ mod tests {
             "2024-05-01T12:00:00Zjunk",
         ] {
             assert!(!is_iso8601(bad), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte-level checks decide as the character-level ones of the
+        /// whole-file reader (kept in the oracle).
+        #[test]
+        fn dates_and_emails_are_checked_as_before(
+            s in "[0-9]{0,5}[-T t:.,Zz+0-9@ é\u{85}]{0,24}",
+            date in "[12][0-9]{3}-[01][0-9]-[0-3][0-9]([Tt][0-2][0-9]:[0-5][0-9](:[0-6][0-9]([.,][0-9]{0,10})?)?([Zz]|[-+][0-2][0-9](:?[0-5][0-9])?)?)?",
+        ) {
+            use crate::endpoints::oracle::rules as old;
+            proptest::prop_assert_eq!(is_iso8601(&s), old::is_iso8601(&s), "{:?}", s);
+            proptest::prop_assert_eq!(is_iso8601(&date), old::is_iso8601(&date), "{:?}", date);
+            proptest::prop_assert_eq!(email_problem(&s), old::email_problem(&s), "{:?}", s);
         }
     }
 

@@ -134,7 +134,7 @@ fn write_row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
     out.push('\n');
 }
 
-fn write_cell(out: &mut String, cell: &str) {
+pub(crate) fn write_cell(out: &mut String, cell: &str) {
     let needs_quotes = cell.contains([',', '"', '\r', '\n'])
         || (!cell.is_empty() && cell.trim_matches([' ', '\t']).is_empty());
     if needs_quotes {

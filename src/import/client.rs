@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::host::{
-    AttemptTimeout, CLEANUP_TIMEOUT, Cleanup, Level, MAX_RESPONSE_BYTES, Runtime, Transport,
+    AttemptTimeout, Body, CLEANUP_TIMEOUT, Cleanup, Level, MAX_RESPONSE_BYTES, Runtime, Transport,
     TransportError, TransportErrorKind, attempt_timeout,
 };
 use crate::aws::errors::{
@@ -93,6 +93,19 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         request: &Request,
         idempotency: Idempotency,
     ) -> Result<Response, CallError> {
+        self.call_with(service, operation, request, None, idempotency)
+    }
+
+    /// [`Client::call`], with `body` (if any) streamed as the request's body
+    /// on every attempt ([`Transport::send_streaming`]).
+    fn call_with(
+        &mut self,
+        service: Service,
+        operation: &str,
+        request: &Request,
+        body: Option<&dyn Body>,
+        idempotency: Idempotency,
+    ) -> Result<Response, CallError> {
         let policy = if self.cleaning_up {
             RetryPolicy {
                 max_attempts: 1,
@@ -134,7 +147,10 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
             if self.cleaning_up {
                 signed.extensions_mut().insert(Cleanup);
             }
-            let result = self.transport.send(signed);
+            let result = match body {
+                Some(body) => self.transport.send_streaming(signed, body),
+                None => self.transport.send(signed),
+            };
             let spent = self.runtime.monotonic().saturating_sub(started);
             match result {
                 Ok(response) if response.status().is_success() => return Ok(response),
@@ -262,8 +278,28 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
 
     /// [`Client::call`] to S3, with error answers mapped to node errors.
     pub fn s3(&mut self, operation: &str, request: &Request) -> Result<Response, NodeError> {
+        self.s3_with(operation, request, None)
+    }
+
+    /// [`Client::s3`] with `body` streamed as the request's body (its hash
+    /// is in the request, [`crate::aws::sign::PayloadSha256`]).
+    pub fn s3_streaming(
+        &mut self,
+        operation: &str,
+        request: &Request,
+        body: &dyn Body,
+    ) -> Result<Response, NodeError> {
+        self.s3_with(operation, request, Some(body))
+    }
+
+    fn s3_with(
+        &mut self,
+        operation: &str,
+        request: &Request,
+        body: Option<&dyn Body>,
+    ) -> Result<Response, NodeError> {
         let (bucket, region) = (&self.settings.staging_bucket, &self.settings.region);
-        match self.call(Service::S3, operation, request, Idempotency::Safe) {
+        match self.call_with(Service::S3, operation, request, body, Idempotency::Safe) {
             Ok(r) => Ok(r),
             Err(CallError::Answer(r)) => Err(s3_error(
                 operation,

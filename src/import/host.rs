@@ -97,6 +97,20 @@ impl TransportError {
     }
 }
 
+/// A request body too large to hold twice (the staged file): written on
+/// demand, in chunks, as often as it is sent, the same bytes every time.
+pub trait Body {
+    /// Its size in bytes (the `content-length`).
+    fn content_length(&self) -> u64;
+
+    /// Writes it to `out`, chunk by chunk; stops at the first error of `out`
+    /// and returns it.
+    fn write(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), TransportError>,
+    ) -> Result<(), TransportError>;
+}
+
 /// Sends one HTTP request and reads the whole answer.
 pub trait Transport {
     /// Sends `request` (already signed) and returns the answer, whatever its
@@ -104,6 +118,23 @@ pub trait Transport {
     /// the answer; an answer that does not come in time is
     /// [`TransportErrorKind::Broken`].
     fn send(&mut self, request: Request) -> Result<Response, TransportError>;
+
+    /// [`Transport::send`] with `body` as the request's body (the request's
+    /// own is empty). A transport that can stream writes it as it sends; this
+    /// default collects it first, which suits tests and small bodies only.
+    fn send_streaming(
+        &mut self,
+        mut request: Request,
+        body: &dyn Body,
+    ) -> Result<Response, TransportError> {
+        let mut bytes = Vec::new();
+        body.write(&mut |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        *request.body_mut() = bytes;
+        self.send(request)
+    }
 }
 
 /// The steps of the flow, for progress reports.

@@ -49,6 +49,7 @@
 mod client;
 pub mod host;
 pub mod name_race;
+mod staged;
 pub mod staging;
 
 use std::collections::{BTreeMap, HashSet};
@@ -57,7 +58,7 @@ use serde::Serialize;
 
 pub use client::{CallError, Client, Failure, Idempotency};
 pub use host::{
-    AttemptTimeout, CLEANUP_TIMEOUT, Cleanup, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES,
+    AttemptTimeout, Body, CLEANUP_TIMEOUT, Cleanup, Level, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES,
     MIN_ATTEMPT_TIMEOUT, Runtime, Stage, Transport, TransportError, TransportErrorKind,
     attempt_timeout,
 };
@@ -67,11 +68,12 @@ use crate::aws::pinpoint::{
     self, ImportJob, ImportJobRequest, ImportJobs, Page, Segment, Segments,
 };
 use crate::aws::{s3, urls};
-use crate::endpoints::{self, Limits, Prepared};
+use crate::endpoints::{self, Limits};
 use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
 use name_race::Decision;
+use staged::Staged as StagedBody;
 use staging::segment_s3_url;
 
 /// Page size asked of `GetSegments` and `GetImportJobs`.
@@ -128,13 +130,23 @@ pub struct ValidationReport {
 
 /// Checks the input and data completely, without any network: the dry run.
 pub fn validate(input: &ImportInput, limits: &Limits) -> Result<ValidationReport, NodeError> {
+    validate_reporting(input, limits, &mut |_| {})
+}
+
+/// [`validate`], giving `progress` the bytes of data checked so far, every
+/// [`endpoints::PROGRESS_STEP`] bytes and at the end.
+pub fn validate_reporting(
+    input: &ImportInput,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ValidationReport, NodeError> {
     input.check()?;
-    let prepared = endpoints::prepare(input.format, &input.data, limits)?;
+    let checked = endpoints::check(input.format, &input.data, limits, progress)?;
     Ok(ValidationReport {
-        format: prepared.format,
-        endpoint_count: prepared.endpoint_count,
-        channel_counts: prepared.channel_counts,
-        bytes_to_stage: prepared.body.len() as u64,
+        format: checked.format,
+        endpoint_count: checked.endpoint_count,
+        channel_counts: checked.channel_counts,
+        bytes_to_stage: checked.staged_bytes,
         max_import_bytes: limits.max_import_bytes,
     })
 }
@@ -155,17 +167,25 @@ pub fn run<T: Transport, R: Runtime>(
     runtime: &mut R,
 ) -> Result<ImportOutput, NodeError> {
     input.check()?;
-    runtime.progress(Stage::Validating, 0, None);
-    let prepared = endpoints::prepare(input.format, &input.data, &limits(settings))?;
+    let total = input.data.len() as u64;
+    runtime.progress(Stage::Validating, 0, Some(total));
+    let checked = endpoints::check(input.format, &input.data, &limits(settings), &mut |done| {
+        runtime.progress(Stage::Validating, done, Some(total))
+    })?;
     runtime.log(
         Level::Info,
         &format!(
             "{} endpoints valid; {} bytes to stage",
-            prepared.endpoint_count,
-            prepared.body.len()
+            checked.endpoint_count, checked.staged_bytes
         ),
     );
-    let data = DataKeys::new(settings, input, &prepared.body);
+    // Hashing the staged file is the end of validating: its bytes of its total.
+    let size = Some(checked.staged_bytes);
+    let mut key_hasher = DataKeys::hasher(input);
+    let staged = StagedBody::hash(&checked, &mut key_hasher, &mut |done| {
+        runtime.progress(Stage::Validating, done, size)
+    });
+    let data = DataKeys::from_hasher(settings, input, key_hasher);
     let own = Staged::new(settings, &data, data.key(runtime.random()))?;
     let mut flow = Flow {
         client: Client {
@@ -184,7 +204,7 @@ pub fn run<T: Transport, R: Runtime>(
         file: None,
         fate: Fate::NotSent,
     };
-    let result = flow.run(prepared);
+    let result = flow.run(&staged);
     match result {
         Err(e) if e.kind == ErrorKind::Cancelled => Err(flow.cancelled(e)),
         other => other,
@@ -267,8 +287,8 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         &self.input.segment_name
     }
 
-    fn run(&mut self, prepared: Prepared) -> Result<ImportOutput, NodeError> {
-        let endpoints_submitted = prepared.endpoint_count;
+    fn run(&mut self, staged: &StagedBody<'_, '_>) -> Result<ImportOutput, NodeError> {
+        let endpoints_submitted = staged.checked.endpoint_count;
         self.client
             .runtime
             .progress(Stage::CheckingApplication, 0, None);
@@ -298,16 +318,16 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
 
         self.client
             .runtime
-            .progress(Stage::Staging, 0, Some(prepared.body.len() as u64));
-        let content_type = match prepared.format {
+            .progress(Stage::Staging, 0, Some(staged.checked.staged_bytes));
+        let content_type = match staged.checked.format {
             Format::Csv => "text/csv",
             Format::Json => "application/x-ndjson",
         };
-        let put = s3::put_object(&self.own.uri, prepared.body, content_type);
+        let put = s3::put_object_streamed(&self.own.uri, &staged.sha256, content_type);
         self.fate = Fate::Sent;
         self.file = Some(self.own.s3_url.clone());
         let own = self.own.clone();
-        match self.client.s3("PutObject", &put) {
+        match self.client.s3_streaming("PutObject", &put, staged) {
             Ok(_) => {}
             // Cancelled while the body was on its way: S3 may have stored it.
             Err(e) if e.kind == ErrorKind::Cancelled => return self.finish(&own, Err(e)),

@@ -35,6 +35,14 @@ pub struct DataKeys {
 impl DataKeys {
     /// The keys of `input`'s data once converted to `body` (what is staged).
     pub fn new(settings: &Settings, input: &ImportInput, body: &[u8]) -> Self {
+        let mut h = Self::hasher(input);
+        h.update(body);
+        Self::from_hasher(settings, input, h)
+    }
+
+    /// The hash of the keys of `input`'s data, before the staged file: feed
+    /// it the staged bytes as they are written, then [`DataKeys::from_hasher`].
+    pub fn hasher(input: &ImportInput) -> Sha256 {
         let mut h = Sha256::new();
         for part in [
             input.application_id.as_bytes(),
@@ -44,7 +52,12 @@ impl DataKeys {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part);
         }
-        h.update(body);
+        h
+    }
+
+    /// The keys of `input`'s data from a [`DataKeys::hasher`] fed the
+    /// whole staged file.
+    pub fn from_hasher(settings: &Settings, input: &ImportInput, h: Sha256) -> Self {
         let digest = hex::encode(h.finalize());
         DataKeys {
             bucket: settings.staging_bucket.clone(),

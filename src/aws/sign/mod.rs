@@ -138,6 +138,14 @@ impl SigningRules {
     }
 }
 
+/// In a request's extensions: the hex SHA-256 of a body that is not in the
+/// request (it is streamed when sent, [`crate::import::Body`]). It is signed
+/// as the payload hash (`x-amz-content-sha256` for S3, which then checks the
+/// bytes it receives against it) instead of the hash of the request's own
+/// (empty) body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadSha256(pub String);
+
 /// Signs `request` in place for `service`: adds `x-amz-date`,
 /// `authorization`, and where they apply `x-amz-content-sha256` and
 /// `x-amz-security-token`.
@@ -190,13 +198,12 @@ pub fn sign_with_rules(
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers.into_iter(),
-        SignableBody::Bytes(request.body()),
-    )
-    .map_err(|e| signing_error(&e.to_string()))?;
+    let body = match request.extensions().get::<PayloadSha256>() {
+        Some(hash) => SignableBody::Precomputed(hash.0.clone()),
+        None => SignableBody::Bytes(request.body()),
+    };
+    let signable = SignableRequest::new(request.method().as_str(), uri, headers.into_iter(), body)
+        .map_err(|e| signing_error(&e.to_string()))?;
     let (instructions, signature) = sign(signable, &params)
         .map_err(|e| signing_error(&e.to_string()))?
         .into_parts();
@@ -279,6 +286,41 @@ mod tests {
         assert!(
             header(&r, "authorization")
                 .contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date")
+        );
+    }
+
+    #[test]
+    fn a_streamed_payload_is_signed_by_its_hash() {
+        let mut streamed = http::Request::put("https://s3.us-east-1.amazonaws.com/b/k.csv")
+            .body(Vec::new())
+            .unwrap();
+        let hash = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        streamed
+            .extensions_mut()
+            .insert(PayloadSha256(hash.to_owned()));
+        sign_request(
+            &mut streamed,
+            Service::S3,
+            "us-east-1",
+            &creds(None),
+            at_2015(),
+        )
+        .unwrap();
+        let mut whole = http::Request::put("https://s3.us-east-1.amazonaws.com/b/k.csv")
+            .body(b"abc".to_vec())
+            .unwrap();
+        sign_request(
+            &mut whole,
+            Service::S3,
+            "us-east-1",
+            &creds(None),
+            at_2015(),
+        )
+        .unwrap();
+        assert_eq!(header(&streamed, "x-amz-content-sha256"), hash);
+        assert_eq!(
+            header(&streamed, "authorization"),
+            header(&whole, "authorization")
         );
     }
 

@@ -1,0 +1,778 @@
+//! Reads endpoint data in Pinpoint's CSV format, one row at a time.
+//!
+//! A strict RFC 4180 reader of its own rather than the `csv` crate, because
+//! that crate silently accepts what Pinpoint may not (a quote inside an
+//! unquoted value, text after a closing quote, an unclosed quote) and reports
+//! positions only as bytes. Here every such case is a problem with its line
+//! and field, and reading goes on to find the others.
+//!
+//! - A UTF-8 byte order mark is stripped (by the caller); lines end in LF or
+//!   CRLF.
+//! - Blank lines (empty, or only spaces) are skipped and left out of the
+//!   upload; they are not endpoints and do not count as records.
+//! - CR, LF or TAB inside a value is a problem (Pinpoint's current rule), as is
+//!   a lone CR; so is any other control character (NUL, ESC, DEL, C1), in a
+//!   value or a column name.
+//! - A header column may repeat only for `Attributes.*` and
+//!   `User.UserAttributes.*`: each repeat is one more value of the attribute.
+//! - An empty cell means "not given".
+//!
+//! Values are borrowed from the text (a quoted value with doubled quotes is
+//! the only copy); one row's cells and one [`Draft`] are reused for every
+//! row, so nothing here grows with the number of rows.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::error::{ProblemKind, quote};
+
+use super::Limits;
+use super::builder::{Builder, Known, Name};
+use super::draft::{Custom, Draft, ListKind};
+use super::model::{Field, suggest_field};
+use super::problems::Problems;
+use super::rules::{
+    MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
+};
+use super::stream::{Sink, Ticker};
+use super::swar::{bytes_below, bytes_equal, first, word_at};
+
+/// One value of a row.
+#[derive(Debug)]
+struct Cell<'a> {
+    value: Cow<'a, str>,
+    /// The line the value starts on.
+    line: u64,
+    /// The value broke a CSV rule (already reported); do not check it further.
+    bad: bool,
+}
+
+/// How a field ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Comma,
+    LineBreak,
+    Eof,
+}
+
+/// Byte classes: ordinary, ends an unquoted value (or is checked there),
+/// or may start a control character (C0 but TAB/CR/LF, DEL, the lead byte
+/// of C1).
+const ORDINARY: u8 = 0;
+const SPECIAL: u8 = 1;
+const CONTROL: u8 = 2;
+
+const fn classes(specials: &[u8]) -> [u8; 256] {
+    let mut t = [ORDINARY; 256];
+    let mut b = 0;
+    while b < 256 {
+        if b < 0x20 || b == 0x7f || b == 0xc2 {
+            t[b] = CONTROL;
+        }
+        b += 1;
+    }
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] = SPECIAL;
+        i += 1;
+    }
+    t
+}
+
+/// In an unquoted value.
+static UNQUOTED: [u8; 256] = classes(b",\n\r\t\"");
+/// In a quoted value.
+static QUOTED: [u8; 256] = classes(b"\"\n\r\t");
+
+/// The index of the first byte from `from` that is not [`ORDINARY`] in
+/// `classes` ([`UNQUOTED`] with `comma`, else [`QUOTED`]), or the length:
+/// eight bytes at a time, as most values have no such byte.
+#[inline]
+fn next_special(bytes: &[u8], from: usize, comma: bool) -> usize {
+    let mut i = from;
+    while let Some(w) = word_at(bytes, i) {
+        // Bytes below 0x20 (controls, TAB, CR, LF), `"`, DEL and 0xC2.
+        let mut found = bytes_below(w, 0x20)
+            | bytes_equal(w, b'"')
+            | bytes_equal(w, 0x7f)
+            | bytes_equal(w, 0xc2);
+        if comma {
+            found |= bytes_equal(w, b',');
+        }
+        if found != 0 {
+            return i + first(found);
+        }
+        i += 8;
+    }
+    let table = if comma { &UNQUOTED } else { &QUOTED };
+    while let Some(&b) = bytes.get(i) {
+        if table.get(usize::from(b)).copied() != Some(ORDINARY) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The problem list and the record the tokenizer is reading (`None` = header).
+struct Report<'p> {
+    problems: &'p mut Problems,
+    record: Option<u64>,
+}
+
+impl Report<'_> {
+    fn malformed(&mut self, line: u64, column: usize, message: impl FnOnce() -> String) {
+        self.problems.push(
+            ProblemKind::MalformedData,
+            self.record,
+            Position::at(line, Some(column as u64)),
+            || None,
+            message,
+        );
+    }
+
+    /// Reports a forbidden control character in `value`; true if there is one.
+    fn control(&mut self, value: &str, line: u64, column: usize) -> bool {
+        let Some(c) = forbidden_control(value) else {
+            return false;
+        };
+        let what = if self.record.is_none() {
+            "the column name"
+        } else {
+            "the value"
+        };
+        self.malformed(line, column, || control_message(what, c));
+        true
+    }
+}
+
+const TAB_MESSAGE: &str = "the value contains a tab; Pinpoint does not accept tabs in CSV values; remove it or use spaces";
+const BREAK_MESSAGE: &str = "the value contains a line break; Pinpoint does not accept line breaks in CSV values (even in quotes); remove it";
+const CR_MESSAGE: &str =
+    "the value contains a carriage return (CR) that does not end a line; remove it";
+const STRAY_QUOTE_MESSAGE: &str = "the value contains a double quote but is not enclosed in double quotes; enclose the whole value in double quotes and double the quote inside (\"say \"\"hi\"\"\")";
+const AFTER_QUOTE_MESSAGE: &str = "there is text after the closing double quote of this value; a quoted value must end at its closing quote, and a quote inside it must be doubled (\"\")";
+
+/// Splits the text into rows and values, reporting every CSV-level problem.
+struct Tokenizer<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> Tokenizer<'a> {
+    fn new(text: &'a str) -> Self {
+        Tokenizer {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    fn byte(&self, i: usize) -> Option<u8> {
+        self.bytes.get(i).copied()
+    }
+
+    fn slice(&self, from: usize, to: usize) -> &'a str {
+        self.text.get(from..to).unwrap_or("")
+    }
+
+    /// Skips empty and space-only lines; false at the end of the text.
+    fn skip_blank_lines(&mut self) -> bool {
+        loop {
+            let mut i = self.pos;
+            while let Some(b' ' | b'\t' | b'\r') = self.byte(i) {
+                i += 1;
+            }
+            match self.byte(i) {
+                None => {
+                    self.pos = self.bytes.len();
+                    return false;
+                }
+                Some(b'\n') => {
+                    self.pos = i + 1;
+                    self.line += 1;
+                }
+                Some(_) => return true,
+            }
+        }
+    }
+
+    /// The next row's cells (into `cells`) and first line, or `None` at the
+    /// end of the text.
+    fn next_row(&mut self, report: &mut Report<'_>, cells: &mut Vec<Cell<'a>>) -> Option<u64> {
+        cells.clear();
+        if !self.skip_blank_lines() {
+            return None;
+        }
+        let line = self.line;
+        loop {
+            let (cell, end) = self.cell(cells.len() + 1, report);
+            cells.push(cell);
+            if end != End::Comma {
+                return Some(line);
+            }
+        }
+    }
+
+    /// The value at the reader's place, the `column`th of its row.
+    fn cell(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
+        if self.byte(self.pos) == Some(b'"') {
+            self.quoted(column, report)
+        } else {
+            self.unquoted(column, report)
+        }
+    }
+
+    /// Consumes a line break at `i` (LF or CRLF), if there is one.
+    fn line_break_at(&mut self, i: usize) -> Option<End> {
+        match (self.byte(i), self.byte(i + 1)) {
+            (Some(b'\n'), _) => {
+                self.pos = i + 1;
+            }
+            (Some(b'\r'), Some(b'\n')) => {
+                self.pos = i + 2;
+            }
+            _ => return None,
+        }
+        self.line += 1;
+        Some(End::LineBreak)
+    }
+
+    fn unquoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
+        let start = self.pos;
+        let line = self.line;
+        let (mut tab, mut cr, mut quote, mut control) = (false, false, false, false);
+        let mut i = start;
+        let end = loop {
+            // Ordinary bytes are passed over in one go.
+            i = next_special(self.bytes, i, true);
+            let Some(b) = self.byte(i) else {
+                self.pos = i;
+                break End::Eof;
+            };
+            match UNQUOTED.get(usize::from(b)).copied().unwrap_or(ORDINARY) {
+                ORDINARY => {}
+                CONTROL => control = true,
+                _ => match b {
+                    b',' => {
+                        self.pos = i + 1;
+                        break End::Comma;
+                    }
+                    b'\n' => break End::LineBreak,
+                    b'\r' if self.byte(i + 1) == Some(b'\n') => break End::LineBreak,
+                    b'\r' => cr = true,
+                    b'\t' => tab = true,
+                    _ => quote = true,
+                },
+            }
+            i += 1;
+        };
+        let value = self.slice(start, i);
+        if end == End::LineBreak {
+            self.line_break_at(i);
+        }
+        if quote || tab || cr {
+            for (flag, message) in [
+                (quote, STRAY_QUOTE_MESSAGE),
+                (tab, TAB_MESSAGE),
+                (cr, CR_MESSAGE),
+            ] {
+                if flag {
+                    report.malformed(line, column, || message.to_owned());
+                }
+            }
+        }
+        let control = control && report.control(value, line, column);
+        let bad = tab || cr || quote || control;
+        let cell = Cell {
+            value: Cow::Borrowed(value),
+            line,
+            bad,
+        };
+        (cell, end)
+    }
+
+    fn quoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
+        let open_line = self.line;
+        let open = self.pos + 1;
+        // The value with doubled quotes undone, once there is one.
+        let mut owned: Option<String> = None;
+        let mut segment = open;
+        let mut i = open;
+        let mut control = false;
+        // Lines of the first tab and the first line break, reported once the
+        // value closes (an unclosed quote is reported alone).
+        let (mut tab, mut line_break): (Option<u64>, Option<u64>) = (None, None);
+        loop {
+            i = next_special(self.bytes, i, false);
+            let Some(b) = self.byte(i) else {
+                let value = match owned {
+                    Some(mut v) => {
+                        v.push_str(self.slice(segment, i));
+                        Cow::Owned(v)
+                    }
+                    None => Cow::Borrowed(self.slice(open, i)),
+                };
+                self.pos = i;
+                report.malformed(open_line, column, || {
+                    format!(
+                        "the double quote that opens this value (line {open_line}) is never closed; add the closing quote"
+                    )
+                });
+                let cell = Cell {
+                    value,
+                    line: open_line,
+                    bad: true,
+                };
+                return (cell, End::Eof);
+            };
+            match QUOTED.get(usize::from(b)).copied().unwrap_or(ORDINARY) {
+                ORDINARY => {}
+                CONTROL => control = true,
+                _ => match b {
+                    b'"' if self.byte(i + 1) == Some(b'"') => {
+                        owned
+                            .get_or_insert_with(String::new)
+                            .push_str(self.slice(segment, i + 1));
+                        i += 2;
+                        segment = i;
+                        continue;
+                    }
+                    b'"' => break,
+                    b'\n' => {
+                        line_break.get_or_insert(self.line);
+                        self.line += 1;
+                    }
+                    b'\r' => {
+                        line_break.get_or_insert(self.line);
+                    }
+                    _ => {
+                        tab.get_or_insert(self.line);
+                    }
+                },
+            }
+            i += 1;
+        }
+        let value = match owned {
+            Some(mut v) => {
+                v.push_str(self.slice(segment, i));
+                Cow::Owned(v)
+            }
+            None => Cow::Borrowed(self.slice(open, i)),
+        };
+        if let Some(line) = line_break {
+            report.malformed(line, column, || BREAK_MESSAGE.to_owned());
+        }
+        if let Some(line) = tab {
+            report.malformed(line, column, || TAB_MESSAGE.to_owned());
+        }
+        let control = control && report.control(&value, open_line, column);
+        // `i` is at the closing quote.
+        let after = i + 1;
+        let mut bad = tab.is_some() || line_break.is_some() || control;
+        let end = match self.byte(after) {
+            None => {
+                self.pos = after;
+                End::Eof
+            }
+            Some(b',') => {
+                self.pos = after + 1;
+                End::Comma
+            }
+            _ => match self.line_break_at(after) {
+                Some(end) => end,
+                None => {
+                    report.malformed(self.line, column, || AFTER_QUOTE_MESSAGE.to_owned());
+                    bad = true;
+                    self.pos = after;
+                    self.unquoted_rest()
+                }
+            },
+        };
+        let cell = Cell {
+            value,
+            line: open_line,
+            bad,
+        };
+        (cell, end)
+    }
+
+    /// Skips the rest of a broken value, to the next comma or line end.
+    fn unquoted_rest(&mut self) -> End {
+        let mut i = self.pos;
+        loop {
+            match self.byte(i) {
+                None => {
+                    self.pos = i;
+                    return End::Eof;
+                }
+                Some(b',') => {
+                    self.pos = i + 1;
+                    return End::Comma;
+                }
+                Some(b'\n' | b'\r') => {
+                    if let Some(end) = self.line_break_at(i) {
+                        return end;
+                    }
+                }
+                Some(_) => {}
+            }
+            i += 1;
+        }
+    }
+}
+
+/// The columns of the header: the field each one sets (`None` for a column
+/// already reported as wrong).
+struct Header {
+    line: u64,
+    columns: Vec<Option<Field>>,
+    /// The header lacks `ChannelType` or `Address` (and has no `Id`); already reported.
+    lacks_required: bool,
+}
+
+fn read_header(line: u64, cells: Vec<Cell<'_>>, report: &mut Report<'_>) -> Header {
+    let mut columns: Vec<Option<Field>> = Vec::with_capacity(cells.len());
+    let mut single: HashSet<Field> = HashSet::new();
+    let mut suggested = Vec::new();
+    for (i, cell) in cells.into_iter().enumerate() {
+        let column = i + 1;
+        if cell.bad {
+            columns.push(None);
+            continue;
+        }
+        let field = match Field::parse(&cell.value) {
+            Ok(f) => f,
+            Err(msg) => {
+                if let Some(s) = suggest_field(&cell.value) {
+                    suggested.push(s);
+                }
+                report_header(report, line, column, &cell.value, msg);
+                columns.push(None);
+                continue;
+            }
+        };
+        if let Some(msg) = custom_name_problem(&field) {
+            report_header(report, line, column, &cell.value, msg);
+            columns.push(None);
+            continue;
+        }
+        if !field.is_multi_valued() && !single.insert(field.clone()) {
+            let msg = format!(
+                "the column `{}` appears more than once; only Attributes.* and User.UserAttributes.* columns may repeat (one value per column)",
+                quote(&cell.value)
+            );
+            report_header(report, line, column, &cell.value, msg);
+            columns.push(None);
+            continue;
+        }
+        columns.push(Some(field));
+    }
+    let lacks_required = check_required_columns(&columns, &suggested, line, report);
+    Header {
+        line,
+        columns,
+        lacks_required,
+    }
+}
+
+fn report_header(report: &mut Report<'_>, line: u64, column: usize, name: &str, message: String) {
+    report.problems.push(
+        ProblemKind::MalformedData,
+        None,
+        Position::at(line, Some(column as u64)),
+        || Some(name.to_owned()),
+        || message,
+    );
+}
+
+/// Reports, once, a header without `ChannelType` or `Address` (unless it has
+/// `Id`, for updates); true when rows must not be checked for them again.
+fn check_required_columns(
+    columns: &[Option<Field>],
+    suggested: &[String],
+    line: u64,
+    report: &mut Report<'_>,
+) -> bool {
+    let has = |f: Field| columns.iter().any(|c| c.as_ref() == Some(&f));
+    if has(Field::Id) {
+        return false;
+    }
+    let missing: Vec<&str> = [
+        (Field::ChannelType, "ChannelType"),
+        (Field::Address, "Address"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| !has(f.clone()))
+    .map(|(_, n)| n)
+    .collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let unreported: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|m| !suggested.iter().any(|s| s == m))
+        .collect();
+    if let Some(first) = unreported.first() {
+        let msg = format!(
+            "the header has no {} column; every new endpoint needs ChannelType and Address (or Id to update existing endpoints); add the missing column to the first line",
+            unreported.join(" or ")
+        );
+        report.problems.push(
+            ProblemKind::MissingRequiredFields,
+            None,
+            Position::at(line, None),
+            || Some((*first).to_owned()),
+            || msg,
+        );
+    }
+    true
+}
+
+/// The custom names of the header, unset, in a draft to reuse for every row;
+/// and for each column of a custom field, its index in the draft's list.
+fn template<'a>(header: &Header) -> (Draft<'a>, Vec<Option<usize>>) {
+    let mut draft = Draft::default();
+    for field in header.columns.iter().flatten() {
+        match field {
+            Field::Attribute(n) => {
+                draft.custom_mut(ListKind::Attributes, (n, None), || Cow::Owned(n.clone()));
+            }
+            Field::UserAttribute(n) => {
+                draft.custom_mut(ListKind::UserAttributes, (n, None), || {
+                    Cow::Owned(n.clone())
+                });
+            }
+            Field::Metric(n) => draft.add_metric(n, || Cow::Owned(n.clone())),
+            _ => {}
+        }
+    }
+    let find =
+        |list: &[Custom<'_>], n: &str| list.binary_search_by(|c| c.name.as_ref().cmp(n)).ok();
+    let slots = header
+        .columns
+        .iter()
+        .map(|column| match column {
+            Some(Field::Attribute(n)) => find(&draft.attributes, n),
+            Some(Field::UserAttribute(n)) => find(&draft.user_attributes, n),
+            Some(Field::Metric(n)) => draft
+                .metrics
+                .binary_search_by(|m| m.name.as_ref().cmp(n))
+                .ok(),
+            _ => None,
+        })
+        .collect();
+    (draft, slots)
+}
+
+/// Reads CSV `text` (without a BOM), giving each endpoint to `sink`.
+pub(crate) fn read<'a>(
+    text: &'a str,
+    limits: &Limits,
+    problems: &mut Problems,
+    sink: &mut dyn Sink<'a>,
+    ticker: &mut Ticker<'_>,
+) {
+    let mut tokenizer = Tokenizer::new(text);
+    let mut cells: Vec<Cell<'a>> = Vec::new();
+    let mut report = Report {
+        problems,
+        record: None,
+    };
+    let Some(header_line) = tokenizer.next_row(&mut report, &mut cells) else {
+        report.problems.push(
+            ProblemKind::MalformedData,
+            None,
+            Position::default(),
+            || None,
+            || "the data is empty; give a header line of Pinpoint attribute names (e.g. ChannelType,Address) and one line per endpoint".into(),
+        );
+        return;
+    };
+    let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
+    let (mut draft, slots) = template(&header);
+    draft.csv = Some(Default::default());
+    let fixed: Vec<usize> = Field::fixed()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| header.columns.iter().any(|c| c.as_ref() == Some(*f)))
+        .map(|(i, _)| i)
+        .collect();
+    sink.header(&draft, &fixed);
+    let mut record = 0u64;
+    let problems = report.problems;
+    loop {
+        ticker.tick(tokenizer.pos);
+        let start = tokenizer.pos;
+        if !tokenizer.skip_blank_lines() {
+            break;
+        }
+        record += 1;
+        let origin = Origin {
+            record,
+            at: Position::at(tokenizer.line, None),
+        };
+        draft.reset(true);
+        let finished = {
+            let mut known = Known;
+            let mut builder = Builder::new(origin, limits, problems, &mut known, &mut draft);
+            // Each value goes to the builder as it is read.
+            let mut found = 0;
+            loop {
+                let column = found + 1;
+                let mut report = Report {
+                    problems: builder.problems(),
+                    record: Some(record),
+                };
+                let (cell, end) = tokenizer.cell(column, &mut report);
+                set_cell(&header, &slots, found, cell, &mut builder);
+                found = column;
+                if end != End::Comma {
+                    break;
+                }
+            }
+            end_row(&header, found, &mut builder);
+            // The endpoint's JSON is at most twice its values' bytes plus a
+            // bound per value (key, quotes, number forms) and the groups.
+            let span = tokenizer.pos.saturating_sub(start);
+            let small = span
+                .saturating_mul(2)
+                .saturating_add(found.saturating_mul(128))
+                .saturating_add(256)
+                <= MAX_ENDPOINT_BYTES;
+            builder.finish(header.lacks_required, small)
+        };
+        if !sink.endpoint(&draft, origin, finished, problems) {
+            return;
+        }
+    }
+    if record == 0 {
+        problems.push(
+            ProblemKind::MalformedData,
+            None,
+            Position::at(header.line + 1, None),
+            || None,
+            || {
+                "the CSV has a header but no endpoints; add one line per endpoint below the header"
+                    .into()
+            },
+        );
+    }
+}
+
+/// Gives the value of column `index` to the builder (a value that broke a
+/// CSV rule is only noted as given).
+fn set_cell<'a>(
+    header: &Header,
+    slots: &[Option<usize>],
+    index: usize,
+    cell: Cell<'a>,
+    builder: &mut Builder<'_, 'a, Known>,
+) {
+    let Some(Some(field)) = header.columns.get(index) else {
+        return;
+    };
+    if cell.bad {
+        builder.unreadable(field);
+    } else if !cell.value.is_empty() {
+        let at = Position::at(cell.line, Some(index as u64 + 1));
+        let name = match slots.get(index).copied().flatten() {
+            Some(slot) => Name::Column(field, slot),
+            None => Name::Field(field),
+        };
+        builder.set_text(name, cell.value, at);
+    }
+}
+
+/// After the `found` values of a row: a row of the wrong length is a
+/// problem, and the fields of its missing cells are not reported again.
+fn end_row(header: &Header, found: usize, builder: &mut Builder<'_, '_, Known>) {
+    let expected = header.columns.len();
+    if found != expected {
+        builder.report_endpoint(ProblemKind::MalformedData, || {
+            format!(
+                "this line has {found} values but the header has {expected} columns; check for a missing or extra comma (a value containing a comma must be in double quotes)"
+            )
+        });
+    }
+    for field in header.columns.iter().skip(found).flatten() {
+        builder.unreadable(field);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> (Vec<Vec<String>>, u64) {
+        let mut problems = Problems::new();
+        let mut report = Report {
+            problems: &mut problems,
+            record: None,
+        };
+        let mut t = Tokenizer::new(text);
+        let mut cells = Vec::new();
+        let mut out = Vec::new();
+        while t.next_row(&mut report, &mut cells).is_some() {
+            out.push(cells.iter().map(|c| c.value.to_string()).collect());
+        }
+        (out, problems.total())
+    }
+
+    #[test]
+    fn special_bytes_are_found_eight_at_a_time_as_one_at_a_time() {
+        let samples: [&[u8]; 6] = [
+            b"abcdefghijklmnopqrstuvwxyz,",
+            b"0123456789abcdef\"x",
+            "abcdefgh\u{85}ijk".as_bytes(),
+            b"abcdefg\x7fhij",
+            b"plain text without anything special at all",
+            "éééééééééé\té".as_bytes(),
+        ];
+        for bytes in samples {
+            for from in 0..bytes.len() {
+                for (comma, table) in [(true, &UNQUOTED), (false, &QUOTED)] {
+                    let slow = (from..bytes.len())
+                        .find(|i| table[usize::from(bytes[*i])] != ORDINARY)
+                        .unwrap_or(bytes.len());
+                    assert_eq!(next_special(bytes, from, comma), slow, "{bytes:?} {from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_borrowed_unless_quotes_are_doubled() {
+        let mut problems = Problems::new();
+        let mut report = Report {
+            problems: &mut problems,
+            record: None,
+        };
+        let mut t = Tokenizer::new("a,\"b,c\",\"say \"\"hi\"\"\"\n");
+        let mut cells = Vec::new();
+        t.next_row(&mut report, &mut cells);
+        let borrowed: Vec<bool> = cells
+            .iter()
+            .map(|c| matches!(c.value, Cow::Borrowed(_)))
+            .collect();
+        assert_eq!(borrowed, vec![true, true, false]);
+    }
+
+    #[test]
+    fn splits_rows_as_the_whole_file_reader() {
+        let (r, p) = rows("a,\"b,c\",\"say \"\"hi\"\"\"\r\nd,,\"\"\n\n  \r\ne\u{7f}f,\"x\u{85}\"");
+        assert_eq!(
+            r,
+            vec![
+                vec!["a", "b,c", "say \"hi\""],
+                vec!["d", "", ""],
+                vec!["e\u{7f}f", "x\u{85}"]
+            ]
+        );
+        assert_eq!(p, 2);
+    }
+}

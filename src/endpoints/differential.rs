@@ -1,0 +1,562 @@
+//! The streaming pass against the whole-file reader it replaced (the
+//! oracle): on random CSV and JSON, valid and broken, with random limits,
+//! both must give the same verdict, the same error (kind, message, the first
+//! 100 problems with their positions, the total, the size details) and the
+//! same staged bytes and counts.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+
+use super::*;
+
+/// Both readers on `data`; panics with the difference.
+fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError> {
+    let new = prepare(format, data, limits);
+    let old = oracle::prepare(format, data, limits);
+    prop_assert_eq!(&new, &old, "prepare: {:?}", data);
+    let new = read(format, data, limits);
+    let old = oracle::read(format, data, limits);
+    prop_assert_eq!(&new, &old, "read: {:?}", data);
+    Ok(())
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    (
+        any::<bool>(),
+        prop_oneof![
+            3 => Just(DEFAULT_MAX_IMPORT_BYTES),
+            1 => 0u64..400,
+        ],
+    )
+        .prop_map(|(check_address_format, max_import_bytes)| Limits {
+            max_import_bytes,
+            check_address_format,
+        })
+}
+
+const CSV_NAMES: &[&str] = &[
+    "ChannelType",
+    "Address",
+    "Id",
+    "RequestId",
+    "OptOut",
+    "EffectiveDate",
+    "User.UserId",
+    "User.UserId",
+    "Attributes.A",
+    "Attributes.A",
+    "Attributes.B",
+    "User.UserAttributes.U",
+    "User.UserAttributes.U",
+    "Metrics.m",
+    "Metrics.n",
+    "Location.Latitude",
+    "Location.Longitude",
+    "Location.City",
+    "Demographic.Platform",
+    "channeltype",
+    "Adress",
+    "Bogus",
+    "Attributes.",
+    "EndpointStatus",
+    "\"Attributes.x,y\"",
+    "\"Attributes.\"\"q\"\"\"",
+    "Attributes.\u{1b}",
+    "\"Metrics.m\"",
+    "",
+];
+
+const VALUES: &[&str] = &[
+    "",
+    "",
+    "EMAIL",
+    "EMAIL",
+    "SMS",
+    "GCM",
+    "FAX",
+    "email",
+    " ",
+    "a@example.com",
+    "b@example.com",
+    "a b@example.com",
+    "+12065550100",
+    "212-555-1234",
+    "x",
+    "1",
+    "1.50",
+    "1e15",
+    "-91",
+    "181",
+    "abc",
+    "0.1",
+    "2024-05-01",
+    "2024-13-01",
+    "ALL",
+    "NONE",
+    "u1",
+    "u1",
+    "u2",
+    "\"q,\"\"x\"\"\"",
+    "\"a,b\"",
+    "\"open",
+    "\"x\"y",
+    "a\"b",
+    "a\tb",
+    "\"a\nb\"",
+    "a\rb",
+    "é€",
+    "   ",
+    "\u{1}",
+    "\u{7f}",
+    "\u{85}",
+    "\"\u{9b}\"",
+];
+
+fn long_value() -> impl Strategy<Value = String> {
+    (95usize..105, select(&['x', 'é'][..])).prop_map(|(n, c)| c.to_string().repeat(n))
+}
+
+/// Values that fit the column `name`.
+fn good_values(name: &str) -> &'static [&'static str] {
+    match name {
+        "ChannelType" => &["GCM", "APNS", "CUSTOM"],
+        "Address" => &[
+            "tok",
+            "a@example.com",
+            "+12065550100",
+            "\"t,1\"",
+            "\"t\"\"1\"",
+        ],
+        "Id" | "RequestId" => &["", "ep1", "\"e,p\""],
+        "OptOut" => &["", "ALL", "NONE"],
+        "EffectiveDate" => &["", "2024-05-01", "2024-05-01T12:00:00Z"],
+        "User.UserId" => &["", "u1", "u2", "u3"],
+        "Metrics.m" | "Metrics.n" | "\"Metrics.m\"" => &["", "1", "1.50", "1e15", "-0", "0.1", "3"],
+        "Location.Latitude" => &["", "47.6", "-90"],
+        "Location.Longitude" => &["", "-122.3", "180"],
+        _ => &["", "x", "y z", "\"a,b\"", "  ", "Köln", "\"\"\"q\"\"\""],
+    }
+}
+
+/// CSV, valid or (when `faulty`) with a few wrong cells, rows and names.
+fn csv_text() -> impl Strategy<Value = String> {
+    any::<bool>()
+        .prop_flat_map(|faulty| {
+            let names = if faulty {
+                prop_oneof![6 => select(&CSV_NAMES[2..19]), 1 => select(CSV_NAMES)].boxed()
+            } else {
+                select(&CSV_NAMES[2..19]).boxed()
+            };
+            let header = (any::<bool>(), vec(names, 0..6)).prop_map(move |(lacking, mut names)| {
+                if !faulty || !lacking {
+                    names.splice(0..0, ["ChannelType", "Address"]);
+                }
+                names
+            });
+            header.prop_flat_map(move |header| {
+                let wrong = if faulty { 20 } else { 0 };
+                let long = if faulty { 1 } else { 0 };
+                let row = vec(
+                    (
+                        prop_oneof![400 => Just(None), wrong => select(VALUES).prop_map(Some)],
+                        any::<prop::sample::Index>(),
+                        prop_oneof![400 => Just(None), long => long_value().prop_map(Some)],
+                    ),
+                    header.len()..=header.len() + usize::from(faulty && header.len() % 3 == 0),
+                );
+                (
+                    Just(header),
+                    vec(row, 0..24),
+                    select(&["\n", "\r\n", "\n\n", "\n  \n"][..]),
+                    any::<bool>(),
+                    any::<bool>(),
+                )
+            })
+        })
+        .prop_map(|(header, rows, end, bom, trailing)| {
+            let mut lines = vec![header.join(",")];
+            for row in rows {
+                let cells: Vec<String> = row
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (wrong, pick, long))| {
+                        if let Some(long) = long {
+                            return long;
+                        }
+                        match wrong {
+                            Some(v) => v.to_owned(),
+                            None => {
+                                let good = good_values(header.get(i).copied().unwrap_or(""));
+                                pick.get(good).to_string()
+                            }
+                        }
+                    })
+                    .collect();
+                lines.push(cells.join(","));
+            }
+            let mut text = lines.join(end);
+            if bom {
+                text.insert(0, '\u{feff}');
+            }
+            if trailing {
+                text.push('\n');
+            }
+            text
+        })
+}
+
+const JSON_KEYS: &[&str] = &[
+    "ChannelType",
+    "Address",
+    "Id",
+    "RequestId",
+    "OptOut",
+    "EffectiveDate",
+    "Attributes",
+    "Metrics",
+    "Demographic",
+    "Location",
+    "User",
+    "channelType",
+    "User.UserId",
+    "EndpointStatus",
+    "Bogus",
+];
+
+const JSON_SCALARS: &[&str] = &[
+    "null",
+    "true",
+    "1",
+    "-2.5",
+    "1e15",
+    "1e400",
+    "100",
+    "\"EMAIL\"",
+    "\"SMS\"",
+    "\"FAX\"",
+    "\"a@example.com\"",
+    "\"+12065550100\"",
+    "\"x\"",
+    "\"\"",
+    "\" \"",
+    "\"3.5\"",
+    "\"2024-05-01\"",
+    "\"ALL\"",
+    "\"u1\"",
+    "\"\\u001b\"",
+    "\"\\u0085x\"",
+    "\"a\\\"b\"",
+    "\"é\"",
+    "[]",
+    "[\"a\",\"b\"]",
+    "[\"a\",null]",
+    "[[\"x\"]]",
+    "{}",
+];
+
+/// A JSON value, nested as Pinpoint's format nests values, or something
+/// wrong in its place.
+fn json_value(depth: u32) -> BoxedStrategy<String> {
+    let scalar = select(JSON_SCALARS).prop_map(str::to_owned);
+    if depth == 0 {
+        return scalar.boxed();
+    }
+    let names = select(
+        &[
+            "Interests",
+            "Plan",
+            "A",
+            "a",
+            "b",
+            "m",
+            "UserId",
+            "UserAttributes",
+            "Platform",
+            "Locale",
+            "City",
+            "Latitude",
+            "Longitude",
+            "Country",
+            "x\\u0041",
+            "",
+            "Tag\\u001b",
+            "Nope",
+        ][..],
+    );
+    let entry = (names, json_value(depth - 1)).prop_map(|(k, v)| format!("\"{k}\":{v}"));
+    prop_oneof![
+        3 => scalar,
+        2 => vec(entry, 0..5).prop_map(|e| format!("{{{}}}", e.join(","))),
+        1 => vec(json_value(depth - 1), 0..3).prop_map(|e| format!("[{}]", e.join(","))),
+    ]
+    .boxed()
+}
+
+/// A key and value that fit an endpoint.
+const GOOD_ENTRIES: &[(&str, &str)] = &[
+    ("ChannelType", "\"GCM\""),
+    ("Address", "\"tok\""),
+    ("Id", "\"ep\""),
+    ("RequestId", "\"r\\\"1\""),
+    ("OptOut", "\"ALL\""),
+    ("EffectiveDate", "\"2024-05-01\""),
+    (
+        "Attributes",
+        "{\"A\":[\"x\",\"y\"],\"B\":\"z\",\"C\":[],\"D\":[1,true]}",
+    ),
+    ("Attributes", "{\"Note\":[\"a\\nb\",\"\\u00e9\"]}"),
+    (
+        "Metrics",
+        "{\"m\":1,\"n\":2.5,\"o\":1e15,\"p\":-0.0,\"q\":0.1}",
+    ),
+    (
+        "Demographic",
+        "{\"Platform\":\"ios\",\"Locale\":\"en\",\"AppVersion\":3}",
+    ),
+    (
+        "Location",
+        "{\"Latitude\":47.6,\"City\":\"K\\u00f6ln\",\"Longitude\":null}",
+    ),
+    (
+        "User",
+        "{\"UserId\":\"u1\",\"UserAttributes\":{\"F\":[\"a\"],\"G\":\"b\"}}",
+    ),
+    ("User", "{\"UserId\":42}"),
+];
+
+/// An endpoint object, valid or (when `faulty`) with wrong entries.
+fn json_object(faulty: bool) -> BoxedStrategy<String> {
+    let required = || {
+        vec![
+            "\"ChannelType\":\"APNS\"".to_owned(),
+            "\"Address\":\"t\"".to_owned(),
+        ]
+    };
+    if !faulty {
+        // Each key once.
+        return proptest::sample::subsequence(&GOOD_ENTRIES[2..], 0..8)
+            .prop_shuffle()
+            .prop_map(move |entries| {
+                let mut fields = required();
+                let mut keys = Vec::new();
+                for (k, v) in entries {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                        fields.push(format!("\"{k}\":{v}"));
+                    }
+                }
+                format!("{{{}}}", fields.join(","))
+            })
+            .boxed();
+    }
+    let key = prop_oneof![
+        8 => select(JSON_KEYS).prop_map(str::to_owned),
+        1 => Just("Addr\\u0065ss".to_owned()),
+    ];
+    let wrong = (key, json_value(2)).prop_map(|(k, v)| format!("\"{k}\":{v}"));
+    let good = select(GOOD_ENTRIES).prop_map(|(k, v)| format!("\"{k}\":{v}"));
+    let entry = prop_oneof![12 => good, 1 => wrong];
+    (any::<bool>(), vec(entry, 0..8))
+        .prop_map(move |(lacking, mut fields)| {
+            if !lacking {
+                fields.splice(0..0, required());
+            }
+            format!("{{{}}}", fields.join(","))
+        })
+        .boxed()
+}
+
+fn json_text() -> impl Strategy<Value = String> {
+    any::<bool>()
+        .prop_flat_map(|faulty| {
+            let edits = if faulty {
+                vec(
+                    (
+                        any::<prop::sample::Index>(),
+                        select(&["", ",", "]", "}", "\n", "{", "\"", " x"][..]),
+                    ),
+                    0..3,
+                )
+                .boxed()
+            } else {
+                Just(Vec::new()).boxed()
+            };
+            (vec(json_object(faulty), 0..6), 0u8..5, edits, any::<bool>())
+        })
+        .prop_map(|(objects, layout, edits, bom)| {
+            let mut text = match layout {
+                0 => format!("[{}]", objects.join(",")),
+                1 => objects.join("\n"),
+                2 => objects.join(" "),
+                3 => {
+                    let pretty: Vec<String> = objects
+                        .iter()
+                        .map(|o| match serde_json::from_str::<serde_json::Value>(o) {
+                            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                            Err(_) => o.clone(),
+                        })
+                        .collect();
+                    format!("[\n{}\n]\n", pretty.join(",\n"))
+                }
+                _ => objects.join("\r\n"),
+            };
+            for (at, insert) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let mut i = at.index(text.len());
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                text.insert_str(i, insert);
+            }
+            if bom {
+                text.insert(0, '\u{feff}');
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn csv_streams_as_the_whole_file_reader(text in csv_text(), limits in limits()) {
+        same(Format::Csv, &text, &limits)?;
+    }
+
+    #[test]
+    fn json_streams_as_the_whole_file_reader(text in json_text(), limits in limits()) {
+        same(Format::Json, &text, &limits)?;
+    }
+
+    #[test]
+    fn any_text_streams_as_the_whole_file_reader(
+        text in "[\",\r\n\t a-zA-Z.@+0-9{}\\[\\]:\\\\\u{1}\u{85}é\u{feff}]{0,200}",
+        limits in limits(),
+    ) {
+        same(Format::Csv, &text, &limits)?;
+        same(Format::Json, &text, &limits)?;
+    }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Many endpoints: more than 100 problems, users over 15 endpoints, and
+    /// the first problem of the leading kind far down the list.
+    #[test]
+    fn long_inputs_stream_as_the_whole_file_reader(
+        rows in vec((select(&["EMAIL", "FAX", "", "SMS"][..]), 0u8..4, any::<bool>()), 100..260),
+        big_at in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut csv = String::from("ChannelType,Address,User.UserId,Attributes.T\n");
+        let mut json = Vec::new();
+        let big = big_at.map(|i| i.index(rows.len()));
+        for (n, (channel, user, tagged)) in rows.iter().enumerate() {
+            let tag = if Some(n) == big { "t".repeat(80) } else if *tagged { "x".into() } else { String::new() };
+            csv.push_str(&format!("{channel},a{n}@example.com,u{user},{tag}\n"));
+            let tags: Vec<String> = if Some(n) == big {
+                (0..200).map(|i| format!("\"{i:0>90}\"")).collect()
+            } else {
+                vec![format!("\"{tag}\"")]
+            };
+            json.push(format!(
+                "{{\"ChannelType\":\"{channel}\",\"Address\":\"a{n}@example.com\",\"User\":{{\"UserId\":\"u{user}\"}},\"Attributes\":{{\"T\":[{}]}}}}",
+                tags.join(",")
+            ));
+        }
+        same(Format::Csv, &csv, &Limits::default())?;
+        let json = json.join("\n");
+        same(Format::Json, &json, &Limits::default())?;
+        let small = Limits { max_import_bytes: json.len() as u64 / 2, ..Limits::default() };
+        same(Format::Json, &json, &small)?;
+    }
+
+    /// Custom attribute names spread over endpoints and kinds, sometimes more
+    /// than 250 of them.
+    #[test]
+    fn many_names_stream_as_the_whole_file_reader(
+        endpoints in vec(vec((0u8..3, 0u16..300), 0..120), 1..5),
+    ) {
+        let mut lines = Vec::new();
+        for names in &endpoints {
+            let mut attributes = Vec::new();
+            let mut metrics = Vec::new();
+            let mut user = Vec::new();
+            for (kind, n) in names {
+                match kind {
+                    0 => attributes.push(format!("\"n{n}\":[\"x\"]")),
+                    1 => metrics.push(format!("\"n{n}\":1")),
+                    _ => user.push(format!("\"n{n}\":[]")),
+                }
+            }
+            lines.push(format!(
+                "{{\"ChannelType\":\"GCM\",\"Address\":\"t\",\"Attributes\":{{{}}},\"Metrics\":{{{}}},\"User\":{{\"UserAttributes\":{{{}}}}}}}",
+                attributes.join(","), metrics.join(","), user.join(",")
+            ));
+        }
+        same(Format::Json, &lines.join("\n"), &Limits::default())?;
+    }
+}
+
+#[test]
+fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
+    let mut data = String::from("ChannelType,Address,Attributes.Note\n");
+    while data.len() < 3 * PROGRESS_STEP {
+        data.push_str("EMAIL,someone@example.com,\"a note, with a comma\"\n");
+    }
+    let mut seen = Vec::new();
+    let checked = check(Format::Csv, &data, &Limits::default(), &mut |n| {
+        seen.push(n)
+    })
+    .unwrap();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(data.len() as u64)));
+    let mut chunks = Vec::new();
+    checked
+        .write_staged(&mut |c: &[u8]| {
+            chunks.push(c.to_vec());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert!(chunks.len() > 1);
+    assert!(chunks.iter().all(|c| c.len() < 2 * staged::CHUNK_BYTES));
+    let body: Vec<u8> = chunks.concat();
+    assert_eq!(body.len() as u64, checked.staged_bytes);
+    assert_eq!(
+        body,
+        oracle::prepare(Format::Csv, &data, &Limits::default())
+            .unwrap()
+            .body
+    );
+    // A failing sink stops the pass at its first error.
+    let mut calls = 0;
+    let stopped = checked.write_staged(&mut |_| {
+        calls += 1;
+        Err("full")
+    });
+    assert_eq!((stopped, calls), (Err("full"), 1));
+}
+
+#[test]
+fn a_million_bad_rows_keep_a_hundred_problems() {
+    let mut data = String::from("ChannelType,Address\n");
+    for _ in 0..20_000 {
+        data.push_str("FAX,x\n");
+    }
+    data.push_str(&format!("EMAIL,{}\n", "y".repeat(16_000)));
+    let err = prepare(Format::Csv, &data, &Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        oracle::prepare(Format::Csv, &data, &Limits::default()).unwrap_err()
+    );
+    assert_eq!(err.details.problems.len(), MAX_REPORTED_PROBLEMS);
+    assert_eq!(err.details.total_problems, 20_002);
+    // The leading kind (size) comes from the last row, beyond the list.
+    assert_eq!(err.kind, crate::error::ErrorKind::ImportSizeExceeded);
+    assert!(err.message.contains("record 20001"), "{}", err.message);
+}

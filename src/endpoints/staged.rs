@@ -1,0 +1,480 @@
+//! The staged file: what the check pass counts of it (its size, its CSV
+//! columns, endpoints per channel), and the pass that writes it.
+//!
+//! The staged file is what [`super::writer`] writes from all endpoints:
+//! compact NDJSON, one endpoint per line, or normalised CSV, whose header
+//! lists the fields any endpoint sets (each multi-valued attribute as often
+//! as its longest list). The CSV header therefore depends on every row, so
+//! the check pass counts each row's cells, whatever the columns turn out to
+//! be (a row is its values, one comma per column but the last, and a line
+//! end), and the write pass, which knows the columns, writes the rows again
+//! from the data. Neither holds the file.
+
+use std::collections::BTreeMap;
+
+use crate::input::Format;
+
+use super::builder::Finished;
+use super::draft::{Custom, Draft, write_number};
+use super::import_checks::ImportChecks;
+use super::model::{
+    ATTRIBUTES_PREFIX, ChannelType, Endpoint, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX,
+};
+use super::problems::Problems;
+use super::rules::Origin;
+use super::stream::Sink;
+use super::swar::{bytes_equal, word_at};
+
+/// The size of the chunks the write pass hands out.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// True when the CSV writer quotes `cell`.
+fn needs_quotes(cell: &str) -> bool {
+    cell.bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        || (!cell.is_empty() && cell.bytes().all(|b| matches!(b, b' ' | b'\t')))
+}
+
+/// True when `cell` has a byte the CSV writer quotes for: `,` `"` CR LF.
+fn has_special(cell: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(w) = word_at(cell, i) {
+        let found = bytes_equal(w, b',')
+            | bytes_equal(w, b'"')
+            | bytes_equal(w, b'\r')
+            | bytes_equal(w, b'\n');
+        if found != 0 {
+            return true;
+        }
+        i += 8;
+    }
+    cell.get(i..)
+        .unwrap_or_default()
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
+/// The bytes the CSV writer writes for `cell`.
+pub(crate) fn cell_len(cell: &str) -> u64 {
+    let bytes = cell.as_bytes();
+    let len = bytes.len() as u64;
+    // Only a value starting with a space or tab can be blank.
+    let maybe_blank = matches!(bytes.first(), Some(b' ' | b'\t'));
+    if !maybe_blank && !has_special(bytes) {
+        return len;
+    }
+    if needs_quotes(cell) {
+        len + 2 + bytes.iter().filter(|b| **b == b'"').count() as u64
+    } else {
+        len
+    }
+}
+
+fn write_cell(out: &mut Vec<u8>, cell: &str) {
+    if needs_quotes(cell) {
+        out.push(b'"');
+        for part in cell.split_inclusive('"') {
+            out.extend_from_slice(part.as_bytes());
+            if part.ends_with('"') {
+                out.push(b'"');
+            }
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(cell.as_bytes());
+    }
+}
+
+/// One column group of the staged CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Column {
+    /// A fixed field, by its index in [`Field::fixed`].
+    Fixed(usize),
+    /// A multi-valued attribute (by its index in the draft's list), `n` columns.
+    Attribute(usize, usize),
+    /// A metric, by its index in the draft's metrics.
+    Metric(usize),
+    /// A multi-valued user attribute, `n` columns.
+    UserAttribute(usize, usize),
+}
+
+/// The columns of the staged CSV, and its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Columns {
+    groups: Vec<Column>,
+    header: Vec<String>,
+}
+
+impl Columns {
+    /// How many columns.
+    fn count(&self) -> u64 {
+        self.header.len() as u64
+    }
+
+    /// The bytes a row takes besides its values: commas and the line end.
+    fn row_overhead(&self) -> u64 {
+        self.count().max(1)
+    }
+
+    fn header_bytes(&self) -> u64 {
+        self.header.iter().map(|h| cell_len(h)).sum::<u64>() + self.row_overhead()
+    }
+}
+
+/// Which columns the CSV rows so far use.
+#[derive(Debug, Default)]
+struct CsvUsage {
+    /// The fixed fields set by some row, one bit each in [`Field::fixed`] order.
+    fixed_set: u32,
+    attributes: Vec<usize>,
+    metrics: Vec<bool>,
+    user_attributes: Vec<usize>,
+    /// The names, from the header's template.
+    attribute_names: Vec<String>,
+    metric_names: Vec<String>,
+    user_attribute_names: Vec<String>,
+}
+
+/// The check pass's sink: counts, sizes, columns and the checks across the
+/// import.
+#[derive(Debug)]
+pub(crate) struct Tally<'a> {
+    format: Format,
+    endpoints: u64,
+    channels: [u64; 13],
+    checks: ImportChecks<'a>,
+    /// JSON: the staged bytes; CSV: the bytes of the rows' values.
+    bytes: u64,
+    csv: CsvUsage,
+    /// Every endpoint, for [`super::read`].
+    collected: Option<Vec<Endpoint>>,
+}
+
+/// What the check pass found out about the staged file.
+#[derive(Debug, Clone)]
+pub(crate) struct Counted {
+    pub endpoints: u64,
+    pub channel_counts: BTreeMap<String, u64>,
+    pub staged_bytes: u64,
+    /// The CSV columns (`None` for JSON).
+    pub columns: Option<Columns>,
+}
+
+impl<'a> Tally<'a> {
+    /// A tally for `format`; with `collect`, keeping every endpoint too.
+    pub fn new(format: Format, collect: bool) -> Self {
+        Tally {
+            format,
+            endpoints: 0,
+            channels: [0; 13],
+            checks: ImportChecks::default(),
+            bytes: 0,
+            csv: CsvUsage::default(),
+            collected: collect.then(Vec::new),
+        }
+    }
+
+    /// Runs the checks that wait for the end, and sums up.
+    pub fn finish(self, problems: &mut Problems) -> (Counted, Option<Vec<Endpoint>>) {
+        self.checks.finish(problems);
+        let channel_counts = ChannelType::ALL
+            .iter()
+            .zip(self.channels)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c.as_str().to_owned(), n))
+            .collect();
+        let (staged_bytes, columns) = match self.format {
+            Format::Json => (self.bytes, None),
+            Format::Csv => {
+                let columns = self.csv.columns();
+                let bytes = columns.header_bytes()
+                    + self.bytes
+                    + self.endpoints.saturating_mul(columns.row_overhead());
+                (bytes, Some(columns))
+            }
+        };
+        let counted = Counted {
+            endpoints: self.endpoints,
+            channel_counts,
+            staged_bytes,
+            columns,
+        };
+        (counted, self.collected)
+    }
+
+    fn count_csv(&mut self, draft: &Draft<'a>) {
+        let csv = &mut self.csv;
+        if let Some(count) = draft.csv {
+            self.bytes += count.bytes;
+            csv.fixed_set |= count.fixed;
+        }
+        for (max, list) in [
+            (&mut csv.attributes, &draft.attributes),
+            (&mut csv.user_attributes, &draft.user_attributes),
+        ] {
+            if max.len() < list.len() {
+                max.resize(list.len(), 0);
+            }
+            for (n, c) in max.iter_mut().zip(list.iter()) {
+                if c.present {
+                    *n = (*n).max(c.values.len());
+                }
+            }
+        }
+        if csv.metrics.len() < draft.metrics.len() {
+            csv.metrics.resize(draft.metrics.len(), false);
+        }
+        for (used, m) in csv.metrics.iter_mut().zip(&draft.metrics) {
+            *used |= m.value.is_some();
+        }
+    }
+}
+
+impl CsvUsage {
+    fn columns(&self) -> Columns {
+        let mut groups = Vec::new();
+        let mut header = Vec::new();
+        for (i, f) in Field::fixed().iter().enumerate() {
+            if self.fixed_set & (1 << i) != 0 {
+                groups.push(Column::Fixed(i));
+                header.push(f.dot_name());
+            }
+        }
+        let list_columns = |groups: &mut Vec<Column>,
+                            header: &mut Vec<String>,
+                            max: &[usize],
+                            names: &[String],
+                            prefix: &str,
+                            make: fn(usize, usize) -> Column| {
+            for (i, (n, name)) in max.iter().zip(names).enumerate() {
+                if *n > 0 {
+                    groups.push(make(i, *n));
+                    header.extend(std::iter::repeat_n(format!("{prefix}{name}"), *n));
+                }
+            }
+        };
+        list_columns(
+            &mut groups,
+            &mut header,
+            &self.attributes,
+            &self.attribute_names,
+            ATTRIBUTES_PREFIX,
+            Column::Attribute,
+        );
+        for (i, (used, name)) in self.metrics.iter().zip(&self.metric_names).enumerate() {
+            if *used {
+                groups.push(Column::Metric(i));
+                header.push(format!("{METRICS_PREFIX}{name}"));
+            }
+        }
+        list_columns(
+            &mut groups,
+            &mut header,
+            &self.user_attributes,
+            &self.user_attribute_names,
+            USER_ATTRIBUTES_PREFIX,
+            Column::UserAttribute,
+        );
+        Columns { groups, header }
+    }
+}
+
+impl<'a> Sink<'a> for Tally<'a> {
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
+        let _ = fixed;
+        self.checks.fixed_names(template);
+        let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
+        self.csv.attribute_names = names(&template.attributes);
+        self.csv.user_attribute_names = names(&template.user_attributes);
+        self.csv.metric_names = template
+            .metrics
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect();
+    }
+
+    fn endpoint(
+        &mut self,
+        draft: &Draft<'a>,
+        origin: Origin,
+        finished: Finished,
+        problems: &mut Problems,
+    ) -> bool {
+        self.endpoints += 1;
+        if let Some(c) = draft.channel_type
+            && let Some(n) = self.channels.get_mut(c as usize)
+        {
+            *n += 1;
+        }
+        self.checks.endpoint(draft, origin, problems);
+        match self.format {
+            Format::Json => {
+                let size = finished.json_size.unwrap_or(usize::MAX) as u64;
+                self.bytes = self.bytes.saturating_add(size).saturating_add(1);
+            }
+            Format::Csv => self.count_csv(draft),
+        }
+        if let Some(all) = &mut self.collected {
+            all.push(draft.to_endpoint());
+        }
+        true
+    }
+}
+
+/// The write pass's sink: writes the staged file in chunks of about
+/// [`CHUNK_BYTES`] to `out`, stopping at its first error.
+pub(crate) struct Writer<'o, E> {
+    columns: Option<&'o Columns>,
+    buf: Vec<u8>,
+    number: String,
+    out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
+    error: Option<E>,
+}
+
+impl<'o, E> Writer<'o, E> {
+    /// A writer of NDJSON (`columns` `None`) or CSV with `columns`; the CSV
+    /// header is written at once.
+    pub fn new(
+        columns: Option<&'o Columns>,
+        out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Self {
+        let mut w = Writer {
+            columns,
+            buf: Vec::with_capacity(CHUNK_BYTES + 1024),
+            number: String::new(),
+            out,
+            error: None,
+        };
+        if let Some(columns) = columns {
+            w.row(columns.header.iter().map(String::as_str));
+        }
+        w
+    }
+
+    fn row<'c>(&mut self, cells: impl Iterator<Item = &'c str>) {
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            write_cell(&mut self.buf, cell);
+        }
+        self.buf.push(b'\n');
+    }
+
+    fn csv_row(&mut self, draft: &Draft<'_>, columns: &Columns) {
+        let mut first = true;
+        let mut cell = |buf: &mut Vec<u8>, text: &str| {
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            write_cell(buf, text);
+        };
+        for group in &columns.groups {
+            match *group {
+                Column::Fixed(i) => {
+                    let text = draft.fixed_text(i, &mut self.number).unwrap_or("");
+                    cell(&mut self.buf, text);
+                }
+                Column::Attribute(i, n) | Column::UserAttribute(i, n) => {
+                    let list = match group {
+                        Column::Attribute(..) => &draft.attributes,
+                        _ => &draft.user_attributes,
+                    };
+                    let values = list
+                        .get(i)
+                        .filter(|c| c.present)
+                        .map(|c| c.values.as_slice())
+                        .unwrap_or_default();
+                    for k in 0..n {
+                        let text = values.get(k).map(|v| v.as_ref()).unwrap_or("");
+                        cell(&mut self.buf, text);
+                    }
+                }
+                Column::Metric(i) => {
+                    self.number.clear();
+                    if let Some(x) = draft.metrics.get(i).and_then(|m| m.value) {
+                        write_number(&mut self.number, x);
+                    }
+                    cell(&mut self.buf, &self.number);
+                }
+            }
+        }
+        self.buf.push(b'\n');
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        if self.buf.is_empty() {
+            return true;
+        }
+        if let Err(e) = (self.out)(&self.buf) {
+            self.error = Some(e);
+            return false;
+        }
+        self.buf.clear();
+        true
+    }
+
+    /// Hands out the rest; the first error of `out`, if any.
+    pub fn finish(mut self) -> Result<(), E> {
+        self.flush();
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'a, E> Sink<'a> for Writer<'_, E> {
+    fn endpoint(
+        &mut self,
+        draft: &Draft<'a>,
+        _origin: Origin,
+        _finished: Finished,
+        _problems: &mut Problems,
+    ) -> bool {
+        match self.columns {
+            Some(columns) => self.csv_row(draft, columns),
+            None => {
+                // A draft always serialises: its keys are text and its
+                // numbers finite (the check pass measured it the same way).
+                let _ = serde_json::to_writer(&mut self.buf, draft);
+                self.buf.push(b'\n');
+            }
+        }
+        if self.buf.len() >= CHUNK_BYTES {
+            return self.flush();
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_quoted_as_the_whole_file_writer_quotes_them() {
+        for cell in [
+            "a",
+            "b,c",
+            "say \"hi\"",
+            "",
+            "  ",
+            "\t",
+            "x y",
+            "\"",
+            "a\nb",
+        ] {
+            let mut out = Vec::new();
+            write_cell(&mut out, cell);
+            let mut want = String::new();
+            super::super::writer::write_cell(&mut want, cell);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{cell:?}");
+            assert_eq!(cell_len(cell), want.len() as u64, "{cell:?}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! What the readers give each endpoint to, and how they report progress.
+
+use super::builder::Finished;
+use super::draft::Draft;
+use super::problems::Problems;
+use super::rules::Origin;
+
+/// Receives each endpoint of a pass, after its own checks.
+pub(crate) trait Sink<'a> {
+    /// The CSV header was read: `template` holds its custom names, unset, in
+    /// the order every row's draft will have them; `fixed` lists the fixed
+    /// fields (by index in [`super::model::Field::fixed`]) its columns set.
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
+        let _ = (template, fixed);
+    }
+
+    /// One endpoint, read and checked; false stops the pass.
+    fn endpoint(
+        &mut self,
+        draft: &Draft<'a>,
+        origin: Origin,
+        finished: Finished,
+        problems: &mut Problems,
+    ) -> bool;
+}
+
+/// How often a pass reports progress, in bytes of input.
+pub const PROGRESS_STEP: usize = 4 << 20;
+
+/// Calls a progress callback every [`PROGRESS_STEP`] bytes of the text.
+pub(crate) struct Ticker<'p> {
+    /// Bytes before the text (a byte order mark), added to what is reported.
+    offset: usize,
+    next: usize,
+    report: Option<&'p mut dyn FnMut(u64)>,
+}
+
+impl<'p> Ticker<'p> {
+    /// Reports to `report`, counting `offset` bytes already done.
+    pub fn new(offset: usize, report: &'p mut dyn FnMut(u64)) -> Self {
+        Ticker {
+            offset,
+            next: PROGRESS_STEP,
+            report: Some(report),
+        }
+    }
+
+    /// Reports nothing.
+    pub fn silent() -> Ticker<'static> {
+        Ticker {
+            offset: 0,
+            next: usize::MAX,
+            report: None,
+        }
+    }
+
+    /// The pass is at byte `pos` of the text.
+    #[inline]
+    pub fn tick(&mut self, pos: usize) {
+        if pos < self.next {
+            return;
+        }
+        self.next = pos.saturating_add(PROGRESS_STEP);
+        if let Some(report) = self.report.as_mut() {
+            report(pos.saturating_add(self.offset) as u64);
+        }
+    }
+}
