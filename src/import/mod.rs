@@ -161,11 +161,9 @@ pub fn run<T: Transport, R: Runtime>(
             checked.endpoint_count, checked.staged_bytes
         ),
     );
-    let size = Some(checked.staged_bytes);
-    runtime.progress(Stage::Staging, 0, size);
-    let staged = Staged::hash(&checked, &mut |done| {
-        runtime.progress(Stage::Staging, done, size)
-    });
+    // Part of the validation as progress goes (stages are reported in
+    // order): the staged file is written once more, into the hash.
+    let staged = Staged::hash(&checked);
     let key = staging_key_of(settings, input, &staged.sha256);
     let mut flow = Flow {
         client: Client {
