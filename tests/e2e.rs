@@ -402,7 +402,8 @@ async fn describe_names_the_action_and_end_of_support() {
 #[tokio::test]
 async fn the_host_memory_cap_is_a_typed_error_not_a_crash() {
     let emu = emulator(EmulatorConfig::default()).await;
-    // About 12 MB: the data alone does not fit in the 8 MiB cap.
+    // About 11.7 MB of data under an 8 MiB cap: more than the cap holds even
+    // with the streaming check, whose memory is about the data's size.
     let mut data = String::from("ChannelType,Address\n");
     for i in 0..400_000 {
         data.push_str(&format!("EMAIL,user{i}@example.com\n"));

@@ -651,9 +651,9 @@ async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), Us
 }
 
 /// Progress on stderr: an indicatif bar when stderr is a terminal (bytes
-/// validated while validating, bytes hashed then uploaded while staging, the
-/// job's pieces while waiting, a spinner with the elapsed time otherwise);
-/// log lines with `--verbose`, printed above the bar.
+/// validated while validating, bytes uploaded while staging, the job's
+/// pieces while waiting, a spinner with the elapsed time otherwise); log
+/// lines with `--verbose`, printed above the bar.
 struct Progress {
     verbose: bool,
     bar: Option<ProgressBar>,

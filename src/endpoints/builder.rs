@@ -142,6 +142,13 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
         }
     }
 
+    /// Tells the CSV count whether the next value is plain ([`super::draft::CsvCount::plain`]).
+    pub fn csv_plain(&mut self, plain: bool) {
+        if let Some(count) = &mut self.draft.csv {
+            count.plain = plain;
+        }
+    }
+
     /// The problems of the pass, for what the reader finds on its own.
     pub fn problems(&mut self) -> &mut Problems {
         self.problems

@@ -45,6 +45,8 @@ struct Cell<'a> {
     line: u64,
     /// The value broke a CSV rule (already reported); do not check it further.
     bad: bool,
+    /// The value was in double quotes (so it may hold `,` `"` CR LF).
+    quoted: bool,
 }
 
 /// How a field ended.
@@ -291,6 +293,7 @@ impl<'a> Tokenizer<'a> {
             value: Cow::Borrowed(value),
             line,
             bad,
+            quoted: false,
         };
         (cell, end)
     }
@@ -326,6 +329,7 @@ impl<'a> Tokenizer<'a> {
                     value,
                     line: open_line,
                     bad: true,
+                    quoted: true,
                 };
                 return (cell, End::Eof);
             };
@@ -396,6 +400,7 @@ impl<'a> Tokenizer<'a> {
             value,
             line: open_line,
             bad,
+            quoted: true,
         };
         (cell, end)
     }
@@ -684,6 +689,7 @@ fn set_cell<'a>(
             Some(slot) => Name::Column(field, slot),
             None => Name::Field(field),
         };
+        builder.csv_plain(!cell.quoted);
         builder.set_text(name, cell.value, at);
     }
 }

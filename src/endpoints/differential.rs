@@ -15,6 +15,11 @@ fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError
     let new = prepare(format, data, limits);
     let old = oracle::prepare(format, data, limits);
     prop_assert_eq!(&new, &old, "prepare: {:?}", data);
+    if let Ok(p) = &new {
+        // The size the check pass counts is the size the write pass writes.
+        let counted = check(format, data, limits, &mut |_| {}).map(|c| c.staged_bytes);
+        prop_assert_eq!(counted, Ok(p.body.len() as u64), "staged bytes: {:?}", data);
+    }
     let new = read(format, data, limits);
     let old = oracle::read(format, data, limits);
     prop_assert_eq!(&new, &old, "read: {:?}", data);

@@ -88,6 +88,24 @@ pub(crate) struct CsvCount {
     pub bytes: u64,
     /// The fixed fields set, one bit each in [`Field::fixed`] order.
     pub fixed: u32,
+    /// The value being set has no byte the writer quotes for (`,` `"` CR
+    /// LF): the reader knows it of an unquoted CSV value.
+    pub plain: bool,
+}
+
+impl CsvCount {
+    /// The bytes `text` takes as a cell.
+    #[inline]
+    fn cell(&self, text: &str) -> u64 {
+        if !self.plain {
+            return cell_len(text);
+        }
+        // Plain text is quoted only when blank.
+        let len = text.len() as u64;
+        let blank = matches!(text.as_bytes().first(), Some(b' ' | b'\t'))
+            && text.bytes().all(|b| matches!(b, b' ' | b'\t'));
+        if blank { len + 2 } else { len }
+    }
 }
 
 /// The indices of `Location.Latitude` and `Location.Longitude` in
@@ -159,7 +177,7 @@ impl<'a> Draft<'a> {
     #[inline]
     pub fn count_csv(&mut self, index: usize, text: &str) {
         if let Some(count) = &mut self.csv {
-            count.bytes += cell_len(text);
+            count.bytes += count.cell(text);
             count.fixed |= 1 << index;
         }
     }
@@ -168,7 +186,7 @@ impl<'a> Draft<'a> {
     #[inline]
     pub fn count_csv_value(&mut self, text: &str) {
         if let Some(count) = &mut self.csv {
-            count.bytes += cell_len(text);
+            count.bytes += count.cell(text);
         }
     }
 

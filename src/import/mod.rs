@@ -179,12 +179,11 @@ pub fn run<T: Transport, R: Runtime>(
             checked.endpoint_count, checked.staged_bytes
         ),
     );
-    // Hashing the staged file is the end of validating: its bytes of its total.
-    let size = Some(checked.staged_bytes);
+    // Part of the validation as progress goes (stages are reported in
+    // order): the staged file is written once more, into the hashes of its
+    // body and of the data's staging keys.
     let mut key_hasher = DataKeys::hasher(input);
-    let staged = StagedBody::hash(&checked, &mut key_hasher, &mut |done| {
-        runtime.progress(Stage::Validating, done, size)
-    });
+    let staged = StagedBody::hash(&checked, &mut key_hasher);
     let data = DataKeys::from_hasher(settings, input, key_hasher);
     let own = Staged::new(settings, &data, data.key(runtime.random()))?;
     let mut flow = Flow {

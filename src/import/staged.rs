@@ -1,6 +1,6 @@
 //! The staged file as the upload sends it: never held in memory.
 //!
-//! The data is checked in one pass ([`endpoints::check`]); the staged file
+//! The data is checked in one pass ([`crate::endpoints::check`]); the staged file
 //! is then written from the data again, in 64 KiB chunks, each time it is
 //! needed: once to hash it, then once per `PutObject` attempt, straight into
 //! the request's body stream ([`Body`]). Holding it instead would add its
@@ -23,7 +23,7 @@ use std::convert::Infallible;
 use sha2::{Digest, Sha256};
 
 use super::host::{Body, TransportError};
-use crate::endpoints::{self, Checked};
+use crate::endpoints::Checked;
 
 /// The checked data's staged file, with its SHA-256.
 pub(crate) struct Staged<'c, 'a> {
@@ -35,25 +35,12 @@ pub(crate) struct Staged<'c, 'a> {
 
 impl<'c, 'a> Staged<'c, 'a> {
     /// Hashes the staged file of `checked`, feeding the same bytes to
-    /// `key_hasher` (the data's staging keys, [`DataKeys::hasher`](super::DataKeys::hasher));
-    /// `progress` gets the bytes hashed so far, every
-    /// [`endpoints::PROGRESS_STEP`] bytes.
-    pub fn hash(
-        checked: &'c Checked<'a>,
-        key_hasher: &mut Sha256,
-        progress: &mut dyn FnMut(u64),
-    ) -> Self {
+    /// `key_hasher` (the data's staging keys, [`DataKeys::hasher`](super::DataKeys::hasher)).
+    pub fn hash(checked: &'c Checked<'a>, key_hasher: &mut Sha256) -> Self {
         let mut hasher = Sha256::new();
-        let mut done = 0u64;
-        let mut next = endpoints::PROGRESS_STEP as u64;
         let hashed: Result<(), Infallible> = checked.write_staged(&mut |chunk| {
             hasher.update(chunk);
             key_hasher.update(chunk);
-            done += chunk.len() as u64;
-            if done >= next {
-                progress(done);
-                next = done + endpoints::PROGRESS_STEP as u64;
-            }
             Ok(())
         });
         match hashed {
@@ -83,14 +70,14 @@ impl Body for Staged<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::Limits;
+    use crate::endpoints::{self, Limits};
     use crate::input::Format;
 
     #[test]
     fn the_hash_and_the_body_are_those_of_the_staged_file() {
         let data = "ChannelType,Address\nEMAIL,a@example.com\n\nSMS,+12065550100\n";
         let checked = endpoints::check(Format::Csv, data, &Limits::default(), &mut |_| {}).unwrap();
-        let staged = Staged::hash(&checked, &mut Sha256::new(), &mut |_| {});
+        let staged = Staged::hash(&checked, &mut Sha256::new());
         let whole = endpoints::prepare(Format::Csv, data, &Limits::default())
             .unwrap()
             .body;
