@@ -570,10 +570,16 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         })
     }
 
-    /// A FAILED job: delete its segment (best effort) and report the failures.
-    fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
+    /// Reports the clean-up stage. A cancelled run still sends its clean-up
+    /// requests, each in one short try ([`Client::cleaning_up`]).
+    fn start_cleanup(&mut self) {
         self.client.runtime.progress(Stage::CleaningUp, 0, None);
         self.client.cleaning_up = self.client.runtime.cancelled();
+    }
+
+    /// A FAILED job: delete its segment (best effort) and report the failures.
+    fn job_failed(&mut self, job: ImportJob, segment_id: String) -> NodeError {
+        self.start_cleanup();
         let deleted = self.delete_segment(&segment_id).is_ok();
         let first = job
             .failures
@@ -624,8 +630,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 return Err(e);
             }
         }
-        self.client.runtime.progress(Stage::CleaningUp, 0, None);
-        self.client.cleaning_up = self.client.runtime.cancelled();
+        self.start_cleanup();
         let own = self.own.clone();
         let _ = self.delete_staged(&own);
         let kept = match self.delete_segment(&segment) {
@@ -751,12 +756,8 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Ok(out) => out.job_status != "COMPLETED",
             Err(_) => self.job_may_run,
         };
-        // A cancelled run still deletes a file no job reads, in one short try.
-        let cancelled = self.client.runtime.cancelled()
-            || matches!(&result, Err(e) if e.kind == ErrorKind::Cancelled);
         let deleted = if self.client.settings.delete_staged_object && !job_running {
-            self.client.runtime.progress(Stage::CleaningUp, 0, None);
-            self.client.cleaning_up = cancelled;
+            self.start_cleanup();
             let outcome = self.delete_staged(staged);
             if staged.s3_url == self.own.s3_url {
                 self.fate = match &outcome {
