@@ -1,6 +1,6 @@
 //! The node's settings, read from the host (`wasi:config/store`).
 //!
-//! Keys and defaults are documented in the README. A missing required key or
+//! Keys and defaults are documented in `docs/cli.md` (Settings). A missing required key or
 //! a value that does not parse is an `InvalidSettings` error naming the key;
 //! so is a key the node does not know ([`check_keys`]). [`environment`] maps
 //! environment variables to these keys.
@@ -518,14 +518,14 @@ mod tests {
             );
         }
         check_keys(asked.iter().map(String::as_str)).unwrap();
-        let readme = include_str!("../README.md");
-        let start = readme.find("### Settings").unwrap();
-        let section = &readme[start..];
+        let reference = include_str!("../docs/cli.md");
+        let start = reference.find("## Settings").unwrap();
+        let section = &reference[start..];
         let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
         for (key, _) in KEYS {
             assert!(
                 section.contains(&format!("`{key}`")),
-                "`{key}` is missing from the README's settings table"
+                "`{key}` is missing from the settings table of docs/cli.md"
             );
         }
     }

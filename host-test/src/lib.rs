@@ -13,7 +13,8 @@
 //! - [`output`]: the JSON of results and node errors, as the CLI prints them;
 //! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server.
 //!
-//! The README's embedding example is compiled as a doctest of this crate.
+//! The embedding guide's examples (`docs/embedding.md`) are compiled as
+//! doctests of this crate.
 
 // A library reports failures as values: no unwrap, expect, panic or print
 // outside tests (clippy.toml allows them in tests).
@@ -42,3 +43,9 @@ pub mod signals;
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The embedding guide's Rust snippets (`docs/embedding.md`), compiled as
+/// doctests.
+#[doc = include_str!("../../docs/embedding.md")]
+#[cfg(doctest)]
+pub struct EmbeddingDoctests;

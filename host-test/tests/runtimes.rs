@@ -466,20 +466,20 @@ fn the_portable_component_imports_only_stable_wasi() {
     }
 }
 
-/// The import list the README documents under `<!-- marker -->`.
+/// The import list `docs/embedding.md` documents under `<!-- marker -->`.
 fn documented_imports(marker: &str) -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme
+    let page = std::fs::read_to_string(repo().join("docs/embedding.md")).unwrap();
+    let start = page
         .find(&format!("<!-- {marker} -->"))
-        .unwrap_or_else(|| panic!("the README has no list {marker}"));
-    let block = &readme[start..];
+        .unwrap_or_else(|| panic!("docs/embedding.md has no list {marker}"));
+    let block = &page[start..];
     let block = &block[block.find("```text").unwrap() + 7..];
     let block = &block[..block.find("```").unwrap()];
     block.split_whitespace().map(str::to_owned).collect()
 }
 
 #[test]
-fn both_components_import_what_the_readme_documents() {
+fn both_components_import_what_the_docs_document() {
     assert_eq!(
         imports(COMPONENT),
         documented_imports("full-component-imports")
