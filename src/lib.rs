@@ -32,3 +32,6 @@ mod component;
 
 #[cfg(test)]
 mod wit_tests;
+
+#[cfg(test)]
+mod import_graph_tests;

@@ -11,13 +11,13 @@ use std::borrow::Cow;
 
 use crate::error::{ProblemKind, quote};
 
-use super::Limits;
 use super::draft::{Draft, LATITUDE, LONGITUDE, ListKind, fixed_index};
+use super::limits::Limits;
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Field, LocationField, METRICS_PREFIX, OptOut,
     USER_ATTRIBUTES_PREFIX, format_number,
 };
-use super::problems::Problems;
+use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ATTRIBUTE_VALUE_CHARS, MAX_ENDPOINT_BYTES, MAX_VALUES_PER_ATTRIBUTE, Origin, Position,
     e164_problem, email_problem, is_iso8601, json_size_of, parse_number,
@@ -101,10 +101,10 @@ impl<'n, 'a> Name<'n, 'a> {
 }
 
 /// Builds one endpoint (see the module documentation).
-pub(crate) struct Builder<'b, 'a, L: Locate> {
+pub(crate) struct Builder<'b, 'a, L: Locate, P: ProblemSink = Problems> {
     origin: Origin,
     limits: &'b Limits,
-    problems: &'b mut Problems,
+    problems: &'b mut P,
     locate: &'b mut L,
     draft: &'b mut Draft<'a>,
     channel_given: bool,
@@ -120,13 +120,13 @@ pub(crate) struct Finished {
     pub json_size: Option<usize>,
 }
 
-impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
+impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     /// A builder for the endpoint at `origin`, filling `draft` (which the
     /// caller has reset).
     pub fn new(
         origin: Origin,
         limits: &'b Limits,
-        problems: &'b mut Problems,
+        problems: &'b mut P,
         locate: &'b mut L,
         draft: &'b mut Draft<'a>,
     ) -> Self {
@@ -150,7 +150,7 @@ impl<'b, 'a, L: Locate> Builder<'b, 'a, L> {
     }
 
     /// The problems of the pass, for what the reader finds on its own.
-    pub fn problems(&mut self) -> &mut Problems {
+    pub fn problems(&mut self) -> &mut P {
         self.problems
     }
 

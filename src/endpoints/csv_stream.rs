@@ -26,11 +26,11 @@ use std::collections::HashSet;
 
 use crate::error::{ProblemKind, quote};
 
-use super::Limits;
 use super::builder::{Builder, Known, Name};
 use super::draft::{Custom, Draft, ListKind};
+use super::limits::Limits;
 use super::model::{Field, suggest_field};
-use super::problems::Problems;
+use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
 };
@@ -39,14 +39,14 @@ use super::swar::{bytes_below, bytes_equal, first, word_at};
 
 /// One value of a row.
 #[derive(Debug)]
-struct Cell<'a> {
-    value: Cow<'a, str>,
+pub(crate) struct Cell<'a> {
+    pub value: Cow<'a, str>,
     /// The line the value starts on.
-    line: u64,
+    pub line: u64,
     /// The value broke a CSV rule (already reported); do not check it further.
-    bad: bool,
+    pub bad: bool,
     /// The value was in double quotes (so it may hold `,` `"` CR LF).
-    quoted: bool,
+    pub quoted: bool,
 }
 
 /// How a field ended.
@@ -117,13 +117,14 @@ fn next_special(bytes: &[u8], from: usize, comma: bool) -> usize {
 }
 
 /// The problem list and the record the tokenizer is reading (`None` = header).
-struct Report<'p> {
-    problems: &'p mut Problems,
-    record: Option<u64>,
+pub(crate) struct Report<'p, P: ProblemSink = Problems> {
+    pub problems: &'p mut P,
+    pub record: Option<u64>,
 }
 
-impl Report<'_> {
-    fn malformed(&mut self, line: u64, column: usize, message: impl FnOnce() -> String) {
+impl<P: ProblemSink> Report<'_, P> {
+    /// Reports a CSV problem of the `column`th value, on `line`.
+    pub fn malformed(&mut self, line: u64, column: usize, message: impl FnOnce() -> String) {
         self.problems.push(
             ProblemKind::MalformedData,
             self.record,
@@ -134,7 +135,7 @@ impl Report<'_> {
     }
 
     /// Reports a forbidden control character in `value`; true if there is one.
-    fn control(&mut self, value: &str, line: u64, column: usize) -> bool {
+    pub fn control(&mut self, value: &str, line: u64, column: usize) -> bool {
         let Some(c) = forbidden_control(value) else {
             return false;
         };
@@ -148,12 +149,29 @@ impl Report<'_> {
     }
 }
 
-const TAB_MESSAGE: &str = "the value contains a tab; Pinpoint does not accept tabs in CSV values; remove it or use spaces";
-const BREAK_MESSAGE: &str = "the value contains a line break; Pinpoint does not accept line breaks in CSV values (even in quotes); remove it";
-const CR_MESSAGE: &str =
+/// A TAB in a value.
+pub(crate) const TAB_MESSAGE: &str = "the value contains a tab; Pinpoint does not accept tabs in CSV values; remove it or use spaces";
+/// A line break in a (quoted) value.
+pub(crate) const BREAK_MESSAGE: &str = "the value contains a line break; Pinpoint does not accept line breaks in CSV values (even in quotes); remove it";
+/// A CR that does not end a line.
+pub(crate) const CR_MESSAGE: &str =
     "the value contains a carriage return (CR) that does not end a line; remove it";
-const STRAY_QUOTE_MESSAGE: &str = "the value contains a double quote but is not enclosed in double quotes; enclose the whole value in double quotes and double the quote inside (\"say \"\"hi\"\"\")";
-const AFTER_QUOTE_MESSAGE: &str = "there is text after the closing double quote of this value; a quoted value must end at its closing quote, and a quote inside it must be doubled (\"\")";
+/// A `"` in an unquoted value.
+pub(crate) const STRAY_QUOTE_MESSAGE: &str = "the value contains a double quote but is not enclosed in double quotes; enclose the whole value in double quotes and double the quote inside (\"say \"\"hi\"\"\")";
+/// Text after the closing quote.
+pub(crate) const AFTER_QUOTE_MESSAGE: &str = "there is text after the closing double quote of this value; a quoted value must end at its closing quote, and a quote inside it must be doubled (\"\")";
+/// No header line.
+pub(crate) const EMPTY_MESSAGE: &str = "the data is empty; give a header line of Pinpoint attribute names (e.g. ChannelType,Address) and one line per endpoint";
+/// A header and no rows.
+pub(crate) const NO_ENDPOINTS_MESSAGE: &str =
+    "the CSV has a header but no endpoints; add one line per endpoint below the header";
+
+/// A quote that is never closed, opened on `open_line`.
+pub(crate) fn unclosed_quote_message(open_line: u64) -> String {
+    format!(
+        "the double quote that opens this value (line {open_line}) is never closed; add the closing quote"
+    )
+}
 
 /// Splits the text into rows and values, reporting every CSV-level problem.
 struct Tokenizer<'a> {
@@ -320,11 +338,7 @@ impl<'a> Tokenizer<'a> {
                     None => Cow::Borrowed(self.slice(open, i)),
                 };
                 self.pos = i;
-                report.malformed(open_line, column, || {
-                    format!(
-                        "the double quote that opens this value (line {open_line}) is never closed; add the closing quote"
-                    )
-                });
+                report.malformed(open_line, column, || unclosed_quote_message(open_line));
                 let cell = Cell {
                     value,
                     line: open_line,
@@ -432,14 +446,20 @@ impl<'a> Tokenizer<'a> {
 
 /// The columns of the header: the field each one sets (`None` for a column
 /// already reported as wrong).
-struct Header {
-    line: u64,
-    columns: Vec<Option<Field>>,
+pub(crate) struct Header {
+    pub line: u64,
+    pub columns: Vec<Option<Field>>,
     /// The header lacks `ChannelType` or `Address` (and has no `Id`); already reported.
-    lacks_required: bool,
+    pub lacks_required: bool,
 }
 
-fn read_header(line: u64, cells: Vec<Cell<'_>>, report: &mut Report<'_>) -> Header {
+/// Reads the header row (its `cells`, on `line`), reporting every column
+/// that names no field, or one that may not repeat.
+pub(crate) fn read_header<P: ProblemSink>(
+    line: u64,
+    cells: Vec<Cell<'_>>,
+    report: &mut Report<'_, P>,
+) -> Header {
     let mut columns: Vec<Option<Field>> = Vec::with_capacity(cells.len());
     let mut single: HashSet<Field> = HashSet::new();
     let mut suggested = Vec::new();
@@ -484,7 +504,13 @@ fn read_header(line: u64, cells: Vec<Cell<'_>>, report: &mut Report<'_>) -> Head
     }
 }
 
-fn report_header(report: &mut Report<'_>, line: u64, column: usize, name: &str, message: String) {
+fn report_header<P: ProblemSink>(
+    report: &mut Report<'_, P>,
+    line: u64,
+    column: usize,
+    name: &str,
+    message: String,
+) {
     report.problems.push(
         ProblemKind::MalformedData,
         None,
@@ -496,11 +522,11 @@ fn report_header(report: &mut Report<'_>, line: u64, column: usize, name: &str, 
 
 /// Reports, once, a header without `ChannelType` or `Address` (unless it has
 /// `Id`, for updates); true when rows must not be checked for them again.
-fn check_required_columns(
+fn check_required_columns<P: ProblemSink>(
     columns: &[Option<Field>],
     suggested: &[String],
     line: u64,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, P>,
 ) -> bool {
     let has = |f: Field| columns.iter().any(|c| c.as_ref() == Some(&f));
     if has(Field::Id) {
@@ -594,7 +620,7 @@ pub(crate) fn read<'a>(
             None,
             Position::default(),
             || None,
-            || "the data is empty; give a header line of Pinpoint attribute names (e.g. ChannelType,Address) and one line per endpoint".into(),
+            || EMPTY_MESSAGE.into(),
         );
         return;
     };
@@ -661,22 +687,19 @@ pub(crate) fn read<'a>(
             None,
             Position::at(header.line + 1, None),
             || None,
-            || {
-                "the CSV has a header but no endpoints; add one line per endpoint below the header"
-                    .into()
-            },
+            || NO_ENDPOINTS_MESSAGE.into(),
         );
     }
 }
 
 /// Gives the value of column `index` to the builder (a value that broke a
 /// CSV rule is only noted as given).
-fn set_cell<'a>(
+pub(crate) fn set_cell<'a, P: ProblemSink>(
     header: &Header,
     slots: &[Option<usize>],
     index: usize,
     cell: Cell<'a>,
-    builder: &mut Builder<'_, 'a, Known>,
+    builder: &mut Builder<'_, 'a, Known, P>,
 ) {
     let Some(Some(field)) = header.columns.get(index) else {
         return;
@@ -696,7 +719,11 @@ fn set_cell<'a>(
 
 /// After the `found` values of a row: a row of the wrong length is a
 /// problem, and the fields of its missing cells are not reported again.
-fn end_row(header: &Header, found: usize, builder: &mut Builder<'_, '_, Known>) {
+pub(crate) fn end_row<P: ProblemSink>(
+    header: &Header,
+    found: usize,
+    builder: &mut Builder<'_, '_, Known, P>,
+) {
     let expected = header.columns.len();
     if found != expected {
         builder.report_endpoint(ProblemKind::MalformedData, || {

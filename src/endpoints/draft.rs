@@ -8,16 +8,14 @@
 //! NDJSON are those of the whole-file reader.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+use super::csv_cell::cell_len;
 use super::model::{
-    ChannelType, Demographic, DemographicField, Endpoint, Field, Location, LocationField, Number,
-    OptOut, User, whole_number,
+    ChannelType, DemographicField, Field, LocationField, Number, OptOut, whole_number,
 };
-use super::staged::cell_len;
 
 /// A custom attribute that takes several values (`Attributes.*`,
 /// `User.UserAttributes.*`).
@@ -366,7 +364,10 @@ impl<'a> Draft<'a> {
     }
 
     /// The owned model of this endpoint.
-    pub fn to_endpoint(&self) -> Endpoint {
+    #[cfg(any(test, feature = "oracle"))]
+    pub fn to_endpoint(&self) -> super::model::Endpoint {
+        use super::model::{Demographic, Endpoint, Location, User};
+        use std::collections::BTreeMap;
         let owned = |s: &Option<Cow<'a, str>>| s.as_deref().map(str::to_owned);
         let lists = |list: &[Custom<'a>]| -> BTreeMap<String, Vec<String>> {
             list.iter()
@@ -771,7 +772,7 @@ mod tests {
         let e = d.to_endpoint();
         let mut number = String::new();
         for (i, f) in Field::fixed().iter().enumerate() {
-            let want = super::super::writer::fixed_value(&e, f).map(|c| c.into_owned());
+            let want = crate::endpoints::oracle::writer::fixed_value(&e, f).map(|c| c.into_owned());
             assert_eq!(
                 d.fixed_text(i, &mut number).map(str::to_owned),
                 want,

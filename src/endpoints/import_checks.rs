@@ -24,6 +24,23 @@ fn random_state() -> SeedableRandomState {
     SeedableRandomState::with_seed(seed, SharedSeed::global_random())
 }
 
+/// The problem of a `User.UserId` with `total` endpoints, more than 15.
+pub(crate) fn user_over_limit_message(user: &str, total: u64) -> String {
+    format!(
+        "User.UserId `{}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)",
+        quote(user)
+    )
+}
+
+/// The problem of the custom attribute name `dot` (in dot notation), the
+/// first over 250 in the import.
+pub(crate) fn names_over_limit_message(dot: &str) -> String {
+    format!(
+        "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{}` is the first one over",
+        quote(dot)
+    )
+}
+
 /// The state of the checks across the import.
 #[derive(Debug)]
 pub(crate) struct ImportChecks<'a> {
@@ -126,12 +143,7 @@ impl<'a> ImportChecks<'a> {
                 Some(origin.record),
                 origin.at,
                 || Some(dot.clone()),
-                || {
-                    format!(
-                        "this import uses more than {MAX_CUSTOM_ATTRIBUTE_NAMES} distinct custom attribute names (Attributes, Metrics and User.UserAttributes together); Pinpoint allows {MAX_CUSTOM_ATTRIBUTE_NAMES} per project; `{}` is the first one over",
-                        quote(&dot)
-                    )
-                },
+                || names_over_limit_message(&dot),
             );
             self.names_done = true;
             self.names.iter_mut().for_each(HashSet::clear);
@@ -149,12 +161,7 @@ impl<'a> ImportChecks<'a> {
                 Some(origin.record),
                 origin.at,
                 || Some(Field::UserId.dot_name()),
-                || {
-                    format!(
-                        "User.UserId `{}` has {total} endpoints in this import; Pinpoint allows at most {MAX_ENDPOINTS_PER_USER} per user (this is the first one over the limit)",
-                        quote(user)
-                    )
-                },
+                || user_over_limit_message(user, u64::from(total)),
             );
         }
     }

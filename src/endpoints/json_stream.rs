@@ -45,12 +45,12 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Problem, ProblemKind, quote};
 
-use super::Limits;
 use super::builder::{Builder, Locate, Name};
 use super::draft::{Draft, ListKind};
 use super::json_keys::KeyMap;
+use super::limits::Limits;
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
-use super::problems::Problems;
+use super::problems::{ProblemSink, Problems};
 use super::rules::{
     Origin, Position, control_message, custom_name_text_problem, forbidden_control, parse_number,
 };
@@ -80,7 +80,8 @@ pub(crate) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn new(mut entries: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
+    /// An object of `entries` in the order written.
+    pub fn new(mut entries: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
         let mut unusual = entries.iter().any(|(k, _)| matches!(k, Cow::Owned(_)));
         let sorted = entries
             .iter()
@@ -103,7 +104,8 @@ impl<'a> Object<'a> {
         Object { entries, unusual }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, &Node<'a>)> {
+    /// The keys, in order, with their values.
+    pub fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, &Node<'a>)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 }
@@ -214,7 +216,8 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 }
 
-fn kind_of(v: &Node<'_>) -> &'static str {
+/// What a value is, for messages (`a list`).
+pub(crate) fn kind_of(v: &Node<'_>) -> &'static str {
     match v {
         Node::Null => "null",
         Node::Bool(_) => "true/false",
@@ -283,7 +286,8 @@ pub(crate) struct KeyPath<'t> {
 }
 
 impl<'t> KeyPath<'t> {
-    fn of(keys: &[&'t str]) -> Self {
+    /// The path of `keys` (at most three).
+    pub fn of(keys: &[&'t str]) -> Self {
         let mut path = KeyPath {
             keys: [""; 3],
             len: keys.len().min(3),
@@ -294,7 +298,8 @@ impl<'t> KeyPath<'t> {
         path
     }
 
-    fn keys(&self) -> &[&'t str] {
+    /// The keys of the path.
+    pub fn keys(&self) -> &[&'t str] {
         self.keys.get(..self.len).unwrap_or_default()
     }
 
@@ -450,6 +455,64 @@ pub(crate) fn char_columns(text: &str, problems: &mut [Problem]) {
 
 // ---- the reader --------------------------------------------------------
 
+/// No data but white space.
+pub(crate) const EMPTY_MESSAGE: &str = "the data is empty; give endpoint objects such as {\"ChannelType\":\"EMAIL\",\"Address\":\"jane@example.com\"}, one per line or in a JSON array";
+/// Data that starts with neither `[` nor `{`.
+pub(crate) const LAYOUT_MESSAGE: &str = "the JSON data must be an array of endpoint objects ([{...},{...}]), one endpoint object per line, or a single object; it starts with something else";
+/// Valid data without an endpoint.
+pub(crate) const NO_ENDPOINTS_MESSAGE: &str =
+    "the JSON data has no endpoints; add at least one endpoint object";
+/// A comma before the closing `]`.
+pub(crate) const TRAILING_COMMA_MESSAGE: &str =
+    "there is a comma after the last endpoint of the array; remove it";
+/// An array without its `]`.
+pub(crate) const UNCLOSED_ARRAY_MESSAGE: &str = "the JSON array is not closed; add ] at the end";
+/// Something else than `,` or `]` after an endpoint of an array.
+pub(crate) const NO_COMMA_MESSAGE: &str = "expected a comma or ] after this endpoint object; endpoints in an array are separated by commas";
+/// Data after the array.
+pub(crate) const AFTER_ARRAY_MESSAGE: &str =
+    "there is more data after the closing ] of the array; put every endpoint inside the array";
+/// Newline-delimited objects on one line.
+pub(crate) const SAME_LINE_MESSAGE: &str = "this object starts on the line where the one before it ends; in newline-delimited JSON each endpoint is one object on a line of its own: put a line break before it (or put the endpoints in a JSON array)";
+/// A line of newline-delimited JSON that does not start an object.
+pub(crate) const NOT_AN_OBJECT_START_MESSAGE: &str = "expected an endpoint object starting with {; in newline-delimited JSON each line is one complete object";
+
+/// An endpoint of the data that is not an object but `kind` ([`kind_of`]).
+pub(crate) fn not_an_object_message(kind: &str) -> String {
+    format!(
+        "each endpoint must be a JSON object ({{\"ChannelType\":...,\"Address\":...}}), not {kind}"
+    )
+}
+
+/// A key written twice in one object, at `path` (dot notation).
+pub(crate) fn duplicate_key_message(path: &str) -> String {
+    format!(
+        "the key `{}` appears twice in this object; keep only one",
+        quote(path)
+    )
+}
+
+/// Reports the control characters `found` by [`find_controls`] in the
+/// object of `record`, each at the position `at` gives its path.
+pub(crate) fn report_controls<P: ProblemSink>(
+    problems: &mut P,
+    record: u64,
+    found: Vec<(Vec<&str>, char, bool)>,
+    mut at: impl FnMut(&[&str]) -> Position,
+) {
+    for (path, c, in_key) in found {
+        let what = if in_key { "the key" } else { "the value" };
+        let pos = at(&path);
+        problems.push(
+            ProblemKind::MalformedData,
+            Some(record),
+            pos,
+            || Some(path.join(".")),
+            || control_message(what, c),
+        );
+    }
+}
+
 /// The reader's state: the text, where it is, and where results go.
 struct Reader<'a, 'r> {
     text: &'a str,
@@ -487,22 +550,13 @@ pub(crate) fn read<'a>(
     let start = reader.skip_ws(0);
     let start_at = reader.position(start);
     match text.as_bytes().get(start) {
-        None => reader.file_problem(
-            None,
-            "the data is empty; give endpoint objects such as {\"ChannelType\":\"EMAIL\",\"Address\":\"jane@example.com\"}, one per line or in a JSON array",
-        ),
+        None => reader.file_problem(None, EMPTY_MESSAGE),
         Some(b'[') => reader.read_array(start, ticker),
         Some(b'{') => reader.read_stream(start, ticker),
-        Some(_) => reader.file_problem(
-            Some(start_at),
-            "the JSON data must be an array of endpoint objects ([{...},{...}]), one endpoint object per line, or a single object; it starts with something else",
-        ),
+        Some(_) => reader.file_problem(Some(start_at), LAYOUT_MESSAGE),
     }
     if reader.records == 0 && reader.problems.total() == 0 {
-        reader.file_problem(
-            Some(start_at),
-            "the JSON data has no endpoints; add at least one endpoint object",
-        );
+        reader.file_problem(Some(start_at), NO_ENDPOINTS_MESSAGE);
     }
 }
 
@@ -601,10 +655,7 @@ impl<'a> Reader<'a, '_> {
                 Some(b',') => {
                     pos = self.skip_ws(pos + 1);
                     if self.byte(pos) == Some(b']') {
-                        self.file_problem_at(
-                            pos,
-                            "there is a comma after the last endpoint of the array; remove it",
-                        );
+                        self.file_problem_at(pos, TRAILING_COMMA_MESSAGE);
                         return;
                     }
                 }
@@ -613,11 +664,11 @@ impl<'a> Reader<'a, '_> {
                     return;
                 }
                 None => {
-                    self.file_problem_at(pos, "the JSON array is not closed; add ] at the end");
+                    self.file_problem_at(pos, UNCLOSED_ARRAY_MESSAGE);
                     return;
                 }
                 Some(_) => {
-                    self.file_problem_at(pos, "expected a comma or ] after this endpoint object; endpoints in an array are separated by commas");
+                    self.file_problem_at(pos, NO_COMMA_MESSAGE);
                     return;
                 }
             }
@@ -627,7 +678,7 @@ impl<'a> Reader<'a, '_> {
     fn after_array(&mut self, pos: usize) {
         let rest = self.skip_ws(pos);
         if rest < self.text.len() {
-            self.file_problem_at(rest, "there is more data after the closing ] of the array; put every endpoint inside the array");
+            self.file_problem_at(rest, AFTER_ARRAY_MESSAGE);
         }
     }
 
@@ -644,11 +695,11 @@ impl<'a> Reader<'a, '_> {
             self.records = record;
             let at = self.position(pos);
             if last_end_line.is_some() && last_end_line == at.line {
-                self.record_problem(record, at, || "this object starts on the line where the one before it ends; in newline-delimited JSON each endpoint is one object on a line of its own: put a line break before it (or put the endpoints in a JSON array)".into());
+                self.record_problem(record, at, || SAME_LINE_MESSAGE.into());
             }
             last_end_line = None;
             if self.byte(pos) != Some(b'{') {
-                self.record_problem(record, at, || "expected an endpoint object starting with {; in newline-delimited JSON each line is one complete object".into());
+                self.record_problem(record, at, || NOT_AN_OBJECT_START_MESSAGE.into());
                 pos = self.resync(pos);
                 continue;
             }
@@ -704,11 +755,7 @@ impl<'a> Reader<'a, '_> {
         let origin = Origin { record, at };
         let Node::Object(object) = &value else {
             let kind = kind_of(&value);
-            self.record_problem(record, at, || {
-                format!(
-                    "each endpoint must be a JSON object ({{\"ChannelType\":...,\"Address\":...}}), not {kind}"
-                )
-            });
+            self.record_problem(record, at, || not_an_object_message(kind));
             return;
         };
         let mut locate = ObjectLocate {
@@ -732,26 +779,11 @@ impl<'a> Reader<'a, '_> {
                     Some(record),
                     pos,
                     || Some(path.clone()),
-                    || {
-                        format!(
-                            "the key `{}` appears twice in this object; keep only one",
-                            quote(&path)
-                        )
-                    },
+                    || duplicate_key_message(&path),
                 );
             }
         }
-        for (path, c, in_key) in controls {
-            let what = if in_key { "the key" } else { "the value" };
-            let pos = locate.at_path(&path);
-            self.problems.push(
-                ProblemKind::MalformedData,
-                Some(record),
-                pos,
-                || Some(path.join(".")),
-                || control_message(what, c),
-            );
-        }
+        report_controls(self.problems, record, controls, |path| locate.at_path(path));
         self.draft.reset(false);
         let finished = {
             let mut builder = Builder::new(
@@ -800,7 +832,7 @@ fn control_in(text: &str) -> Option<char> {
 /// Every key and string under `object` with a forbidden control character:
 /// the path of keys to it, the character, and whether it is in the key.
 /// True when an object under it has an unusual key ([`Object::unusual`]).
-fn find_controls<'t>(
+pub(crate) fn find_controls<'t>(
     object: &'t Object<'_>,
     path: &mut Vec<&'t str>,
     found: &mut Vec<(Vec<&'t str>, char, bool)>,
@@ -842,7 +874,7 @@ fn find_value_controls<'t>(
 }
 
 /// The message for a JSON syntax error, without serde_json's position suffix.
-fn syntax_message(e: &serde_json::Error) -> String {
+pub(crate) fn syntax_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let bare = match text.rfind(" at line ") {
         Some(i) => text.get(..i).unwrap_or(&text),
@@ -866,13 +898,21 @@ fn syntax_message(e: &serde_json::Error) -> String {
 
 // ---- from the tree to the endpoint -------------------------------------
 
-type JsonBuilder<'b, 't, 'a> = Builder<'b, 'a, ObjectLocate<'t, 'a>>;
-
-fn report<'t>(b: &mut JsonBuilder<'_, 't, '_>, at: KeyPath<'t>, name: String, message: String) {
+fn report<'t, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, '_, L, P>,
+    at: KeyPath<'t>,
+    name: String,
+    message: String,
+) {
     b.report_named(ProblemKind::MalformedData, || Some(name), at, || message);
 }
 
-fn convert_object<'t, 'a>(object: &'t Object<'a>, b: &mut JsonBuilder<'_, 't, 'a>) {
+/// Sets the fields of the endpoint `b` builds from the JSON `object`,
+/// reporting each value that breaks a rule.
+pub(crate) fn convert_object<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    object: &'t Object<'a>,
+    b: &mut Builder<'_, 'a, L, P>,
+) {
     for (key, value) in object.iter() {
         let at = KeyPath::of(&[key.as_ref()]);
         if let Some(field) = Field::top_level(key) {
@@ -926,8 +966,8 @@ fn scalar_text<'a>(value: &Node<'a>) -> Result<Option<Cow<'a, str>>, String> {
     }
 }
 
-fn set_text<'t, 'a>(
-    b: &mut JsonBuilder<'_, 't, 'a>,
+fn set_text<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
     field: Name<'_, 'a>,
     value: &Node<'a>,
     at: KeyPath<'t>,
@@ -939,8 +979,8 @@ fn set_text<'t, 'a>(
     }
 }
 
-fn set_number<'t, 'a>(
-    b: &mut JsonBuilder<'_, 't, 'a>,
+fn set_number<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
     field: Name<'_, 'a>,
     value: &Node<'a>,
     at: KeyPath<'t>,
@@ -974,8 +1014,8 @@ fn set_number<'t, 'a>(
 }
 
 /// The object under `path`, or a problem when it is something else.
-fn as_object<'v, 't, 'a>(
-    b: &mut JsonBuilder<'_, 't, 'a>,
+fn as_object<'v, 't, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
     value: &'v Node<'a>,
     path: &[&'t str],
     example: &str,
@@ -992,8 +1032,8 @@ fn as_object<'v, 't, 'a>(
 }
 
 /// `Attributes` or `User.UserAttributes`: names to lists of strings.
-fn custom_lists<'t, 'a>(
-    b: &mut JsonBuilder<'_, 't, 'a>,
+fn custom_lists<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
     value: &'t Node<'a>,
     path: &[&'t str],
     kind: ListKind,
@@ -1026,8 +1066,8 @@ fn custom_lists<'t, 'a>(
     }
 }
 
-fn list_item<'t, 'a>(
-    b: &mut JsonBuilder<'_, 't, 'a>,
+fn list_item<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
     field: Name<'_, 'a>,
     item: &Node<'a>,
     at: KeyPath<'t>,
@@ -1046,7 +1086,10 @@ fn list_item<'t, 'a>(
     }
 }
 
-fn metrics<'t, 'a>(b: &mut JsonBuilder<'_, 't, 'a>, value: &'t Node<'a>) {
+fn metrics<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
+    value: &'t Node<'a>,
+) {
     let Some(map) = as_object(b, value, &["Metrics"], "{\"Purchases\":3}") else {
         return;
     };
@@ -1062,7 +1105,11 @@ fn metrics<'t, 'a>(b: &mut JsonBuilder<'_, 't, 'a>, value: &'t Node<'a>) {
 }
 
 /// `Demographic` or `Location`: a fixed set of fields.
-fn group<'t, 'a>(b: &mut JsonBuilder<'_, 't, 'a>, value: &'t Node<'a>, name: &'static str) {
+fn group<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
+    value: &'t Node<'a>,
+    name: &'static str,
+) {
     let example = if name == "Location" {
         "{\"Country\":\"US\",\"City\":\"Seattle\"}"
     } else {
@@ -1092,7 +1139,10 @@ fn group<'t, 'a>(b: &mut JsonBuilder<'_, 't, 'a>, value: &'t Node<'a>, name: &'s
     }
 }
 
-fn user<'t, 'a>(b: &mut JsonBuilder<'_, 't, 'a>, value: &'t Node<'a>) {
+fn user<'t, 'a, L: Locate<At = KeyPath<'t>>, P: ProblemSink>(
+    b: &mut Builder<'_, 'a, L, P>,
+    value: &'t Node<'a>,
+) {
     let example = "{\"UserId\":\"user-1\",\"UserAttributes\":{\"FirstName\":[\"Jane\"]}}";
     let Some(map) = as_object(b, value, &["User"], example) else {
         return;

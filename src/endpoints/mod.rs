@@ -29,64 +29,50 @@
 //! random and fuzzed data.
 
 use std::collections::BTreeMap;
+#[cfg(any(test, feature = "oracle"))]
 use std::convert::Infallible;
 
 use serde::Serialize;
 
-use crate::error::{NodeError, Problem, ProblemKind};
+use crate::error::NodeError;
 use crate::input::Format;
 
 mod builder;
+mod csv_cell;
 mod csv_stream;
 mod draft;
 mod import_checks;
 mod json_keys;
 mod json_stream;
+mod limits;
 pub mod model;
 mod problems;
 pub mod rules;
 mod staged;
 mod stream;
 mod swar;
-pub mod writer;
 
 #[cfg(any(test, feature = "oracle"))]
 #[doc(hidden)]
 pub mod oracle;
 
+pub use limits::{DEFAULT_MAX_IMPORT_BYTES, Limits};
 pub use model::{ChannelType, Demographic, Endpoint, Field, Location, OptOut, User};
 pub use stream::PROGRESS_STEP;
 
 #[cfg(test)]
 use crate::error::MAX_REPORTED_PROBLEMS;
+#[cfg(test)]
+use oracle::writer;
 
 use problems::Problems;
+use rules::size_problem;
 use staged::{Columns, Tally};
 use stream::{Sink, Ticker};
 
-/// The Pinpoint quota on one import job: 1 GiB.
-pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1_073_741_824;
-
-/// Limits and switches for [`prepare`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest file to stage, in bytes (default 1 GiB, Pinpoint's per-job quota).
-    pub max_import_bytes: u64,
-    /// Check address shapes (default true): E.164 for `SMS` and `VOICE`, an
-    /// address with `@` for `EMAIL`.
-    pub check_address_format: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
-            check_address_format: true,
-        }
-    }
-}
-
-/// Endpoint data that passed every check, with the staged file in memory.
+/// Endpoint data that passed every check, with the staged file in memory
+/// (tests, fuzzing and the oracle; the node writes it in chunks).
+#[cfg(any(test, feature = "oracle"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     /// What is uploaded to S3: CSV stays CSV (normalised), JSON becomes
@@ -112,6 +98,7 @@ pub struct Summary {
     pub staged_bytes: u64,
 }
 
+#[cfg(any(test, feature = "oracle"))]
 impl Prepared {
     /// The size of the file to stage, in bytes.
     pub fn staged_bytes(&self) -> u64 {
@@ -191,7 +178,7 @@ pub fn check<'a>(
     limits: &Limits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Checked<'a>, NodeError> {
-    let (counted, _) = check_pass(format, data, limits, false, progress)?;
+    let counted = check_pass(format, data, limits, progress)?;
     Ok(Checked {
         format,
         endpoint_count: counted.endpoints,
@@ -204,9 +191,11 @@ pub fn check<'a>(
 }
 
 /// Reads, validates and converts; every problem found is reported (not just
-/// the first). [`check`], then the staged file in memory.
+/// the first). [`check`], then the staged file in memory (tests, fuzzing and
+/// the oracle).
 ///
 /// The error is built as [`check`]'s is.
+#[cfg(any(test, feature = "oracle"))]
 pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, NodeError> {
     let checked = check(format, data, limits, &mut |_| {})?;
     let mut body = Vec::with_capacity(usize::try_from(checked.staged_bytes).unwrap_or(0));
@@ -226,15 +215,27 @@ pub fn prepare(format: Format, data: &str, limits: &Limits) -> Result<Prepared, 
     })
 }
 
-/// Reads and validates, without converting: the endpoints, or every problem.
+/// Reads and validates, without converting: the endpoints, or every problem
+/// (tests, fuzzing and the oracle). [`check`] without the size limit, then
+/// a pass that keeps each endpoint.
+#[cfg(any(test, feature = "oracle"))]
 pub fn read(format: Format, data: &str, limits: &Limits) -> Result<Vec<Endpoint>, NodeError> {
     let limits = Limits {
         // The staged file's size is not checked here.
         max_import_bytes: u64::MAX,
         ..limits.clone()
     };
-    let (_, endpoints) = check_pass(format, data, &limits, true, &mut |_| {})?;
-    Ok(endpoints.unwrap_or_default())
+    let checked = check(format, data, &limits, &mut |_| {})?;
+    let mut endpoints = Vec::new();
+    pass(
+        format,
+        checked.text,
+        &limits,
+        &mut Problems::counted(),
+        &mut endpoints,
+        &mut Ticker::silent(),
+    );
+    Ok(endpoints)
 }
 
 fn without_bom(data: &str) -> &str {
@@ -246,16 +247,15 @@ fn check_pass(
     format: Format,
     data: &str,
     limits: &Limits,
-    collect: bool,
     progress: &mut dyn FnMut(u64),
-) -> Result<(staged::Counted, Option<Vec<Endpoint>>), NodeError> {
+) -> Result<staged::Counted, NodeError> {
     let text = without_bom(data);
     let mut problems = Problems::new();
-    let mut tally = Tally::new(format, collect);
+    let mut tally = Tally::new(format);
     let mut ticker = Ticker::new(data.len() - text.len(), progress);
     pass(format, text, limits, &mut problems, &mut tally, &mut ticker);
     progress(data.len() as u64);
-    let (counted, endpoints) = tally.finish(&mut problems);
+    let counted = tally.finish(&mut problems);
     let actual = counted.staged_bytes;
     let too_big = actual > limits.max_import_bytes;
     let mut report =
@@ -271,7 +271,7 @@ fn check_pass(
             }
             Err(err)
         }
-        None => Ok((counted, endpoints)),
+        None => Ok(counted),
     }
 }
 
@@ -287,32 +287,6 @@ fn pass<'a>(
     match format {
         Format::Csv => csv_stream::read(text, limits, problems, sink, ticker),
         Format::Json => json_stream::read(text, limits, problems, sink, ticker),
-    }
-}
-
-/// The problem of a staged file over the limit.
-pub(crate) fn size_problem(actual: u64, limit: u64) -> Problem {
-    Problem::new(
-        ProblemKind::ImportSizeExceeded,
-        format!(
-            "the data to import is {actual} bytes, more than the limit of {limit} bytes ({}); split it into several imports",
-            human_bytes(limit)
-        ),
-    )
-}
-
-fn human_bytes(n: u64) -> String {
-    const GIB: u64 = 1 << 30;
-    const MIB: u64 = 1 << 20;
-    const KIB: u64 = 1 << 10;
-    if n >= GIB && n.is_multiple_of(GIB) {
-        format!("{} GiB", n / GIB)
-    } else if n >= MIB && n.is_multiple_of(MIB) {
-        format!("{} MiB", n / MIB)
-    } else if n >= KIB && n.is_multiple_of(KIB) {
-        format!("{} KiB", n / KIB)
-    } else {
-        format!("{n} bytes")
     }
 }
 

@@ -71,6 +71,48 @@ fn kind_index(kind: ProblemKind) -> usize {
     }
 }
 
+/// Where a reader puts the problems it finds: [`Problems`] in the streaming
+/// pass; a plain list of every problem in the whole-file reader (the oracle).
+pub(crate) trait ProblemSink {
+    /// Records a problem; its field and message are built only if it is kept.
+    fn push(
+        &mut self,
+        kind: ProblemKind,
+        record: Option<u64>,
+        at: Position,
+        field: impl FnOnce() -> Option<String>,
+        message: impl FnOnce() -> String,
+    );
+}
+
+impl ProblemSink for Problems {
+    fn push(
+        &mut self,
+        kind: ProblemKind,
+        record: Option<u64>,
+        at: Position,
+        field: impl FnOnce() -> Option<String>,
+        message: impl FnOnce() -> String,
+    ) {
+        self.push_in(Phase::Reading, kind, record, at, field, message);
+    }
+}
+
+/// Every problem, in the order found (the oracle sorts them at the end).
+#[cfg(any(test, feature = "oracle"))]
+impl ProblemSink for Vec<Problem> {
+    fn push(
+        &mut self,
+        kind: ProblemKind,
+        record: Option<u64>,
+        at: Position,
+        field: impl FnOnce() -> Option<String>,
+        message: impl FnOnce() -> String,
+    ) {
+        Vec::push(self, problem_at(kind, record, at, field(), message()));
+    }
+}
+
 /// The problems of one pass (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct Problems {
@@ -119,19 +161,7 @@ impl Problems {
         self.total
     }
 
-    /// Records a problem; its field and message are built only if it is kept.
-    pub fn push(
-        &mut self,
-        kind: ProblemKind,
-        record: Option<u64>,
-        at: Position,
-        field: impl FnOnce() -> Option<String>,
-        message: impl FnOnce() -> String,
-    ) {
-        self.push_in(Phase::Reading, kind, record, at, field, message);
-    }
-
-    /// [`Problems::push`] for a problem found by the checks of `phase`.
+    /// [`ProblemSink::push`] for a problem found by the checks of `phase`.
     pub fn push_in(
         &mut self,
         phase: Phase,

@@ -1,7 +1,7 @@
 //! The staged file: what the check pass counts of it (its size, its CSV
 //! columns, endpoints per channel), and the pass that writes it.
 //!
-//! The staged file is what [`super::writer`] writes from all endpoints:
+//! The staged file is what the whole-file writer wrote from all endpoints:
 //! compact NDJSON, one endpoint per line, or normalised CSV, whose header
 //! lists the fields any endpoint sets (each multi-valued attribute as often
 //! as its longest list). The CSV header therefore depends on every row, so
@@ -15,75 +15,16 @@ use std::collections::BTreeMap;
 use crate::input::Format;
 
 use super::builder::Finished;
+use super::csv_cell::{cell_len, write_cell};
 use super::draft::{Custom, Draft, write_number};
 use super::import_checks::ImportChecks;
-use super::model::{
-    ATTRIBUTES_PREFIX, ChannelType, Endpoint, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX,
-};
+use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
 use super::rules::Origin;
 use super::stream::Sink;
-use super::swar::{bytes_equal, word_at};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
-
-/// True when the CSV writer quotes `cell`.
-fn needs_quotes(cell: &str) -> bool {
-    cell.bytes()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        || (!cell.is_empty() && cell.bytes().all(|b| matches!(b, b' ' | b'\t')))
-}
-
-/// True when `cell` has a byte the CSV writer quotes for: `,` `"` CR LF.
-fn has_special(cell: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(w) = word_at(cell, i) {
-        let found = bytes_equal(w, b',')
-            | bytes_equal(w, b'"')
-            | bytes_equal(w, b'\r')
-            | bytes_equal(w, b'\n');
-        if found != 0 {
-            return true;
-        }
-        i += 8;
-    }
-    cell.get(i..)
-        .unwrap_or_default()
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-}
-
-/// The bytes the CSV writer writes for `cell`.
-pub(crate) fn cell_len(cell: &str) -> u64 {
-    let bytes = cell.as_bytes();
-    let len = bytes.len() as u64;
-    // Only a value starting with a space or tab can be blank.
-    let maybe_blank = matches!(bytes.first(), Some(b' ' | b'\t'));
-    if !maybe_blank && !has_special(bytes) {
-        return len;
-    }
-    if needs_quotes(cell) {
-        len + 2 + bytes.iter().filter(|b| **b == b'"').count() as u64
-    } else {
-        len
-    }
-}
-
-fn write_cell(out: &mut Vec<u8>, cell: &str) {
-    if needs_quotes(cell) {
-        out.push(b'"');
-        for part in cell.split_inclusive('"') {
-            out.extend_from_slice(part.as_bytes());
-            if part.ends_with('"') {
-                out.push(b'"');
-            }
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(cell.as_bytes());
-    }
-}
 
 /// One column group of the staged CSV.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,8 +87,6 @@ pub(crate) struct Tally<'a> {
     /// JSON: the staged bytes; CSV: the bytes of the rows' values.
     bytes: u64,
     csv: CsvUsage,
-    /// Every endpoint, for [`super::read`].
-    collected: Option<Vec<Endpoint>>,
 }
 
 /// What the check pass found out about the staged file.
@@ -161,8 +100,8 @@ pub(crate) struct Counted {
 }
 
 impl<'a> Tally<'a> {
-    /// A tally for `format`; with `collect`, keeping every endpoint too.
-    pub fn new(format: Format, collect: bool) -> Self {
+    /// A tally for `format`.
+    pub fn new(format: Format) -> Self {
         Tally {
             format,
             endpoints: 0,
@@ -170,12 +109,11 @@ impl<'a> Tally<'a> {
             checks: ImportChecks::default(),
             bytes: 0,
             csv: CsvUsage::default(),
-            collected: collect.then(Vec::new),
         }
     }
 
     /// Runs the checks that wait for the end, and sums up.
-    pub fn finish(self, problems: &mut Problems) -> (Counted, Option<Vec<Endpoint>>) {
+    pub fn finish(self, problems: &mut Problems) -> Counted {
         self.checks.finish(problems);
         let channel_counts = ChannelType::ALL
             .iter()
@@ -193,13 +131,12 @@ impl<'a> Tally<'a> {
                 (bytes, Some(columns))
             }
         };
-        let counted = Counted {
+        Counted {
             endpoints: self.endpoints,
             channel_counts,
             staged_bytes,
             columns,
-        };
-        (counted, self.collected)
+        }
     }
 
     fn count_csv(&mut self, draft: &Draft<'a>) {
@@ -313,9 +250,6 @@ impl<'a> Sink<'a> for Tally<'a> {
                 self.bytes = self.bytes.saturating_add(size).saturating_add(1);
             }
             Format::Csv => self.count_csv(draft),
-        }
-        if let Some(all) = &mut self.collected {
-            all.push(draft.to_endpoint());
         }
         true
     }
@@ -449,32 +383,5 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
             return self.flush();
         }
         true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_are_quoted_as_the_whole_file_writer_quotes_them() {
-        for cell in [
-            "a",
-            "b,c",
-            "say \"hi\"",
-            "",
-            "  ",
-            "\t",
-            "x y",
-            "\"",
-            "a\nb",
-        ] {
-            let mut out = Vec::new();
-            write_cell(&mut out, cell);
-            let mut want = String::new();
-            super::super::writer::write_cell(&mut want, cell);
-            assert_eq!(String::from_utf8(out).unwrap(), want, "{cell:?}");
-            assert_eq!(cell_len(cell), want.len() as u64, "{cell:?}");
-        }
     }
 }

@@ -24,6 +24,15 @@ pub(crate) trait Sink<'a> {
     ) -> bool;
 }
 
+/// Keeps every endpoint, owned ([`super::read`]).
+#[cfg(any(test, feature = "oracle"))]
+impl<'a> Sink<'a> for Vec<super::model::Endpoint> {
+    fn endpoint(&mut self, draft: &Draft<'a>, _: Origin, _: Finished, _: &mut Problems) -> bool {
+        self.push(draft.to_endpoint());
+        true
+    }
+}
+
 /// How often a pass reports progress, in bytes of input.
 pub const PROGRESS_STEP: usize = 4 << 20;
 

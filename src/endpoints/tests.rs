@@ -1,7 +1,7 @@
 //! Tests of `prepare` and the rules, through both readers.
 
 use super::*;
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Problem, ProblemKind};
 
 const SEED_CSV: &str =
     "ChannelType,Address,User.UserId,User.UserAttributes.FirstName,User.UserAttributes.LastName

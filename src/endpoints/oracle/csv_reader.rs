@@ -15,31 +15,33 @@
 //! - A header column may repeat only for `Attributes.*` and
 //!   `User.UserAttributes.*`: each repeat is one more value of the attribute.
 //! - An empty cell means "not given".
+//!
+//! What is the oracle's own is the reading: the text is split into rows of
+//! owned values, byte by byte, and each row is read whole before its
+//! endpoint is built. The header, the values and their messages follow the
+//! rules of the streaming reader ([`crate::endpoints::csv_stream`]), which
+//! this calls.
 
-use crate::error::{ProblemKind, quote};
+use std::borrow::Cow;
 
-use super::model::Field;
-use super::rules::{
-    EndpointBuilder, Origin, Position, control_message, custom_name_problem, forbidden_control,
-    problem_at,
+use crate::endpoints::builder::{Builder, Known};
+use crate::endpoints::csv_stream::{
+    AFTER_QUOTE_MESSAGE, BREAK_MESSAGE, CR_MESSAGE, Cell, EMPTY_MESSAGE, NO_ENDPOINTS_MESSAGE,
+    Report, STRAY_QUOTE_MESSAGE, TAB_MESSAGE, end_row, read_header, set_cell,
+    unclosed_quote_message,
 };
-use super::{Limits, Reading};
+use crate::endpoints::draft::Draft;
+use crate::endpoints::limits::Limits;
+use crate::endpoints::rules::{Origin, Position};
+use crate::error::{Problem, ProblemKind};
 
-/// One value of a row.
-#[derive(Debug)]
-struct Cell {
-    value: String,
-    /// The line the value starts on.
-    line: u64,
-    /// The value broke a CSV rule (already reported); do not check it further.
-    bad: bool,
-}
+use super::reading::Reading;
 
 /// One row: its first line and its values.
 #[derive(Debug)]
 struct Row {
     line: u64,
-    cells: Vec<Cell>,
+    cells: Vec<Cell<'static>>,
 }
 
 /// How a field ended.
@@ -57,45 +59,6 @@ struct Tokenizer<'a> {
     pos: usize,
     line: u64,
 }
-
-/// The problem list and the record the tokenizer is reading (`None` = header).
-struct Report<'p> {
-    problems: &'p mut Vec<crate::error::Problem>,
-    record: Option<u64>,
-}
-
-impl Report<'_> {
-    fn malformed(&mut self, line: u64, column: usize, message: &str) {
-        self.problems.push(problem_at(
-            ProblemKind::MalformedData,
-            self.record,
-            Position::at(line, Some(column as u64)),
-            None,
-            message,
-        ));
-    }
-
-    /// Reports a forbidden control character in `value`; true if there is one.
-    fn control(&mut self, value: &str, line: u64, column: usize) -> bool {
-        let Some(c) = forbidden_control(value) else {
-            return false;
-        };
-        let what = if self.record.is_none() {
-            "the column name"
-        } else {
-            "the value"
-        };
-        self.malformed(line, column, &control_message(what, c));
-        true
-    }
-}
-
-const TAB_MESSAGE: &str = "the value contains a tab; Pinpoint does not accept tabs in CSV values; remove it or use spaces";
-const BREAK_MESSAGE: &str = "the value contains a line break; Pinpoint does not accept line breaks in CSV values (even in quotes); remove it";
-const CR_MESSAGE: &str =
-    "the value contains a carriage return (CR) that does not end a line; remove it";
-const STRAY_QUOTE_MESSAGE: &str = "the value contains a double quote but is not enclosed in double quotes; enclose the whole value in double quotes and double the quote inside (\"say \"\"hi\"\"\")";
-const AFTER_QUOTE_MESSAGE: &str = "there is text after the closing double quote of this value; a quoted value must end at its closing quote, and a quote inside it must be doubled (\"\")";
 
 impl<'a> Tokenizer<'a> {
     fn new(text: &'a str) -> Self {
@@ -141,7 +104,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// The next row, or `None` at the end of the text.
-    fn next_row(&mut self, report: &mut Report<'_>) -> Option<Row> {
+    fn next_row(&mut self, report: &mut Report<'_, Vec<Problem>>) -> Option<Row> {
         if !self.skip_blank_lines() {
             return None;
         }
@@ -178,7 +141,11 @@ impl<'a> Tokenizer<'a> {
         Some(End::LineBreak)
     }
 
-    fn unquoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell, End) {
+    fn unquoted(
+        &mut self,
+        column: usize,
+        report: &mut Report<'_, Vec<Problem>>,
+    ) -> (Cell<'static>, End) {
         let start = self.pos;
         let line = self.line;
         let (mut tab, mut cr, mut quote) = (false, false, false);
@@ -212,15 +179,26 @@ impl<'a> Tokenizer<'a> {
             (cr, CR_MESSAGE),
         ] {
             if flag {
-                report.malformed(line, column, message);
+                report.malformed(line, column, || message.to_owned());
             }
         }
         let control = report.control(&value, line, column);
         let bad = tab || cr || quote || control;
-        (Cell { value, line, bad }, end)
+        let value = Cow::Owned(value);
+        let cell = Cell {
+            value,
+            line,
+            bad,
+            quoted: false,
+        };
+        (cell, end)
     }
 
-    fn quoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell, End) {
+    fn quoted(
+        &mut self,
+        column: usize,
+        report: &mut Report<'_, Vec<Problem>>,
+    ) -> (Cell<'static>, End) {
         let open_line = self.line;
         let mut value = String::new();
         let mut segment = self.pos + 1;
@@ -233,14 +211,12 @@ impl<'a> Tokenizer<'a> {
                 None => {
                     value.push_str(self.slice(segment, i));
                     self.pos = i;
-                    let msg = format!(
-                        "the double quote that opens this value (line {open_line}) is never closed; add the closing quote"
-                    );
-                    report.malformed(open_line, column, &msg);
+                    report.malformed(open_line, column, || unclosed_quote_message(open_line));
                     let cell = Cell {
-                        value,
+                        value: Cow::Owned(value),
                         line: open_line,
                         bad: true,
+                        quoted: true,
                     };
                     return (cell, End::Eof);
                 }
@@ -269,10 +245,10 @@ impl<'a> Tokenizer<'a> {
             i += 1;
         }
         if let Some(line) = line_break {
-            report.malformed(line, column, BREAK_MESSAGE);
+            report.malformed(line, column, || BREAK_MESSAGE.to_owned());
         }
         if let Some(line) = tab {
-            report.malformed(line, column, TAB_MESSAGE);
+            report.malformed(line, column, || TAB_MESSAGE.to_owned());
         }
         let control = report.control(&value, open_line, column);
         // `i` is at the closing quote.
@@ -290,7 +266,7 @@ impl<'a> Tokenizer<'a> {
             _ => match self.line_break_at(after) {
                 Some(end) => end,
                 None => {
-                    report.malformed(self.line, column, AFTER_QUOTE_MESSAGE);
+                    report.malformed(self.line, column, || AFTER_QUOTE_MESSAGE.to_owned());
                     bad = true;
                     self.pos = after;
                     self.unquoted_rest()
@@ -298,9 +274,10 @@ impl<'a> Tokenizer<'a> {
             },
         };
         let cell = Cell {
-            value,
+            value: Cow::Owned(value),
             line: open_line,
             bad,
+            quoted: true,
         };
         (cell, end)
     }
@@ -330,114 +307,8 @@ impl<'a> Tokenizer<'a> {
     }
 }
 
-/// The columns of the header: the field each one sets (`None` for a column
-/// already reported as wrong).
-struct Header {
-    line: u64,
-    columns: Vec<Option<Field>>,
-    /// The header lacks `ChannelType` or `Address` (and has no `Id`); already reported.
-    lacks_required: bool,
-}
-
-fn read_header(row: Row, report: &mut Report<'_>) -> Header {
-    let mut columns: Vec<Option<Field>> = Vec::with_capacity(row.cells.len());
-    let mut suggested = Vec::new();
-    for (i, cell) in row.cells.into_iter().enumerate() {
-        let column = i + 1;
-        if cell.bad {
-            columns.push(None);
-            continue;
-        }
-        let field = match Field::parse(&cell.value) {
-            Ok(f) => f,
-            Err(msg) => {
-                if let Some(s) = super::model::suggest_field(&cell.value) {
-                    suggested.push(s);
-                }
-                report_header(report, row.line, column, &cell.value, msg);
-                columns.push(None);
-                continue;
-            }
-        };
-        if let Some(msg) = custom_name_problem(&field) {
-            report_header(report, row.line, column, &cell.value, msg);
-            columns.push(None);
-            continue;
-        }
-        if !field.is_multi_valued() && columns.iter().any(|c| c.as_ref() == Some(&field)) {
-            let msg = format!(
-                "the column `{}` appears more than once; only Attributes.* and User.UserAttributes.* columns may repeat (one value per column)",
-                quote(&cell.value)
-            );
-            report_header(report, row.line, column, &cell.value, msg);
-            columns.push(None);
-            continue;
-        }
-        columns.push(Some(field));
-    }
-    let lacks_required = check_required_columns(&columns, &suggested, row.line, report);
-    Header {
-        line: row.line,
-        columns,
-        lacks_required,
-    }
-}
-
-fn report_header(report: &mut Report<'_>, line: u64, column: usize, name: &str, message: String) {
-    report.problems.push(problem_at(
-        ProblemKind::MalformedData,
-        None,
-        Position::at(line, Some(column as u64)),
-        Some(name.to_owned()),
-        message,
-    ));
-}
-
-/// Reports, once, a header without `ChannelType` or `Address` (unless it has
-/// `Id`, for updates); true when rows must not be checked for them again.
-fn check_required_columns(
-    columns: &[Option<Field>],
-    suggested: &[String],
-    line: u64,
-    report: &mut Report<'_>,
-) -> bool {
-    let has = |f: Field| columns.iter().any(|c| c.as_ref() == Some(&f));
-    if has(Field::Id) {
-        return false;
-    }
-    let missing: Vec<&str> = [
-        (Field::ChannelType, "ChannelType"),
-        (Field::Address, "Address"),
-    ]
-    .into_iter()
-    .filter(|(f, _)| !has(f.clone()))
-    .map(|(_, n)| n)
-    .collect();
-    if missing.is_empty() {
-        return false;
-    }
-    let unreported: Vec<&str> = missing
-        .iter()
-        .copied()
-        .filter(|m| !suggested.iter().any(|s| s == m))
-        .collect();
-    if let Some(first) = unreported.first() {
-        let msg = format!(
-            "the header has no {} column; every new endpoint needs ChannelType and Address (or Id to update existing endpoints); add the missing column to the first line",
-            unreported.join(" or ")
-        );
-        report.problems.push(problem_at(
-            ProblemKind::MissingRequiredFields,
-            None,
-            Position::at(line, None),
-            Some((*first).to_owned()),
-            msg,
-        ));
-    }
-    true
-}
-
-/// Reads CSV `text` (without a BOM) into `reading`.
+/// Reads CSV `text` (without a BOM) into `reading`: every row, then each
+/// row's endpoint.
 pub(crate) fn read(text: &str, limits: &Limits, reading: &mut Reading) {
     let mut tokenizer = Tokenizer::new(text);
     let mut report = Report {
@@ -445,85 +316,63 @@ pub(crate) fn read(text: &str, limits: &Limits, reading: &mut Reading) {
         record: None,
     };
     let Some(header_row) = tokenizer.next_row(&mut report) else {
-        report.problems.push(problem_at(
+        reading.problems.push(crate::endpoints::rules::problem_at(
             ProblemKind::MalformedData,
             None,
             Position::default(),
             None,
-            "the data is empty; give a header line of Pinpoint attribute names (e.g. ChannelType,Address) and one line per endpoint",
+            EMPTY_MESSAGE,
         ));
         return;
     };
-    let header = read_header(header_row, &mut report);
-    let mut record = 0u64;
+    let header = read_header(header_row.line, header_row.cells, &mut report);
+    let mut rows = Vec::new();
     loop {
-        report.record = Some(record + 1);
+        report.record = Some(rows.len() as u64 + 1);
         let Some(row) = tokenizer.next_row(&mut report) else {
             break;
         };
-        record += 1;
+        rows.push(row);
+    }
+    for (i, row) in rows.into_iter().enumerate() {
         let origin = Origin {
-            record,
+            record: i as u64 + 1,
             at: Position::at(row.line, None),
         };
-        let endpoint = read_row(&header, row, origin, limits, report.problems);
-        reading.endpoints.push(endpoint);
+        let mut draft = Draft::default();
+        let mut known = Known;
+        let mut builder = Builder::new(
+            origin,
+            limits,
+            &mut reading.problems,
+            &mut known,
+            &mut draft,
+        );
+        let found = row.cells.len();
+        for (index, cell) in row.cells.into_iter().enumerate() {
+            set_cell(&header, &[], index, cell, &mut builder);
+        }
+        end_row(&header, found, &mut builder);
+        builder.finish(header.lacks_required, false);
+        reading.endpoints.push(draft.to_endpoint());
         reading.origins.push(origin);
     }
-    if record == 0 {
-        reading.problems.push(problem_at(
+    if reading.origins.is_empty() {
+        reading.problems.push(crate::endpoints::rules::problem_at(
             ProblemKind::MalformedData,
             None,
             Position::at(header.line + 1, None),
             None,
-            "the CSV has a header but no endpoints; add one line per endpoint below the header",
+            NO_ENDPOINTS_MESSAGE,
         ));
     }
-}
-
-fn read_row(
-    header: &Header,
-    row: Row,
-    origin: Origin,
-    limits: &Limits,
-    problems: &mut Vec<crate::error::Problem>,
-) -> super::model::Endpoint {
-    let expected = header.columns.len();
-    let found = row.cells.len();
-    if found != expected {
-        let msg = format!(
-            "this line has {found} values but the header has {expected} columns; check for a missing or extra comma (a value containing a comma must be in double quotes)"
-        );
-        problems.push(problem_at(
-            ProblemKind::MalformedData,
-            Some(origin.record),
-            origin.at,
-            None,
-            msg,
-        ));
-    }
-    let mut builder = EndpointBuilder::new(origin, limits, problems);
-    // A short row is already reported; its missing cells are not reported again.
-    for field in header.columns.iter().skip(found).flatten() {
-        builder.unreadable(field);
-    }
-    for (i, (column, cell)) in header.columns.iter().zip(row.cells).enumerate() {
-        let Some(field) = column else { continue };
-        if cell.bad {
-            builder.unreadable(field);
-        } else if !cell.value.is_empty() {
-            let at = Position::at(cell.line, Some(i as u64 + 1));
-            builder.set_text(field, cell.value, at);
-        }
-    }
-    builder.finish(header.lacks_required)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rows(text: &str) -> (Vec<Vec<String>>, Vec<crate::error::Problem>) {
+    fn rows(text: &str) -> (Vec<Vec<String>>, Vec<Problem>) {
         let mut problems = Vec::new();
         let mut report = Report {
             problems: &mut problems,
@@ -532,7 +381,12 @@ mod tests {
         let mut t = Tokenizer::new(text);
         let mut out = Vec::new();
         while let Some(row) = t.next_row(&mut report) {
-            out.push(row.cells.into_iter().map(|c| c.value).collect());
+            out.push(
+                row.cells
+                    .into_iter()
+                    .map(|c| c.value.into_owned())
+                    .collect(),
+            );
         }
         (out, problems)
     }

@@ -28,20 +28,31 @@
 //! After a syntax error in newline-delimited data, reading resumes at the next
 //! line that starts with `{`, so one broken line does not hide the others; in
 //! an array, reading stops at the first syntax error.
+//!
+//! What is the oracle's own is the reading: every line start of the text is
+//! found first, each endpoint is parsed into a `serde_json::Value` and the
+//! place of every key of every object is mapped. The values and their
+//! messages follow the rules of the streaming reader
+//! ([`crate::endpoints::json_stream`]), which this calls.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::error::{ProblemKind, quote};
-
-use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
-use super::rules::{
-    EndpointBuilder, Origin, Position, control_message, custom_name_problem, forbidden_control,
-    parse_number, problem_at,
+use crate::endpoints::builder::{Builder, Locate};
+use crate::endpoints::draft::Draft;
+use crate::endpoints::json_keys::KeyMap;
+use crate::endpoints::json_stream::{
+    AFTER_ARRAY_MESSAGE, EMPTY_MESSAGE, KeyPath, LAYOUT_MESSAGE, NO_COMMA_MESSAGE,
+    NO_ENDPOINTS_MESSAGE, NOT_AN_OBJECT_START_MESSAGE, Node, Object, SAME_LINE_MESSAGE,
+    TRAILING_COMMA_MESSAGE, UNCLOSED_ARRAY_MESSAGE, convert_object, duplicate_key_message,
+    find_controls, kind_of, not_an_object_message, report_controls, syntax_message,
 };
-use super::{Limits, Reading};
+use crate::endpoints::limits::Limits;
+use crate::endpoints::rules::{Origin, Position, problem_at};
+use crate::error::ProblemKind;
+
+use super::reading::Reading;
 
 /// Line starts of the text, to turn byte offsets into lines and columns.
 struct Lines<'a> {
@@ -124,22 +135,13 @@ pub(crate) fn read(text: &str, limits: &Limits, reading: &mut Reading) {
     };
     let start = reader.skip_ws(0);
     match text.as_bytes().get(start) {
-        None => reader.file_problem(
-            None,
-            "the data is empty; give endpoint objects such as {\"ChannelType\":\"EMAIL\",\"Address\":\"jane@example.com\"}, one per line or in a JSON array",
-        ),
+        None => reader.file_problem(None, EMPTY_MESSAGE),
         Some(b'[') => reader.read_array(start),
         Some(b'{') => reader.read_stream(start),
-        Some(_) => reader.file_problem(
-            Some(start),
-            "the JSON data must be an array of endpoint objects ([{...},{...}]), one endpoint object per line, or a single object; it starts with something else",
-        ),
+        Some(_) => reader.file_problem(Some(start), LAYOUT_MESSAGE),
     }
     if reader.records == 0 && reader.reading.problems.is_empty() {
-        reader.file_problem(
-            Some(start),
-            "the JSON data has no endpoints; add at least one endpoint object",
-        );
+        reader.file_problem(Some(start), NO_ENDPOINTS_MESSAGE);
     }
 }
 
@@ -225,10 +227,7 @@ impl Reader<'_, '_> {
                 Some(b',') => {
                     pos = self.skip_ws(pos + 1);
                     if self.byte(pos) == Some(b']') {
-                        self.file_problem(
-                            Some(pos),
-                            "there is a comma after the last endpoint of the array; remove it",
-                        );
+                        self.file_problem(Some(pos), TRAILING_COMMA_MESSAGE);
                         return;
                     }
                 }
@@ -237,11 +236,11 @@ impl Reader<'_, '_> {
                     return;
                 }
                 None => {
-                    self.file_problem(Some(pos), "the JSON array is not closed; add ] at the end");
+                    self.file_problem(Some(pos), UNCLOSED_ARRAY_MESSAGE);
                     return;
                 }
                 Some(_) => {
-                    self.file_problem(Some(pos), "expected a comma or ] after this endpoint object; endpoints in an array are separated by commas");
+                    self.file_problem(Some(pos), NO_COMMA_MESSAGE);
                     return;
                 }
             }
@@ -251,7 +250,7 @@ impl Reader<'_, '_> {
     fn after_array(&mut self, pos: usize) {
         let rest = self.skip_ws(pos);
         if rest < self.text.len() {
-            self.file_problem(Some(rest), "there is more data after the closing ] of the array; put every endpoint inside the array");
+            self.file_problem(Some(rest), AFTER_ARRAY_MESSAGE);
         }
     }
 
@@ -267,12 +266,12 @@ impl Reader<'_, '_> {
             self.records = record;
             let at = self.lines.position(pos);
             if last_end_line.is_some() && last_end_line == at.line {
-                self.record_problem(record, at, "this object starts on the line where the one before it ends; in newline-delimited JSON each endpoint is one object on a line of its own: put a line break before it (or put the endpoints in a JSON array)".into());
+                self.record_problem(record, at, SAME_LINE_MESSAGE.into());
             }
             last_end_line = None;
             if self.byte(pos) != Some(b'{') {
                 let at = self.lines.position(pos);
-                self.record_problem(record, at, "expected an endpoint object starting with {; in newline-delimited JSON each line is one complete object".into());
+                self.record_problem(record, at, NOT_AN_OBJECT_START_MESSAGE.into());
                 pos = self.resync(at.line.unwrap_or(1));
                 continue;
             }
@@ -320,11 +319,9 @@ impl Reader<'_, '_> {
         let record = self.records;
         let at = self.lines.position(start);
         let origin = Origin { record, at };
-        let Value::Object(object) = value else {
-            let msg = format!(
-                "each endpoint must be a JSON object ({{\"ChannelType\":...,\"Address\":...}}), not {}",
-                kind_of(&value)
-            );
+        let node = node_of(value);
+        let Node::Object(object) = &node else {
+            let msg = not_an_object_message(kind_of(&node));
             self.record_problem(record, at, msg);
             return;
         };
@@ -332,262 +329,66 @@ impl Reader<'_, '_> {
         let keys = KeyMap::scan(source);
         for (path, offset) in &keys.duplicates {
             let pos = self.lines.position(start + offset);
-            let msg = format!(
-                "the key `{}` appears twice in this object; keep only one",
-                quote(path)
-            );
             self.reading.problems.push(problem_at(
                 ProblemKind::MalformedData,
                 Some(record),
                 pos,
                 Some(path.clone()),
-                msg,
+                duplicate_key_message(path),
             ));
         }
-        let locate = Locate {
+        let mut locate = WholeLocate {
             lines: &self.lines,
             keys: &keys,
             base: start,
             fallback: at,
         };
         let mut controls = Vec::new();
-        find_controls(&object, &mut Vec::new(), &mut controls);
-        for (path, c, in_key) in controls {
-            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-            let what = if in_key { "the key" } else { "the value" };
-            self.reading.problems.push(problem_at(
-                ProblemKind::MalformedData,
-                Some(record),
-                locate.at(&keys),
-                Some(path.join(".")),
-                control_message(what, c),
-            ));
-        }
-        let mut builder = EndpointBuilder::new(origin, self.limits, &mut self.reading.problems);
-        convert_object(&object, &locate, &mut builder);
-        let endpoint = builder.finish(false);
-        self.reading.endpoints.push(endpoint);
+        find_controls(object, &mut Vec::new(), &mut controls);
+        report_controls(&mut self.reading.problems, record, controls, |path| {
+            locate.at(path)
+        });
+        let mut draft = Draft::default();
+        let mut builder = Builder::new(
+            origin,
+            self.limits,
+            &mut self.reading.problems,
+            &mut locate,
+            &mut draft,
+        );
+        convert_object(object, &mut builder);
+        builder.finish(false, false);
+        self.reading.endpoints.push(draft.to_endpoint());
         self.reading.origins.push(origin);
     }
 }
 
-/// Every key and string under `object` with a forbidden control character:
-/// the path of keys to it, the character, and whether it is in the key.
-fn find_controls(
-    object: &Map<String, Value>,
-    path: &mut Vec<String>,
-    found: &mut Vec<(Vec<String>, char, bool)>,
-) {
-    for (key, value) in object {
-        path.push(key.clone());
-        if let Some(c) = forbidden_control(key) {
-            found.push((path.clone(), c, true));
-        }
-        find_value_controls(value, path, found);
-        path.pop();
-    }
-}
-
-fn find_value_controls(
-    value: &Value,
-    path: &mut Vec<String>,
-    found: &mut Vec<(Vec<String>, char, bool)>,
-) {
+/// The tree of a parsed value, as the rules take it.
+fn node_of(value: Value) -> Node<'static> {
     match value {
-        Value::String(s) => {
-            if let Some(c) = forbidden_control(s) {
-                found.push((path.clone(), c, false));
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                find_value_controls(item, path, found);
-            }
-        }
-        Value::Object(map) => find_controls(map, path, found),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Value::Null => Node::Null,
+        Value::Bool(x) => Node::Bool(x),
+        Value::Number(n) => Node::Number(n),
+        Value::String(s) => Node::Str(Cow::Owned(s)),
+        Value::Array(items) => Node::Array(items.into_iter().map(node_of).collect()),
+        Value::Object(map) => Node::Object(Object::new(
+            map.into_iter()
+                .map(|(k, v)| (Cow::Owned(k), node_of(v)))
+                .collect(),
+        )),
     }
 }
 
-/// The message for a JSON syntax error, without serde_json's position suffix.
-fn syntax_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let bare = match text.rfind(" at line ") {
-        Some(i) => text.get(..i).unwrap_or(&text),
-        None => &text,
-    };
-    let hint = if e.is_eof() {
-        "; the data ends in the middle of a value: a closing }, ] or quote is missing"
-    } else if bare.contains("control character") {
-        "; a line break or tab inside a string must be written as \\n or \\t"
-    } else if bare.contains("trailing comma") {
-        "; remove the comma before the closing bracket"
-    } else if bare.contains("recursion limit") {
-        "; the data is nested too deeply"
-    } else if bare.contains("trailing characters") || bare.contains("expected `,` or `}`") {
-        "; check for a missing comma or a missing closing brace"
-    } else {
-        ""
-    };
-    format!("the JSON is not valid: {bare}{hint}")
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "true/false",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Where each key of an object's source text is, by its path of keys.
-///
-/// Keys are compared as written (escapes are not decoded); a key written
-/// with escapes is located at its object instead.
-#[derive(Debug, Default)]
-struct KeyMap<'a> {
-    /// (id of the parent key, 0 for the top level; key) -> (id, byte offset).
-    keys: HashMap<(usize, &'a str), (usize, usize)>,
-    /// For each id (from 1): the parent's id and the key, to name paths.
-    names: Vec<(usize, &'a str)>,
-    /// Keys seen twice in the same object: dotted path and byte offset.
-    duplicates: Vec<(String, usize)>,
-}
-
-impl<'a> KeyMap<'a> {
-    /// Scans well-formed JSON `source` (one object) for its keys. Objects
-    /// inside arrays are passed over: their keys are not endpoint fields.
-    fn scan(source: &'a str) -> KeyMap<'a> {
-        /// An object (with the id of its key, `None` when not tracked) or an array.
-        enum Frame {
-            Object(Option<usize>),
-            Array,
-        }
-        let bytes = source.as_bytes();
-        let mut map = KeyMap::default();
-        let mut frames: Vec<Frame> = Vec::new();
-        let mut pending: Option<usize> = None;
-        let mut key_next = false;
-        let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
-            match b {
-                b'{' => {
-                    let id = match frames.last() {
-                        None => Some(0),
-                        Some(Frame::Object(Some(_))) => pending,
-                        Some(_) => None,
-                    };
-                    frames.push(Frame::Object(id));
-                    pending = None;
-                    key_next = true;
-                }
-                b'[' => {
-                    frames.push(Frame::Array);
-                    pending = None;
-                    key_next = false;
-                }
-                b'}' | b']' => {
-                    frames.pop();
-                    key_next = false;
-                }
-                b',' => key_next = matches!(frames.last(), Some(Frame::Object(_))),
-                b'"' => {
-                    let end = string_end(bytes, i);
-                    if key_next {
-                        if let Some(Frame::Object(Some(parent))) = frames.last() {
-                            let key = source.get(i + 1..end.saturating_sub(1)).unwrap_or("");
-                            let id = map.add(*parent, key, i);
-                            pending = next_is_container(bytes, end).then_some(id);
-                        }
-                        key_next = false;
-                    }
-                    i = end;
-                    continue;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        map
-    }
-
-    /// Records `key` of the object whose key id is `parent`; its new id.
-    fn add(&mut self, parent: usize, key: &'a str, offset: usize) -> usize {
-        let id = self.names.len() + 1;
-        self.names.push((parent, key));
-        match self.keys.entry((parent, key)) {
-            Entry::Occupied(_) => {
-                let path = self.path_of(id);
-                self.duplicates.push((path, offset));
-            }
-            Entry::Vacant(slot) => {
-                slot.insert((id, offset));
-            }
-        }
-        id
-    }
-
-    /// The dotted path of key `id`.
-    fn path_of(&self, mut id: usize) -> String {
-        let mut parts = Vec::new();
-        while let Some((parent, key)) = id.checked_sub(1).and_then(|i| self.names.get(i)) {
-            parts.push(*key);
-            id = *parent;
-        }
-        parts.reverse();
-        parts.join(".")
-    }
-
-    /// The byte offset of the key at `path`.
-    fn offset(&self, path: &[&str]) -> Option<usize> {
-        let mut parent = 0;
-        let mut offset = None;
-        for key in path {
-            let (id, off) = self.keys.get(&(parent, *key))?;
-            parent = *id;
-            offset = Some(*off);
-        }
-        offset
-    }
-}
-
-/// The offset just after the string that starts at `start` (a quote).
-fn string_end(bytes: &[u8], start: usize) -> usize {
-    let mut i = start + 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// True when the value after a key (past `:` and spaces) is an object or array.
-fn next_is_container(bytes: &[u8], mut i: usize) -> bool {
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' | b':' => i += 1,
-            b'{' | b'[' => return true,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Finds the position of a field in the data.
-struct Locate<'a> {
+/// Finds the position of a field in the data: every key of the object is
+/// mapped ([`KeyMap`]), every line start known.
+struct WholeLocate<'a> {
     lines: &'a Lines<'a>,
     keys: &'a KeyMap<'a>,
     base: usize,
     fallback: Position,
 }
 
-impl Locate<'_> {
+impl WholeLocate<'_> {
     /// Where the key at `path` is, or the nearest key above it that can be
     /// found (a key written with escapes cannot), or the object.
     fn at(&self, path: &[&str]) -> Position {
@@ -601,240 +402,11 @@ impl Locate<'_> {
     }
 }
 
-fn report(b: &mut EndpointBuilder<'_>, at: Position, name: String, message: String) {
-    b.report_named(ProblemKind::MalformedData, Some(name), at, message);
-}
+impl<'a> Locate for WholeLocate<'a> {
+    type At = KeyPath<'a>;
 
-fn convert_object(object: &Map<String, Value>, locate: &Locate<'_>, b: &mut EndpointBuilder<'_>) {
-    for (key, value) in object {
-        let at = locate.at(&[key]);
-        if let Some(field) = Field::top_level(key) {
-            set_text(b, &field, value, at);
-            continue;
-        }
-        match key.as_str() {
-            "Attributes" => {
-                custom_lists(b, value, locate, &["Attributes"], &|n| Field::Attribute(n))
-            }
-            "Metrics" => metrics(b, value, locate),
-            "Demographic" => group(b, value, locate, "Demographic"),
-            "Location" => group(b, value, locate, "Location"),
-            "User" => user(b, value, locate),
-            _ => {
-                // A misspelt `ChannelType` or `Address` is reported once, not
-                // again as missing.
-                if let Some(Ok(meant)) = suggest_field(key).map(|s| Field::parse(&s)) {
-                    b.unreadable(&meant);
-                }
-                report(b, at, key.clone(), top_level_unknown(key))
-            }
-        }
-    }
-}
-
-fn top_level_unknown(key: &str) -> String {
-    if key.contains('.') && Field::parse(key).is_ok() {
-        let mut parts = key.splitn(3, '.').map(quote);
-        let outer = parts.next().unwrap_or_default();
-        let inner = parts.next().unwrap_or_default();
-        let key = quote(key);
-        return match parts.next() {
-            Some(name) => format!(
-                "in JSON, fields are nested rather than named with dots: write `{key}` as {{\"{outer}\":{{\"{inner}\":{{\"{name}\":...}}}}}}"
-            ),
-            None => format!(
-                "in JSON, fields are nested rather than named with dots: write `{key}` as {{\"{outer}\":{{\"{inner}\":...}}}}"
-            ),
-        };
-    }
-    unknown_field_message(key)
-}
-
-/// The text of a scalar where text is expected; `None` for `null`.
-fn scalar_text(value: &Value) -> Result<Option<String>, String> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(x) => Ok(Some(x.to_string())),
-        other => Err(format!("must be text, not {}", kind_of(other))),
-    }
-}
-
-fn set_text(b: &mut EndpointBuilder<'_>, field: &Field, value: &Value, at: Position) {
-    match scalar_text(value) {
-        Ok(Some(text)) => b.set_text(field, text, at),
-        Ok(None) => {}
-        Err(msg) => b.report(ProblemKind::MalformedData, field, at, msg),
-    }
-}
-
-fn set_number(b: &mut EndpointBuilder<'_>, field: &Field, value: &Value, at: Position) {
-    match value {
-        Value::Null => {}
-        Value::Number(n) => match n.as_f64() {
-            Some(x) => b.set_number(field, x, at),
-            None => b.report(
-                ProblemKind::MalformedData,
-                field,
-                at,
-                "the number is out of range".into(),
-            ),
-        },
-        Value::String(s) => {
-            let q = quote(s);
-            let msg = match parse_number(s) {
-                Some(_) => {
-                    format!(
-                        "must be a JSON number, not text in quotes: write {q} rather than \"{q}\""
-                    )
-                }
-                None => format!("must be a number, not the text \"{q}\""),
-            };
-            b.report(ProblemKind::MalformedData, field, at, msg);
-        }
-        other => {
-            let msg = format!("must be a number, not {}", kind_of(other));
-            b.report(ProblemKind::MalformedData, field, at, msg);
-        }
-    }
-}
-
-/// The object under `path`, or a problem when it is something else.
-fn as_object<'v>(
-    b: &mut EndpointBuilder<'_>,
-    value: &'v Value,
-    locate: &Locate<'_>,
-    path: &[&str],
-    example: &str,
-) -> Option<&'v Map<String, Value>> {
-    match value {
-        Value::Object(map) => Some(map),
-        Value::Null => None,
-        other => {
-            let msg = format!("must be an object like {example}, not {}", kind_of(other));
-            report(b, locate.at(path), path.join("."), msg);
-            None
-        }
-    }
-}
-
-/// `Attributes` or `User.UserAttributes`: names to lists of strings.
-fn custom_lists(
-    b: &mut EndpointBuilder<'_>,
-    value: &Value,
-    locate: &Locate<'_>,
-    path: &[&str],
-    make: &dyn Fn(String) -> Field,
-) {
-    let example = "{\"Interests\":[\"Music\",\"Travel\"]}";
-    let Some(map) = as_object(b, value, locate, path, example) else {
-        return;
-    };
-    for (name, values) in map {
-        let mut key_path = path.to_vec();
-        key_path.push(name);
-        let at = locate.at(&key_path);
-        let field = make(name.clone());
-        if let Some(msg) = custom_name_problem(&field) {
-            b.report(ProblemKind::MalformedData, &field, at, msg);
-            continue;
-        }
-        match values {
-            Value::Array(items) => {
-                b.touch_list(&field);
-                for item in items {
-                    list_item(b, &field, item, at);
-                }
-            }
-            Value::Object(_) => {
-                let msg = "must be a list of strings such as [\"Music\",\"Travel\"], not an object"
-                    .into();
-                b.report(ProblemKind::MalformedData, &field, at, msg);
-            }
-            scalar => set_text(b, &field, scalar, at),
-        }
-    }
-}
-
-fn list_item(b: &mut EndpointBuilder<'_>, field: &Field, item: &Value, at: Position) {
-    match scalar_text(item) {
-        Ok(Some(text)) => b.set_text(field, text, at),
-        Ok(None) => {
-            let msg = "the list contains null; remove it or write a string".into();
-            b.report(ProblemKind::MalformedData, field, at, msg);
-        }
-        Err(_) => {
-            let msg = format!("the list must contain strings, not {}", kind_of(item));
-            b.report(ProblemKind::MalformedData, field, at, msg);
-        }
-    }
-}
-
-fn metrics(b: &mut EndpointBuilder<'_>, value: &Value, locate: &Locate<'_>) {
-    let Some(map) = as_object(b, value, locate, &["Metrics"], "{\"Purchases\":3}") else {
-        return;
-    };
-    for (name, v) in map {
-        let at = locate.at(&["Metrics", name]);
-        let field = Field::Metric(name.clone());
-        if let Some(msg) = custom_name_problem(&field) {
-            b.report(ProblemKind::MalformedData, &field, at, msg);
-            continue;
-        }
-        set_number(b, &field, v, at);
-    }
-}
-
-/// `Demographic` or `Location`: a fixed set of fields.
-fn group(b: &mut EndpointBuilder<'_>, value: &Value, locate: &Locate<'_>, name: &str) {
-    let example = if name == "Location" {
-        "{\"Country\":\"US\",\"City\":\"Seattle\"}"
-    } else {
-        "{\"Platform\":\"Android\",\"Locale\":\"en_US\"}"
-    };
-    let Some(map) = as_object(b, value, locate, &[name], example) else {
-        return;
-    };
-    for (key, v) in map {
-        let at = locate.at(&[name, key]);
-        let field = if name == "Location" {
-            LocationField::parse(key).map(Field::Location)
-        } else {
-            DemographicField::parse(key).map(Field::Demographic)
-        };
-        match field {
-            Some(f @ Field::Location(LocationField::Latitude | LocationField::Longitude)) => {
-                set_number(b, &f, v, at)
-            }
-            Some(f) => set_text(b, &f, v, at),
-            None => {
-                let dotted = format!("{name}.{key}");
-                let msg = unknown_field_message(&dotted);
-                report(b, at, dotted, msg);
-            }
-        }
-    }
-}
-
-fn user(b: &mut EndpointBuilder<'_>, value: &Value, locate: &Locate<'_>) {
-    let example = "{\"UserId\":\"user-1\",\"UserAttributes\":{\"FirstName\":[\"Jane\"]}}";
-    let Some(map) = as_object(b, value, locate, &["User"], example) else {
-        return;
-    };
-    for (key, v) in map {
-        let at = locate.at(&["User", key]);
-        match key.as_str() {
-            "UserId" => set_text(b, &Field::UserId, v, at),
-            "UserAttributes" => custom_lists(b, v, locate, &["User", "UserAttributes"], &|n| {
-                Field::UserAttribute(n)
-            }),
-            _ => {
-                let dotted = format!("User.{key}");
-                let msg = unknown_field_message(&dotted);
-                report(b, at, dotted, msg);
-            }
-        }
+    fn position(&mut self, at: KeyPath<'a>) -> Position {
+        self.at(at.keys())
     }
 }
 

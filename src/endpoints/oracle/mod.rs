@@ -9,29 +9,30 @@
 //! targets: the same verdict, the same problems (the first 100, the total,
 //! the error's message) and the same staged bytes.
 //!
-//! The readers ([`csv_reader`], [`json_reader`]) and the rules
-//! ([`rules`]) are the code of that time, unchanged but for their paths.
+//! The oracle keeps only what it is there for, the whole-file way: reading
+//! everything first ([`csv_reader`], [`json_reader`]: owned rows and parsed
+//! values, every position worked out), the checks across the import over all
+//! endpoints ([`import_checks`]), every problem in one sorted list, and the
+//! staged file written from all endpoints ([`writer`]). Every rule (which
+//! value is accepted, every message) is the streaming pass's own: the
+//! readers call its builder and rule functions, so a rule is written once.
 
 use std::collections::BTreeMap;
 
+use crate::endpoints::Prepared;
+use crate::endpoints::limits::Limits;
+use crate::endpoints::model::Endpoint;
+use crate::endpoints::rules::size_problem;
 use crate::error::{MAX_REPORTED_PROBLEMS, NodeError, Problem, ProblemKind};
 use crate::input::Format;
 
-use super::{Limits, Prepared, model, size_problem, writer};
-
-use model::Endpoint;
-
 mod csv_reader;
+mod import_checks;
 mod json_reader;
-pub(crate) mod rules;
+mod reading;
+pub(crate) mod writer;
 
-/// What a reader found: endpoints, where each came from, and problems.
-#[derive(Debug, Default)]
-pub(crate) struct Reading {
-    pub endpoints: Vec<Endpoint>,
-    pub origins: Vec<rules::Origin>,
-    pub problems: Vec<Problem>,
-}
+use reading::Reading;
 
 /// Reads, validates and converts the whole file at once: the oracle of
 /// [`super::prepare`].
@@ -88,7 +89,7 @@ fn read_checked(format: Format, data: &str, limits: &Limits) -> Reading {
         Format::Csv => csv_reader::read(text, limits, &mut reading),
         Format::Json => json_reader::read(text, limits, &mut reading),
     }
-    rules::check_import(&reading.endpoints, &reading.origins, &mut reading.problems);
+    import_checks::check_import(&reading.endpoints, &reading.origins, &mut reading.problems);
     let problems = &mut reading.problems;
     problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
     if format == Format::Json {

@@ -1,4 +1,5 @@
-//! Arbitrary bytes through the CSV reader, rules and writer.
+//! Arbitrary bytes through the streaming CSV pass (`src/endpoints/csv_stream.rs`),
+//! compared with the oracle.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

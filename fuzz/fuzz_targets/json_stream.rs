@@ -1,4 +1,5 @@
-//! Arbitrary bytes through the JSON reader, rules and writer.
+//! Arbitrary bytes through the streaming JSON pass (`src/endpoints/json_stream.rs`),
+//! compared with the oracle.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::model::{Endpoint, Field, LocationField, format_number};
+use crate::endpoints::model::{Endpoint, Field, LocationField, format_number};
 
 /// The endpoints as newline-delimited JSON: one compact object per line, each
 /// line ending in `\n`.
