@@ -31,7 +31,7 @@ fn setting_lookup() -> Result<impl Fn(&str) -> Option<String>, NodeError> {
     })
 }
 
-impl super::Host for World {
+impl super::host::Host for World {
     fn settings() -> Result<Settings, NodeError> {
         Settings::from_lookup(setting_lookup()?)
     }

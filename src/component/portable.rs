@@ -57,7 +57,7 @@ fn missing_credentials(name: &str) -> NodeError {
     .with_setting(name)
 }
 
-impl super::Host for World {
+impl super::host::Host for World {
     fn settings() -> Result<Settings, NodeError> {
         Settings::from_lookup(setting_lookup()?).map_err(env_settings::name_variable)
     }
