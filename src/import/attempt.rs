@@ -1,6 +1,6 @@
 //! What one attempt's result means for its call: a success, a failure that
 //! another attempt may fix, or the call's end. A pure reading, so the retry
-//! loop ([`super::client::Client`]) only counts, waits and logs.
+//! loop (the client's) only counts, waits and logs.
 
 use std::time::Duration;
 
@@ -117,7 +117,7 @@ pub fn classify(result: Result<Response, TransportError>, call: &Attempted<'_>) 
 }
 
 /// The error of a call whose connection failed (`last`) on its last
-/// attempt, `why` no attempt follows ([`super::client`]'s retry bounds).
+/// attempt, `why` no attempt follows (the client's retry bounds).
 pub fn unreachable(call: &Attempted<'_>, why: &str, last: &TransportError) -> NodeError {
     let operation = call.operation;
     let mut error = NodeError::new(

@@ -24,7 +24,7 @@ pub fn start<T: Transport, R: Runtime>(calls: &mut Calls<'_, T, R>) {
 
 /// Deletes `object` if the settings allow; whether it is gone, or why it
 /// could not be deleted (also logged).
-pub fn delete_staged<T: Transport, R: Runtime>(
+pub fn delete_staged_object<T: Transport, R: Runtime>(
     calls: &mut Calls<'_, T, R>,
     object: &StagedObject,
 ) -> Result<bool, String> {
@@ -122,7 +122,7 @@ pub fn sweep<T: Transport, R: Runtime>(calls: &mut Calls<'_, T, R>) {
             continue;
         }
         if let Ok(object) = calls.object(&key)
-            && delete_staged(calls, &object) == Ok(true)
+            && delete_staged_object(calls, &object) == Ok(true)
         {
             calls.log(
                 Level::Info,
@@ -170,7 +170,7 @@ pub fn remove_leftovers<T: Transport, R: Runtime>(
         let Ok(object) = calls.object(&key) else {
             continue;
         };
-        let _ = delete_staged(calls, &object);
+        let _ = delete_staged_object(calls, &object);
         match calls.delete_segment(&id) {
             Ok(()) => calls.log(
                 Level::Info,

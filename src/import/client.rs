@@ -89,7 +89,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     /// request is `Cancelled` before an attempt, and an attempt whose wait
     /// was cancelled is `Cancelled` too, or [`CallError::Ambiguous`] for an
     /// unsafe request, which may have arrived.
-    fn call(
+    pub fn call(
         &mut self,
         service: Service,
         operation: &str,

@@ -212,7 +212,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         };
         let deleted = if self.calls.settings().delete_staged_object && !job_running {
             cleanup::start(&mut self.calls);
-            let cleaned = cleanup::delete_staged(&mut self.calls, object);
+            let cleaned = cleanup::delete_staged_object(&mut self.calls, object);
             if object.s3_url == self.own.s3_url {
                 self.state.object_cleaned(&cleaned);
             }
@@ -259,7 +259,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         }
         cleanup::start(&mut self.calls);
         let own = self.own.clone();
-        let _ = cleanup::delete_staged(&mut self.calls, &own);
+        let _ = cleanup::delete_staged_object(&mut self.calls, &own);
         let kept = match self.calls.delete_segment(&segment) {
             Ok(()) => String::new(),
             Err(e) => {

@@ -48,14 +48,14 @@
 
 //! # Modules
 //!
-//! - [`flow`] the steps in order; [`job`] the import job; [`cleanup`] what
-//!   a run removes; [`calls`] the AWS calls and listings; [`client`] signs,
-//!   sends and retries each call ([`attempt`] reads each attempt's result,
-//!   [`call_error`] is how a call fails);
-//! - [`run_state`] what the run has made so far, which [`cancel_report`]
-//!   reads for a cancelled run; [`outcome`] and [`output`] what a run
-//!   returns; [`validate`] the dry run;
-//! - [`staging`] the staged objects' keys, [`upload_body`] the staged file
+//! - `flow` the steps in order; `job` the import job; `cleanup` what
+//!   a run removes; `calls` the AWS calls and listings; `client` signs,
+//!   sends and retries each call (`attempt` reads each attempt's result,
+//!   `call_error` is how a call fails);
+//! - `run_state` what the run has made so far, which `cancel_report`
+//!   reads for a cancelled run; `outcome` and `output` what a run
+//!   returns; `validate` the dry run;
+//! - [`staging`] the staged objects' keys, `upload_body` the staged file
 //!   as `PutObject` sends it, [`name_race`] which segment keeps the name,
 //!   [`host`] what the flow needs from its host.
 

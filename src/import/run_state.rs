@@ -1,6 +1,6 @@
 //! What a run has made in AWS so far, as one state that each step of the
 //! flow moves on: what a cancelled run reports it leaves behind
-//! ([`super::cancel_report`]), and whether a job may still read an object.
+//! (the cancellation report), and whether a job may still read an object.
 
 /// What the run has made in AWS, and what may still use it. Objects are
 /// named by their `s3://` URL.
