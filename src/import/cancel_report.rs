@@ -56,3 +56,84 @@ pub fn cancelled(state: &RunState, mut err: NodeError) -> NodeError {
     err.message = format!("{}; {left}", err.message);
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn report(state: RunState) -> NodeError {
+        cancelled(
+            &state,
+            NodeError::new(ErrorKind::Cancelled, "cancelled during X"),
+        )
+    }
+
+    #[test]
+    fn each_state_names_what_it_leaves_and_only_that() {
+        let object = || "s3://b/k".to_owned();
+        let (job, segment) = (|| "j1".to_owned(), || "s1".to_owned());
+        // (state, message part, job named, object named)
+        let cases = [
+            (RunState::NothingMade, "nothing was created", false, false),
+            (
+                RunState::ObjectStaged { object: object() },
+                "is kept (`delete-staged-object` is false)",
+                false,
+                true,
+            ),
+            (
+                RunState::ObjectDeleted { object: object() },
+                "nothing is left",
+                false,
+                false,
+            ),
+            (
+                RunState::ObjectLeft {
+                    object: object(),
+                    why: "503 SlowDown".into(),
+                },
+                "could not be deleted (503 SlowDown)",
+                false,
+                true,
+            ),
+            (
+                RunState::JobMayRun { object: object() },
+                "may be running",
+                false,
+                true,
+            ),
+            (
+                RunState::JobRunning {
+                    object: object(),
+                    job: job(),
+                    segment: segment(),
+                },
+                "import job j1 keeps running in Pinpoint and makes segment s1",
+                true,
+                true,
+            ),
+            (
+                RunState::JobEnded {
+                    job: job(),
+                    segment: segment(),
+                },
+                "import job j1 had ended (segment s1)",
+                true,
+                false,
+            ),
+        ];
+        for (state, part, names_job, names_object) in cases {
+            let err = report(state.clone());
+            assert!(err.message.starts_with("cancelled during X; "), "{err:?}");
+            assert!(err.message.contains(part), "{state:?}: {err:?}");
+            assert_eq!(err.details.import_job_id.is_some(), names_job, "{state:?}");
+            assert_eq!(err.details.segment_id.is_some(), names_job, "{state:?}");
+            assert_eq!(
+                err.details.staged_object.as_deref(),
+                names_object.then_some("s3://b/k"),
+                "{state:?}"
+            );
+        }
+    }
+}
