@@ -1,7 +1,11 @@
-//! Pinpoint's import job states (`JobStatus`), a closed set.
+//! Pinpoint's import job states (`JobStatus`): the documented set, and the
+//! raw name of any other, read once where an answer is parsed.
+
+use serde::Deserialize;
 
 /// The state of a Pinpoint import job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "String")]
 pub enum JobStatus {
     /// `CREATED`: accepted, not started.
     Created,
@@ -21,10 +25,14 @@ pub enum JobStatus {
     Failing,
     /// `FAILED`: nothing was imported.
     Failed,
+    /// A name Pinpoint does not document (empty when the answer gave none),
+    /// as it was answered: the job is taken as not ended, and the name is
+    /// quoted in messages.
+    Unknown(String),
 }
 
 impl JobStatus {
-    /// Every state, in the order a job goes through them.
+    /// Every documented state, in the order a job goes through them.
     pub const ALL: [JobStatus; 9] = [
         JobStatus::Created,
         JobStatus::PreparingForInitialization,
@@ -37,8 +45,9 @@ impl JobStatus {
         JobStatus::Failed,
     ];
 
-    /// Pinpoint's name of the state (`COMPLETED`).
-    pub fn as_str(self) -> &'static str {
+    /// Pinpoint's name of the state (`COMPLETED`), or the unknown name as
+    /// answered.
+    pub fn as_str(&self) -> &str {
         match self {
             JobStatus::Created => "CREATED",
             JobStatus::PreparingForInitialization => "PREPARING_FOR_INITIALIZATION",
@@ -49,12 +58,37 @@ impl JobStatus {
             JobStatus::Completed => "COMPLETED",
             JobStatus::Failing => "FAILING",
             JobStatus::Failed => "FAILED",
+            JobStatus::Unknown(name) => name,
         }
     }
 
-    /// The state Pinpoint names `name`, if it is one.
+    /// The documented state Pinpoint names `name`, if it is one.
     pub fn parse(name: &str) -> Option<JobStatus> {
         JobStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The state `name` names: a documented one, else [`JobStatus::Unknown`].
+    pub fn read(name: String) -> JobStatus {
+        JobStatus::parse(&name).unwrap_or(JobStatus::Unknown(name))
+    }
+
+    /// Whether the job has finished, one way or the other (`COMPLETED` or
+    /// `FAILED`); an unknown state has not.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Failed)
+    }
+}
+
+impl From<String> for JobStatus {
+    fn from(name: String) -> Self {
+        JobStatus::read(name)
+    }
+}
+
+/// What a job's answer without a `JobStatus` reads as: unknown, not ended.
+impl Default for JobStatus {
+    fn default() -> Self {
+        JobStatus::Unknown(String::new())
     }
 }
 
@@ -75,5 +109,20 @@ mod tests {
         }
         assert_eq!(JobStatus::parse("completed"), None);
         assert_eq!(JobStatus::parse("ARCHIVED"), None);
+    }
+
+    #[test]
+    fn an_unknown_name_is_kept_as_answered_and_not_ended() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::read(status.as_str().to_owned()), status);
+        }
+        let unknown = JobStatus::read("ARCHIVED".to_owned());
+        assert_eq!(unknown, JobStatus::Unknown("ARCHIVED".to_owned()));
+        assert_eq!(unknown.to_string(), "ARCHIVED");
+        assert!(!unknown.is_terminal());
+        let read: JobStatus = serde_json::from_str(r#""COMPLETED""#).unwrap();
+        assert_eq!(read, JobStatus::Completed);
+        assert!(read.is_terminal() && JobStatus::Failed.is_terminal());
+        assert!(!JobStatus::default().is_terminal());
     }
 }

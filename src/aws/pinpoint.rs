@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Request;
+use super::job_status::JobStatus;
 use super::urls::encode_segment;
 use crate::error::{ErrorKind, NodeError, quote};
 use crate::input::Format;
@@ -185,8 +186,9 @@ pub struct ImportJobDefinition {
 pub struct ImportJob {
     /// Job id.
     pub id: String,
-    /// `CREATED` ... `COMPLETED` or `FAILED`.
-    pub job_status: String,
+    /// `CREATED` ... `COMPLETED` or `FAILED`, read into the enum here (an
+    /// undocumented name is [`JobStatus::Unknown`]; a missing one, empty).
+    pub job_status: JobStatus,
     /// What the job imports.
     pub definition: ImportJobDefinition,
     /// Pieces the job was split into.
@@ -208,7 +210,7 @@ pub struct ImportJob {
 impl ImportJob {
     /// Whether the job has finished, one way or the other.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.job_status.as_str(), "COMPLETED" | "FAILED")
+        self.job_status.is_terminal()
     }
 }
 

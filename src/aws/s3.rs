@@ -17,7 +17,7 @@ pub fn put_object(object_url: &http::Uri, body: Vec<u8>, content_type: &'static 
     r
 }
 
-/// `PutObject` at `object_url` of a body sent as a stream ([`crate::import::Body`])
+/// `PutObject` at `object_url` of a body sent as a stream (the import host's `Body`)
 /// whose SHA-256 is `sha256`: the request carries no body, only the hash,
 /// which is signed as the payload hash ([`PayloadSha256`]). S3 checks the
 /// bytes it receives against that signed hash and refuses the object

@@ -40,16 +40,7 @@ pub(super) fn to_wit_output(o: ImportOutput) -> Result<wit::ImportOutput, NodeEr
 /// set is an answer the node cannot report, so a `ServiceError`.
 fn to_wit_status(name: &str) -> Result<wit::JobStatus, NodeError> {
     use wit::JobStatus as W;
-    let status = JobStatus::parse(name).ok_or_else(|| {
-        NodeError::new(
-            ErrorKind::ServiceError,
-            format!(
-                "Pinpoint reported the import job as {:?}, which is not one of its documented states",
-                name.chars().take(64).collect::<String>()
-            ),
-        )
-    })?;
-    Ok(match status {
+    Ok(match JobStatus::read(name.to_owned()) {
         JobStatus::Created => W::Created,
         JobStatus::PreparingForInitialization => W::PreparingForInitialization,
         JobStatus::Initializing => W::Initializing,
@@ -59,6 +50,15 @@ fn to_wit_status(name: &str) -> Result<wit::JobStatus, NodeError> {
         JobStatus::Completed => W::Completed,
         JobStatus::Failing => W::Failing,
         JobStatus::Failed => W::Failed,
+        JobStatus::Unknown(name) => {
+            return Err(NodeError::new(
+                ErrorKind::ServiceError,
+                format!(
+                    "Pinpoint reported the import job as {:?}, which is not one of its documented states",
+                    name.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
     })
 }
 

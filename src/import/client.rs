@@ -1,54 +1,23 @@
 //! Signed requests with retries: every call to AWS goes through [`Client`].
+//! Each attempt's result is read by [`classify`]; this loop signs, sends,
+//! counts, waits and logs, and maps the services' error answers.
 
 use std::time::Duration;
 
+use super::attempt::{
+    Attempted, Idempotency, Retryable, Verdict, cancelled, classify, unreachable,
+};
+use super::call_error::CallError;
 use super::host::{
-    AttemptTimeout, Body, CLEANUP_TIMEOUT, Cleanup, Level, MAX_RESPONSE_BYTES, Runtime, Transport,
-    TransportError, TransportErrorKind, attempt_timeout,
+    AttemptTimeout, Body, CLEANUP_TIMEOUT, Cleanup, Level, Runtime, Transport, attempt_timeout,
 };
 use crate::aws::errors::{
     AwsError, parse_pinpoint_error, parse_s3_error, pinpoint_error, redact, s3_error,
 };
 use crate::aws::sign::{Service, sign_request};
 use crate::aws::{Request, Response};
-use crate::error::{ErrorKind, NodeError, ServiceContext};
+use crate::error::NodeError;
 use crate::settings::{RetryPolicy, Settings};
-
-/// Whether a request may be sent again after an ambiguous failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Idempotency {
-    /// Safe to repeat (reads, PUT of the same bytes, DELETE).
-    Safe,
-    /// Not safe to repeat blindly once it may have reached the server.
-    Unsafe,
-}
-
-/// Why a Pinpoint call failed, once its error answer is mapped.
-#[derive(Debug)]
-pub enum Failure {
-    /// The node error to report.
-    Failed(NodeError),
-    /// An unsafe request may have reached the server; the caller must check.
-    Ambiguous(TransportError),
-    /// The server answered, too much to read
-    /// ([`TransportErrorKind::TooLarge`]): the request may have taken effect.
-    /// The node error to report.
-    Unread(NodeError),
-}
-
-/// Why a call did not return a success answer.
-#[derive(Debug)]
-pub enum CallError {
-    /// AWS answered with an error status (after retries where they apply).
-    Answer(Box<Response>),
-    /// The node error to report.
-    Failed(NodeError),
-    /// An unsafe request may have reached the server; the caller must check.
-    Ambiguous(TransportError),
-    /// The answer was larger than [`MAX_RESPONSE_BYTES`] and was not read;
-    /// the request may have taken effect. The node error to report.
-    Unread(NodeError),
-}
 
 /// Sends signed requests for one run.
 pub struct Client<'a, T, R> {
@@ -67,11 +36,45 @@ pub struct Client<'a, T, R> {
     pub cleaning_up: bool,
 }
 
-const RETRYABLE_STATUS: [u16; 5] = [429, 500, 502, 503, 504];
-
 impl<T: Transport, R: Runtime> Client<'_, T, R> {
-    /// Sends `request` to `service`, retrying throttling, server errors and
-    /// connection failures with exponential backoff and full jitter.
+    /// A call to Pinpoint ([`Client::call`]).
+    pub fn pinpoint(
+        &mut self,
+        operation: &str,
+        request: &Request,
+        idempotency: Idempotency,
+    ) -> Result<Response, CallError> {
+        self.call(Service::Pinpoint, operation, request, None, idempotency)
+    }
+
+    /// A call to S3 ([`Client::call`]); S3 requests are safe to repeat.
+    pub fn s3(&mut self, operation: &str, request: &Request) -> Result<Response, NodeError> {
+        self.call(Service::S3, operation, request, None, Idempotency::Safe)
+            .map_err(|e| e.into_node_error(operation))
+    }
+
+    /// [`Client::s3`] with `body` streamed as the request's body (its hash
+    /// is in the request, [`crate::aws::sign::PayloadSha256`]).
+    pub fn s3_streaming(
+        &mut self,
+        operation: &str,
+        request: &Request,
+        body: &dyn Body,
+    ) -> Result<Response, NodeError> {
+        self.call(
+            Service::S3,
+            operation,
+            request,
+            Some(body),
+            Idempotency::Safe,
+        )
+        .map_err(|e| e.into_node_error(operation))
+    }
+
+    /// Sends `request` to `service`, with `body` (if any) streamed as its
+    /// body on every attempt ([`Transport::send_streaming`]), retrying
+    /// throttling, server errors and connection failures with exponential
+    /// backoff and full jitter.
     ///
     /// Two bounds hold together: at most `retry-max-attempts` attempts, and
     /// the request's time budget `retry-max-total-seconds` for its attempts
@@ -80,25 +83,13 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     /// it would spend the budget.
     ///
     /// Returns the answer when its status is a success (2xx); an error answer
-    /// is returned as [`CallError::Answer`] for the caller to map.
+    /// is mapped to the service's node error ([`CallError::Failed`]).
     ///
     /// A cancelled run (unless [`Client::cleaning_up`]) sends nothing more: a
     /// request is `Cancelled` before an attempt, and an attempt whose wait
     /// was cancelled is `Cancelled` too, or [`CallError::Ambiguous`] for an
     /// unsafe request, which may have arrived.
     pub fn call(
-        &mut self,
-        service: Service,
-        operation: &str,
-        request: &Request,
-        idempotency: Idempotency,
-    ) -> Result<Response, CallError> {
-        self.call_with(service, operation, request, None, idempotency)
-    }
-
-    /// [`Client::call`], with `body` (if any) streamed as the request's body
-    /// on every attempt ([`Transport::send_streaming`]).
-    fn call_with(
         &mut self,
         service: Service,
         operation: &str,
@@ -115,207 +106,127 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
         } else {
             self.settings.retry
         };
+        let call = Attempted {
+            service,
+            operation,
+            authority: authority(request),
+            idempotency,
+        };
         let mut attempt = 1;
         let started = self.runtime.monotonic();
         loop {
             if !self.cleaning_up && self.runtime.cancelled() {
                 return Err(CallError::Failed(cancelled(operation)));
             }
-            let mut signed = request.clone();
-            let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
-            self.secrets = [
-                Some(credentials.secret_access_key()),
-                credentials.session_token(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-            sign_request(
-                &mut signed,
-                service,
-                &self.settings.region,
-                &credentials,
-                self.runtime.now(),
-            )
-            .map_err(CallError::Failed)?;
-            let spent = self.runtime.monotonic().saturating_sub(started);
-            signed
-                .extensions_mut()
-                .insert(AttemptTimeout(attempt_timeout(&policy, spent)));
-            if self.cleaning_up {
-                signed.extensions_mut().insert(Cleanup);
-            }
+            let signed = self.sign(service, request, &policy, started)?;
             let result = match body {
                 Some(body) => self.transport.send_streaming(signed, body),
                 None => self.transport.send(signed),
             };
             let spent = self.runtime.monotonic().saturating_sub(started);
-            match result {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    if !RETRYABLE_STATUS.contains(&status) {
-                        return Err(CallError::Answer(Box::new(response)));
+            let failure = match classify(result, &call) {
+                Verdict::Success(response) => return Ok(response),
+                Verdict::Refused(response) => {
+                    return Err(CallError::Failed(self.error_answer(&call, &response)));
+                }
+                Verdict::Failed(e) => return Err(e),
+                Verdict::Retryable(failure) => failure,
+            };
+            let delay = self.delay(
+                match &failure {
+                    Retryable::Answer { retry_after, .. } => *retry_after,
+                    Retryable::Transport(_) => None,
+                },
+                attempt,
+            );
+            let what = match &failure {
+                Retryable::Answer { response, .. } => {
+                    format!("{operation} answered {}", response.status().as_u16())
+                }
+                Retryable::Transport(e) => format!("{operation} failed ({})", e.message),
+            };
+            if let Some(why) = stop(&policy, attempt, spent, delay) {
+                return Err(CallError::Failed(match failure {
+                    Retryable::Answer { response, .. } => {
+                        self.runtime.log(Level::Info, &format!("{what}; {why}"));
+                        self.error_answer(&call, &response)
                     }
-                    let delay = self.delay(attempt, retry_after(&response));
-                    if let Some(why) = stop(&policy, attempt, spent, delay) {
-                        self.runtime.log(
-                            Level::Info,
-                            &format!("{operation} answered {status}; {why}"),
-                        );
-                        return Err(CallError::Answer(Box::new(response)));
-                    }
-                    self.runtime.log(
-                        Level::Info,
-                        &format!(
-                            "{operation} answered {status}; retrying in {}: {}",
-                            seconds(delay),
-                            next_attempt(&policy, attempt)
-                        ),
-                    );
-                    self.runtime.sleep(delay);
-                }
-                Err(e) if e.kind == TransportErrorKind::Denied => {
-                    let key = endpoint_setting(service);
-                    return Err(CallError::Failed(
-                        NodeError::new(
-                            ErrorKind::InvalidSettings,
-                            format!("the host denied {operation} to {}: its egress policy does not allow this endpoint ({})", authority(request), e.message),
-                        )
-                        .with_setting(key),
-                    ));
-                }
-                Err(e) if e.kind == TransportErrorKind::TooLarge => {
-                    return Err(CallError::Unread(
-                        NodeError::new(
-                            ErrorKind::ServiceError,
-                            format!(
-                                "the answer of {} to {operation} is larger than {} MiB ({MAX_RESPONSE_BYTES} bytes), the most the node reads; it was not read and {operation} was not retried ({})",
-                                authority(request),
-                                MAX_RESPONSE_BYTES >> 20,
-                                e.message
-                            ),
-                        )
-                        .with_service(ServiceContext {
-                            operation: operation.to_owned(),
-                            ..Default::default()
-                        }),
-                    ));
-                }
-                Err(e) if e.kind == TransportErrorKind::Invalid => {
-                    return Err(CallError::Failed(NodeError::new(
-                        ErrorKind::ServiceError,
-                        format!("could not make the {operation} request: {}", e.message),
-                    )));
-                }
-                Err(e) if e.maybe_sent() && idempotency == Idempotency::Unsafe => {
-                    return Err(CallError::Ambiguous(e));
-                }
-                Err(e) if e.kind == TransportErrorKind::Cancelled => {
-                    return Err(CallError::Failed(cancelled(operation)));
-                }
-                Err(e) => {
-                    let delay = self.delay(attempt, None);
-                    if let Some(why) = stop(&policy, attempt, spent, delay) {
-                        let mut error = NodeError::new(
-                            ErrorKind::ServiceError,
-                            format!(
-                                "could not reach {} for {operation}: {why}; the last attempt failed with: {}",
-                                authority(request),
-                                e.message
-                            ),
-                        )
-                        .with_service(ServiceContext {
-                            operation: operation.to_owned(),
-                            ..Default::default()
-                        });
-                        if e.kind == TransportErrorKind::Connect {
-                            // No connection at all: the endpoint is the first suspect.
-                            let key = endpoint_setting(service);
-                            error
-                                .message
-                                .push_str(&format!("; check `{key}` and the network"));
-                            error = error.with_setting(key);
-                        }
-                        return Err(CallError::Failed(error));
-                    }
-                    self.runtime.log(
-                        Level::Info,
-                        &format!(
-                            "{operation} failed ({}); retrying in {}: {}",
-                            e.message,
-                            seconds(delay),
-                            next_attempt(&policy, attempt)
-                        ),
-                    );
-                    self.runtime.sleep(delay);
-                }
+                    Retryable::Transport(e) => unreachable(&call, &why, &e),
+                }));
             }
+            self.runtime.log(
+                Level::Info,
+                &format!(
+                    "{what}; retrying in {}: {}",
+                    seconds(delay),
+                    next_attempt(&policy, attempt)
+                ),
+            );
+            self.runtime.sleep(delay);
             attempt += 1;
         }
     }
 
-    /// [`Client::call`] to Pinpoint, with error answers mapped to node errors.
-    pub fn pinpoint(
+    /// `request` signed with the runtime's credentials (kept as the secrets
+    /// to cut out of error answers), with the attempt's timeout from what is
+    /// left of the budget since `started`, marked [`Cleanup`] if the run
+    /// cleans up.
+    fn sign(
         &mut self,
-        operation: &str,
+        service: Service,
         request: &Request,
-        idempotency: Idempotency,
-    ) -> Result<Response, Failure> {
-        self.call(Service::Pinpoint, operation, request, idempotency)
-            .map_err(|e| match e {
-                CallError::Answer(r) => Failure::Failed(pinpoint_error(
-                    operation,
-                    &redact_error(parse_pinpoint_error(&r), &self.secrets),
-                )),
-                CallError::Failed(n) => Failure::Failed(n),
-                CallError::Ambiguous(t) => Failure::Ambiguous(t),
-                CallError::Unread(n) => Failure::Unread(n),
-            })
+        policy: &RetryPolicy,
+        started: Duration,
+    ) -> Result<Request, CallError> {
+        let mut signed = request.clone();
+        let credentials = self.runtime.credentials().map_err(CallError::Failed)?;
+        self.secrets = [
+            Some(credentials.secret_access_key()),
+            credentials.session_token(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+        sign_request(
+            &mut signed,
+            service,
+            &self.settings.region,
+            &credentials,
+            self.runtime.now(),
+        )
+        .map_err(CallError::Failed)?;
+        let spent = self.runtime.monotonic().saturating_sub(started);
+        signed
+            .extensions_mut()
+            .insert(AttemptTimeout(attempt_timeout(policy, spent)));
+        if self.cleaning_up {
+            signed.extensions_mut().insert(Cleanup);
+        }
+        Ok(signed)
     }
 
-    /// [`Client::call`] to S3, with error answers mapped to node errors.
-    pub fn s3(&mut self, operation: &str, request: &Request) -> Result<Response, NodeError> {
-        self.s3_with(operation, request, None)
-    }
-
-    /// [`Client::s3`] with `body` streamed as the request's body (its hash
-    /// is in the request, [`crate::aws::sign::PayloadSha256`]).
-    pub fn s3_streaming(
-        &mut self,
-        operation: &str,
-        request: &Request,
-        body: &dyn Body,
-    ) -> Result<Response, NodeError> {
-        self.s3_with(operation, request, Some(body))
-    }
-
-    fn s3_with(
-        &mut self,
-        operation: &str,
-        request: &Request,
-        body: Option<&dyn Body>,
-    ) -> Result<Response, NodeError> {
-        let (bucket, region) = (&self.settings.staging_bucket, &self.settings.region);
-        match self.call_with(Service::S3, operation, request, body, Idempotency::Safe) {
-            Ok(r) => Ok(r),
-            Err(CallError::Answer(r)) => Err(s3_error(
-                operation,
-                bucket,
-                region,
-                &redact_error(parse_s3_error(&r), &self.secrets),
-            )),
-            Err(CallError::Failed(e) | CallError::Unread(e)) => Err(e),
-            Err(CallError::Ambiguous(t)) => Err(NodeError::new(ErrorKind::ServiceError, t.message)),
+    /// The node error of `call`'s error answer `response`, secrets cut out.
+    fn error_answer(&self, call: &Attempted<'_>, response: &Response) -> NodeError {
+        match call.service {
+            Service::Pinpoint => pinpoint_error(
+                call.operation,
+                &redact_error(parse_pinpoint_error(response), &self.secrets),
+            ),
+            Service::S3 => s3_error(
+                call.operation,
+                &self.settings.staging_bucket,
+                &self.settings.region,
+                &redact_error(parse_s3_error(response), &self.secrets),
+            ),
         }
     }
 
     /// The wait before attempt `attempt + 1`: full jitter over an
     /// exponential ceiling, but never less than the server's `Retry-After`
     /// (itself capped at 300 s).
-    fn delay(&mut self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    fn delay(&mut self, retry_after: Option<Duration>, attempt: u32) -> Duration {
         let policy = self.settings.retry;
         let ceiling = policy
             .base_delay
@@ -379,31 +290,6 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// The error of a request the run's cancellation stopped; the flow adds what
-/// the run leaves behind.
-fn cancelled(operation: &str) -> NodeError {
-    NodeError::new(
-        ErrorKind::Cancelled,
-        format!("the run was cancelled during {operation}"),
-    )
-}
-
-/// The node error of a failed Pinpoint call, for callers with nothing to check.
-pub fn plain(e: Failure, operation: &str) -> NodeError {
-    match e {
-        Failure::Failed(n) | Failure::Unread(n) => n,
-        Failure::Ambiguous(t) => NodeError::new(
-            ErrorKind::ServiceError,
-            format!("the connection broke during {operation}: {}", t.message),
-        ),
-    }
-}
-
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get("retry-after")?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// `err` with every secret cut out of it, in any encoding ([`redact`]).
 fn redact_error(mut err: AwsError, secrets: &[String]) -> AwsError {
     for field in [
@@ -418,14 +304,6 @@ fn redact_error(mut err: AwsError, secrets: &[String]) -> AwsError {
         *field = redact(field, secrets);
     }
     err
-}
-
-/// The setting that chooses `service`'s endpoint.
-fn endpoint_setting(service: Service) -> &'static str {
-    match service {
-        Service::Pinpoint => "pinpoint-endpoint",
-        Service::S3 => "s3-endpoint",
-    }
 }
 
 fn authority(request: &Request) -> String {

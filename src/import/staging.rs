@@ -1,6 +1,11 @@
 //! Where a run stages its data in S3, and which staged objects hold the same
 //! data.
 //!
+//! Names, in this module and around it: the *staged file* is the bytes the
+//! data is converted to (written by [`crate::endpoints`]); the import sends
+//! them as the upload body (`UploadBody`) and stores them as a
+//! *staged object*, a key in the staging bucket ([`StagedObject`]).
+//!
 //! Every run stages its own object, `{prefix}{hash}-{nonce}.{ext}`:
 //! - `hash`, the first 32 hex digits of SHA-256 over the application id, the
 //!   segment name, the format (each length-prefixed) and the converted data,
@@ -17,6 +22,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::aws::pinpoint::Segment;
+use crate::aws::urls;
+use crate::error::NodeError;
 use crate::input::ImportInput;
 use crate::settings::Settings;
 
@@ -123,6 +130,25 @@ impl DataKeys {
     /// held this data: the segment was made from this data.
     pub fn key_of_segment<'s>(&self, segment: &'s Segment) -> Option<&'s str> {
         self.key_of(segment_s3_url(segment)?)
+    }
+}
+
+/// An object in the staging bucket: its request URL and its `s3://` URL.
+#[derive(Debug, Clone)]
+pub struct StagedObject {
+    /// Where its requests go.
+    pub uri: http::Uri,
+    /// `s3://bucket/key`, as import jobs and segments name it.
+    pub s3_url: String,
+}
+
+impl StagedObject {
+    /// The object at `key`, one of `data`'s keys.
+    pub fn new(settings: &Settings, data: &DataKeys, key: &str) -> Result<StagedObject, NodeError> {
+        Ok(StagedObject {
+            uri: urls::s3_object_uri(settings, key)?,
+            s3_url: data.s3_url(key),
+        })
     }
 }
 

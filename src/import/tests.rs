@@ -6,10 +6,14 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use super::calls::MAX_PAGES;
 use super::*;
 use crate::aws::sign::Credentials;
-use crate::aws::{Request, Response};
-use crate::settings::RetryPolicy;
+use crate::aws::{Request, Response, urls};
+use crate::endpoints;
+use crate::error::{ErrorKind, NodeError};
+use crate::input::{Format, ImportInput};
+use crate::settings::{RetryPolicy, Settings};
 
 const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
 

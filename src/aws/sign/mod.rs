@@ -139,7 +139,7 @@ impl SigningRules {
 }
 
 /// In a request's extensions: the hex SHA-256 of a body that is not in the
-/// request (it is streamed when sent, [`crate::import::Body`]). It is signed
+/// request (it is streamed when sent, as the import host's `Body`). It is signed
 /// as the payload hash (`x-amz-content-sha256` for S3, which then checks the
 /// bytes it receives against it) instead of the hash of the request's own
 /// (empty) body.

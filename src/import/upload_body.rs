@@ -1,4 +1,5 @@
-//! The staged file as the upload sends it: never held in memory.
+//! The staged file as the upload (`PutObject`) sends it, its body: never held
+//! in memory.
 //!
 //! The data is checked in one pass ([`crate::endpoints::check`]); the staged file
 //! is then written from the data again, in 64 KiB chunks, each time it is
@@ -25,17 +26,17 @@ use sha2::{Digest, Sha256};
 use super::host::{Body, TransportError};
 use crate::endpoints::Checked;
 
-/// The checked data's staged file, with its SHA-256.
-pub(crate) struct Staged<'c, 'a> {
+/// The checked data's staged file as an upload body, with its SHA-256.
+pub(crate) struct UploadBody<'c, 'a> {
     /// The checked data.
     pub checked: &'c Checked<'a>,
     /// The SHA-256 of the staged file.
     pub sha256: [u8; 32],
 }
 
-impl<'c, 'a> Staged<'c, 'a> {
+impl<'c, 'a> UploadBody<'c, 'a> {
     /// Hashes the staged file of `checked`, feeding the same bytes to
-    /// `key_hasher` (the data's staging keys, [`DataKeys::hasher`](super::DataKeys::hasher)).
+    /// `key_hasher` (the data's staging keys, [`DataKeys::hasher`](super::staging::DataKeys::hasher)).
     pub fn hash(checked: &'c Checked<'a>, key_hasher: &mut Sha256) -> Self {
         let mut hasher = Sha256::new();
         let hashed: Result<(), Infallible> = checked.write_staged(&mut |chunk| {
@@ -47,14 +48,14 @@ impl<'c, 'a> Staged<'c, 'a> {
             Ok(()) => {}
             Err(never) => match never {},
         }
-        Staged {
+        UploadBody {
             checked,
             sha256: hasher.finalize().into(),
         }
     }
 }
 
-impl Body for Staged<'_, '_> {
+impl Body for UploadBody<'_, '_> {
     fn content_length(&self) -> u64 {
         self.checked.staged_bytes
     }
@@ -77,19 +78,18 @@ mod tests {
     fn the_hash_and_the_body_are_those_of_the_staged_file() {
         let data = "ChannelType,Address\nEMAIL,a@example.com\n\nSMS,+12065550100\n";
         let checked = endpoints::check(Format::Csv, data, &Limits::default(), &mut |_| {}).unwrap();
-        let staged = Staged::hash(&checked, &mut Sha256::new());
+        let body = UploadBody::hash(&checked, &mut Sha256::new());
         let whole = endpoints::prepare(Format::Csv, data, &Limits::default())
             .unwrap()
             .body;
-        assert_eq!(staged.sha256, <[u8; 32]>::from(Sha256::digest(&whole)));
+        assert_eq!(body.sha256, <[u8; 32]>::from(Sha256::digest(&whole)));
         let mut sent = Vec::new();
-        staged
-            .write(&mut |c| {
-                sent.extend_from_slice(c);
-                Ok(())
-            })
-            .unwrap();
+        body.write(&mut |c| {
+            sent.extend_from_slice(c);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(sent, whole);
-        assert_eq!(staged.content_length(), whole.len() as u64);
+        assert_eq!(body.content_length(), whole.len() as u64);
     }
 }

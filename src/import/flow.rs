@@ -1,0 +1,341 @@
+//! The import flow's steps in order ([`run`]): check, look for the name,
+//! stage, create and contest the name, then finish: keep the outcome and
+//! clean up, or resume the segment the name already has.
+
+use super::calls::Calls;
+use super::cancel_report;
+use super::cleanup;
+use super::client::Client;
+use super::host::{Level, Runtime, Stage, Transport};
+use super::job;
+use super::name_race::{self, Decision};
+use super::outcome::Outcome;
+use super::output::ImportOutput;
+use super::run_state::RunState;
+use super::staging::{DataKeys, StagedObject};
+use super::upload_body::UploadBody;
+use super::validate::limits;
+use crate::aws::pinpoint::{ImportJob, Segment};
+use crate::aws::{s3, urls};
+use crate::endpoints;
+use crate::error::{ErrorKind, NodeError, quote};
+use crate::input::{Format, ImportInput};
+use crate::settings::Settings;
+
+/// Runs the whole import.
+pub fn run<T: Transport, R: Runtime>(
+    input: &ImportInput,
+    settings: &Settings,
+    transport: &mut T,
+    runtime: &mut R,
+) -> Result<ImportOutput, NodeError> {
+    input.check()?;
+    let total = input.data.len() as u64;
+    runtime.progress(Stage::Validating, 0, Some(total));
+    let checked = endpoints::check(input.format, &input.data, &limits(settings), &mut |done| {
+        runtime.progress(Stage::Validating, done, Some(total))
+    })?;
+    runtime.log(
+        Level::Info,
+        &format!(
+            "{} endpoints valid; {} bytes to stage",
+            checked.endpoint_count, checked.staged_bytes
+        ),
+    );
+    // Part of the validation as progress goes (stages are reported in
+    // order): the staged file is written once more, into the hashes of its
+    // body and of the data's staging keys.
+    let mut key_hasher = DataKeys::hasher(input);
+    let body = UploadBody::hash(&checked, &mut key_hasher);
+    let data = DataKeys::from_hasher(settings, input, key_hasher);
+    let own = StagedObject::new(settings, &data, &data.key(runtime.random()))?;
+    let mut flow = Flow {
+        calls: Calls {
+            client: Client {
+                transport,
+                runtime,
+                settings,
+                secrets: Vec::new(),
+                cleaning_up: false,
+            },
+            input,
+            data,
+            pinpoint: urls::checked_pinpoint_base(settings)?,
+        },
+        own,
+        endpoints_submitted: checked.endpoint_count,
+        state: RunState::NothingMade,
+    };
+    match flow.run(&body) {
+        Ok(outcome) => Ok(outcome.output),
+        Err(e) if e.kind == ErrorKind::Cancelled => Err(cancel_report::cancelled(&flow.state, e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// How the run's own segment fared.
+enum Contest {
+    /// It is the one of its name: the outcome.
+    Won(Box<Outcome>),
+    /// Another segment is.
+    Lost(Box<Lost>),
+}
+
+/// A run's segment that is not the one of its name.
+struct Lost {
+    /// The run's job (ended, unless the run does not wait).
+    job: ImportJob,
+    /// The segment the job made.
+    segment: String,
+    /// The segment that stays.
+    winner: Segment,
+}
+
+/// One run under way.
+struct Flow<'a, T, R> {
+    calls: Calls<'a, T, R>,
+    /// This run's own staged object.
+    own: StagedObject,
+    /// Endpoints in the staged file.
+    endpoints_submitted: u64,
+    /// What the run has made so far.
+    state: RunState,
+}
+
+impl<T: Transport, R: Runtime> Flow<'_, T, R> {
+    fn run(&mut self, body: &UploadBody<'_, '_>) -> Result<Outcome, NodeError> {
+        self.calls.progress(Stage::CheckingApplication, 0, None);
+        self.calls.get_app()?;
+
+        self.calls.progress(Stage::CheckingSegments, 0, None);
+        let named = self.calls.segments_named(Some(Stage::CheckingSegments))?;
+        if let Some(oldest) = name_race::oldest(&named).cloned() {
+            cleanup::remove_leftovers(&mut self.calls, &named, &oldest.id);
+            let Some(key) = self.calls.data.key_of_segment(&oldest).map(str::to_owned) else {
+                return Err(duplicate(self.calls.name(), &oldest.id, ""));
+            };
+            self.calls.log(
+                Level::Info,
+                &format!(
+                    "segment {} of this name was made from this data before; resuming",
+                    oldest.id
+                ),
+            );
+            return self.resume(oldest, &key);
+        }
+
+        self.calls
+            .progress(Stage::Staging, 0, Some(body.checked.staged_bytes));
+        let content_type = match body.checked.format {
+            Format::Csv => "text/csv",
+            Format::Json => "application/x-ndjson",
+        };
+        let put = s3::put_object_streamed(&self.own.uri, &body.sha256, content_type);
+        self.state.object_sent(&self.own.s3_url);
+        let own = self.own.clone();
+        match self.calls.client.s3_streaming("PutObject", &put, body) {
+            Ok(_) => {}
+            // Cancelled while the body was on its way: S3 may have stored it.
+            Err(e) if e.kind == ErrorKind::Cancelled => return self.finish(&own, Err(e)),
+            Err(e) => return Err(e),
+        }
+
+        match self.contest() {
+            Ok(Contest::Won(outcome)) => self.finish(&own, Ok(*outcome)),
+            Ok(Contest::Lost(lost)) => self.concede(*lost),
+            Err(e) => self.finish(&own, Err(e)),
+        }
+    }
+
+    /// Creates the job, waits for it to end (if the settings say so), and
+    /// decides whether its segment is the one of its name.
+    fn contest(&mut self) -> Result<Contest, NodeError> {
+        let created = job::create(&mut self.calls, &mut self.state, &self.own)?;
+        let segment = job::segment_id_of(&mut self.calls, &created, &self.own)?;
+        self.state.job_known(
+            &self.own.s3_url,
+            &created.id,
+            &segment,
+            created.is_terminal(),
+        );
+        let wait = self.calls.settings().wait_for_completion;
+        let ended = if wait {
+            job::wait(&mut self.calls, &mut self.state, created, &segment)?
+        } else {
+            created
+        };
+        // Progress does not go back to `checking-segments` here.
+        let named = self.calls.segments_named(None)?;
+        match name_race::decide(&segment, &named) {
+            Decision::Won => self.won(ended, segment),
+            Decision::Lost(winner) => Ok(Contest::Lost(Box::new(Lost {
+                job: ended,
+                segment,
+                winner,
+            }))),
+            // Without waiting, a segment may not be listed yet; no other is.
+            Decision::Gone if !wait => self.won(ended, segment),
+            Decision::Gone => {
+                let mut err = NodeError::new(
+                    ErrorKind::ServiceError,
+                    format!(
+                        "import job {} ended, but its segment {segment} is no longer in the project: it was deleted while the import ran",
+                        ended.id
+                    ),
+                );
+                err.details.import_job_id = Some(ended.id);
+                err.details.segment_id = Some(segment);
+                Err(err)
+            }
+        }
+    }
+
+    /// The run's segment is the one of its name: the outcome of its job.
+    fn won(&mut self, ended: ImportJob, segment: String) -> Result<Contest, NodeError> {
+        job::outcome(&mut self.calls, ended, segment, self.endpoints_submitted)
+            .map(|outcome| Contest::Won(Box::new(outcome)))
+    }
+
+    /// Deletes `object` where that is safe, and reports on it. After a
+    /// completed import, also deletes what other runs of this data left
+    /// staged ([`cleanup::sweep`]).
+    fn finish(
+        &mut self,
+        object: &StagedObject,
+        result: Result<Outcome, NodeError>,
+    ) -> Result<Outcome, NodeError> {
+        // A job that is still running (not waited for, timed out, or its
+        // polling failed) still needs the object; a re-run deletes it.
+        let job_running = match &result {
+            Ok(outcome) => !outcome.completed(),
+            Err(_) => self.state.job_may_run(),
+        };
+        let deleted = if self.calls.settings().delete_staged_object && !job_running {
+            cleanup::start(&mut self.calls);
+            let cleaned = cleanup::delete_staged_object(&mut self.calls, object);
+            if object.s3_url == self.own.s3_url {
+                self.state.object_cleaned(&cleaned);
+            }
+            cleaned == Ok(true)
+        } else {
+            false
+        };
+        if deleted && result.as_ref().is_ok_and(Outcome::completed) {
+            cleanup::sweep(&mut self.calls);
+        }
+        self.calls.progress(Stage::Done, 1, Some(1));
+        result.map(|mut outcome| {
+            outcome.output.staged_object = object.s3_url.clone();
+            outcome.output.staged_object_deleted = deleted;
+            outcome
+        })
+    }
+
+    /// The run's segment lost its name to the winner: once the run's job has
+    /// ended, delete its object and then its segment; then return the
+    /// winner if it was made from this data, else `DuplicateSegmentName`.
+    fn concede(&mut self, lost: Lost) -> Result<Outcome, NodeError> {
+        let Lost {
+            job,
+            segment,
+            winner,
+        } = lost;
+        self.calls.log(
+            Level::Info,
+            &format!(
+                "segment {} of this name is older than this run's segment {segment}: it stays, and this run removes what it made",
+                winner.id
+            ),
+        );
+        if !job.is_terminal() {
+            // The job reads the run's object until it ends.
+            if let Err(mut e) = job::wait(&mut self.calls, &mut self.state, job, &segment) {
+                e.message = format!(
+                    "the older segment {} has this name, so this run's segment is to go once its job ends, but: {}; a re-run removes it",
+                    winner.id, e.message
+                );
+                return Err(e);
+            }
+        }
+        cleanup::start(&mut self.calls);
+        let own = self.own.clone();
+        let _ = cleanup::delete_staged_object(&mut self.calls, &own);
+        let kept = match self.calls.delete_segment(&segment) {
+            Ok(()) => String::new(),
+            Err(e) => {
+                self.calls.log(
+                    Level::Warn,
+                    &format!(
+                        "could not delete this run's segment {segment}: {}",
+                        e.message
+                    ),
+                );
+                format!(
+                    "; this run's own segment {segment} could not be deleted (a re-run of this data removes it)"
+                )
+            }
+        };
+        if let Some(key) = self.calls.data.key_of_segment(&winner).map(str::to_owned) {
+            self.calls.log(
+                Level::Info,
+                &format!(
+                    "segment {} was made from this same data; returning it",
+                    winner.id
+                ),
+            );
+            return self.resume(winner, &key);
+        }
+        self.calls.progress(Stage::Done, 1, Some(1));
+        Err(duplicate(self.calls.name(), &winner.id, &kept))
+    }
+
+    /// A re-run: `segment` exists and was made from this data, the object
+    /// at `key` (by an earlier run, or by a concurrent one this run lost its
+    /// name to).
+    fn resume(&mut self, segment: Segment, key: &str) -> Result<Outcome, NodeError> {
+        let object = self.calls.object(key)?;
+        // Until the job is found, it may be running.
+        self.state.resuming(&object.s3_url);
+        let result = self.resumed(segment, &object.s3_url);
+        self.finish(&object, result).map(|mut outcome| {
+            outcome.output.reused_existing_segment = true;
+            outcome
+        })
+    }
+
+    /// The outcome of the import that made `segment` from `s3_url`.
+    fn resumed(&mut self, segment: Segment, s3_url: &str) -> Result<Outcome, NodeError> {
+        let Some(found) = self.calls.job_for(&segment.id, s3_url)? else {
+            return Ok(Outcome::of_segment_without_job(
+                segment,
+                s3_url,
+                self.calls.name(),
+                self.endpoints_submitted,
+            ));
+        };
+        self.state
+            .job_known(s3_url, &found.id, &segment.id, found.is_terminal());
+        let ended = if self.calls.settings().wait_for_completion {
+            job::wait(&mut self.calls, &mut self.state, found, &segment.id)?
+        } else {
+            found
+        };
+        job::outcome(&mut self.calls, ended, segment.id, self.endpoints_submitted)
+    }
+}
+
+/// `DuplicateSegmentName`: `name` is taken by `segment_id`; `more` ends the
+/// message.
+fn duplicate(name: &str, segment_id: &str, more: &str) -> NodeError {
+    let mut err = NodeError::new(
+        ErrorKind::DuplicateSegmentName,
+        format!(
+            "a segment named \"{}\" already exists in this project (id {}); choose another name{more}",
+            quote(name),
+            quote(segment_id)
+        ),
+    )
+    .with_field("segment_name");
+    err.details.segment_id = Some(segment_id.to_owned());
+    err
+}

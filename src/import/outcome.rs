@@ -1,0 +1,86 @@
+//! A run's result while the flow finishes it: the output, with the job's
+//! status as the enum (the output carries its name).
+
+use super::output::ImportOutput;
+use crate::aws::job_status::JobStatus;
+use crate::aws::pinpoint::{ImportJob, Segment};
+
+/// A successful run's output, and its job's last status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The job's last status; the output's `job_status` is its name.
+    pub status: JobStatus,
+    /// The output (its staged object and clean-up filled in as the run ends).
+    pub output: ImportOutput,
+}
+
+impl Outcome {
+    /// The outcome of `job`, which made `segment_id` of `segment_name` from
+    /// `endpoints_submitted` endpoints, and did not fail.
+    pub fn of_job(
+        job: ImportJob,
+        segment_id: String,
+        segment_name: &str,
+        endpoints_submitted: u64,
+    ) -> Outcome {
+        let done = job.job_status == JobStatus::Completed;
+        let failed = job.total_failures.unwrap_or(0);
+        // The model has `TotalProcessed` ("were processed") and `TotalFailures`
+        // ("weren't processed") apart; a count that cannot be apart (more than
+        // was submitted) is read as including the failures.
+        let imported = match job.total_processed {
+            Some(p) if p.saturating_add(failed) > endpoints_submitted => p.saturating_sub(failed),
+            Some(p) => p,
+            None => endpoints_submitted.saturating_sub(failed),
+        };
+        Outcome {
+            output: ImportOutput {
+                endpoints_imported: done.then_some(imported),
+                endpoints_failed: done.then_some(failed),
+                failures: job.failures,
+                segment_id,
+                import_job_id: job.id,
+                segment_name: segment_name.to_owned(),
+                job_status: job.job_status.to_string(),
+                endpoints_submitted,
+                staged_object: job.definition.s3_url.unwrap_or_default(),
+                staged_object_deleted: false,
+                reused_existing_segment: false,
+            },
+            status: job.job_status,
+        }
+    }
+
+    /// The outcome of `segment`, made from `s3_url` by a job Pinpoint no
+    /// longer lists: it completed, with the segment's size as its count.
+    pub fn of_segment_without_job(
+        segment: Segment,
+        s3_url: &str,
+        segment_name: &str,
+        endpoints_submitted: u64,
+    ) -> Outcome {
+        let status = JobStatus::Completed;
+        Outcome {
+            output: ImportOutput {
+                segment_id: segment.id,
+                import_job_id: String::new(),
+                segment_name: segment_name.to_owned(),
+                job_status: status.to_string(),
+                endpoints_submitted,
+                endpoints_imported: segment.import_definition.and_then(|d| d.size),
+                endpoints_failed: None,
+                failures: Vec::new(),
+                staged_object: s3_url.to_owned(),
+                staged_object_deleted: false,
+                reused_existing_segment: true,
+            },
+            status,
+        }
+    }
+
+    /// Whether the import completed (not only started, as when the run does
+    /// not wait).
+    pub fn completed(&self) -> bool {
+        self.status == JobStatus::Completed
+    }
+}
