@@ -46,6 +46,57 @@ pub struct ImportInput {
     pub data: String,
 }
 
+/// What a run does when the project already has a segment of its name
+/// (made from other data: a segment made from this data is always a re-run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExisting {
+    /// `DuplicateSegmentName`, as the seed's node does (the default).
+    #[default]
+    Fail,
+    /// Import into that segment as a new version of it: its id stays.
+    NewVersion,
+}
+
+impl OnExisting {
+    /// The name the JSON input and the CLI use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExisting::Fail => "fail",
+            OnExisting::NewVersion => "new_version",
+        }
+    }
+
+    /// Whether this is the default (left out of serialised input).
+    pub fn is_default(&self) -> bool {
+        *self == OnExisting::Fail
+    }
+}
+
+/// What a run is asked: the seed's input (its four fields, all required)
+/// and the node's options beyond it, each optional with a default that
+/// behaves as the seed's node does. As JSON, one object: the seed's fields
+/// and `on_existing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The seed's input.
+    #[serde(flatten)]
+    pub input: ImportInput,
+    /// What to do with an existing segment of the name.
+    #[serde(default, skip_serializing_if = "OnExisting::is_default")]
+    pub on_existing: OnExisting,
+}
+
+impl From<ImportInput> for ImportRequest {
+    /// The seed's input with every option at its default.
+    fn from(input: ImportInput) -> Self {
+        ImportRequest {
+            input,
+            on_existing: OnExisting::default(),
+        }
+    }
+}
+
 impl std::fmt::Debug for ImportInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImportInput")
@@ -160,6 +211,29 @@ mod tests {
             ErrorKind::InvalidInput
         );
         assert!(input("abc", "Q4 2024 — high value").check().is_ok());
+    }
+
+    #[test]
+    fn on_existing_is_optional_and_fail_by_default() {
+        let seed = r#"{"application_id":"abc","segment_name":"s","format":"CSV","data":"x"}"#;
+        let r: ImportRequest = serde_json::from_str(seed).unwrap();
+        assert_eq!(r.on_existing, OnExisting::Fail);
+        assert_eq!(r.input.segment_name, "s");
+        // The default is left out: the seed's input round-trips as it was.
+        let back: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(seed).unwrap());
+        let with = r#"{"application_id":"abc","segment_name":"s","format":"CSV","data":"x","on_existing":"new_version"}"#;
+        let r: ImportRequest = serde_json::from_str(with).unwrap();
+        assert_eq!(r.on_existing, OnExisting::NewVersion);
+        assert_eq!(serde_json::to_value(r.on_existing).unwrap(), "new_version");
+        assert_eq!(OnExisting::NewVersion.as_str(), "new_version");
+        // Another value, or a seed field missing, is not an input.
+        let bad = with.replace("new_version", "replace");
+        assert!(serde_json::from_str::<ImportRequest>(&bad).is_err());
+        assert!(
+            serde_json::from_str::<ImportRequest>(r#"{"application_id":"abc","segment_name":"s","format":"CSV","on_existing":"fail"}"#)
+                .is_err()
+        );
     }
 
     #[test]

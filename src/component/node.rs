@@ -22,7 +22,7 @@ impl Guest for Node {
             cancel: cancel.clone(),
         };
         import::run(
-            &input,
+            &input.into(),
             &settings,
             &mut transport,
             &mut WasiRuntime { cancel },

@@ -8,7 +8,7 @@ use super::attempt::Idempotency;
 use super::call_error::CallError;
 use super::client::Client;
 use super::host::{Level, Runtime, Stage, Transport};
-use super::staging::{DataKeys, StagedObject};
+use super::staging::{DataKeys, StagedObject, segment_s3_url};
 use crate::aws::pinpoint::{self, ImportJob, ImportJobs, Page, Segment, Segments};
 use crate::aws::{Request, Response, s3};
 use crate::error::{ErrorKind, NodeError, ServiceContext, quote};
@@ -153,6 +153,47 @@ impl<T: Transport, R: Runtime> Calls<'_, T, R> {
         Ok(found)
     }
 
+    /// The version of `segment_id` that was imported from `s3_url`, from
+    /// `GetSegmentVersions` (every page); `None` when no version names it.
+    pub fn version_from(&mut self, segment_id: &str, s3_url: &str) -> Result<Option<u64>, NodeError> {
+        let mut found = None;
+        let id = segment_id.to_owned();
+        self.scan_pages::<Segments>(
+            "GetSegmentVersions",
+            |base, app, size, token| pinpoint::get_segment_versions(base, app, &id, size, token),
+            None,
+            |v| {
+                if segment_s3_url(&v) == Some(s3_url) {
+                    // The latest, if Pinpoint lists one object twice.
+                    found = found.max(v.version);
+                }
+                false
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// An import job into `segment_id` of this run's data that has not
+    /// ended: a run of this input that stopped while its new version was
+    /// being made. Its object's key, and the job.
+    pub fn running_job_into(&mut self, segment_id: &str) -> Result<Option<(String, ImportJob)>, NodeError> {
+        let mut found = None;
+        let data = self.data.clone();
+        self.scan_pages::<ImportJobs>("GetImportJobs", pinpoint::get_import_jobs, None, |j| {
+            let key = j.definition.s3_url.as_deref().and_then(|u| data.key_of(u)).map(str::to_owned);
+            match key {
+                Some(key)
+                    if !j.is_terminal() && j.definition.segment_id.as_deref() == Some(segment_id) =>
+                {
+                    found = Some((key, j));
+                    true
+                }
+                _ => false,
+            }
+        })?;
+        Ok(found)
+    }
+
     /// Reads the pages of `operation` (made by `request`), giving each item
     /// to `visit` until it returns `true` or there are no more pages;
     /// `stage`, if given, is reported once per page.
@@ -163,7 +204,7 @@ impl<T: Transport, R: Runtime> Calls<'_, T, R> {
     fn scan_pages<P: Page>(
         &mut self,
         operation: &str,
-        request: fn(&str, &str, u32, Option<&str>) -> Result<Request, NodeError>,
+        request: impl Fn(&str, &str, u32, Option<&str>) -> Result<Request, NodeError>,
         stage: Option<Stage>,
         mut visit: impl FnMut(P::Item) -> bool,
     ) -> Result<(), NodeError> {

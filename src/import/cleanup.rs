@@ -5,6 +5,7 @@
 
 use super::calls::Calls;
 use super::host::{Level, Runtime, Stage, Transport};
+use super::outcome::Target;
 use super::staging::StagedObject;
 use crate::aws::pinpoint::{ImportJob, Segment};
 use crate::aws::{s3, urls};
@@ -46,14 +47,29 @@ pub fn delete_staged_object<T: Transport, R: Runtime>(
     }
 }
 
-/// A FAILED job: delete its segment (best effort) and report the failures.
+/// A FAILED job: delete its segment (best effort) if the run made it, and
+/// report the failures. A segment the job was to give a new version
+/// (`target` [`Target::NewVersion`]) existed before the run: it is never
+/// deleted.
 pub fn failed_job<T: Transport, R: Runtime>(
     calls: &mut Calls<'_, T, R>,
     job: ImportJob,
     segment_id: String,
+    target: Target,
 ) -> NodeError {
-    start(calls);
-    let deleted = calls.delete_segment(&segment_id).is_ok();
+    let fate = match target {
+        Target::NewSegment => {
+            start(calls);
+            if calls.delete_segment(&segment_id).is_ok() {
+                "was deleted"
+            } else {
+                "could not be deleted and may remain"
+            }
+        }
+        Target::NewVersion => {
+            "existed before this run and is kept: its earlier version stays what campaigns target"
+        }
+    };
     let first = job
         .failures
         .first()
@@ -62,13 +78,8 @@ pub fn failed_job<T: Transport, R: Runtime>(
     let mut err = NodeError::new(
         ErrorKind::ImportJobFailed,
         format!(
-            "Pinpoint's import job {} failed: {first}; the segment {segment_id} {}",
-            job.id,
-            if deleted {
-                "was deleted"
-            } else {
-                "could not be deleted and may remain"
-            }
+            "Pinpoint's import job {} failed: {first}; the segment {segment_id} {fate}",
+            job.id
         ),
     );
     err.details.import_job_id = Some(job.id);

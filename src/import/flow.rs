@@ -9,26 +9,27 @@ use super::client::Client;
 use super::host::{Level, Runtime, Stage, Transport};
 use super::job;
 use super::name_race::{self, Decision};
-use super::outcome::Outcome;
+use super::outcome::{Outcome, Target};
 use super::output::ImportOutput;
 use super::run_state::RunState;
-use super::staging::{DataKeys, StagedObject};
+use super::staging::{DataKeys, StagedObject, segment_s3_url};
 use super::upload_body::UploadBody;
 use super::validate::limits;
 use crate::aws::pinpoint::{ImportJob, Segment};
 use crate::aws::{s3, urls};
 use crate::endpoints;
 use crate::error::{ErrorKind, NodeError, quote};
-use crate::input::{Format, ImportInput};
+use crate::input::{Format, ImportRequest, OnExisting};
 use crate::settings::Settings;
 
 /// Runs the whole import.
 pub fn run<T: Transport, R: Runtime>(
-    input: &ImportInput,
+    request: &ImportRequest,
     settings: &Settings,
     transport: &mut T,
     runtime: &mut R,
 ) -> Result<ImportOutput, NodeError> {
+    let input = &request.input;
     input.check()?;
     let total = input.data.len() as u64;
     runtime.progress(Stage::Validating, 0, Some(total));
@@ -65,6 +66,7 @@ pub fn run<T: Transport, R: Runtime>(
         own,
         endpoints_submitted: checked.endpoint_count,
         state: RunState::NothingMade,
+        on_existing: request.on_existing,
     };
     match flow.run(&body) {
         Ok(outcome) => Ok(outcome.output),
@@ -100,6 +102,8 @@ struct Flow<'a, T, R> {
     endpoints_submitted: u64,
     /// What the run has made so far.
     state: RunState,
+    /// What to do with a segment of the name made from other data.
+    on_existing: OnExisting,
 }
 
 impl<T: Transport, R: Runtime> Flow<'_, T, R> {
@@ -111,19 +115,63 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         let named = self.calls.segments_named(Some(Stage::CheckingSegments))?;
         if let Some(oldest) = name_race::oldest(&named).cloned() {
             cleanup::remove_leftovers(&mut self.calls, &named, &oldest.id);
-            let Some(key) = self.calls.data.key_of_segment(&oldest).map(str::to_owned) else {
-                return Err(duplicate(self.calls.name(), &oldest.id, ""));
-            };
-            self.calls.log(
-                Level::Info,
-                &format!(
-                    "segment {} of this name was made from this data before; resuming",
-                    oldest.id
-                ),
-            );
-            return self.resume(oldest, &key);
+            if let Some(key) = self.calls.data.key_of_segment(&oldest).map(str::to_owned) {
+                self.calls.log(
+                    Level::Info,
+                    &format!(
+                        "segment {} of this name was made from this data before; resuming",
+                        oldest.id
+                    ),
+                );
+                return self.resume(oldest, &key);
+            }
+            let target = self.version_target(oldest, "")?;
+            let others: Vec<&str> = named
+                .iter()
+                .filter(|s| s.id != target.id)
+                .map(|s| s.id.as_str())
+                .collect();
+            if !others.is_empty() {
+                self.calls.log(
+                    Level::Info,
+                    &format!(
+                        "segments {} also have this name; the oldest, {}, takes the new version",
+                        others.join(", "),
+                        target.id
+                    ),
+                );
+            }
+            // A run of this input stopped while its new version was being
+            // made: wait for that one instead of making another.
+            if let Some((key, job)) = self.calls.running_job_into(&target.id)? {
+                self.calls.log(
+                    Level::Info,
+                    &format!(
+                        "import job {} of this data into segment {} is still running (an earlier run of this input); waiting for it",
+                        job.id, target.id
+                    ),
+                );
+                return self.resume(target, &key);
+            }
+            self.stage(body)?;
+            let own = self.own.clone();
+            let result = self.new_version(&target);
+            return self.finish(&own, result);
         }
 
+        self.stage(body)?;
+        let own = self.own.clone();
+        match self.contest() {
+            Ok(Contest::Won(outcome)) => self.finish(&own, Ok(*outcome)),
+            Ok(Contest::Lost(lost)) => self.concede(*lost),
+            Err(e) => self.finish(&own, Err(e)),
+        }
+    }
+
+    /// `PutObject` of the run's own object. A run cancelled while the body
+    /// was on its way ends here, through [`Flow::finish`]: S3 may have
+    /// stored it.
+    fn stage(&mut self, body: &UploadBody<'_, '_>) -> Result<(), NodeError> {
         self.calls
             .progress(Stage::Staging, 0, Some(body.checked.staged_bytes));
         let content_type = match body.checked.format {
@@ -134,23 +182,104 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         self.state.object_sent(&self.own.s3_url);
         let own = self.own.clone();
         match self.calls.client.s3_streaming("PutObject", &put, body) {
-            Ok(_) => {}
-            // Cancelled while the body was on its way: S3 may have stored it.
-            Err(e) if e.kind == ErrorKind::Cancelled => return self.finish(&own, Err(e)),
-            Err(e) => return Err(e),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::Cancelled => self.finish(&own, Err(e)).map(|_| ()),
+            Err(e) => Err(e),
         }
+    }
 
-        match self.contest() {
-            Ok(Contest::Won(outcome)) => self.finish(&own, Ok(*outcome)),
-            Ok(Contest::Lost(lost)) => self.concede(*lost),
-            Err(e) => self.finish(&own, Err(e)),
+    /// The segment of the name, made from other data, that is to take a
+    /// new version: `existing` itself when the input says `new_version` and
+    /// it is an imported segment; otherwise `DuplicateSegmentName` (`more`
+    /// ends its message).
+    fn version_target(&self, existing: Segment, more: &str) -> Result<Segment, NodeError> {
+        match self.on_existing {
+            OnExisting::Fail => Err(duplicate(self.calls.name(), &existing.id, more)),
+            OnExisting::NewVersion if existing.is_imported() => Ok(existing),
+            OnExisting::NewVersion => {
+                let kind = existing.segment_type.as_deref().unwrap_or("not imported");
+                let mut err = duplicate(self.calls.name(), &existing.id, more);
+                err.message = format!(
+                    "{}; it cannot take a new version: it is a {} segment, defined by its criteria rather than by an imported list (only an imported segment takes an import as a new version)",
+                    err.message,
+                    quote(kind)
+                );
+                Err(err)
+            }
         }
+    }
+
+    /// Imports the run's own (staged) object into `target` as a new
+    /// version, waits for the job (if the settings say so), and reads the
+    /// version it made. `target` existed before the run: it is never
+    /// deleted, whatever the job does.
+    fn new_version(&mut self, target: &Segment) -> Result<Outcome, NodeError> {
+        let created = job::create(&mut self.calls, &mut self.state, &self.own, Some(&target.id))?;
+        // UNCONFIRMED: that the answer names the segment imported into.
+        // The job is this run's (its object is), so it is the segment's job
+        // whatever the answer says; a different id is only logged.
+        if let Some(other) = created
+            .definition
+            .segment_id
+            .as_deref()
+            .filter(|id| !id.is_empty() && *id != target.id)
+        {
+            self.calls.log(
+                Level::Warn,
+                &format!(
+                    "CreateImportJob into segment {} answered with segment {other}; the run reports {}",
+                    target.id, target.id
+                ),
+            );
+        }
+        self.state.job_known(
+            &self.own.s3_url,
+            &created.id,
+            &target.id,
+            created.is_terminal(),
+        );
+        let ended = if self.calls.settings().wait_for_completion {
+            job::wait(&mut self.calls, &mut self.state, created, &target.id)?
+        } else {
+            created
+        };
+        let url = self.own.s3_url.clone();
+        let outcome = job::outcome(
+            &mut self.calls,
+            ended,
+            target.id.clone(),
+            self.endpoints_submitted,
+            Target::NewVersion,
+        )?;
+        Ok(self.with_version(outcome, &url))
+    }
+
+    /// `outcome` with the version its import (from `s3_url`) made, read
+    /// from `GetSegmentVersions` once the import completed: the segment's
+    /// latest version may already be another run's. Without it (the call
+    /// failed, or no version names the object yet) the version is left out.
+    fn with_version(&mut self, mut outcome: Outcome, s3_url: &str) -> Outcome {
+        if !outcome.completed() {
+            return outcome;
+        }
+        let segment = outcome.output.segment_id.clone();
+        match self.calls.version_from(&segment, s3_url) {
+            Ok(version) => outcome.output.segment_version = version,
+            Err(e) => self.calls.log(
+                Level::Info,
+                &format!(
+                    "could not read the versions of segment {segment}, so the result names none: {}",
+                    e.message
+                ),
+            ),
+        }
+        outcome
     }
 
     /// Creates the job, waits for it to end (if the settings say so), and
     /// decides whether its segment is the one of its name.
     fn contest(&mut self) -> Result<Contest, NodeError> {
-        let created = job::create(&mut self.calls, &mut self.state, &self.own)?;
+        let created = job::create(&mut self.calls, &mut self.state, &self.own, None)?;
         let segment = job::segment_id_of(&mut self.calls, &created, &self.own)?;
         self.state.job_known(
             &self.own.s3_url,
@@ -166,15 +295,19 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         };
         // Progress does not go back to `checking-segments` here.
         let named = self.calls.segments_named(None)?;
+        let version = named
+            .iter()
+            .find(|s| s.id == segment)
+            .and_then(|s| s.version);
         match name_race::decide(&segment, &named) {
-            Decision::Won => self.won(ended, segment),
+            Decision::Won => self.won(ended, segment, version),
             Decision::Lost(winner) => Ok(Contest::Lost(Box::new(Lost {
                 job: ended,
                 segment,
                 winner,
             }))),
             // Without waiting, a segment may not be listed yet; no other is.
-            Decision::Gone if !wait => self.won(ended, segment),
+            Decision::Gone if !wait => self.won(ended, segment, None),
             Decision::Gone => {
                 let mut err = NodeError::new(
                     ErrorKind::ServiceError,
@@ -190,10 +323,25 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         }
     }
 
-    /// The run's segment is the one of its name: the outcome of its job.
-    fn won(&mut self, ended: ImportJob, segment: String) -> Result<Contest, NodeError> {
-        job::outcome(&mut self.calls, ended, segment, self.endpoints_submitted)
-            .map(|outcome| Contest::Won(Box::new(outcome)))
+    /// The run's segment is the one of its name: the outcome of its job;
+    /// `version` as the segment listing gave it.
+    fn won(
+        &mut self,
+        ended: ImportJob,
+        segment: String,
+        version: Option<u64>,
+    ) -> Result<Contest, NodeError> {
+        job::outcome(
+            &mut self.calls,
+            ended,
+            segment,
+            self.endpoints_submitted,
+            Target::NewSegment,
+        )
+        .map(|mut outcome| {
+            outcome.output.segment_version = version;
+            Contest::Won(Box::new(outcome))
+        })
     }
 
     /// Deletes `object` where that is safe, and reports on it. After a
@@ -259,7 +407,15 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         }
         cleanup::start(&mut self.calls);
         let own = self.own.clone();
-        let _ = cleanup::delete_staged_object(&mut self.calls, &own);
+        let same_data = self.calls.data.key_of_segment(&winner).map(str::to_owned);
+        // With `new_version`, the run's object is to go into the winner as
+        // its new version: it stays (a re-run sweeps it if the run stops).
+        let into_winner = self.on_existing == OnExisting::NewVersion
+            && same_data.is_none()
+            && winner.is_imported();
+        if !into_winner {
+            let _ = cleanup::delete_staged_object(&mut self.calls, &own);
+        }
         let kept = match self.calls.delete_segment(&segment) {
             Ok(()) => String::new(),
             Err(e) => {
@@ -275,7 +431,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 )
             }
         };
-        if let Some(key) = self.calls.data.key_of_segment(&winner).map(str::to_owned) {
+        if let Some(key) = same_data {
             self.calls.log(
                 Level::Info,
                 &format!(
@@ -285,8 +441,22 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             );
             return self.resume(winner, &key);
         }
-        self.calls.progress(Stage::Done, 1, Some(1));
-        Err(duplicate(self.calls.name(), &winner.id, &kept))
+        let target = match self.version_target(winner, &kept) {
+            Ok(target) => target,
+            Err(e) => {
+                self.calls.progress(Stage::Done, 1, Some(1));
+                return Err(e);
+            }
+        };
+        self.calls.log(
+            Level::Info,
+            &format!(
+                "this run's data goes into segment {} as a new version",
+                target.id
+            ),
+        );
+        let result = self.new_version(&target);
+        self.finish(&own, result)
     }
 
     /// A re-run: `segment` exists and was made from this data, the object
@@ -303,7 +473,9 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         })
     }
 
-    /// The outcome of the import that made `segment` from `s3_url`.
+    /// The outcome of the import that made `segment` (or its latest
+    /// version) from `s3_url`. A segment with more than one version
+    /// existed before that import: it is never deleted.
     fn resumed(&mut self, segment: Segment, s3_url: &str) -> Result<Outcome, NodeError> {
         let Some(found) = self.calls.job_for(&segment.id, s3_url)? else {
             return Ok(Outcome::of_segment_without_job(
@@ -313,6 +485,13 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 self.endpoints_submitted,
             ));
         };
+        let target = if segment.version.is_some_and(|v| v > 1)
+            || segment_s3_url(&segment) != Some(s3_url)
+        {
+            Target::NewVersion
+        } else {
+            Target::NewSegment
+        };
         self.state
             .job_known(s3_url, &found.id, &segment.id, found.is_terminal());
         let ended = if self.calls.settings().wait_for_completion {
@@ -320,7 +499,24 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
         } else {
             found
         };
-        job::outcome(&mut self.calls, ended, segment.id, self.endpoints_submitted)
+        let outcome = job::outcome(
+            &mut self.calls,
+            ended,
+            segment.id,
+            self.endpoints_submitted,
+            target,
+        )?;
+        let mut outcome = match target {
+            Target::NewSegment => {
+                let mut outcome = outcome;
+                outcome.output.segment_version = segment.version;
+                outcome
+            }
+            Target::NewVersion => self.with_version(outcome, s3_url),
+        };
+        // The run made neither the segment nor, here, its version.
+        outcome.output.created_segment = false;
+        Ok(outcome)
     }
 }
 

@@ -7,7 +7,7 @@ use super::call_error::CallError;
 use super::calls::{Calls, parse_json};
 use super::cleanup;
 use super::host::{Level, Runtime, Stage, Transport, TransportErrorKind};
-use super::outcome::Outcome;
+use super::outcome::{Outcome, Target};
 use super::run_state::RunState;
 use super::staging::{StagedObject, segment_s3_url};
 use crate::aws::Request;
@@ -15,21 +15,27 @@ use crate::aws::job_status::JobStatus;
 use crate::aws::pinpoint::{self, ImportJob, ImportJobRequest};
 use crate::error::{ErrorKind, NodeError};
 
-/// Sends `CreateImportJob` for `own` (the run's object), and after a
+/// Sends `CreateImportJob` for `own` (the run's object), into a new
+/// segment or, given `into`, as a new version of that segment; after a
 /// connection that broke, finds the job it may have made before sending it
 /// again.
 pub fn create<T: Transport, R: Runtime>(
     calls: &mut Calls<'_, T, R>,
     state: &mut RunState,
     own: &StagedObject,
+    into: Option<&str>,
 ) -> Result<ImportJob, NodeError> {
     calls.progress(Stage::CreatingJob, 0, None);
-    let body = ImportJobRequest::new_segment(
+    let (format, url, role, name) = (
         calls.input.format,
         own.s3_url.clone(),
         calls.settings().import_role_arn.clone(),
         calls.input.segment_name.clone(),
     );
+    let body = match into {
+        None => ImportJobRequest::new_segment(format, url, role, name),
+        Some(id) => ImportJobRequest::new_version(format, url, role, name, id.to_owned()),
+    };
     let request = pinpoint::create_import_job(&calls.pinpoint, calls.app(), &body)?;
     match send_create(calls, state, own, &request) {
         Ok(job) => Ok(job),
@@ -49,14 +55,19 @@ pub fn create<T: Transport, R: Runtime>(
                 ),
             );
             // This run's object is its own: a segment made from it, and
-            // its job, are this run's.
-            let ours = calls
-                .segments_named(None)?
-                .into_iter()
-                .find(|s| segment_s3_url(s) == Some(own.s3_url.as_str()));
-            let job = match ours {
-                Some(segment) => calls.job_for(&segment.id, &own.s3_url)?,
-                None => None,
+            // its job, are this run's; so is a job of it into `into`.
+            let job = match into {
+                Some(id) => calls.job_for(id, &own.s3_url)?,
+                None => {
+                    let ours = calls
+                        .segments_named(None)?
+                        .into_iter()
+                        .find(|s| segment_s3_url(s) == Some(own.s3_url.as_str()));
+                    match ours {
+                        Some(segment) => calls.job_for(&segment.id, &own.s3_url)?,
+                        None => None,
+                    }
+                }
             };
             match job {
                 Some(job) => Ok(job),
@@ -163,21 +174,24 @@ pub fn wait<T: Transport, R: Runtime>(
     Ok(job)
 }
 
-/// The outcome of `job`, which made `segment_id`; a FAILED job is
-/// `ImportJobFailed` (and its segment deleted).
+/// The outcome of `job`, which made `segment_id` (or a new version of it,
+/// as `target` says); a FAILED job is `ImportJobFailed` (and a new
+/// segment deleted).
 pub fn outcome<T: Transport, R: Runtime>(
     calls: &mut Calls<'_, T, R>,
     job: ImportJob,
     segment_id: String,
     endpoints_submitted: u64,
+    target: Target,
 ) -> Result<Outcome, NodeError> {
     if job.job_status == JobStatus::Failed {
-        return Err(cleanup::failed_job(calls, job, segment_id));
+        return Err(cleanup::failed_job(calls, job, segment_id, target));
     }
     Ok(Outcome::of_job(
         job,
         segment_id,
         calls.name(),
         endpoints_submitted,
+        target,
     ))
 }

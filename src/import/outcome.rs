@@ -5,6 +5,17 @@ use super::output::ImportOutput;
 use crate::aws::job_status::JobStatus;
 use crate::aws::pinpoint::{ImportJob, Segment};
 
+/// What the run's import job makes: a new segment, or a new version of
+/// a segment that was there before the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A new segment: the run made it, so a failed job's segment goes.
+    NewSegment,
+    /// A new version of an existing segment: whatever happens, the run
+    /// never deletes it.
+    NewVersion,
+}
+
 /// A successful run's output, and its job's last status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -15,13 +26,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The outcome of `job`, which made `segment_id` of `segment_name` from
-    /// `endpoints_submitted` endpoints, and did not fail.
+    /// The outcome of `job`, which made `segment_id` of `segment_name` (or a
+    /// new version of it, as `target` says) from `endpoints_submitted`
+    /// endpoints, and did not fail. The version is filled in later.
     pub fn of_job(
         job: ImportJob,
         segment_id: String,
         segment_name: &str,
         endpoints_submitted: u64,
+        target: Target,
     ) -> Outcome {
         let done = job.job_status == JobStatus::Completed;
         let failed = job.total_failures.unwrap_or(0);
@@ -46,6 +59,8 @@ impl Outcome {
                 staged_object: job.definition.s3_url.unwrap_or_default(),
                 staged_object_deleted: false,
                 reused_existing_segment: false,
+                segment_version: None,
+                created_segment: target == Target::NewSegment,
             },
             status: job.job_status,
         }
@@ -62,6 +77,8 @@ impl Outcome {
         let status = JobStatus::Completed;
         Outcome {
             output: ImportOutput {
+                segment_version: segment.version,
+                created_segment: false,
                 segment_id: segment.id,
                 import_job_id: String::new(),
                 segment_name: segment_name.to_owned(),

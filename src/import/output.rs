@@ -9,7 +9,8 @@ use crate::input::Format;
 /// What a successful run returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportOutput {
-    /// The new segment's id.
+    /// The segment's id: the new segment's, or the existing one's that took
+    /// a new version (`on_existing: new_version`).
     pub segment_id: String,
     /// The import job's id.
     pub import_job_id: String,
@@ -34,6 +35,11 @@ pub struct ImportOutput {
     /// True when an earlier (or concurrent) run had already made this
     /// segment from this data.
     pub reused_existing_segment: bool,
+    /// The segment's version after the run, when Pinpoint reports it.
+    pub segment_version: Option<u64>,
+    /// True when this run made the segment (false when it found it made
+    /// from this data, or imported into it as a new version).
+    pub created_segment: bool,
 }
 
 /// What `validate` reports for valid data.

@@ -12,7 +12,7 @@ use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response, urls};
 use crate::endpoints;
 use crate::error::{ErrorKind, NodeError};
-use crate::input::{Format, ImportInput};
+use crate::input::{Format, ImportInput, ImportRequest, OnExisting};
 use crate::settings::{RetryPolicy, Settings};
 
 const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
@@ -37,6 +37,13 @@ struct FakeAws {
     rival_jobs: Vec<serde_json::Value>,
     /// Segments `CreateImportJob` made so far.
     created: usize,
+    /// Every version of each segment, by id, oldest first (as
+    /// `GetSegmentVersions` lists them).
+    versions: HashMap<String, Vec<serde_json::Value>>,
+    /// Imports into existing segments by other runs, each an `S3Url`: the
+    /// first completes right after the next import into the segment
+    /// completes (so that one's version is no longer the latest).
+    rival_versions: Vec<String>,
 }
 
 /// The `CreationDate` of the segments the fake's `CreateImportJob` makes.
@@ -67,6 +74,7 @@ impl FakeAws {
             ("DELETE", _) => "DeleteSegment",
             ("POST", _) => "CreateImportJob",
             ("GET", p) if p.ends_with("/segments") => "GetSegments",
+            ("GET", p) if p.ends_with("/versions") => "GetSegmentVersions",
             ("GET", p) if p.ends_with("/jobs/import") => "GetImportJobs",
             ("GET", p) if p.contains("/jobs/import/") => "GetImportJob",
             _ => "GetApp",
@@ -77,14 +85,40 @@ impl FakeAws {
         let Some(job) = self.jobs.iter_mut().find(|j| j["Id"] == id) else {
             return serde_json::Value::Null;
         };
+        let was_terminal = job["JobStatus"] == "COMPLETED" || job["JobStatus"] == "FAILED";
         job["JobStatus"] = status.into();
         let mut job = job.clone();
+        if status == "COMPLETED" && !was_terminal && job["Definition"]["Update"] == true {
+            let (segment, url) = (&job["Definition"]["SegmentId"], &job["Definition"]["S3Url"]);
+            let (segment, url) = (segment.as_str().unwrap().to_owned(), url.clone());
+            self.new_version(&segment, url);
+            if !self.rival_versions.is_empty() {
+                let rival = self.rival_versions.remove(0);
+                self.new_version(&segment, rival.into());
+            }
+        }
         if status == "COMPLETED" || status == "FAILED" {
             job["TotalProcessed"] = 3.into();
             job["TotalFailures"] = (self.job_failures.len() as u64).into();
             job["Failures"] = self.job_failures.clone().into();
         }
         job
+    }
+
+    /// A new version of `segment` imported from `url`, as a completed
+    /// import into it makes one.
+    fn new_version(&mut self, segment: &str, url: serde_json::Value) {
+        let Some(s) = self.segments.iter_mut().find(|s| s["Id"] == segment) else {
+            return;
+        };
+        let version = s["Version"].as_u64().unwrap_or(1) + 1;
+        s["Version"] = version.into();
+        s["ImportDefinition"]["S3Url"] = url;
+        let snapshot = s.clone();
+        self.versions
+            .entry(segment.to_owned())
+            .or_default()
+            .push(snapshot);
     }
 
     fn page(items: &[serde_json::Value], query: &str, size: usize) -> serde_json::Value {
@@ -123,6 +157,13 @@ impl Transport for FakeAws {
             ),
             "GetSegments" => json(200, Self::page(&self.segments, &query, size)),
             "GetImportJobs" => json(200, Self::page(&self.jobs, &query, size)),
+            "GetSegmentVersions" => {
+                let id = req.uri().path().rsplit('/').nth(1).unwrap_or_default();
+                match self.versions.get(id) {
+                    Some(versions) => json(200, Self::page(versions, &query, size)),
+                    None => aws_error(404, "NotFoundException"),
+                }
+            }
             "PutObject" => {
                 self.objects
                     .insert(req.uri().path().to_owned(), req.body().clone());
@@ -160,21 +201,32 @@ impl Transport for FakeAws {
             "CreateImportJob" => {
                 self.segments.append(&mut self.rivals);
                 self.jobs.append(&mut self.rival_jobs);
+                let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
+                if let Some(id) = body["SegmentId"].as_str() {
+                    if !self.segments.iter().any(|s| s["Id"] == id) {
+                        return Ok(aws_error(404, "NotFoundException"));
+                    }
+                    let mut definition = body.clone();
+                    definition["Update"] = true.into();
+                    let job = serde_json::json!({"Id": format!("job-{}", self.jobs.len() + 1), "JobStatus": "CREATED",
+                        "Definition": definition, "ApplicationId": APP, "CreationDate": CREATED_AT, "Type": "IMPORT"});
+                    self.jobs.push(job.clone());
+                    return Ok(json(201, job));
+                }
                 self.created += 1;
                 let segment_id = match self.created {
                     1 => "seg-new".to_owned(),
                     n => format!("seg-new-{n}"),
                 };
-                let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
                 let mut definition = body.clone();
                 definition["SegmentId"] = segment_id.clone().into();
                 let job = serde_json::json!({"Id": format!("job-{}", self.jobs.len() + 1), "JobStatus": "CREATED",
                     "Definition": definition, "ApplicationId": APP, "CreationDate": CREATED_AT, "Type": "IMPORT"});
                 self.jobs.push(job.clone());
-                self.segments.push(
-                    serde_json::json!({"Id": segment_id, "Name": body["SegmentName"], "CreationDate": CREATED_AT,
-                    "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}}),
-                );
+                let segment = serde_json::json!({"Id": segment_id, "Name": body["SegmentName"], "CreationDate": CREATED_AT,
+                    "Version": 1, "ImportDefinition": {"S3Url": body["S3Url"], "Size": 3}});
+                self.versions.insert(segment_id, vec![segment.clone()]);
+                self.segments.push(segment);
                 json(201, job)
             }
             "GetImportJob" => {
@@ -284,6 +336,17 @@ fn input(name: &str) -> ImportInput {
         data: "ChannelType,Address\nEMAIL,a@example.com\nSMS,+12065550100\nEMAIL,b@example.com\n"
             .into(),
     }
+}
+
+/// A run of the seed's input, every option at its default (the flow as
+/// the seed's node has it).
+fn run<T: Transport, R: Runtime>(
+    input: &ImportInput,
+    settings: &Settings,
+    transport: &mut T,
+    rt: &mut R,
+) -> Result<ImportOutput, NodeError> {
+    super::run(&input.clone().into(), settings, transport, rt)
 }
 
 fn run_with(
