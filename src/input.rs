@@ -221,7 +221,10 @@ mod tests {
         assert_eq!(r.input.segment_name, "s");
         // The default is left out: the seed's input round-trips as it was.
         let back: serde_json::Value = serde_json::to_value(&r).unwrap();
-        assert_eq!(back, serde_json::from_str::<serde_json::Value>(seed).unwrap());
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(seed).unwrap()
+        );
         let with = r#"{"application_id":"abc","segment_name":"s","format":"CSV","data":"x","on_existing":"new_version"}"#;
         let r: ImportRequest = serde_json::from_str(with).unwrap();
         assert_eq!(r.on_existing, OnExisting::NewVersion);
@@ -231,8 +234,10 @@ mod tests {
         let bad = with.replace("new_version", "replace");
         assert!(serde_json::from_str::<ImportRequest>(&bad).is_err());
         assert!(
-            serde_json::from_str::<ImportRequest>(r#"{"application_id":"abc","segment_name":"s","format":"CSV","on_existing":"fail"}"#)
-                .is_err()
+            serde_json::from_str::<ImportRequest>(
+                r#"{"application_id":"abc","segment_name":"s","format":"CSV","on_existing":"fail"}"#
+            )
+            .is_err()
         );
     }
 

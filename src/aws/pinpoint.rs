@@ -398,11 +398,20 @@ mod tests {
     #[test]
     fn only_imported_segments_take_a_new_version() {
         let read = |v: serde_json::Value| serde_json::from_value::<Segment>(v).unwrap();
-        assert!(read(serde_json::json!({"Id": "a", "SegmentType": "IMPORT", "Version": 3})).is_imported());
+        assert!(
+            read(serde_json::json!({"Id": "a", "SegmentType": "IMPORT", "Version": 3}))
+                .is_imported()
+        );
         assert!(!read(serde_json::json!({"Id": "a", "SegmentType": "DIMENSIONAL"})).is_imported());
-        assert!(read(serde_json::json!({"Id": "a", "ImportDefinition": {"S3Url": "s3://b/k"}})).is_imported());
+        assert!(
+            read(serde_json::json!({"Id": "a", "ImportDefinition": {"S3Url": "s3://b/k"}}))
+                .is_imported()
+        );
         assert!(!read(serde_json::json!({"Id": "a"})).is_imported());
-        assert_eq!(read(serde_json::json!({"Id": "a", "Version": 3})).version, Some(3));
+        assert_eq!(
+            read(serde_json::json!({"Id": "a", "Version": 3})).version,
+            Some(3)
+        );
     }
 
     #[test]

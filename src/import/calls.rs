@@ -155,7 +155,11 @@ impl<T: Transport, R: Runtime> Calls<'_, T, R> {
 
     /// The version of `segment_id` that was imported from `s3_url`, from
     /// `GetSegmentVersions` (every page); `None` when no version names it.
-    pub fn version_from(&mut self, segment_id: &str, s3_url: &str) -> Result<Option<u64>, NodeError> {
+    pub fn version_from(
+        &mut self,
+        segment_id: &str,
+        s3_url: &str,
+    ) -> Result<Option<u64>, NodeError> {
         let mut found = None;
         let id = segment_id.to_owned();
         self.scan_pages::<Segments>(
@@ -176,14 +180,23 @@ impl<T: Transport, R: Runtime> Calls<'_, T, R> {
     /// An import job into `segment_id` of this run's data that has not
     /// ended: a run of this input that stopped while its new version was
     /// being made. Its object's key, and the job.
-    pub fn running_job_into(&mut self, segment_id: &str) -> Result<Option<(String, ImportJob)>, NodeError> {
+    pub fn running_job_into(
+        &mut self,
+        segment_id: &str,
+    ) -> Result<Option<(String, ImportJob)>, NodeError> {
         let mut found = None;
         let data = self.data.clone();
         self.scan_pages::<ImportJobs>("GetImportJobs", pinpoint::get_import_jobs, None, |j| {
-            let key = j.definition.s3_url.as_deref().and_then(|u| data.key_of(u)).map(str::to_owned);
+            let key = j
+                .definition
+                .s3_url
+                .as_deref()
+                .and_then(|u| data.key_of(u))
+                .map(str::to_owned);
             match key {
                 Some(key)
-                    if !j.is_terminal() && j.definition.segment_id.as_deref() == Some(segment_id) =>
+                    if !j.is_terminal()
+                        && j.definition.segment_id.as_deref() == Some(segment_id) =>
                 {
                     found = Some((key, j));
                     true
@@ -262,7 +275,7 @@ pub fn parse_json<D: serde::de::DeserializeOwned>(
 }
 
 /// Whether Pinpoint answered that the resource does not exist.
-fn is_not_found(e: &NodeError) -> bool {
+pub fn is_not_found(e: &NodeError) -> bool {
     e.details.service.as_ref().is_some_and(|s| {
         s.http_status == Some(404) && s.aws_error_type.as_deref() == Some("NotFoundException")
     })

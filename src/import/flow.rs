@@ -2,7 +2,7 @@
 //! stage, create and contest the name, then finish: keep the outcome and
 //! clean up, or resume the segment the name already has.
 
-use super::calls::Calls;
+use super::calls::{self, Calls};
 use super::cancel_report;
 use super::cleanup;
 use super::client::Client;
@@ -214,7 +214,17 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
     /// version it made. `target` existed before the run: it is never
     /// deleted, whatever the job does.
     fn new_version(&mut self, target: &Segment) -> Result<Outcome, NodeError> {
-        let created = job::create(&mut self.calls, &mut self.state, &self.own, Some(&target.id))?;
+        let created = job::create(&mut self.calls, &mut self.state, &self.own, Some(&target.id))
+            .map_err(|mut e| {
+                if calls::is_not_found(&e) {
+                    e.message = format!(
+                        "segment {} of this name was deleted before its new version could be imported ({}); run again: the name is free now",
+                        target.id, e.message
+                    );
+                    e.details.segment_id = Some(target.id.clone());
+                }
+                e
+            })?;
         // UNCONFIRMED: that the answer names the segment imported into.
         // The job is this run's (its object is), so it is the segment's job
         // whatever the answer says; a different id is only logged.
@@ -485,13 +495,12 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
                 self.endpoints_submitted,
             ));
         };
-        let target = if segment.version.is_some_and(|v| v > 1)
-            || segment_s3_url(&segment) != Some(s3_url)
-        {
-            Target::NewVersion
-        } else {
-            Target::NewSegment
-        };
+        let target =
+            if segment.version.is_some_and(|v| v > 1) || segment_s3_url(&segment) != Some(s3_url) {
+                Target::NewVersion
+            } else {
+                Target::NewSegment
+            };
         self.state
             .job_known(s3_url, &found.id, &segment.id, found.is_terminal());
         let ended = if self.calls.settings().wait_for_completion {

@@ -1632,3 +1632,4 @@ fn the_extra_examples_validate() {
 }
 
 mod cancel;
+mod recurring;
