@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::error::ErrorKind;
+use crate::input::OnExisting;
 use crate::settings::KEYS;
 use crate::settings::environment::variables_for;
 
@@ -62,6 +63,30 @@ const HOSTS: [&str; 3] = [
     "{staging-bucket}.s3.{region}.amazonaws.com for virtual-hosted staging",
 ];
 
+/// The node's input beyond the description's (`input_schema` stays exactly
+/// the description's, four required fields): options, each optional, whose
+/// default behaves as the described node does. A runtime that sends only
+/// the described input gets the described behaviour; the full input is one
+/// object with the properties of both schemas
+/// ([`ImportRequest`](crate::input::ImportRequest)).
+fn options_schema() -> serde_json::Value {
+    json!({
+        "description": "Options beyond the described input, in the same object; each is optional and its default is the described behaviour.",
+        "properties": {
+            "on_existing": {
+                "description": "What to do when the project already has a segment of this name made from other data: fail (DuplicateSegmentName, as described) or new_version (import into that segment as a new version of it, keeping its id; only an imported segment can take one).",
+                "enum": [OnExisting::Fail.as_str(), OnExisting::NewVersion.as_str()],
+                "default": OnExisting::default().as_str(),
+                "title": "On existing segment",
+                "type": "string"
+            }
+        },
+        "required": [],
+        "title": "ImportPinPointSegmentNodeOptions",
+        "type": "object"
+    })
+}
+
 /// The action id, as workflow catalogues know the node.
 pub const ACTION_ID: &str = "import_pinpoint_segment";
 /// The date AWS ended support for Pinpoint's engagement features.
@@ -96,12 +121,15 @@ pub fn descriptor() -> String {
         "output_schema": {
             "description": "Import pinpoint node output.",
             "properties": {
-                "segment_id": {"description": "The id of the segment.", "title": "Segment id", "type": "string"}
+                "segment_id": {"description": "The id of the segment.", "title": "Segment id", "type": "string"},
+                "segment_version": {"description": "The segment's version after the run, when Pinpoint reports it: 1 for a new segment, one more for each new version (on_existing: new_version).", "title": "Segment version", "type": "integer", "minimum": 1},
+                "created_segment": {"description": "True when this run made the segment; false when it found it made from the same data, or gave it a new version.", "title": "Created segment", "type": "boolean"}
             },
             "required": ["segment_id"],
             "title": "ImportPinpointSegmentNodeOutput",
             "type": "object"
         },
+        "options_schema": options_schema(),
         "error_types": errors,
         "settings": settings,
         "hosts": HOSTS,
@@ -246,6 +274,70 @@ mod tests {
         more["properties"]["extra"] = serde_json::json!({"type": "string"});
         assert!(differences(&theirs, &more).is_empty());
         assert_eq!(differences(&more, &theirs), ["/properties/extra: missing"]);
+    }
+
+    #[test]
+    fn options_are_optional_defaults_that_the_input_reads() {
+        let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        let options = &v["options_schema"];
+        assert_eq!(options["required"], json!([]));
+        let seed =
+            json!({"application_id": "a", "segment_name": "s", "format": "CSV", "data": "x"});
+        let properties = options["properties"].as_object().unwrap();
+        assert!(!properties.is_empty());
+        for (name, schema) in properties {
+            // No option is a described field, and each value the schema
+            // lists (its default among them) is one the input reads.
+            assert!(
+                v["input_schema"]["properties"].get(name).is_none(),
+                "{name}"
+            );
+            let values = schema["enum"].as_array().unwrap();
+            assert!(values.contains(&schema["default"]), "{name}");
+            for value in values {
+                let mut input = seed.clone();
+                input[name] = value.clone();
+                let read: crate::input::ImportRequest = serde_json::from_value(input).unwrap();
+                assert_eq!(serde_json::to_value(read.on_existing).unwrap(), *value);
+            }
+            let mut bad = seed.clone();
+            bad[name] = "no such value".into();
+            assert!(serde_json::from_value::<crate::input::ImportRequest>(bad).is_err());
+        }
+        // Left out, each is its default.
+        let read: crate::input::ImportRequest = serde_json::from_value(seed).unwrap();
+        assert_eq!(
+            serde_json::to_value(read.on_existing).unwrap(),
+            properties["on_existing"]["default"]
+        );
+    }
+
+    #[test]
+    fn the_output_schema_names_the_fields_of_a_recurring_run() {
+        let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        let properties = &v["output_schema"]["properties"];
+        assert_eq!(properties["segment_version"]["type"], "integer");
+        assert_eq!(properties["created_segment"]["type"], "boolean");
+        // Each property is a field of the output the node returns.
+        let output = crate::import::ImportOutput {
+            segment_id: "s".into(),
+            import_job_id: "j".into(),
+            segment_name: "n".into(),
+            job_status: "COMPLETED".into(),
+            endpoints_submitted: 1,
+            endpoints_imported: Some(1),
+            endpoints_failed: Some(0),
+            failures: Vec::new(),
+            staged_object: "s3://b/k".into(),
+            staged_object_deleted: true,
+            reused_existing_segment: false,
+            segment_version: Some(2),
+            created_segment: false,
+        };
+        let returned = serde_json::to_value(output).unwrap();
+        for name in properties.as_object().unwrap().keys() {
+            assert!(returned.get(name).is_some(), "{name}");
+        }
     }
 
     #[test]
