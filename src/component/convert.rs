@@ -5,17 +5,23 @@ use super::wit;
 use crate::aws::job_status::JobStatus;
 use crate::error::{ErrorKind, NodeError, Problem, ProblemKind, ServiceContext};
 use crate::import::{ImportOutput, Stage, ValidationReport};
-use crate::input::{Format, ImportInput};
+use crate::input::{Format, ImportInput, ImportRequest, OnExisting};
 
-pub(super) fn from_wit_input(input: wit::ImportInput) -> ImportInput {
-    ImportInput {
-        application_id: input.application_id,
-        segment_name: input.segment_name,
-        format: match input.format {
-            wit::DataFormat::Csv => Format::Csv,
-            wit::DataFormat::Json => Format::Json,
+pub(super) fn from_wit_input(input: wit::ImportInput) -> ImportRequest {
+    ImportRequest {
+        input: ImportInput {
+            application_id: input.application_id,
+            segment_name: input.segment_name,
+            format: match input.format {
+                wit::DataFormat::Csv => Format::Csv,
+                wit::DataFormat::Json => Format::Json,
+            },
+            data: input.data,
         },
-        data: input.data,
+        on_existing: match input.on_existing {
+            None | Some(wit::OnExisting::Fail) => OnExisting::Fail,
+            Some(wit::OnExisting::NewVersion) => OnExisting::NewVersion,
+        },
     }
 }
 
@@ -33,6 +39,8 @@ pub(super) fn to_wit_output(o: ImportOutput) -> Result<wit::ImportOutput, NodeEr
         staged_object: o.staged_object,
         staged_object_deleted: o.staged_object_deleted,
         reused_existing_segment: o.reused_existing_segment,
+        segment_version: o.segment_version,
+        created_segment: o.created_segment,
     })
 }
 

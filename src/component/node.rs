@@ -15,14 +15,14 @@ struct Node;
 
 impl Guest for Node {
     fn run(input: wit::ImportInput) -> Result<wit::ImportOutput, wit::NodeError> {
-        let input = convert::from_wit_input(input);
+        let request = convert::from_wit_input(input);
         let settings = World::settings().map_err(convert::to_wit_error)?;
         let cancel = Rc::new(Cancellation::new(World::cancellation()));
         let mut transport = http::WasiHttp {
             cancel: cancel.clone(),
         };
         import::run(
-            &input.into(),
+            &request,
             &settings,
             &mut transport,
             &mut WasiRuntime { cancel },
@@ -32,7 +32,8 @@ impl Guest for Node {
     }
 
     fn validate(input: wit::ImportInput) -> Result<wit::ValidationReport, wit::NodeError> {
-        let input = convert::from_wit_input(input);
+        // The options change what a run does in AWS, not what the dry run checks.
+        let input = convert::from_wit_input(input).input;
         let limits = World::data_limits().map_err(convert::to_wit_error)?;
         let total = Some(input.data.len() as u64);
         World::progress(Stage::Validating, 0, total);
