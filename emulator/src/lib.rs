@@ -55,7 +55,7 @@ pub use faults::{Fault, Operation};
 pub use state::JobStatus;
 
 use faults::FaultQueues;
-use state::{PinpointState, Segment};
+use state::{PinpointState, Segment, SegmentDefinition, SegmentVersion};
 use util::lock;
 
 /// The application id of the seed's examples (not hex, as the node's public doc has it).
@@ -139,7 +139,7 @@ impl Default for EmulatorConfig {
     }
 }
 
-/// A segment as the emulator holds it.
+/// A segment (or one version of it) as the emulator holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// Segment id.
@@ -159,6 +159,30 @@ pub struct SegmentInfo {
     /// `CreationDate`: ISO 8601 to the millisecond, later for every segment
     /// created later (never the same for two segments of one emulator).
     pub creation_date: String,
+    /// `Version`: 1 when created, one more after each completed import into the
+    /// segment (`CreateImportJob` with its `SegmentId`).
+    pub version: u32,
+    /// `LastModifiedDate` of this version: the creation date, or when the import
+    /// that made (or filled in) this version completed.
+    pub last_modified_date: String,
+}
+
+impl SegmentInfo {
+    fn of(segment: &Segment, version: &SegmentVersion) -> SegmentInfo {
+        let import = version.definition.import();
+        SegmentInfo {
+            id: segment.id.clone(),
+            name: segment.name.clone().unwrap_or_default(),
+            segment_type: version.definition.segment_type().into(),
+            size: import.map_or(0, |i| i.size),
+            s3_url: import.map(|i| i.s3_url.clone()),
+            format: import.map(|i| i.format.clone()),
+            channel_counts: import.map(|i| i.channel_counts.clone()).unwrap_or_default(),
+            creation_date: segment.creation_date.clone(),
+            version: version.version,
+            last_modified_date: version.last_modified_date.clone(),
+        }
+    }
 }
 
 /// An import job as the emulator holds it.
@@ -368,17 +392,19 @@ impl Emulator {
     }
 
     /// Adds a pre-existing DIMENSIONAL segment named `name` to `app` (adding the app if
-    /// needed) and returns its id.
+    /// needed) and returns its id: a segment of the name that is not an imported one,
+    /// which `CreateImportJob` with its `SegmentId` refuses.
     pub fn add_segment(&self, app: &str, name: &str) -> String {
         let mut state = lock(&self.shared.pinpoint);
         let created = state.segment_clock.next();
-        let segment = Segment::new(Some(name.into()), None, created);
+        let segment = Segment::new(Some(name.into()), SegmentDefinition::Dimensional, created);
         let id = segment.id.clone();
         state.add_app(app).segments.push(segment);
         id
     }
 
-    /// The segments of `app`, in creation order (empty for an unknown app).
+    /// The segments of `app` (each at its latest version), in creation order (empty
+    /// for an unknown app).
     pub fn segments(&self, app: &str) -> Vec<SegmentInfo> {
         let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
@@ -386,20 +412,24 @@ impl Emulator {
         };
         a.segments
             .iter()
-            .map(|s| SegmentInfo {
-                id: s.id.clone(),
-                name: s.name.clone().unwrap_or_default(),
-                segment_type: s.segment_type().into(),
-                size: s.import.as_ref().map_or(0, |i| i.size),
-                s3_url: s.import.as_ref().map(|i| i.s3_url.clone()),
-                format: s.import.as_ref().map(|i| i.format.clone()),
-                channel_counts: s
-                    .import
-                    .as_ref()
-                    .map(|i| i.channel_counts.clone())
-                    .unwrap_or_default(),
-                creation_date: s.creation_date.clone(),
-            })
+            .map(|s| SegmentInfo::of(s, &s.latest))
+            .collect()
+    }
+
+    /// Every version of segment `id` of `app`, oldest first (empty for an unknown
+    /// app or segment).
+    pub fn segment_versions(&self, app: &str, id: &str) -> Vec<SegmentInfo> {
+        let state = lock(&self.shared.pinpoint);
+        let Some(segment) = state
+            .apps
+            .get(app)
+            .and_then(|a| a.segments.iter().find(|s| s.id == id))
+        else {
+            return Vec::new();
+        };
+        segment
+            .versions()
+            .map(|v| SegmentInfo::of(segment, v))
             .collect()
     }
 
