@@ -19,6 +19,7 @@ use super::sigv4_verify::{
 };
 use super::*;
 
+mod leftovers;
 mod segment_versions;
 
 fn loopback() -> SocketAddr {
