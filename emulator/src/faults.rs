@@ -17,6 +17,10 @@ pub enum Operation {
     GetSegment,
     /// Pinpoint `DELETE /v1/apps/{id}/segments/{segment}`.
     DeleteSegment,
+    /// Pinpoint `GET /v1/apps/{id}/segments/{segment}/versions`.
+    GetSegmentVersions,
+    /// Pinpoint `GET /v1/apps/{id}/segments/{segment}/versions/{version}`.
+    GetSegmentVersion,
     /// Pinpoint `POST /v1/apps/{id}/jobs/import`.
     CreateImportJob,
     /// Pinpoint `GET /v1/apps/{id}/jobs/import/{job}`.
@@ -71,6 +75,8 @@ impl Operation {
             Operation::GetSegments => "GetSegments",
             Operation::GetSegment => "GetSegment",
             Operation::DeleteSegment => "DeleteSegment",
+            Operation::GetSegmentVersions => "GetSegmentVersions",
+            Operation::GetSegmentVersion => "GetSegmentVersion",
             Operation::CreateImportJob => "CreateImportJob",
             Operation::GetImportJob => "GetImportJob",
             Operation::GetImportJobs => "GetImportJobs",
@@ -104,6 +110,8 @@ impl Operation {
                 | Operation::GetSegments
                 | Operation::GetSegment
                 | Operation::DeleteSegment
+                | Operation::GetSegmentVersions
+                | Operation::GetSegmentVersion
                 | Operation::CreateImportJob
                 | Operation::GetImportJob
                 | Operation::GetImportJobs

@@ -26,6 +26,11 @@
 //! `TotalProcessed` = endpoints imported successfully, `TotalFailures` = rows that were
 //! not (the model's "processed"/"weren't processed" wording); the segment's
 //! `ImportDefinition.Size` = `TotalProcessed`, `ChannelCounts` per channel.
+//!
+//! A job changes its segment only when it COMPLETES: the segment it created
+//! (`DefineSegment`) gets its counts in version 1; an existing segment it imported into
+//! (`SegmentId`) gets a new version (`Version` + 1, a new `LastModifiedDate` and the
+//! job's `ImportDefinition`). A job that FAILS leaves every segment as it was.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -40,7 +45,10 @@ use tokio::time::Instant;
 
 use super::Shared;
 use super::s3::Store;
-use super::state::{App, ImportJob, JobStatus, PinpointState};
+use super::state::{
+    App, ImportDefinition, ImportJob, JobStatus, PinpointState, SegmentClock, SegmentDefinition,
+    SegmentEffect,
+};
 use super::util::{lock, now_iso8601};
 
 /// Pinpoint's `ChannelType` values (case-sensitive).
@@ -335,29 +343,14 @@ fn read_ndjson(text: impl BufRead, url: &str, out: &mut ImportOutcome) -> bool {
 }
 
 /// Moves job `job_index` of `app` one step, reading the staged objects on the way into
-/// PROCESSING and updating the job's segment.
-pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store) {
+/// PROCESSING, and applying the job to its segment when it completes ([`complete`]).
+/// `clock` dates the segment versions it modifies.
+pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store, clock: &mut SegmentClock) {
     let job = &mut app.jobs[job_index];
     let next = match job.status {
         JobStatus::Created => JobStatus::PreparingForInitialization,
         JobStatus::PreparingForInitialization => JobStatus::Initializing,
-        JobStatus::Initializing | JobStatus::PendingJob => {
-            let status = process(job, store);
-            if status == JobStatus::Processing
-                && let Some(seg_id) = job.definition.segment_id.clone()
-            {
-                let (imported, counts) =
-                    (job.total_processed.unwrap_or(0), job.channel_counts.clone());
-                if let Some(seg) = app.segments.iter_mut().find(|s| s.id == seg_id)
-                    && let Some(imp) = seg.import.as_mut()
-                {
-                    imp.size = imported;
-                    imp.channel_counts = counts;
-                    seg.last_modified_date = Some(now_iso8601());
-                }
-            }
-            status
-        }
+        JobStatus::Initializing | JobStatus::PendingJob => process(job, store),
         JobStatus::Processing => JobStatus::Completing,
         JobStatus::Completing => JobStatus::Completed,
         JobStatus::Failing => JobStatus::Failed,
@@ -367,8 +360,46 @@ pub(crate) fn advance(app: &mut App, job_index: usize, store: &Store) {
     if next.is_terminal() && job.completion_date.is_none() {
         job.completion_date = Some(now_iso8601());
     }
+    let completed = next == JobStatus::Completed && job.status != JobStatus::Completed;
     job.status = next;
     job.last_step = Instant::now();
+    if completed {
+        complete(app, job_index, clock);
+    }
+}
+
+/// What a completed job does to its segment: the segment it created gets the job's
+/// counts in its version 1 (which a new segment's answers show as `Size` 0 until then); an existing segment it imported into gets a new version
+/// with the job's definition and counts (so a FAILED job never changes a segment).
+/// A segment deleted meanwhile stays deleted.
+fn complete(app: &mut App, job_index: usize, clock: &mut SegmentClock) {
+    let job = &app.jobs[job_index];
+    let Some(seg_id) = job.definition.segment_id.as_deref() else {
+        return;
+    };
+    let Some(seg) = app.segments.iter_mut().find(|s| s.id == seg_id) else {
+        return;
+    };
+    let d = &job.definition;
+    let import = ImportDefinition {
+        format: d.format.clone(),
+        s3_url: d.s3_url.clone(),
+        role_arn: d.role_arn.clone(),
+        external_id: d.external_id.clone(),
+        size: job.total_processed.unwrap_or(0),
+        channel_counts: job.channel_counts.clone(),
+    };
+    match job.effect {
+        SegmentEffect::None => {}
+        // Version 1, even when a later import into the segment ended first.
+        SegmentEffect::FillsCreated => {
+            if let Some(first) = seg.version_mut(1) {
+                first.definition = SegmentDefinition::Import(import);
+                first.last_modified_date = clock.next();
+            }
+        }
+        SegmentEffect::NewVersion => seg.add_version(import, clock.next()),
+    }
 }
 
 /// When the next job of `state` is due to move on by itself, `step` after its last step
@@ -386,13 +417,14 @@ fn next_due(state: &PinpointState, step: Duration) -> Option<Instant> {
 /// Moves every job that is due (`step` or longer in its status) one step.
 fn advance_due(shared: &Shared, step: Duration) {
     let now = Instant::now();
-    let mut state = lock(&shared.pinpoint);
+    let mut guard = lock(&shared.pinpoint);
+    let state = &mut *guard;
     for app in state.apps.values_mut() {
         for i in 0..app.jobs.len() {
             let job = &app.jobs[i];
             let due = job.last_step.checked_add(step).is_some_and(|at| at <= now);
             if !job.status.is_terminal() && due {
-                advance(app, i, &shared.store);
+                advance(app, i, &shared.store, &mut state.segment_clock);
             }
         }
     }

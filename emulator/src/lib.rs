@@ -17,6 +17,14 @@
 //! the rest to S3. Tests can queue faults per operation ([`Emulator::inject`]), inspect
 //! the state ([`Emulator::segments`], [`Emulator::import_jobs`], [`Emulator::objects`])
 //! and read the request log ([`Emulator::requests`]).
+//!
+//! **Leftovers.** The emulated buckets live in a data directory that holds customer
+//! data while a run stages it. It keeps nothing of deleted objects, goes with the
+//! emulator, and can be removed on exits that run no destructors
+//! ([`remove_data_dirs_now`], [`remove_data_dirs_on_panic`]); a host that embeds the
+//! emulator calls [`remove_stale_dirs`] when it starts, to remove the directories
+//! that processes killed outright (SIGKILL) left behind (only those whose owner is
+//! gone: each directory's [`OWNER_LOCK`] is `flock`ed by its live owner).
 
 // A library reports failures as values: no unwrap, expect, panic or print
 // outside tests (clippy.toml allows them in tests).
@@ -28,6 +36,7 @@
     clippy::print_stderr
 )]
 
+mod datadir;
 mod faults;
 mod jobs;
 mod pinpoint;
@@ -51,11 +60,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+pub use datadir::{
+    DATA_DIR_PREFIX, OWNER_LOCK, remove_data_dirs_now, remove_data_dirs_on_panic,
+    remove_stale_dirs, remove_stale_dirs_in,
+};
 pub use faults::{Fault, Operation};
 pub use state::JobStatus;
 
+use datadir::DataDir;
 use faults::FaultQueues;
-use state::{PinpointState, Segment};
+use state::{PinpointState, Segment, SegmentDefinition, SegmentVersion};
 use util::lock;
 
 /// The application id of the seed's examples (not hex, as the node's public doc has it).
@@ -119,6 +133,10 @@ pub struct EmulatorConfig {
     /// in turn. `Duration::ZERO` runs jobs to their end right away; `Duration::MAX`
     /// leaves them to polls alone.
     pub job_step: Duration,
+    /// Where the emulator makes its data directory ([`DATA_DIR_PREFIX`]`*`, see
+    /// [`Emulator::data_dir`]); `None`: the system's temporary directory, where
+    /// [`remove_stale_dirs`] looks.
+    pub data_parent: Option<std::path::PathBuf>,
 }
 
 /// The default [`EmulatorConfig::job_step`]: one second per status.
@@ -126,7 +144,8 @@ pub const DEFAULT_JOB_STEP: Duration = Duration::from_secs(1);
 
 impl Default for EmulatorConfig {
     /// Region `us-east-1`, the default credentials, the seed application, the default
-    /// bucket, page size 10, jobs stepping every second ([`DEFAULT_JOB_STEP`]).
+    /// bucket, page size 10, jobs stepping every second ([`DEFAULT_JOB_STEP`]), data
+    /// in the system's temporary directory.
     fn default() -> Self {
         EmulatorConfig {
             region: DEFAULT_REGION.into(),
@@ -135,11 +154,12 @@ impl Default for EmulatorConfig {
             buckets: vec![DEFAULT_BUCKET.into()],
             page_size: DEFAULT_PAGE_SIZE,
             job_step: DEFAULT_JOB_STEP,
+            data_parent: None,
         }
     }
 }
 
-/// A segment as the emulator holds it.
+/// A segment (or one version of it) as the emulator holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// Segment id.
@@ -159,6 +179,30 @@ pub struct SegmentInfo {
     /// `CreationDate`: ISO 8601 to the millisecond, later for every segment
     /// created later (never the same for two segments of one emulator).
     pub creation_date: String,
+    /// `Version`: 1 when created, one more after each completed import into the
+    /// segment (`CreateImportJob` with its `SegmentId`).
+    pub version: u32,
+    /// `LastModifiedDate` of this version: the creation date, or when the import
+    /// that made (or filled in) this version completed.
+    pub last_modified_date: String,
+}
+
+impl SegmentInfo {
+    fn of(segment: &Segment, version: &SegmentVersion) -> SegmentInfo {
+        let import = version.definition.import();
+        SegmentInfo {
+            id: segment.id.clone(),
+            name: segment.name.clone().unwrap_or_default(),
+            segment_type: version.definition.segment_type().into(),
+            size: import.map_or(0, |i| i.size),
+            s3_url: import.map(|i| i.s3_url.clone()),
+            format: import.map(|i| i.format.clone()),
+            channel_counts: import.map(|i| i.channel_counts.clone()).unwrap_or_default(),
+            creation_date: segment.creation_date.clone(),
+            version: version.version,
+            last_modified_date: version.last_modified_date.clone(),
+        }
+    }
 }
 
 /// An import job as the emulator holds it.
@@ -251,9 +295,13 @@ pub(crate) struct Shared {
     jobs_changed: Notify,
     store: s3::Store,
     s3: s3s::service::S3Service,
-    /// Kept alive as long as any task uses the store; removed when the last
-    /// task ends.
-    dir: tempfile::TempDir,
+    /// Held (read) by every S3 request while s3s works on it; taken (write) only
+    /// when no request is in flight, to sweep what deleted objects left.
+    s3_gate: tokio::sync::RwLock<()>,
+    /// An object was deleted and its leftovers are not swept yet.
+    sweep_due: std::sync::atomic::AtomicBool,
+    /// Removed when the [`Emulator`] goes, and again when the last task ends.
+    dir: DataDir,
 }
 
 impl Shared {
@@ -263,7 +311,7 @@ impl Shared {
 }
 
 /// A running emulator. Dropping it stops the server and the background job runner (as
-/// [`Emulator::shutdown`] does, without waiting).
+/// [`Emulator::shutdown`] does, without waiting) and removes its data directory.
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -295,10 +343,12 @@ impl Emulator {
             !config.credentials.is_empty(),
             "emulator needs at least one credential"
         );
-        let dir = tempfile::Builder::new()
-            .prefix("pinpoint-emulator-")
-            .tempdir()?;
-        let root = dir.path().canonicalize()?;
+        let parent = config
+            .data_parent
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = DataDir::create(&parent)?;
+        let root = dir.path().to_owned();
         let store = s3::Store::new(root.clone());
         for bucket in &config.buckets {
             store.create_bucket(bucket)?;
@@ -320,6 +370,8 @@ impl Emulator {
             jobs_changed: Notify::new(),
             store,
             s3,
+            s3_gate: tokio::sync::RwLock::new(()),
+            sweep_due: std::sync::atomic::AtomicBool::new(false),
             dir,
         });
         let (tx, rx) = watch::channel(false);
@@ -334,8 +386,11 @@ impl Emulator {
         })
     }
 
-    /// The temporary directory that holds the emulated buckets: removed when
-    /// the emulator stops (dropped or [`Emulator::shutdown`]) and its tasks end.
+    /// The directory that holds the emulated buckets (canonical; named
+    /// [`DATA_DIR_PREFIX`]`*`, with this process's [`OWNER_LOCK`] in it): removed when
+    /// the emulator is dropped or shut down, on [`remove_data_dirs_now`], or, after a
+    /// crash, by [`remove_stale_dirs`] in a later process. It keeps nothing of deleted
+    /// objects.
     pub fn data_dir(&self) -> &std::path::Path {
         self.shared.dir.path()
     }
@@ -368,17 +423,19 @@ impl Emulator {
     }
 
     /// Adds a pre-existing DIMENSIONAL segment named `name` to `app` (adding the app if
-    /// needed) and returns its id.
+    /// needed) and returns its id: a segment of the name that is not an imported one,
+    /// which `CreateImportJob` with its `SegmentId` refuses.
     pub fn add_segment(&self, app: &str, name: &str) -> String {
         let mut state = lock(&self.shared.pinpoint);
         let created = state.segment_clock.next();
-        let segment = Segment::new(Some(name.into()), None, created);
+        let segment = Segment::new(Some(name.into()), SegmentDefinition::Dimensional, created);
         let id = segment.id.clone();
         state.add_app(app).segments.push(segment);
         id
     }
 
-    /// The segments of `app`, in creation order (empty for an unknown app).
+    /// The segments of `app` (each at its latest version), in creation order (empty
+    /// for an unknown app).
     pub fn segments(&self, app: &str) -> Vec<SegmentInfo> {
         let state = lock(&self.shared.pinpoint);
         let Some(a) = state.apps.get(app) else {
@@ -386,20 +443,24 @@ impl Emulator {
         };
         a.segments
             .iter()
-            .map(|s| SegmentInfo {
-                id: s.id.clone(),
-                name: s.name.clone().unwrap_or_default(),
-                segment_type: s.segment_type().into(),
-                size: s.import.as_ref().map_or(0, |i| i.size),
-                s3_url: s.import.as_ref().map(|i| i.s3_url.clone()),
-                format: s.import.as_ref().map(|i| i.format.clone()),
-                channel_counts: s
-                    .import
-                    .as_ref()
-                    .map(|i| i.channel_counts.clone())
-                    .unwrap_or_default(),
-                creation_date: s.creation_date.clone(),
-            })
+            .map(|s| SegmentInfo::of(s, &s.latest))
+            .collect()
+    }
+
+    /// Every version of segment `id` of `app`, oldest first (empty for an unknown
+    /// app or segment).
+    pub fn segment_versions(&self, app: &str, id: &str) -> Vec<SegmentInfo> {
+        let state = lock(&self.shared.pinpoint);
+        let Some(segment) = state
+            .apps
+            .get(app)
+            .and_then(|a| a.segments.iter().find(|s| s.id == id))
+        else {
+            return Vec::new();
+        };
+        segment
+            .versions()
+            .map(|v| SegmentInfo::of(segment, v))
             .collect()
     }
 
@@ -467,7 +528,7 @@ impl Emulator {
     }
 
     /// Stops accepting, closes every connection, stops the job runner (jobs stay in the
-    /// status they reached) and waits for both tasks.
+    /// status they reached), waits for both tasks and removes the data directory.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in [self.task.take(), self.runner.take()].into_iter().flatten() {
@@ -477,7 +538,10 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// Stops the tasks and removes the data directory now (its tasks, ending, may
+    /// still fail a request that was writing to it).
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        self.shared.dir.remove();
     }
 }

@@ -2,6 +2,7 @@
 //! hand the request to S3 (s3s) or Pinpoint, and record it.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -272,9 +273,37 @@ async fn s3_request(
             );
         }
     }
-    match shared.s3.call(req.map(Body::from)).await {
-        Ok(resp) => resp,
-        Err(e) => s3::error_response(500, "InternalError", &format!("{e:?}"), &[]),
+    let resp = {
+        let _in_flight = shared.s3_gate.read().await;
+        match shared.s3.call(req.map(Body::from)).await {
+            Ok(resp) => resp,
+            Err(e) => s3::error_response(500, "InternalError", &format!("{e:?}"), &[]),
+        }
+    };
+    if matches!(
+        operation,
+        Operation::DeleteObject | Operation::DeleteObjects | Operation::DeleteBucket
+    ) {
+        shared.sweep_due.store(true, Ordering::SeqCst);
+    }
+    sweep_if_idle(shared);
+    resp
+}
+
+/// Sweeps what deleted objects left ([`s3::Store::sweep_deleted`]) if a sweep is due
+/// and no S3 request is in flight; otherwise the last request in flight does it when
+/// it ends. (Never waiting for the gate: a slow upload delays no one.)
+fn sweep_if_idle(shared: &Shared) {
+    if !shared.sweep_due.load(Ordering::SeqCst) {
+        return;
+    }
+    let Ok(_idle) = shared.s3_gate.try_write() else {
+        return;
+    };
+    if shared.sweep_due.swap(false, Ordering::SeqCst) {
+        // A failure (the directory is gone: the emulator is stopping) leaves
+        // nothing to sweep.
+        let _ = shared.store.sweep_deleted();
     }
 }
 

@@ -7,6 +7,11 @@
 //! (`a/../../x`, or `..%2Fother-bucket%2Fx` once decoded) would name a file outside the
 //! bucket: [`KeyGuard`] refuses such keys before s3s-fs sees them, and [`Store`] applies
 //! the same rule.
+//!
+//! s3s-fs deletes an object's file but keeps its two sidecars in the root
+//! (`.bucket-{bucket}.object-{key}.metadata.json` and `.internal.json`, both names
+//! base64url-encoded) and the directories of its key: [`Store::sweep_deleted`] removes
+//! them, so a long-lived emulator's directory does not grow with every run.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -224,6 +229,82 @@ impl Store {
     }
 }
 
+/// The bucket and key of an s3s-fs object sidecar's file name
+/// (`.bucket-{b64}.object-{b64}.metadata.json` or `.internal.json`); `None` for any
+/// other name, including the metadata of a multipart upload in progress
+/// (`....upload-{id}.metadata.json`, which s3s-fs removes itself).
+fn sidecar_object(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(".bucket-")?;
+    let rest = rest
+        .strip_suffix(".metadata.json")
+        .or_else(|| rest.strip_suffix(".internal.json"))?;
+    // The base64url alphabet has no '.': the first ".object-" separates the two.
+    let (bucket, key) = rest.split_once(".object-")?;
+    let text = |b64: &str| String::from_utf8(base64url_decode(b64)?).ok();
+    Some((text(bucket)?, text(key)?))
+}
+
+/// Decodes unpadded base64url (RFC 4648 section 5), as s3s-fs encodes sidecar names.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let sextet = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut bits = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            bits |= sextet(*c)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+impl Store {
+    /// Removes what s3s-fs keeps of objects that are gone: their sidecars, and the
+    /// directories of their keys that are left empty (never a bucket's own
+    /// directory). Call it while no S3 request is in flight: a write in progress
+    /// could need a directory this removes.
+    pub(crate) fn sweep_deleted(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.root)?.flatten() {
+            let name = entry.file_name();
+            let Some((bucket, key)) = name.to_str().and_then(sidecar_object) else {
+                continue;
+            };
+            let Some(object) = self.object_path(&bucket, &key) else {
+                continue;
+            };
+            if object.exists() {
+                continue;
+            }
+            let _ = std::fs::remove_file(entry.path());
+            let Some(bucket_dir) = self.bucket_path(&bucket) else {
+                continue;
+            };
+            // Empty directories of the key, innermost first.
+            let mut dir = object.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(&bucket_dir) && *d != bucket_dir) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Recognises the S3 operation of a path-style request.
 pub(crate) fn classify(
     method: &http::Method,
@@ -382,6 +463,35 @@ mod tests {
         assert!(store.write("b", "../escape", b"").is_err());
         assert!(store.write("b", "p/../../escape", b"").is_err());
         assert!(store.read("b", "p/./1.csv").is_none());
+    }
+
+    #[test]
+    fn sidecar_names_decode_to_their_object() {
+        // As s3s-fs names them (base64url, no padding).
+        assert_eq!(
+            base64url_decode("cGlucG9pbnQtaW1wb3J0cy9hYmMvZS5jc3Y").unwrap(),
+            b"pinpoint-imports/abc/e.csv"
+        );
+        assert_eq!(base64url_decode("").unwrap(), b"");
+        assert_eq!(base64url_decode("-_8").unwrap(), [0xfb, 0xff]);
+        assert!(base64url_decode("a").is_none() && base64url_decode("a+b=").is_none());
+        assert_eq!(
+            sidecar_object(".bucket-Yg.object-YS9iLmNzdg.metadata.json"),
+            Some(("b".into(), "a/b.csv".into()))
+        );
+        assert_eq!(
+            sidecar_object(".bucket-Yg.object-YS9iLmNzdg.internal.json"),
+            Some(("b".into(), "a/b.csv".into()))
+        );
+        for other in [
+            ".bucket-Yg.object-YS9iLmNzdg.upload-0f.metadata.json",
+            ".upload-0f.json",
+            ".tmp.1.internal.part",
+            ".owner.lock",
+            "b",
+        ] {
+            assert_eq!(sidecar_object(other), None, "{other}");
+        }
     }
 
     #[test]

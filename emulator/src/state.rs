@@ -69,7 +69,7 @@ impl PartialEq<&str> for JobStatus {
     }
 }
 
-/// `SegmentImportResource`.
+/// `SegmentImportResource`: where a version of an imported segment came from.
 #[derive(Debug, Clone)]
 pub(crate) struct ImportDefinition {
     pub format: String,
@@ -80,16 +80,46 @@ pub(crate) struct ImportDefinition {
     pub channel_counts: BTreeMap<String, u64>,
 }
 
-/// A segment.
+/// What a segment version selects: the endpoints of an import, or dimensions.
+#[derive(Debug, Clone)]
+pub(crate) enum SegmentDefinition {
+    /// An imported segment (`SegmentType` `IMPORT`).
+    Import(ImportDefinition),
+    /// A dimensional segment (`SegmentType` `DIMENSIONAL`), with no dimensions.
+    Dimensional,
+}
+
+/// One version of a segment.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentVersion {
+    /// `Version`: 1 when the segment is created, one more for each later version.
+    pub version: u32,
+    /// `LastModifiedDate` of this version.
+    pub last_modified_date: String,
+    pub definition: SegmentDefinition,
+}
+
+/// A segment: its fixed facts and its versions, the latest one current.
 #[derive(Debug, Clone)]
 pub(crate) struct Segment {
     pub id: String,
     pub name: Option<String>,
-    pub imported: bool,
     pub creation_date: String,
-    pub last_modified_date: Option<String>,
-    pub version: u32,
-    pub import: Option<ImportDefinition>,
+    /// The current version (what `GetSegment` answers).
+    pub latest: SegmentVersion,
+    /// The versions before `latest`, oldest first.
+    pub earlier: Vec<SegmentVersion>,
+}
+
+/// What a finished import job does to the segment its `Definition.SegmentId` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SegmentEffect {
+    /// No segment (neither `DefineSegment` nor `SegmentId`): endpoints only.
+    None,
+    /// The job created the segment (version 1): its counts fill that version in.
+    FillsCreated,
+    /// The job imports into an existing segment: its completion adds a version.
+    NewVersion,
 }
 
 /// `ImportJobResource` (the job's `Definition`).
@@ -119,8 +149,10 @@ pub(crate) struct ImportJob {
     pub total_processed: Option<u64>,
     pub total_failures: Option<u64>,
     pub failures: Vec<String>,
-    /// Endpoints imported per channel (copied to the segment).
+    /// Endpoints imported per channel (copied to the segment on completion).
     pub channel_counts: BTreeMap<String, u64>,
+    /// What the job's completion does to its segment.
+    pub effect: SegmentEffect,
     /// Set by `Fault::FailJob`: the job fails with these failures instead of processing.
     pub forced_failures: Option<Vec<String>>,
     /// When the job entered its current status (creation, or its last step).
@@ -184,35 +216,67 @@ impl PinpointState {
 }
 
 impl Segment {
-    /// A new segment with a fresh id, created at `created` (from
+    /// A new segment (version 1) with a fresh id, created at `created` (from
     /// [`SegmentClock::next`]).
     pub(crate) fn new(
         name: Option<String>,
-        import: Option<ImportDefinition>,
+        definition: SegmentDefinition,
         created: String,
     ) -> Segment {
         Segment {
             id: hex_id(32),
             name,
-            imported: import.is_some(),
             creation_date: created.clone(),
-            last_modified_date: Some(created),
-            version: 1,
-            import,
+            latest: SegmentVersion {
+                version: 1,
+                last_modified_date: created,
+                definition,
+            },
+            earlier: Vec::new(),
         }
     }
 
-    /// `"IMPORT"` or `"DIMENSIONAL"`.
-    pub(crate) fn segment_type(&self) -> &'static str {
-        if self.imported {
-            "IMPORT"
-        } else {
-            "DIMENSIONAL"
-        }
+    /// Whether the segment is an imported one (only those take imports).
+    pub(crate) fn is_imported(&self) -> bool {
+        matches!(self.latest.definition, SegmentDefinition::Import(_))
     }
 
-    /// The `SegmentResponse` JSON.
+    /// Every version, oldest first.
+    pub(crate) fn versions(&self) -> impl Iterator<Item = &SegmentVersion> {
+        self.earlier.iter().chain(std::iter::once(&self.latest))
+    }
+
+    /// Version `version`, if the segment has it.
+    pub(crate) fn version(&self, version: u32) -> Option<&SegmentVersion> {
+        self.versions().find(|v| v.version == version)
+    }
+
+    /// Version `version`, to change, if the segment has it.
+    pub(crate) fn version_mut(&mut self, version: u32) -> Option<&mut SegmentVersion> {
+        self.earlier
+            .iter_mut()
+            .chain(std::iter::once(&mut self.latest))
+            .find(|v| v.version == version)
+    }
+
+    /// Makes `import`, modified at `date`, the segment's new latest version.
+    pub(crate) fn add_version(&mut self, import: ImportDefinition, date: String) {
+        let next = SegmentVersion {
+            version: self.latest.version.saturating_add(1),
+            last_modified_date: date,
+            definition: SegmentDefinition::Import(import),
+        };
+        let previous = std::mem::replace(&mut self.latest, next);
+        self.earlier.push(previous);
+    }
+
+    /// The `SegmentResponse` JSON of the latest version.
     pub(crate) fn to_json(&self, region: &str, app: &str) -> Value {
+        self.version_json(&self.latest, region, app)
+    }
+
+    /// The `SegmentResponse` JSON of one of the segment's versions.
+    pub(crate) fn version_json(&self, version: &SegmentVersion, region: &str, app: &str) -> Value {
         let mut m = Map::new();
         m.insert("ApplicationId".into(), json!(app));
         m.insert(
@@ -224,32 +288,66 @@ impl Segment {
         );
         m.insert("CreationDate".into(), json!(self.creation_date));
         m.insert("Id".into(), json!(self.id));
-        if let Some(d) = &self.last_modified_date {
-            m.insert("LastModifiedDate".into(), json!(d));
-        }
+        m.insert("LastModifiedDate".into(), json!(version.last_modified_date));
         if let Some(n) = &self.name {
             m.insert("Name".into(), json!(n));
         }
-        m.insert("SegmentType".into(), json!(self.segment_type()));
-        m.insert("Version".into(), json!(self.version));
+        m.insert(
+            "SegmentType".into(),
+            json!(version.definition.segment_type()),
+        );
+        m.insert("Version".into(), json!(version.version));
         m.insert("tags".into(), json!({}));
-        if let Some(imp) = &self.import {
-            let mut d = Map::new();
-            if !imp.channel_counts.is_empty() {
-                d.insert("ChannelCounts".into(), json!(imp.channel_counts));
+        match &version.definition {
+            SegmentDefinition::Import(imp) => {
+                m.insert("ImportDefinition".into(), imp.to_json());
             }
-            if let Some(x) = &imp.external_id {
-                d.insert("ExternalId".into(), json!(x));
+            SegmentDefinition::Dimensional => {
+                m.insert("Dimensions".into(), json!({}));
             }
-            d.insert("Format".into(), json!(imp.format));
-            d.insert("RoleArn".into(), json!(imp.role_arn));
-            d.insert("S3Url".into(), json!(imp.s3_url));
-            d.insert("Size".into(), json!(imp.size));
-            m.insert("ImportDefinition".into(), Value::Object(d));
-        } else {
-            m.insert("Dimensions".into(), json!({}));
         }
         Value::Object(m)
+    }
+}
+
+impl SegmentDefinition {
+    /// `"IMPORT"` or `"DIMENSIONAL"`.
+    pub(crate) fn segment_type(&self) -> &'static str {
+        match self {
+            SegmentDefinition::Import(_) => "IMPORT",
+            SegmentDefinition::Dimensional => "DIMENSIONAL",
+        }
+    }
+
+    /// The import definition of an imported segment's version.
+    pub(crate) fn import(&self) -> Option<&ImportDefinition> {
+        match self {
+            SegmentDefinition::Import(imp) => Some(imp),
+            SegmentDefinition::Dimensional => None,
+        }
+    }
+}
+
+impl ImportDefinition {
+    /// The `SegmentImportResource` JSON. botocore's model requires `ExternalId`,
+    /// `Format`, `RoleArn`, `S3Url` and `Size` (`ChannelCounts` is optional).
+    fn to_json(&self) -> Value {
+        let mut d = Map::new();
+        if !self.channel_counts.is_empty() {
+            d.insert("ChannelCounts".into(), json!(self.channel_counts));
+        }
+        // UNCONFIRMED: what Pinpoint answers for an import made without an
+        // ExternalId (the member is deprecated but required in the model); the
+        // emulator answers the one the request gave, or an empty string.
+        d.insert(
+            "ExternalId".into(),
+            json!(self.external_id.as_deref().unwrap_or("")),
+        );
+        d.insert("Format".into(), json!(self.format));
+        d.insert("RoleArn".into(), json!(self.role_arn));
+        d.insert("S3Url".into(), json!(self.s3_url));
+        d.insert("Size".into(), json!(self.size));
+        Value::Object(d)
     }
 }
 

@@ -19,6 +19,9 @@ use super::sigv4_verify::{
 };
 use super::*;
 
+mod leftovers;
+mod segment_versions;
+
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
