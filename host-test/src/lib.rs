@@ -11,13 +11,16 @@
 //! - [`emulated`] (feature `emulator`, on by default): runs against the
 //!   embedded S3 + Pinpoint emulator, the offline default;
 //! - [`output`]: the JSON of results and node errors, as the CLI prints them;
+//! - [`log`]: the CLI's and the MCP server's lines on stderr;
 //! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server.
 //!
 //! The embedding guide's examples (`docs/embedding.md`) are compiled as
-//! doctests of this crate.
+//! doctests of this crate. The binary's own modules (arguments, commands,
+//! the progress bar) are under `src/cli/`, outside this library.
 
 // A library reports failures as values: no unwrap, expect, panic or print
-// outside tests (clippy.toml allows them in tests).
+// outside tests (clippy.toml allows them in tests); the CLI's stderr lines
+// are written by `log` alone.
 #![warn(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -32,6 +35,7 @@ pub mod credentials;
 pub mod egress;
 #[cfg(feature = "emulator")]
 pub mod emulated;
+pub mod log;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod node;

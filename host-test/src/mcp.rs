@@ -58,7 +58,7 @@ pub const PROGRESS_TOTAL: f64 = 7.0;
 
 /// Where the server's log lines go (the CLI: stderr; never stdout, which
 /// carries only MCP messages).
-pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+pub use crate::log::Logger;
 
 /// The server could not start.
 #[derive(Debug)]

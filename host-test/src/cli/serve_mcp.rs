@@ -1,0 +1,70 @@
+//! `pinpoint-import mcp`: the MCP server on stdio. stdout carries only MCP
+//! messages; the emulator notice and log lines (`-v`; warnings always) go
+//! to stderr.
+
+use std::process::ExitCode;
+
+use host_test::log::{StderrLog, notice};
+use host_test::mcp::{self, McpServer};
+use host_test::node::CANCEL_GRACE;
+use host_test::signals::Signals;
+
+use super::args::SettingsArgs;
+use super::exit::{UsageError, signal_notice, usage};
+use super::setup::setup;
+
+/// Serves MCP until the client closes stdin or a signal comes.
+pub async fn mcp(args: SettingsArgs) -> ExitCode {
+    let signals = match Signals::watch(signal_notice()) {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot watch signals: {e}")),
+    };
+    let log = StderrLog::new(args.verbose).logger();
+    let setup = match setup(&args, false, log.clone()).await {
+        Ok(setup) => setup,
+        Err(UsageError(m)) => return usage(&m),
+    };
+    #[cfg(feature = "emulator")]
+    if let Some(emulator) = &setup.emulator {
+        signals.remove_on_exit(emulator.data_dir().to_owned());
+    }
+    if let Err(e) = &setup.config {
+        notice(&format!(
+            "warning: every call will fail with {}: {}",
+            e.kind.name(),
+            e.message
+        ));
+    }
+    // A signal cancels every call in progress.
+    let config = setup.config.clone().map(|mut c| {
+        c.cancellation = signals.token();
+        c
+    });
+    let server = match McpServer::new(setup.host.clone(), config, log).await {
+        Ok(server) => server,
+        Err(e) => {
+            setup.shutdown().await;
+            return usage(&e.to_string());
+        }
+    };
+    notice(&format!(
+        "MCP server on stdio: tools {} and {}",
+        mcp::RUN_TOOL,
+        mcp::VALIDATE_TOOL
+    ));
+    let served = tokio::select! {
+        served = server.serve_stdio() => served,
+        signal = signals.first() => {
+            // The calls were cancelled with the signal: give them the time
+            // a cancelled run takes to clean up.
+            tokio::time::sleep(CANCEL_GRACE).await;
+            setup.shutdown().await;
+            return ExitCode::from(signal.exit_code());
+        }
+    };
+    setup.shutdown().await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage(&e.to_string()),
+    }
+}
