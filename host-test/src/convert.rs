@@ -6,12 +6,13 @@ use pinpoint_segment_import::error::{
     ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext,
 };
 use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
-use pinpoint_segment_import::input::{Format, ImportInput};
+use pinpoint_segment_import::input::{Format, ImportRequest, OnExisting};
 
 use crate::bindings::wit;
 
 /// The input as the component takes it, without copying the data.
-pub fn into_wit_input(input: ImportInput) -> wit::ImportInput {
+pub fn into_wit_input(request: ImportRequest) -> wit::ImportInput {
+    let ImportRequest { input, on_existing } = request;
     wit::ImportInput {
         application_id: input.application_id,
         segment_name: input.segment_name,
@@ -20,6 +21,10 @@ pub fn into_wit_input(input: ImportInput) -> wit::ImportInput {
             Format::Json => wit::DataFormat::Json,
         },
         data: input.data,
+        on_existing: Some(match on_existing {
+            OnExisting::Fail => wit::OnExisting::Fail,
+            OnExisting::NewVersion => wit::OnExisting::NewVersion,
+        }),
     }
 }
 
@@ -37,6 +42,8 @@ pub fn from_wit_output(o: wit::ImportOutput) -> ImportOutput {
         staged_object: o.staged_object,
         staged_object_deleted: o.staged_object_deleted,
         reused_existing_segment: o.reused_existing_segment,
+        segment_version: o.segment_version,
+        created_segment: o.created_segment,
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use pinpoint_segment_import::error::NodeError;
 use pinpoint_segment_import::import::Stage;
-use pinpoint_segment_import::input::ImportInput;
+use pinpoint_segment_import::input::ImportRequest;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
@@ -160,10 +160,10 @@ impl McpServer {
             }
         };
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let input: ImportInput = serde_json::from_value(arguments).map_err(|e| {
+        let input: ImportRequest = serde_json::from_value(arguments).map_err(|e| {
             ErrorData::invalid_params(
                 format!(
-                    "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required)",
+                    "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required; optional on_existing fail|new_version)",
                     request.name
                 ),
                 None,
@@ -192,8 +192,8 @@ impl McpServer {
         self.log(LogLevel::Info, &format!("{label}: started"));
         let host = &self.inner.host;
         let rendered = match action {
-            Action::Run => output::render(&host.run(&input, &config).await),
-            Action::Validate => output::render(&host.validate(&input, &config).await),
+            Action::Run => output::render(&host.run_owned(input, &config).await),
+            Action::Validate => output::render(&host.validate_owned(input, &config).await),
         };
         link.abort();
         let cancelled = config.cancellation.is_cancelled();
@@ -249,9 +249,33 @@ fn object(value: &Value, what: &str) -> Result<Arc<JsonObject>, McpError> {
     }
 }
 
+/// The run tool's input schema: the description's `input_schema` with the
+/// properties of the descriptor's `options_schema` added, none required
+/// (each has its default). A descriptor without options gives the
+/// description's schema as it is.
+fn with_options(
+    input_schema: &serde_json::Map<String, Value>,
+    options: &Value,
+) -> Result<serde_json::Map<String, Value>, McpError> {
+    let mut schema = input_schema.clone();
+    let Some(extra) = options["properties"].as_object() else {
+        return Ok(schema);
+    };
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return Err(McpError(
+            "the component's input_schema has no properties".into(),
+        ));
+    };
+    for (name, property) in extra {
+        properties.insert(name.clone(), property.clone());
+    }
+    Ok(schema)
+}
+
 /// The two tools from the node's descriptor.
 fn tools_from(descriptor: &Value) -> Result<Vec<Tool>, McpError> {
     let input_schema = object(&descriptor["input_schema"], "input_schema")?;
+    let run_schema = with_options(&input_schema, &descriptor["options_schema"])?;
     let output_schema = object(&descriptor["output_schema"], "output_schema")?;
     let title = descriptor["title"].as_str().unwrap_or(RUN_TOOL).to_owned();
     let description = descriptor["description"]
@@ -266,7 +290,7 @@ fn tools_from(descriptor: &Value) -> Result<Vec<Tool>, McpError> {
     }
     let hints = &descriptor["hints"];
     let hint = |key: &str| hints[key].as_bool();
-    let run = Tool::new(RUN_TOOL, description, input_schema.clone())
+    let run = Tool::new(RUN_TOOL, description, Arc::new(run_schema))
         .with_title(title.clone())
         .with_raw_output_schema(output_schema)
         .with_annotations(ToolAnnotations::from_raw(

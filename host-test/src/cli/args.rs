@@ -36,6 +36,12 @@ pub struct InputArgs {
     /// File with the endpoint data (`-` for stdin).
     #[arg(long)]
     pub data_file: Option<PathBuf>,
+    /// What to do when a segment of the name exists, made from other data:
+    /// `fail` (DuplicateSegmentName) or `new_version` (import into it as a
+    /// new version, keeping its id). Overrides the input's `on_existing`
+    /// [default: the input's, else fail].
+    #[arg(long, value_parser = ["fail", "new_version"])]
+    pub on_existing: Option<String>,
 }
 
 /// Settings, credentials and limits of runs: shared by `run`, `validate` and `mcp`.

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
-use pinpoint_segment_import::input::{Format, ImportInput};
+use pinpoint_segment_import::input::{Format, ImportInput, ImportRequest, OnExisting};
 
 use super::args::InputArgs;
 use super::exit::UsageError;
@@ -22,15 +22,32 @@ fn read_source(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
     std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
 }
 
-/// The input from `--input` or the four flags; data that is not JSON or not
-/// UTF-8 is a node error, a missing file a usage error.
-pub fn read_input(args: &InputArgs) -> Result<Result<ImportInput, NodeError>, UsageError> {
+/// The input from `--input` or the four flags, with `--on-existing` over
+/// the input's own; data that is not JSON or not UTF-8 is a node error, a
+/// missing file a usage error.
+pub fn read_input(args: &InputArgs) -> Result<Result<ImportRequest, NodeError>, UsageError> {
+    let flag = match args.on_existing.as_deref() {
+        None => None,
+        Some("new_version") => Some(OnExisting::NewVersion),
+        Some(_) => Some(OnExisting::Fail),
+    };
+    Ok(read_seed_or_request(args)?.map(|mut request| {
+        if let Some(on_existing) = flag {
+            request.on_existing = on_existing;
+        }
+        request
+    }))
+}
+
+/// The input as `--input` (the seed's fields and the node's options) or
+/// the four flags give it.
+fn read_seed_or_request(args: &InputArgs) -> Result<Result<ImportRequest, NodeError>, UsageError> {
     if let Some(path) = &args.input {
         let bytes = read_source(path)?;
-        return Ok(serde_json::from_slice::<ImportInput>(&bytes).map_err(|e| {
+        return Ok(serde_json::from_slice::<ImportRequest>(&bytes).map_err(|e| {
             NodeError::new(
                 ErrorKind::InvalidInput,
-                format!("{} is not the node's input (application_id, segment_name, format CSV|JSON, data): {e}", path.display()),
+                format!("{} is not the node's input (application_id, segment_name, format CSV|JSON, data; optional on_existing fail|new_version): {e}", path.display()),
             )
         }));
     }
@@ -52,12 +69,12 @@ pub fn read_input(args: &InputArgs) -> Result<Result<ImportInput, NodeError>, Us
         Format::Json
     };
     Ok(match String::from_utf8(bytes) {
-        Ok(data) => Ok(ImportInput {
+        Ok(data) => Ok(ImportRequest::from(ImportInput {
             application_id: id.clone(),
             segment_name: name.clone(),
             format,
             data,
-        }),
+        })),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             Err(NodeError::new(

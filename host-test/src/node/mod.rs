@@ -36,7 +36,7 @@ use std::sync::{Arc, OnceLock};
 
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
 use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
-use pinpoint_segment_import::input::ImportInput;
+use pinpoint_segment_import::input::{ImportInput, ImportRequest};
 
 pub use cache::cache_dir;
 pub use engine::HostConfig;
@@ -121,12 +121,14 @@ impl NodeHost {
         self.run_owned(input.clone(), config).await
     }
 
-    /// [`NodeHost::run`], taking the input: its data is moved to the
-    /// component's input, not copied, so the host holds it once while the
-    /// component has its own copy (for the CLI, whose data is a large file).
+    /// [`NodeHost::run`], taking the input (the seed's, or an
+    /// [`ImportRequest`] with options such as `on_existing`): its data is
+    /// moved to the component's input, not copied, so the host holds it once
+    /// while the component has its own copy (for the CLI, whose data is a
+    /// large file).
     pub async fn run_owned(
         &self,
-        input: ImportInput,
+        input: impl Into<ImportRequest>,
         config: &RunConfig,
     ) -> Result<ImportOutput, NodeError> {
         let lookup = |k: &str| config.settings.get(k).cloned();
@@ -141,7 +143,7 @@ impl NodeHost {
                 return Err(NodeError::new(ErrorKind::InvalidSettings, e.message));
             }
         }
-        let input = convert::into_wit_input(input);
+        let input = convert::into_wit_input(input.into());
         self.pool
             .call(config, async |node, store| {
                 node.call_run(store, &input).await
@@ -162,10 +164,10 @@ impl NodeHost {
     /// [`NodeHost::validate`], taking the input (see [`NodeHost::run_owned`]).
     pub async fn validate_owned(
         &self,
-        input: ImportInput,
+        input: impl Into<ImportRequest>,
         config: &RunConfig,
     ) -> Result<ValidationReport, NodeError> {
-        let input = convert::into_wit_input(input);
+        let input = convert::into_wit_input(input.into());
         self.pool
             .call(config, async |node, store| {
                 node.call_validate(store, &input).await
