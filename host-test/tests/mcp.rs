@@ -203,14 +203,31 @@ async fn lists_both_tools_with_the_descriptors_schemas_and_hints() {
         names,
         ["import_pinpoint_segment", "validate_pinpoint_segment"]
     );
-    for tool in &tools {
-        assert_eq!(
-            Value::Object((*tool.input_schema).clone()),
-            descriptor["input_schema"],
-            "{}: the descriptor's input schema",
-            tool.name
-        );
+    // The dry run takes the description's input; the run also its options
+    // (optional, with their defaults; nothing more is required).
+    assert_eq!(
+        Value::Object((*tools[1].input_schema).clone()),
+        descriptor["input_schema"],
+        "the validate tool: the descriptor's input schema"
+    );
+    let mut with_options = descriptor["input_schema"].clone();
+    for (name, property) in descriptor["options_schema"]["properties"]
+        .as_object()
+        .unwrap()
+    {
+        with_options["properties"][name] = property.clone();
     }
+    let run_schema = Value::Object((*tools[0].input_schema).clone());
+    assert_eq!(run_schema, with_options, "the run tool's input schema");
+    assert_eq!(
+        run_schema["properties"]["on_existing"]["enum"],
+        serde_json::json!(["fail", "new_version"])
+    );
+    assert_eq!(run_schema["properties"]["on_existing"]["default"], "fail");
+    assert_eq!(
+        run_schema["required"],
+        descriptor["input_schema"]["required"]
+    );
     let run = &tools[0];
     assert_eq!(
         run.description.as_deref(),
@@ -481,4 +498,35 @@ async fn twelve_concurrent_calls_run_at_once_and_all_succeed() {
         elapsed < Duration::from_secs(16),
         "the calls overlapped: {elapsed:?}"
     );
+}
+
+#[tokio::test]
+async fn a_recurring_import_through_the_tool_keeps_the_segment_id() {
+    let server = Server::start(&[]).await;
+    let mut day1 = example("1-customers-csv.json");
+    day1["segment_name"] = "Daily_Sync".into();
+    let mut day2 = example("3-newsletter-subscribers-csv.json");
+    day2["segment_name"] = "Daily_Sync".into();
+    let first = server.call("import_pinpoint_segment", day1).await.unwrap();
+    let first = structured(&first);
+    assert_eq!(first["created_segment"], true, "{first}");
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    // Without the option, as described: a duplicate naming the segment.
+    let duplicate = server
+        .call("import_pinpoint_segment", day2.clone())
+        .await
+        .unwrap();
+    assert_eq!(duplicate.is_error, Some(true));
+    assert_eq!(
+        structured(&duplicate)["error"]["type"],
+        "DuplicateSegmentName"
+    );
+    day2["on_existing"] = "new_version".into();
+    let second = server.call("import_pinpoint_segment", day2).await.unwrap();
+    assert_eq!(second.is_error, Some(false));
+    let second = structured(&second);
+    assert_eq!(second["segment_id"], id.as_str(), "{second}");
+    assert_eq!(second["created_segment"], false);
+    assert_eq!(second["segment_version"], 2);
+    assert_eq!(second["endpoints_imported"], 3);
 }
