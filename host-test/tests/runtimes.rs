@@ -115,10 +115,16 @@ fn wave_string(text: &str) -> String {
     out
 }
 
-/// The node's input as a WAVE record for `--invoke`.
+/// The node's input as a WAVE record for `--invoke`: the seed's four
+/// fields, and `on-existing` when the input has `on_existing` (the option
+/// field is left out otherwise, as WAVE allows).
 fn wave_input(input: &Value) -> String {
+    let on_existing = match input["on_existing"].as_str() {
+        Some(value) => format!(", on-existing: some({})", value.replace('_', "-")),
+        None => String::new(),
+    };
     format!(
-        "{{application-id: {}, segment-name: {}, format: {}, data: {}}}",
+        "{{application-id: {}, segment-name: {}, format: {}, data: {}{on_existing}}}",
         wave_string(input["application_id"].as_str().unwrap()),
         wave_string(input["segment_name"].as_str().unwrap()),
         input["format"].as_str().unwrap().to_ascii_lowercase(),
@@ -332,6 +338,42 @@ fn the_wasmtime_cli_against_the_standalone_emulator() {
         );
         assert!(again.contains("reused-existing-segment: true"), "{again}");
     }
+}
+
+#[test]
+fn the_wasmtime_cli_makes_a_new_version_with_on_existing() {
+    // Seed example 1 as a daily sync, then example 3's data under the same
+    // name with `on-existing: some(new-version)`: the same segment, at
+    // version 2.
+    let emulator = standalone_emulator();
+    let env = environment(&emulator.url);
+    let examples = seed_examples();
+    let mut day1 = examples[0].1.clone();
+    day1["segment_name"] = "Daily_Sync_Wasmtime".into();
+    let mut day2 = examples[2].1.clone();
+    day2["segment_name"] = day1["segment_name"].clone();
+    day2["on_existing"] = "new_version".into();
+    let first = text(&wasmtime("run", &day1, &env).stdout);
+    assert!(first.contains("created-segment: true"), "{first}");
+    let second = text(&wasmtime("run", &day2, &env).stdout);
+    assert!(second.starts_with("ok({"), "{second}");
+    assert_eq!(
+        wave_field(&second, "segment-id"),
+        wave_field(&first, "segment-id"),
+        "{second}"
+    );
+    assert!(second.contains("created-segment: false"), "{second}");
+    assert!(second.contains("segment-version: some(2)"), "{second}");
+    // The seed's four fields alone (no option): a duplicate, as described.
+    let mut plain = day2.clone();
+    plain.as_object_mut().unwrap().remove("on_existing");
+    plain["data"] = examples[1].1["data"].clone();
+    plain["format"] = examples[1].1["format"].clone();
+    let duplicate = text(&wasmtime("run", &plain, &env).stdout);
+    assert!(
+        duplicate.starts_with("err(duplicate-segment-name("),
+        "{duplicate}"
+    );
 }
 
 /// The portable component transpiled by jco, with a Node script that calls
