@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use host_test::emulated::{self, Emulator};
+use std::time::Duration;
+
+use host_test::emulated::{self, Emulator, Fault, Operation};
 use serde_json::Value;
 
 const NAME: &str = "Daily_Sync";
@@ -39,10 +41,17 @@ fn example_as_daily_sync(file: &str) -> Value {
 
 /// `pinpoint-import run ARGS` against `emu`, in `home`.
 fn run(emu: &Emulator, home: &Path, args: &[&str]) -> Output {
-    let url = emu.endpoint_url();
-    Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
-        .arg("run")
+    command(&emu.endpoint_url(), home)
         .args(args)
+        .output()
+        .expect("the CLI runs")
+}
+
+/// `pinpoint-import run` against the emulator at `url`, in `home`.
+fn command(url: &str, home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"));
+    command
+        .arg("run")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -51,7 +60,7 @@ fn run(emu: &Emulator, home: &Path, args: &[&str]) -> Output {
             host_test::node::cache_dir().unwrap_or_else(|| "off".into()),
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ENDPOINT_URL", url)
         .env("AWS_REGION", emulated::DEFAULT_REGION)
         .env("AWS_ACCESS_KEY_ID", emulated::DEFAULT_ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", emulated::DEFAULT_SECRET_ACCESS_KEY)
@@ -61,9 +70,8 @@ fn run(emu: &Emulator, home: &Path, args: &[&str]) -> Output {
         .env("PINPOINT_IMPORT_POLL_MAX_INTERVAL_MS", "200")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the CLI runs")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// `run --input FILE` of `input`, written to `dir`.
@@ -182,5 +190,120 @@ async fn a_flag_value_outside_the_enum_is_a_usage_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    emu.shutdown().await;
+}
+
+/// Three endpoints; each `variant` is different data.
+fn csv(variant: usize) -> String {
+    format!(
+        "ChannelType,Address\nEMAIL,a{variant}@example.com\nSMS,+1206555{:04}\nEMAIL,b{variant}@example.com\n",
+        variant % 10_000
+    )
+}
+
+/// Runs of `name`, one process per data variant, all started before any is
+/// waited for, with `on_existing: new_version`; their answers (exit 0).
+fn at_once(emu: &Emulator, dir: &Path, name: &str, variants: std::ops::Range<usize>) -> Vec<Value> {
+    let url = emu.endpoint_url();
+    let children: Vec<_> = variants
+        .map(|v| {
+            let file = dir.join(format!("{name}-{v}.json"));
+            let input = serde_json::json!({"application_id": emulated::SEED_APPLICATION_ID,
+                "segment_name": name, "format": "CSV", "data": csv(v), "on_existing": "new_version"});
+            std::fs::write(&file, input.to_string()).unwrap();
+            command(&url, dir)
+                .args(["--input", file.to_str().unwrap()])
+                .spawn()
+                .expect("the CLI starts")
+        })
+        .collect();
+    tokio::task::block_in_place(|| {
+        children
+            .into_iter()
+            .map(|c| answer(&c.wait_with_output().unwrap(), 0))
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_once_of_an_existing_name_each_make_their_version() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = emulated::SEED_APPLICATION_ID;
+    let first = at_once(&emu, dir.path(), "Weekly", 0..1).remove(0);
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    let runs = 4;
+    let answers = at_once(&emu, dir.path(), "Weekly", 1..1 + runs);
+    let mut versions: Vec<u64> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a["segment_id"], id.as_str(), "{a}");
+            assert_eq!(a["created_segment"], false, "{a}");
+            a["segment_version"].as_u64().unwrap()
+        })
+        .collect();
+    versions.sort();
+    println!("{runs} runs at once on one segment: versions {versions:?}");
+    assert_eq!(
+        versions,
+        (2..2 + runs as u64).collect::<Vec<_>>(),
+        "each run its own version"
+    );
+    let named: Vec<_> = emu
+        .segments(app)
+        .into_iter()
+        .filter(|s| s.name == "Weekly")
+        .collect();
+    assert_eq!(named.len(), 1);
+    assert_eq!(u64::from(named[0].version), 1 + runs as u64);
+    assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_once_of_a_new_name_leave_one_segment_with_every_version() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = emulated::SEED_APPLICATION_ID;
+    let runs = 4;
+    // Each run's first listing is answered late: they all find the name
+    // free and all create a segment (the worst case).
+    for _ in 0..runs {
+        emu.inject(
+            Operation::GetSegments,
+            Fault::DelayAnswer(Duration::from_secs(3)),
+        );
+    }
+    let answers = at_once(&emu, dir.path(), "Fresh", 0..runs);
+    let named: Vec<_> = emu
+        .segments(app)
+        .into_iter()
+        .filter(|s| s.name == "Fresh")
+        .collect();
+    assert_eq!(named.len(), 1, "one segment of the name: {named:?}");
+    let id = named[0].id.clone();
+    let created = answers
+        .iter()
+        .filter(|a| a["created_segment"] == true)
+        .count();
+    println!(
+        "{runs} new_version runs of a new name at once: {} import jobs, {created} run(s) kept the segment made, version {}",
+        emu.import_jobs(app).len(),
+        named[0].version
+    );
+    assert!(
+        emu.import_jobs(app).len() > runs,
+        "the runs raced: more than one of them made a segment"
+    );
+    for a in &answers {
+        assert_eq!(a["segment_id"], id.as_str(), "{a}");
+    }
+    assert_eq!(created, 1, "one run made the segment that stays");
+    assert_eq!(
+        u64::from(named[0].version),
+        runs as u64,
+        "every run's data is a version"
+    );
+    assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
     emu.shutdown().await;
 }
