@@ -11,7 +11,9 @@
 //! - [`emulated`] (feature `emulator`, on by default): runs against the
 //!   embedded S3 + Pinpoint emulator, the offline default;
 //! - [`output`]: the JSON of results and node errors, as the CLI prints them;
-//! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server.
+//! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server;
+//! - [`web`] (feature `web`, on by default): the page that checks an import
+//!   file in the browser with the portable component.
 //!
 //! The README's embedding example is compiled as a doctest of this crate.
 
@@ -37,6 +39,8 @@ pub mod node;
 pub mod output;
 pub mod settings;
 pub mod signals;
+#[cfg(feature = "web")]
+pub mod web;
 
 /// The README's Rust snippets, compiled as doctests.
 #[doc = include_str!("../../README.md")]
