@@ -148,7 +148,9 @@ pub fn core_modules(component: &[u8]) -> Result<Vec<(String, &[u8])>, SiteError>
         }
     }
     if modules.is_empty() {
-        return Err(SiteError("the portable component has no core module".into()));
+        return Err(SiteError(
+            "the portable component has no core module".into(),
+        ));
     }
     Ok(modules)
 }
@@ -335,7 +337,9 @@ pub async fn command(args: WebArgs, notice: Notice) -> ExitCode {
         Ok(bound) => bound,
         Err(e) => return fail(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)),
     };
-    eprintln!("pinpoint-import: the import file check is at http://{addr}/ (files are checked in the browser; nothing is uploaded)");
+    eprintln!(
+        "pinpoint-import: the import file check is at http://{addr}/ (files are checked in the browser; nothing is uploaded)"
+    );
     let stopped = signals.clone();
     site.serve(listener, async move {
         stopped.first().await;
@@ -376,7 +380,10 @@ mod tests {
             );
         }
         let index = site.respond(&Request::get("/").body(()).unwrap());
-        assert_eq!(index.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(
+            index.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
         let missing = site.respond(&Request::get("/../Cargo.toml").body(()).unwrap());
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         let post = site.respond(&Request::post("/").body(()).unwrap());

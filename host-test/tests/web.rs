@@ -43,7 +43,11 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, std::fs::read(&path).unwrap()));
             }
         }
@@ -94,7 +98,13 @@ fn the_committed_glue_is_what_the_pinned_jco_makes_of_this_component() {
     // The core modules the site serves are jco's, byte for byte.
     let jco = tools().join("node_modules/.bin/jco");
     let out = Command::new(&jco)
-        .args(["transpile", "--name", "node_component", "--instantiation", "async"])
+        .args([
+            "transpile",
+            "--name",
+            "node_component",
+            "--instantiation",
+            "async",
+        ])
         .args(["--no-typescript", "-q", "-o"])
         .arg(dir.path().join("jco"))
         .arg(&wasm)
@@ -112,7 +122,11 @@ fn the_committed_glue_is_what_the_pinned_jco_makes_of_this_component() {
         .into_iter()
         .filter(|(n, _)| n.ends_with(".wasm"))
         .collect();
-    assert_eq!(cores.len(), 3, "jco wrote the component's three core modules");
+    assert_eq!(
+        cores.len(),
+        3,
+        "jco wrote the component's three core modules"
+    );
     for (name, bytes) in cores {
         let module = std::fs::read_to_string(site.join("core").join(format!("{name}.js"))).unwrap();
         let encoded = module
@@ -157,9 +171,8 @@ impl Server {
     fn stop(mut self) -> std::process::ExitStatus {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
+        // Drop's kill then finds the process gone, and its wait the status.
+        self.child.wait().unwrap()
     }
 }
 
@@ -174,7 +187,13 @@ impl Drop for Server {
 fn cli_validate(file: &Path, format: &str) -> Value {
     let out = Command::new(BIN)
         .args(["validate", "--application-id", APPLICATION_ID])
-        .args(["--segment-name", APPLICATION_ID, "--format", format, "--data-file"])
+        .args([
+            "--segment-name",
+            APPLICATION_ID,
+            "--format",
+            format,
+            "--data-file",
+        ])
         .arg(file)
         .output()
         .unwrap();
@@ -202,7 +221,11 @@ fn kebab(name: &str) -> String {
 fn assert_same_as_cli(name: &str, page: &Value, cli: &Value) {
     if let Some(error) = cli.get("error") {
         assert_eq!(page["valid"], false, "{name}: {page}");
-        assert_eq!(page["error"], kebab(error["type"].as_str().unwrap()), "{name}");
+        assert_eq!(
+            page["error"],
+            kebab(error["type"].as_str().unwrap()),
+            "{name}"
+        );
         assert!(
             page["summaryText"]
                 .as_str()
@@ -210,7 +233,10 @@ fn assert_same_as_cli(name: &str, page: &Value, cli: &Value) {
                 .contains(error["message"].as_str().unwrap()),
             "{name}: the page shows the message: {page}"
         );
-        let total = error.get("total_problems").and_then(Value::as_u64).unwrap_or(0);
+        let total = error
+            .get("total_problems")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         assert_eq!(page["totalProblems"], total, "{name}");
         let expected: Vec<Value> = error
             .get("problems")
@@ -247,7 +273,7 @@ fn assert_same_as_cli(name: &str, page: &Value, cli: &Value) {
             page["summaryText"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("({staged} bytes")),
+                .contains(&format!("{staged} bytes (limit")),
             "{name}: the page shows the staged size {staged}: {page}"
         );
     }
@@ -258,7 +284,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -274,7 +300,10 @@ fn large_csv(path: &Path, bytes: usize) -> usize {
     out.write_all(header.as_bytes()).unwrap();
     let (mut written, mut rows) = (header.len(), 0);
     while written < bytes {
-        let row = format!("EMAIL,user{rows}@example.com,user_{rows},Name{},Springfield\n", rows % 997);
+        let row = format!(
+            "EMAIL,user{rows}@example.com,user_{rows},Name{},Springfield\n",
+            rows % 997
+        );
         out.write_all(row.as_bytes()).unwrap();
         written += row.len();
         rows += 1;
@@ -290,7 +319,9 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
         "{CHROMIUM} is missing: {INSTALL}"
     );
     assert!(
-        tools().join("node_modules/playwright-core/package.json").exists(),
+        tools()
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
         "playwright-core is not installed: {INSTALL}"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -306,10 +337,17 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
     examples.sort();
     assert_eq!(examples.len(), 3, "three seed examples");
     for example in &examples {
-        let input: Value = serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
-        let format = if input["format"] == "CSV" { "CSV" } else { "JSON" };
+        let input: Value =
+            serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+        let format = if input["format"] == "CSV" {
+            "CSV"
+        } else {
+            "JSON"
+        };
         let stem = example.file_stem().unwrap().to_string_lossy().into_owned();
-        let file = dir.path().join(format!("{stem}.{}", format.to_ascii_lowercase()));
+        let file = dir
+            .path()
+            .join(format!("{stem}.{}", format.to_ascii_lowercase()));
         std::fs::write(&file, input["data"].as_str().unwrap()).unwrap();
         cases.push((stem, file, format, false));
     }
@@ -418,5 +456,9 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
         assert!(r.as_str().unwrap().starts_with(&server.url), "{r}");
     }
     let status = server.stop();
-    assert_eq!(status.code(), Some(143), "SIGTERM stops the server with 143");
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "SIGTERM stops the server with 143"
+    );
 }

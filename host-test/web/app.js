@@ -101,7 +101,8 @@ worker.onmessage = ({ data: m }) => {
     busy = false;
     $("check").disabled = false;
     $("status").dataset.state = "done";
-    $("status-text").textContent = `Checked ${current.name} in ${(m.ms / 1000).toFixed(m.ms < 10000 ? 2 : 1)} s`;
+    const took = m.ms < 1000 ? `${Math.max(1, Math.round(m.ms))} ms` : `${(m.ms / 1000).toFixed(1)} s`;
+    $("status-text").textContent = `Checked ${current.name} in ${took}`;
     if (m.host) showHostError(m.host);
     else show(m);
   }
@@ -162,7 +163,9 @@ function show(m) {
         el(
           "dd",
           { id: "bytes-to-stage" },
-          `${bytes(r.bytesToStage)} (${count(r.bytesToStage)} bytes, limit ${bytes(r.maxImportBytes)})`,
+          r.bytesToStage < 1024
+            ? `${count(r.bytesToStage)} bytes (limit ${bytes(r.maxImportBytes)})`
+            : `${bytes(r.bytesToStage)}: ${count(r.bytesToStage)} bytes (limit ${bytes(r.maxImportBytes)})`,
         ),
         el("dt", {}, "Staged as"),
         el("dd", { id: "staged-format" }, stagedFormat(r.format)),
