@@ -12,7 +12,9 @@
 //!   embedded S3 + Pinpoint emulator, the offline default;
 //! - [`output`]: the JSON of results and node errors, as the CLI prints them;
 //! - [`log`]: the CLI's and the MCP server's lines on stderr;
-//! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server.
+//! - [`mcp`] (feature `mcp`, on by default): the node as an MCP server;
+//! - [`web`] (feature `web`, on by default): the page that checks an import
+//!   file in the browser with the portable component.
 //!
 //! The embedding guide's examples (`docs/embedding.md`) are compiled as
 //! doctests of this crate. The binary's own modules (arguments, commands,
@@ -42,6 +44,8 @@ pub mod node;
 pub mod output;
 pub mod settings;
 pub mod signals;
+#[cfg(feature = "web")]
+pub mod web;
 
 /// The README's Rust snippets, compiled as doctests.
 #[doc = include_str!("../../README.md")]

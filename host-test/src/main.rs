@@ -66,6 +66,10 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Serve the page that checks an import file in the browser, on loopback
+    /// until interrupted (or write its files with --output).
+    #[cfg(feature = "web")]
+    Web(host_test::web::WebArgs),
     /// Serve the S3 + Pinpoint emulator on loopback until interrupted.
     #[cfg(feature = "emulator")]
     Emulator {
@@ -90,6 +94,8 @@ fn main() -> ExitCode {
             Command::Component { portable, output } => write_component(portable, &output),
             #[cfg(feature = "emulator")]
             Command::Emulator { port, job_step_ms } => serve_emulator(port, job_step_ms).await,
+            #[cfg(feature = "web")]
+            Command::Web(args) => host_test::web::command(args, cli::exit::signal_notice()).await,
             Command::Run(args) => run(args, false).await,
             Command::Validate(args) => run(args, true).await,
             #[cfg(feature = "mcp")]

@@ -91,15 +91,20 @@ impl super::host::Host for World {
     }
 
     fn progress(stage: Stage, completed: u64, total: Option<u64>) {
-        // One line when a stage starts and one when it reaches its total:
-        // stderr is a log here, not a terminal to redraw.
-        static LAST: Mutex<Option<Stage>> = Mutex::new(None);
+        // One line when a stage starts, one at each further tenth of a
+        // known total (a page's progress bar reads them; a new run of the
+        // stage starts again from its first tenth), and one when it reaches
+        // its total: stderr is a log here, not a terminal to redraw.
+        static LAST: Mutex<Option<(Stage, u64)>> = Mutex::new(None);
         let Ok(mut last) = LAST.lock() else { return };
-        let finished = total.is_some_and(|t| completed >= t && t > 0);
-        if *last == Some(stage) && !finished {
+        let tenth = match total {
+            Some(t) if t > 0 => completed.min(t).saturating_mul(10) / t,
+            _ => 0,
+        };
+        if *last == Some((stage, tenth)) {
             return;
         }
-        *last = Some(stage);
+        *last = Some((stage, tenth));
         let amount = match total {
             Some(t) => format!(" {completed}/{t}"),
             None if completed > 0 => format!(" {completed}"),
