@@ -8,10 +8,12 @@
 //! It shares cargo's jobserver, so it does not oversubscribe the machine.
 //!
 //! Profiles: an optimising host (`--release`, `cargo bench`, `cargo
-//! install`) embeds the `guest` profile's component (fat LTO, opt-level 3);
-//! a debug host (`cargo test`, `cargo run`) the `guest-quick` one (no LTO,
-//! incremental), which builds in a fraction of the time. The variable
-//! `PINPOINT_GUEST_PROFILE` (`guest` or `guest-quick`) overrides the choice.
+//! install`) embeds the `guest` profile's full component (fat LTO,
+//! opt-level 3); a debug host (`cargo test`, `cargo run`) the `guest-quick`
+//! one (no LTO, incremental), which builds in a fraction of the time. The
+//! variable `PINPOINT_GUEST_PROFILE` (`guest` or `guest-quick`) overrides the
+//! choice. The portable component is always built with `guest`: the web
+//! page's committed glue is made from it (see `host-test/web/generate`).
 //! The build reruns only for files that go into a component (see
 //! [`component_sources`]), so a unit test in a file of its own changes
 //! without rebuilding either component.
@@ -53,16 +55,20 @@ fn main() -> Result<(), String> {
     }
     println!("cargo:rerun-if-env-changed=PINPOINT_GUEST_PROFILE");
     let profile = guest_profile()?;
+    // The portable component is always the optimised one: the browser page's
+    // committed jco glue (host-test/web/generated/) is made from it, and jco's
+    // glue follows the component's internal layout, which LTO changes.
     let variants = [
-        ("PINPOINT_NODE_WASM", "guest", None),
+        ("PINPOINT_NODE_WASM", "guest", profile, None),
         (
             "PINPOINT_NODE_PORTABLE_WASM",
             "guest-portable",
+            OPTIMISED,
             Some("portable"),
         ),
     ];
     let mut target_checked = false;
-    for (variable, dir, feature) in variants {
+    for (variable, dir, profile, feature) in variants {
         println!("cargo:rerun-if-env-changed={variable}");
         // A prebuilt component may be given instead (packagers, cross builds).
         let wasm = match std::env::var_os(variable) {
@@ -77,7 +83,6 @@ fn main() -> Result<(), String> {
         };
         println!("cargo:rustc-env={variable}={}", wasm.display());
     }
-    println!("cargo:rustc-env=PINPOINT_GUEST_PROFILE={profile}");
     Ok(())
 }
 

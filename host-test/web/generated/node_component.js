@@ -4153,763 +4153,15 @@ let gen= (function* _initGenerator () {
   INSTANCE_FLAGS.set(0, instanceFlags0);
   let exports0;
   
-  const handleTable0 = [T_FLAG, 0];
-  handleTable0._createdReps = new Set();
-  handleTable0._componentIdx = 0;
+  const handleTable4 = [T_FLAG, 0];
+  handleTable4._createdReps = new Set();
+  handleTable4._componentIdx = 0;
   
   
-  const captureTable0= new Map();
-  let captureCnt0= 0;
+  const captureTable4= new Map();
+  let captureCnt4= 0;
   
-  HANDLE_TABLES[0] = handleTable0;
-  
-  const _trampoline0 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable0.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(Pollable.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'block',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.block()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"][Instruction::Return]', {
-      funcName: '[method]pollable.block',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline0.fnName = 'wasi:io/poll@0.2.12#block';
-  
-  const _trampoline1 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable0.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(Pollable.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.ready"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'ready',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.ready()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.ready"][Instruction::Return]', {
-      funcName: '[method]pollable.ready',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret ? 1 : 0]);
-    task.exit();
-    return ret ? 1 : 0;
-  }
-  _trampoline1.fnName = 'wasi:io/poll@0.2.12#ready';
-  
-  const handleTable2 = [T_FLAG, 0];
-  handleTable2._createdReps = new Set();
-  handleTable2._componentIdx = 0;
-  
-  
-  const captureTable2= new Map();
-  let captureCnt2= 0;
-  
-  HANDLE_TABLES[2] = handleTable2;
-  
-  const _trampoline2 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable2.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(InputStream.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.subscribe"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'subscribe',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.subscribe()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    
-    if (!(ret instanceof Pollable)) {
-      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-    }
-    var handle3 = ret[symbolRscHandle];
-    if (!handle3) {
-      const rep = ret[symbolRscRep] || ++captureCnt0;
-      captureTable0.set(rep, ret);
-      handle3 = rscTableCreateOwn(handleTable0, rep);
-    }
-    
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.subscribe"][Instruction::Return]', {
-      funcName: '[method]input-stream.subscribe',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle3]);
-    task.exit();
-    return handle3;
-  }
-  _trampoline2.fnName = 'wasi:io/streams@0.2.12#subscribe';
-  
-  const handleTable3 = [T_FLAG, 0];
-  handleTable3._createdReps = new Set();
-  handleTable3._componentIdx = 0;
-  
-  
-  const captureTable3= new Map();
-  let captureCnt3= 0;
-  
-  HANDLE_TABLES[3] = handleTable3;
-  
-  const _trampoline3 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutputStream.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.subscribe"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'subscribe',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.subscribe()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    
-    if (!(ret instanceof Pollable)) {
-      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-    }
-    var handle3 = ret[symbolRscHandle];
-    if (!handle3) {
-      const rep = ret[symbolRscRep] || ++captureCnt0;
-      captureTable0.set(rep, ret);
-      handle3 = rscTableCreateOwn(handleTable0, rep);
-    }
-    
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.subscribe"][Instruction::Return]', {
-      funcName: '[method]output-stream.subscribe',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle3]);
-    task.exit();
-    return handle3;
-  }
-  _trampoline3.fnName = 'wasi:io/streams@0.2.12#subscribe';
-  
-  const _trampoline4 = function() {
-    _debugLog('[iface="wasi:cli/stderr@0.2.12", function="get-stderr"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'getStderr',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => getStderr()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    
-    if (!(ret instanceof OutputStream)) {
-      throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-    }
-    var handle0 = ret[symbolRscHandle];
-    if (!handle0) {
-      const rep = ret[symbolRscRep] || ++captureCnt3;
-      captureTable3.set(rep, ret);
-      handle0 = rscTableCreateOwn(handleTable3, rep);
-    }
-    
-    _debugLog('[iface="wasi:cli/stderr@0.2.12", function="get-stderr"][Instruction::Return]', {
-      funcName: 'get-stderr',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle0]);
-    task.exit();
-    return handle0;
-  }
-  _trampoline4.fnName = 'wasi:cli/stderr@0.2.12#getStderr';
-  
-  const _trampoline7 = function() {
-    _debugLog('[iface="wasi:random/random@0.2.12", function="get-random-u64"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'getRandomU64',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => getRandomU64()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    _debugLog('[iface="wasi:random/random@0.2.12", function="get-random-u64"][Instruction::Return]', {
-      funcName: 'get-random-u64',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([toUint64(ret)]);
-    task.exit();
-    return toUint64(ret);
-  }
-  _trampoline7.fnName = 'wasi:random/random@0.2.12#getRandomU64';
-  
-  const handleTable10 = [T_FLAG, 0];
-  handleTable10._createdReps = new Set();
-  handleTable10._componentIdx = 0;
-  
-  
-  const captureTable10= new Map();
-  let captureCnt10= 0;
-  
-  HANDLE_TABLES[10] = handleTable10;
-  
-  const handleTable7 = [T_FLAG, 0];
-  handleTable7._createdReps = new Set();
-  handleTable7._componentIdx = 0;
-  
-  
-  const captureTable7= new Map();
-  let captureCnt7= 0;
-  
-  HANDLE_TABLES[7] = handleTable7;
-  
-  const _trampoline18 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable10[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable10.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(IncomingBody.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    else {
-      captureTable10.delete(rep2);
-    }
-    rscTableRemove(handleTable10, handle1);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[static]incoming-body.finish"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'IncomingBody.finish',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => IncomingBody.finish(rsc0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    
-    if (!(ret instanceof FutureTrailers)) {
-      throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
-    }
-    var handle3 = ret[symbolRscHandle];
-    if (!handle3) {
-      const rep = ret[symbolRscRep] || ++captureCnt7;
-      captureTable7.set(rep, ret);
-      handle3 = rscTableCreateOwn(handleTable7, rep);
-    }
-    
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[static]incoming-body.finish"][Instruction::Return]', {
-      funcName: '[static]incoming-body.finish',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle3]);
-    task.exit();
-    return handle3;
-  }
-  _trampoline18.fnName = 'wasi:http/types@0.2.12#IncomingBody.finish';
+  HANDLE_TABLES[4] = handleTable4;
   
   const handleTable5 = [T_FLAG, 0];
   handleTable5._createdReps = new Set();
@@ -4921,11 +4173,219 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[5] = handleTable5;
   
-  const _trampoline19 = function(arg0, arg1, arg2) {
+  const _trampoline0 = function(arg0) {
     var handle1 = arg0;
     
-    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable5.get(rep2);
+    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable4.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(Fields.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    else {
+      captureTable4.delete(rep2);
+    }
+    rscTableRemove(handleTable4, handle1);
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]outgoing-request"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'new OutgoingRequest',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => new OutgoingRequest(rsc0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    
+    if (!(ret instanceof OutgoingRequest)) {
+      throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
+    }
+    var handle3 = ret[symbolRscHandle];
+    if (!handle3) {
+      const rep = ret[symbolRscRep] || ++captureCnt5;
+      captureTable5.set(rep, ret);
+      handle3 = rscTableCreateOwn(handleTable5, rep);
+    }
+    
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]outgoing-request"][Instruction::Return]', {
+      funcName: '[constructor]outgoing-request',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle3]);
+    task.exit();
+    return handle3;
+  }
+  _trampoline0.fnName = 'wasi:http/types@0.2.12#new OutgoingRequest';
+  
+  const handleTable7 = [T_FLAG, 0];
+  handleTable7._createdReps = new Set();
+  handleTable7._componentIdx = 0;
+  
+  
+  const captureTable7= new Map();
+  let captureCnt7= 0;
+  
+  HANDLE_TABLES[7] = handleTable7;
+  
+  const _trampoline2 = function() {
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]request-options"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'new RequestOptions',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => new RequestOptions()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    
+    if (!(ret instanceof RequestOptions)) {
+      throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
+    }
+    var handle0 = ret[symbolRscHandle];
+    if (!handle0) {
+      const rep = ret[symbolRscRep] || ++captureCnt7;
+      captureTable7.set(rep, ret);
+      handle0 = rscTableCreateOwn(handleTable7, rep);
+    }
+    
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]request-options"][Instruction::Return]', {
+      funcName: '[constructor]request-options',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle0]);
+    task.exit();
+    return handle0;
+  }
+  _trampoline2.fnName = 'wasi:http/types@0.2.12#new RequestOptions';
+  
+  const _trampoline3 = function(arg0, arg1, arg2) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable7[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable7.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(RequestOptions.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -5047,13 +4507,13 @@ let gen= (function* _initGenerator () {
     task.exit();
     return variant5_0;
   }
-  _trampoline19.fnName = 'wasi:http/types@0.2.12#setConnectTimeout';
+  _trampoline3.fnName = 'wasi:http/types@0.2.12#setConnectTimeout';
   
-  const _trampoline20 = function(arg0, arg1, arg2) {
+  const _trampoline4 = function(arg0, arg1, arg2) {
     var handle1 = arg0;
     
-    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable5.get(rep2);
+    var rep2 = handleTable7[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable7.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(RequestOptions.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -5175,13 +4635,13 @@ let gen= (function* _initGenerator () {
     task.exit();
     return variant5_0;
   }
-  _trampoline20.fnName = 'wasi:http/types@0.2.12#setFirstByteTimeout';
+  _trampoline4.fnName = 'wasi:http/types@0.2.12#setFirstByteTimeout';
   
-  const _trampoline21 = function(arg0, arg1, arg2) {
+  const _trampoline5 = function(arg0, arg1, arg2) {
     var handle1 = arg0;
     
-    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable5.get(rep2);
+    var rep2 = handleTable7[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable7.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(RequestOptions.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -5303,225 +4763,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return variant5_0;
   }
-  _trampoline21.fnName = 'wasi:http/types@0.2.12#setBetweenBytesTimeout';
-  
-  const _trampoline22 = function() {
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]request-options"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'new RequestOptions',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => new RequestOptions()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    
-    if (!(ret instanceof RequestOptions)) {
-      throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
-    }
-    var handle0 = ret[symbolRscHandle];
-    if (!handle0) {
-      const rep = ret[symbolRscRep] || ++captureCnt5;
-      captureTable5.set(rep, ret);
-      handle0 = rscTableCreateOwn(handleTable5, rep);
-    }
-    
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]request-options"][Instruction::Return]', {
-      funcName: '[constructor]request-options',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle0]);
-    task.exit();
-    return handle0;
-  }
-  _trampoline22.fnName = 'wasi:http/types@0.2.12#new RequestOptions';
-  
-  const handleTable9 = [T_FLAG, 0];
-  handleTable9._createdReps = new Set();
-  handleTable9._componentIdx = 0;
-  
-  
-  const captureTable9= new Map();
-  let captureCnt9= 0;
-  
-  HANDLE_TABLES[9] = handleTable9;
-  
-  const handleTable4 = [T_FLAG, 0];
-  handleTable4._createdReps = new Set();
-  handleTable4._componentIdx = 0;
-  
-  
-  const captureTable4= new Map();
-  let captureCnt4= 0;
-  
-  HANDLE_TABLES[4] = handleTable4;
-  
-  const _trampoline23 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable9.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(Fields.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    else {
-      captureTable9.delete(rep2);
-    }
-    rscTableRemove(handleTable9, handle1);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]outgoing-request"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'new OutgoingRequest',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => new OutgoingRequest(rsc0)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    
-    if (!(ret instanceof OutgoingRequest)) {
-      throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
-    }
-    var handle3 = ret[symbolRscHandle];
-    if (!handle3) {
-      const rep = ret[symbolRscRep] || ++captureCnt4;
-      captureTable4.set(rep, ret);
-      handle3 = rscTableCreateOwn(handleTable4, rep);
-    }
-    
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[constructor]outgoing-request"][Instruction::Return]', {
-      funcName: '[constructor]outgoing-request',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle3]);
-    task.exit();
-    return handle3;
-  }
-  _trampoline23.fnName = 'wasi:http/types@0.2.12#new OutgoingRequest';
+  _trampoline5.fnName = 'wasi:http/types@0.2.12#setBetweenBytesTimeout';
   
   const handleTable8 = [T_FLAG, 0];
   handleTable8._createdReps = new Set();
@@ -5533,236 +4775,21 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[8] = handleTable8;
   
-  const _trampoline24 = function(arg0) {
+  const handleTable0 = [T_FLAG, 0];
+  handleTable0._createdReps = new Set();
+  handleTable0._componentIdx = 0;
+  
+  
+  const captureTable0= new Map();
+  let captureCnt0= 0;
+  
+  HANDLE_TABLES[0] = handleTable0;
+  
+  const _trampoline7 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable8[(handle1 << 1) + 1] & ~T_FLAG;
     var rsc0 = captureTable8.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(IncomingResponse.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.status"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'status',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.status()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.status"][Instruction::Return]', {
-      funcName: '[method]incoming-response.status',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([toUint16(ret)]);
-    task.exit();
-    return toUint16(ret);
-  }
-  _trampoline24.fnName = 'wasi:http/types@0.2.12#status';
-  
-  const _trampoline25 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable8[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable8.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(IncomingResponse.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.headers"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'headers',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.headers()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    
-    if (!(ret instanceof Fields)) {
-      throw new TypeError('Resource error: Not a valid \"Headers\" resource.');
-    }
-    var handle3 = ret[symbolRscHandle];
-    if (!handle3) {
-      const rep = ret[symbolRscRep] || ++captureCnt9;
-      captureTable9.set(rep, ret);
-      handle3 = rscTableCreateOwn(handleTable9, rep);
-    }
-    
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.headers"][Instruction::Return]', {
-      funcName: '[method]incoming-response.headers',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([handle3]);
-    task.exit();
-    return handle3;
-  }
-  _trampoline25.fnName = 'wasi:http/types@0.2.12#headers';
-  
-  const handleTable6 = [T_FLAG, 0];
-  handleTable6._createdReps = new Set();
-  handleTable6._componentIdx = 0;
-  
-  
-  const captureTable6= new Map();
-  let captureCnt6= 0;
-  
-  HANDLE_TABLES[6] = handleTable6;
-  
-  const _trampoline26 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable6[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable6.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(FutureIncomingResponse.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -5869,9 +4896,234 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline26.fnName = 'wasi:http/types@0.2.12#subscribe';
+  _trampoline7.fnName = 'wasi:http/types@0.2.12#subscribe';
   
-  const _trampoline27 = function(arg0) {
+  const handleTable9 = [T_FLAG, 0];
+  handleTable9._createdReps = new Set();
+  handleTable9._componentIdx = 0;
+  
+  
+  const captureTable9= new Map();
+  let captureCnt9= 0;
+  
+  HANDLE_TABLES[9] = handleTable9;
+  
+  const _trampoline9 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable9.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(IncomingResponse.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.status"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'status',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.status()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.status"][Instruction::Return]', {
+      funcName: '[method]incoming-response.status',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([toUint16(ret)]);
+    task.exit();
+    return toUint16(ret);
+  }
+  _trampoline9.fnName = 'wasi:http/types@0.2.12#status';
+  
+  const _trampoline10 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable9.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(IncomingResponse.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.headers"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'headers',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.headers()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    
+    if (!(ret instanceof Fields)) {
+      throw new TypeError('Resource error: Not a valid \"Headers\" resource.');
+    }
+    var handle3 = ret[symbolRscHandle];
+    if (!handle3) {
+      const rep = ret[symbolRscRep] || ++captureCnt4;
+      captureTable4.set(rep, ret);
+      handle3 = rscTableCreateOwn(handleTable4, rep);
+    }
+    
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.headers"][Instruction::Return]', {
+      funcName: '[method]incoming-response.headers',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle3]);
+    task.exit();
+    return handle3;
+  }
+  _trampoline10.fnName = 'wasi:http/types@0.2.12#headers';
+  
+  const _trampoline14 = function(arg0) {
     _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="subscribe-duration"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
@@ -5961,9 +5213,192 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle0;
   }
-  _trampoline27.fnName = 'wasi:clocks/monotonic-clock@0.2.12#subscribeDuration';
+  _trampoline14.fnName = 'wasi:clocks/monotonic-clock@0.2.12#subscribeDuration';
   
-  const _trampoline28 = function() {
+  const _trampoline15 = function() {
+    _debugLog('[iface="wasi:random/random@0.2.12", function="get-random-u64"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'getRandomU64',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => getRandomU64()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    _debugLog('[iface="wasi:random/random@0.2.12", function="get-random-u64"][Instruction::Return]', {
+      funcName: 'get-random-u64',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([toUint64(ret)]);
+    task.exit();
+    return toUint64(ret);
+  }
+  _trampoline15.fnName = 'wasi:random/random@0.2.12#getRandomU64';
+  
+  const _trampoline16 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable0.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(Pollable.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.ready"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'ready',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.ready()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.ready"][Instruction::Return]', {
+      funcName: '[method]pollable.ready',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret ? 1 : 0]);
+    task.exit();
+    return ret ? 1 : 0;
+  }
+  _trampoline16.fnName = 'wasi:io/poll@0.2.12#ready';
+  
+  const _trampoline17 = function() {
     _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="now"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
@@ -6042,7 +5477,572 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toUint64(ret);
   }
-  _trampoline28.fnName = 'wasi:clocks/monotonic-clock@0.2.12#now';
+  _trampoline17.fnName = 'wasi:clocks/monotonic-clock@0.2.12#now';
+  
+  const handleTable2 = [T_FLAG, 0];
+  handleTable2._createdReps = new Set();
+  handleTable2._componentIdx = 0;
+  
+  
+  const captureTable2= new Map();
+  let captureCnt2= 0;
+  
+  HANDLE_TABLES[2] = handleTable2;
+  
+  const _trampoline18 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.subscribe"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'subscribe',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.subscribe()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    
+    if (!(ret instanceof Pollable)) {
+      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+    }
+    var handle3 = ret[symbolRscHandle];
+    if (!handle3) {
+      const rep = ret[symbolRscRep] || ++captureCnt0;
+      captureTable0.set(rep, ret);
+      handle3 = rscTableCreateOwn(handleTable0, rep);
+    }
+    
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.subscribe"][Instruction::Return]', {
+      funcName: '[method]output-stream.subscribe',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle3]);
+    task.exit();
+    return handle3;
+  }
+  _trampoline18.fnName = 'wasi:io/streams@0.2.12#subscribe';
+  
+  const handleTable3 = [T_FLAG, 0];
+  handleTable3._createdReps = new Set();
+  handleTable3._componentIdx = 0;
+  
+  
+  const captureTable3= new Map();
+  let captureCnt3= 0;
+  
+  HANDLE_TABLES[3] = handleTable3;
+  
+  const _trampoline21 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable3.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(InputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.subscribe"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'subscribe',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.subscribe()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    
+    if (!(ret instanceof Pollable)) {
+      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+    }
+    var handle3 = ret[symbolRscHandle];
+    if (!handle3) {
+      const rep = ret[symbolRscRep] || ++captureCnt0;
+      captureTable0.set(rep, ret);
+      handle3 = rscTableCreateOwn(handleTable0, rep);
+    }
+    
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.subscribe"][Instruction::Return]', {
+      funcName: '[method]input-stream.subscribe',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle3]);
+    task.exit();
+    return handle3;
+  }
+  _trampoline21.fnName = 'wasi:io/streams@0.2.12#subscribe';
+  
+  const handleTable10 = [T_FLAG, 0];
+  handleTable10._createdReps = new Set();
+  handleTable10._componentIdx = 0;
+  
+  
+  const captureTable10= new Map();
+  let captureCnt10= 0;
+  
+  HANDLE_TABLES[10] = handleTable10;
+  
+  const handleTable11 = [T_FLAG, 0];
+  handleTable11._createdReps = new Set();
+  handleTable11._componentIdx = 0;
+  
+  
+  const captureTable11= new Map();
+  let captureCnt11= 0;
+  
+  HANDLE_TABLES[11] = handleTable11;
+  
+  const _trampoline23 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable10[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable10.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(IncomingBody.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    else {
+      captureTable10.delete(rep2);
+    }
+    rscTableRemove(handleTable10, handle1);
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[static]incoming-body.finish"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'IncomingBody.finish',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => IncomingBody.finish(rsc0)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    
+    if (!(ret instanceof FutureTrailers)) {
+      throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
+    }
+    var handle3 = ret[symbolRscHandle];
+    if (!handle3) {
+      const rep = ret[symbolRscRep] || ++captureCnt11;
+      captureTable11.set(rep, ret);
+      handle3 = rscTableCreateOwn(handleTable11, rep);
+    }
+    
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[static]incoming-body.finish"][Instruction::Return]', {
+      funcName: '[static]incoming-body.finish',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle3]);
+    task.exit();
+    return handle3;
+  }
+  _trampoline23.fnName = 'wasi:http/types@0.2.12#IncomingBody.finish';
+  
+  const _trampoline26 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable0.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(Pollable.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'block',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.block()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"][Instruction::Return]', {
+      funcName: '[method]pollable.block',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline26.fnName = 'wasi:io/poll@0.2.12#block';
+  
+  const _trampoline28 = function() {
+    _debugLog('[iface="wasi:cli/stderr@0.2.12", function="get-stderr"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'getStderr',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => getStderr()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    
+    if (!(ret instanceof OutputStream)) {
+      throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
+    }
+    var handle0 = ret[symbolRscHandle];
+    if (!handle0) {
+      const rep = ret[symbolRscRep] || ++captureCnt2;
+      captureTable2.set(rep, ret);
+      handle0 = rscTableCreateOwn(handleTable2, rep);
+    }
+    
+    _debugLog('[iface="wasi:cli/stderr@0.2.12", function="get-stderr"][Instruction::Return]', {
+      funcName: 'get-stderr',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle0]);
+    task.exit();
+    return handle0;
+  }
+  _trampoline28.fnName = 'wasi:cli/stderr@0.2.12#getStderr';
   
   const _trampoline31 = function(arg0) {
     let variant0;
@@ -6219,9 +6219,9 @@ let gen= (function* _initGenerator () {
     }
     var handle0 = ret[symbolRscHandle];
     if (!handle0) {
-      const rep = ret[symbolRscRep] || ++captureCnt2;
-      captureTable2.set(rep, ret);
-      handle0 = rscTableCreateOwn(handleTable2, rep);
+      const rep = ret[symbolRscRep] || ++captureCnt3;
+      captureTable3.set(rep, ret);
+      handle0 = rscTableCreateOwn(handleTable3, rep);
     }
     
     _debugLog('[iface="wasi:cli/stdin@0.2.6", function="get-stdin"][Instruction::Return]', {
@@ -6311,9 +6311,9 @@ let gen= (function* _initGenerator () {
     }
     var handle0 = ret[symbolRscHandle];
     if (!handle0) {
-      const rep = ret[symbolRscRep] || ++captureCnt3;
-      captureTable3.set(rep, ret);
-      handle0 = rscTableCreateOwn(handleTable3, rep);
+      const rep = ret[symbolRscRep] || ++captureCnt2;
+      captureTable2.set(rep, ret);
+      handle0 = rscTableCreateOwn(handleTable2, rep);
     }
     
     _debugLog('[iface="wasi:cli/stdout@0.2.6", function="get-stdout"][Instruction::Return]', {
@@ -6332,433 +6332,89 @@ let gen= (function* _initGenerator () {
   let realloc0;
   let realloc0Async;
   
-  const _trampoline34 = function(arg0, arg1, arg2) {
-    var len3 = arg1;
-    var base3 = arg0;
-    if (base3 % 4 !== 0) throw new TypeError(`list pointer [${base3}] is not aligned to 4`);
-    var result3 = [];
-    for (let i = 0; i < len3; i++) {
-      const base = base3 + i * 4;
-      var handle1 = dataView(memory0).getInt32(base + 0, true);
-      
-      var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
-      var rsc0 = captureTable0.get(rep2);
-      if (!rsc0) {
-        rsc0 = Object.create(Pollable.prototype);
-        Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-        Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-      }
-      
-      curResourceBorrows.push(rsc0);
-      result3.push(rsc0);
-    }
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="poll"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'poll',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => poll(result3)),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var val4 = ret;
-    var len4 = val4.length;
-    var ptr4 = realloc0(0, 0, 4, len4 * 4);
-    
-    let valData4;
-    const valLenBytes4 = len4 * 4;
-    if (Array.isArray(val4)) {
-      // Regular array likely containing numbers, write values to memory
-      let offset = 0;
-      const dv4 = new DataView(memory0.buffer);
-      for (const v of val4) {
-        _requireValidNumericPrimitive.bind(null, 'u32')(v);
-        dv4.setUint32(ptr4+ offset, v, true);
-        offset += 4;
-      }
-    } else {
-      // TypedArray / ArrayBuffer-like, direct copy
-      valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
-      const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
-      out4.set(valData4);
-    }
-    
-    dataView(memory0).setUint32(arg2 + 4, len4, true);
-    dataView(memory0).setUint32(arg2 + 0, ptr4, true);
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="poll"][Instruction::Return]', {
-      funcName: 'poll',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline34.fnName = 'wasi:io/poll@0.2.12#poll';
-  
-  const handleTable1 = [T_FLAG, 0];
-  handleTable1._createdReps = new Set();
-  handleTable1._componentIdx = 0;
-  
-  
-  const captureTable1= new Map();
-  let captureCnt1= 0;
-  
-  HANDLE_TABLES[1] = handleTable1;
-  
-  const _trampoline35 = function(arg0, arg1) {
+  const _trampoline34 = function(arg0, arg1, arg2, arg3) {
     var handle1 = arg0;
     
-    var rep2 = handleTable1[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable1.get(rep2);
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
     if (!rsc0) {
-      rsc0 = Object.create(Error$1.prototype);
+      rsc0 = Object.create(OutgoingRequest.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
       Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
     }
     
     curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/error@0.2.12", function="[method]error.to-debug-string"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'toDebugString',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.toDebugString()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    
-    var encodeRes = _utf8AllocateAndEncode(ret, realloc0, memory0);
-    var ptr3= encodeRes.ptr;
-    var len3 = encodeRes.len;
-    
-    dataView(memory0).setUint32(arg1 + 4, len3, true);
-    dataView(memory0).setUint32(arg1 + 0, ptr3, true);
-    _debugLog('[iface="wasi:io/error@0.2.12", function="[method]error.to-debug-string"][Instruction::Return]', {
-      funcName: '[method]error.to-debug-string',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline35.fnName = 'wasi:io/error@0.2.12#toDebugString';
-  
-  const _trampoline36 = function(arg0, arg1, arg2) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable2.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(InputStream.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.read"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'read',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.read(BigInt.asUintN(64, BigInt(arg1)))),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant7 = ret;
-    switch (variant7.tag) {
-      case 'ok': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 0, true);
-        var val4 = e;
-        var len4 = Array.isArray(val4) ? val4.length : val4.byteLength;
-        var ptr4 = realloc0(0, 0, 1, len4 * 1);
-        
-        let valData4;
-        const valLenBytes4 = len4 * 1;
-        if (Array.isArray(val4)) {
-          // Regular array likely containing numbers, write values to memory
-          let offset = 0;
-          const dv4 = new DataView(memory0.buffer);
-          for (const v of val4) {
-            _requireValidNumericPrimitive.bind(null, 'u8')(v);
-            dv4.setUint8(ptr4+ offset, v, true);
-            offset += 1;
-          }
-        } else {
-          // TypedArray / ArrayBuffer-like, direct copy
-          valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
-          const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
-          out4.set(valData4);
-        }
-        
-        dataView(memory0).setUint32(arg2 + 8, len4, true);
-        dataView(memory0).setUint32(arg2 + 4, ptr4, true);
-        
+    let variant4;
+    switch (arg1) {
+      case 0: {
+        variant4= {
+          tag: 'get',
+        };
         break;
       }
-      case 'err': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg2 + 0, 1, true);
-        var variant6 = e;
-        switch (variant6.tag) {
-          case 'last-operation-failed': {
-            const e = variant6.val;
-            dataView(memory0).setInt8(arg2 + 4, 0, true);
-            
-            if (!(e instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
-            }
-            var handle5 = e[symbolRscHandle];
-            if (!handle5) {
-              const rep = e[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, e);
-              handle5 = rscTableCreateOwn(handleTable1, rep);
-            }
-            
-            dataView(memory0).setInt32(arg2 + 8, handle5, true);
-            break;
-          }
-          case 'closed': {
-            dataView(memory0).setInt8(arg2 + 4, 1, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
-          }
-        }
-        
+      case 1: {
+        variant4= {
+          tag: 'head',
+        };
+        break;
+      }
+      case 2: {
+        variant4= {
+          tag: 'post',
+        };
+        break;
+      }
+      case 3: {
+        variant4= {
+          tag: 'put',
+        };
+        break;
+      }
+      case 4: {
+        variant4= {
+          tag: 'delete',
+        };
+        break;
+      }
+      case 5: {
+        variant4= {
+          tag: 'connect',
+        };
+        break;
+      }
+      case 6: {
+        variant4= {
+          tag: 'options',
+        };
+        break;
+      }
+      case 7: {
+        variant4= {
+          tag: 'trace',
+        };
+        break;
+      }
+      case 8: {
+        variant4= {
+          tag: 'patch',
+        };
+        break;
+      }
+      case 9: {
+        var ptr3 = arg2;
+        var len3 = arg3;
+        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+        variant4= {
+          tag: 'other',
+          val: result3
+        };
         break;
       }
       default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
-        throw new TypeError('invalid variant specified for result');
+        throw new TypeError('invalid variant discriminant for Method');
       }
     }
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.read"][Instruction::Return]', {
-      funcName: '[method]input-stream.read',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline36.fnName = 'wasi:io/streams@0.2.12#read';
-  
-  const _trampoline37 = function(arg0, arg1) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutputStream.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.check-write"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-method"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -6769,7 +6425,7 @@ let gen= (function* _initGenerator () {
       const results = createNewCurrentTask({
         componentIdx: -1,
         isAsync: false,
-        entryFnName: 'checkWrite',
+        entryFnName: 'setMethod',
         getCallbackFn: () => null,
         callbackFnName: null,
         errHandling: 'result-catch-handler',
@@ -6804,15 +6460,15 @@ let gen= (function* _initGenerator () {
     let ret;
     
     try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
+      const hostRet5 = _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.checkWrite()),
+        fn: () => _trackHostOperation(() => rsc0.setMethod(variant4)),
       })
       ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
+      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
+      ? hostRet5
+      : { tag: 'ok', val: hostRet5};
     } catch (e) {
       if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
       ret = { tag: 'err', val: getErrorPayload(e) };
@@ -6829,44 +6485,17 @@ let gen= (function* _initGenerator () {
     }
     curResourceBorrows = [];
     var variant6 = ret;
+    let variant6_0;
     switch (variant6.tag) {
       case 'ok': {
         const e = variant6.val;
-        dataView(memory0).setInt8(arg1 + 0, 0, true);
-        dataView(memory0).setBigInt64(arg1 + 8, toUint64(e), true);
+        variant6_0 = 0;
         
         break;
       }
       case 'err': {
         const e = variant6.val;
-        dataView(memory0).setInt8(arg1 + 0, 1, true);
-        var variant5 = e;
-        switch (variant5.tag) {
-          case 'last-operation-failed': {
-            const e = variant5.val;
-            dataView(memory0).setInt8(arg1 + 8, 0, true);
-            
-            if (!(e instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
-            }
-            var handle4 = e[symbolRscHandle];
-            if (!handle4) {
-              const rep = e[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, e);
-              handle4 = rscTableCreateOwn(handleTable1, rep);
-            }
-            
-            dataView(memory0).setInt32(arg1 + 12, handle4, true);
-            break;
-          }
-          case 'closed': {
-            dataView(memory0).setInt8(arg1 + 8, 1, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`StreamError\``);
-          }
-        }
+        variant6_0 = 1;
         
         break;
       }
@@ -6875,34 +6504,73 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.check-write"][Instruction::Return]', {
-      funcName: '[method]output-stream.check-write',
-      paramCount: 0,
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-method"][Instruction::Return]', {
+      funcName: '[method]outgoing-request.set-method',
+      paramCount: 1,
       async: false,
       postReturn: false
     });
-    task.resolve([ret]);
+    task.resolve([variant6_0]);
     task.exit();
+    return variant6_0;
   }
-  _trampoline37.fnName = 'wasi:io/streams@0.2.12#checkWrite';
+  _trampoline34.fnName = 'wasi:http/types@0.2.12#setMethod';
   
-  const _trampoline38 = function(arg0, arg1, arg2, arg3) {
+  const _trampoline35 = function(arg0, arg1, arg2, arg3, arg4) {
     var handle1 = arg0;
     
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
     if (!rsc0) {
-      rsc0 = Object.create(OutputStream.prototype);
+      rsc0 = Object.create(OutgoingRequest.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
       Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
     }
     
     curResourceBorrows.push(rsc0);
-    var ptr3 = arg1;
-    var len3 = arg2;
-    if (ptr3 % 1 !== 0) throw new TypeError(`list pointer [${ptr3}] is not aligned to 1`);
-    var result3 = new Uint8Array(memory0.buffer.slice(ptr3, ptr3 + len3 * 1));
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.blocking-write-and-flush"] [Instruction::CallInterface] (sync, @ enter)');
+    let variant5;
+    switch (arg1) {
+      case 0: {
+        variant5 = undefined;
+        break;
+      }
+      case 1: {
+        let variant4;
+        switch (arg2) {
+          case 0: {
+            variant4= {
+              tag: 'HTTP',
+            };
+            break;
+          }
+          case 1: {
+            variant4= {
+              tag: 'HTTPS',
+            };
+            break;
+          }
+          case 2: {
+            var ptr3 = arg3;
+            var len3 = arg4;
+            var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+            variant4= {
+              tag: 'other',
+              val: result3
+            };
+            break;
+          }
+          default: {
+            throw new TypeError('invalid variant discriminant for Scheme');
+          }
+        }
+        variant5 = variant4;
+        break;
+      }
+      default: {
+        throw new TypeError('invalid variant discriminant for option');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-scheme"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -6913,7 +6581,7 @@ let gen= (function* _initGenerator () {
       const results = createNewCurrentTask({
         componentIdx: -1,
         isAsync: false,
-        entryFnName: 'blockingWriteAndFlush',
+        entryFnName: 'setScheme',
         getCallbackFn: () => null,
         callbackFnName: null,
         errHandling: 'result-catch-handler',
@@ -6948,15 +6616,15 @@ let gen= (function* _initGenerator () {
     let ret;
     
     try {
-      const hostRet4 = _withGlobalCurrentTaskMeta({
+      const hostRet6 = _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.blockingWriteAndFlush(result3)),
+        fn: () => _trackHostOperation(() => rsc0.setScheme(variant5)),
       })
       ;
-      ret = hostRet4 !== null && typeof hostRet4 === 'object' && (hostRet4.tag === 'ok' || hostRet4.tag === 'err')
-      ? hostRet4
-      : { tag: 'ok', val: hostRet4};
+      ret = hostRet6 !== null && typeof hostRet6 === 'object' && (hostRet6.tag === 'ok' || hostRet6.tag === 'err')
+      ? hostRet6
+      : { tag: 'ok', val: hostRet6};
     } catch (e) {
       if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
       ret = { tag: 'err', val: getErrorPayload(e) };
@@ -6973,43 +6641,17 @@ let gen= (function* _initGenerator () {
     }
     curResourceBorrows = [];
     var variant7 = ret;
+    let variant7_0;
     switch (variant7.tag) {
       case 'ok': {
         const e = variant7.val;
-        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        variant7_0 = 0;
         
         break;
       }
       case 'err': {
         const e = variant7.val;
-        dataView(memory0).setInt8(arg3 + 0, 1, true);
-        var variant6 = e;
-        switch (variant6.tag) {
-          case 'last-operation-failed': {
-            const e = variant6.val;
-            dataView(memory0).setInt8(arg3 + 4, 0, true);
-            
-            if (!(e instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
-            }
-            var handle5 = e[symbolRscHandle];
-            if (!handle5) {
-              const rep = e[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, e);
-              handle5 = rscTableCreateOwn(handleTable1, rep);
-            }
-            
-            dataView(memory0).setInt32(arg3 + 8, handle5, true);
-            break;
-          }
-          case 'closed': {
-            dataView(memory0).setInt8(arg3 + 4, 1, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
-          }
-        }
+        variant7_0 = 1;
         
         break;
       }
@@ -7018,8 +6660,405 @@ let gen= (function* _initGenerator () {
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.blocking-write-and-flush"][Instruction::Return]', {
-      funcName: '[method]output-stream.blocking-write-and-flush',
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-scheme"][Instruction::Return]', {
+      funcName: '[method]outgoing-request.set-scheme',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([variant7_0]);
+    task.exit();
+    return variant7_0;
+  }
+  _trampoline35.fnName = 'wasi:http/types@0.2.12#setScheme';
+  
+  const _trampoline36 = function(arg0, arg1, arg2, arg3) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutgoingRequest.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    let variant4;
+    switch (arg1) {
+      case 0: {
+        variant4 = undefined;
+        break;
+      }
+      case 1: {
+        var ptr3 = arg2;
+        var len3 = arg3;
+        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+        variant4 = result3;
+        break;
+      }
+      default: {
+        throw new TypeError('invalid variant discriminant for option');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-authority"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'setAuthority',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet5 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.setAuthority(variant4)),
+      })
+      ;
+      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
+      ? hostRet5
+      : { tag: 'ok', val: hostRet5};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant6 = ret;
+    let variant6_0;
+    switch (variant6.tag) {
+      case 'ok': {
+        const e = variant6.val;
+        variant6_0 = 0;
+        
+        break;
+      }
+      case 'err': {
+        const e = variant6.val;
+        variant6_0 = 1;
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-authority"][Instruction::Return]', {
+      funcName: '[method]outgoing-request.set-authority',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([variant6_0]);
+    task.exit();
+    return variant6_0;
+  }
+  _trampoline36.fnName = 'wasi:http/types@0.2.12#setAuthority';
+  
+  const _trampoline37 = function(arg0, arg1, arg2, arg3) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutgoingRequest.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    let variant4;
+    switch (arg1) {
+      case 0: {
+        variant4 = undefined;
+        break;
+      }
+      case 1: {
+        var ptr3 = arg2;
+        var len3 = arg3;
+        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
+        variant4 = result3;
+        break;
+      }
+      default: {
+        throw new TypeError('invalid variant discriminant for option');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-path-with-query"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'setPathWithQuery',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet5 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.setPathWithQuery(variant4)),
+      })
+      ;
+      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
+      ? hostRet5
+      : { tag: 'ok', val: hostRet5};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant6 = ret;
+    let variant6_0;
+    switch (variant6.tag) {
+      case 'ok': {
+        const e = variant6.val;
+        variant6_0 = 0;
+        
+        break;
+      }
+      case 'err': {
+        const e = variant6.val;
+        variant6_0 = 1;
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-path-with-query"][Instruction::Return]', {
+      funcName: '[method]outgoing-request.set-path-with-query',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([variant6_0]);
+    task.exit();
+    return variant6_0;
+  }
+  _trampoline37.fnName = 'wasi:http/types@0.2.12#setPathWithQuery';
+  
+  const handleTable6 = [T_FLAG, 0];
+  handleTable6._createdReps = new Set();
+  handleTable6._componentIdx = 0;
+  
+  
+  const captureTable6= new Map();
+  let captureCnt6= 0;
+  
+  HANDLE_TABLES[6] = handleTable6;
+  
+  const _trampoline38 = function(arg0, arg1) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutgoingRequest.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.body"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'body',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.body()),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant5 = ret;
+    switch (variant5.tag) {
+      case 'ok': {
+        const e = variant5.val;
+        dataView(memory0).setInt8(arg1 + 0, 0, true);
+        
+        if (!(e instanceof OutgoingBody)) {
+          throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
+        }
+        var handle4 = e[symbolRscHandle];
+        if (!handle4) {
+          const rep = e[symbolRscRep] || ++captureCnt6;
+          captureTable6.set(rep, e);
+          handle4 = rscTableCreateOwn(handleTable6, rep);
+        }
+        
+        dataView(memory0).setInt32(arg1 + 4, handle4, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant5.val;
+        dataView(memory0).setInt8(arg1 + 0, 1, true);
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.body"][Instruction::Return]', {
+      funcName: '[method]outgoing-request.body',
       paramCount: 0,
       async: false,
       postReturn: false
@@ -7027,21 +7066,21 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline38.fnName = 'wasi:io/streams@0.2.12#blockingWriteAndFlush';
+  _trampoline38.fnName = 'wasi:http/types@0.2.12#body';
   
   const _trampoline39 = function(arg0, arg1) {
     var handle1 = arg0;
     
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
+    var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable9.get(rep2);
     if (!rsc0) {
-      rsc0 = Object.create(OutputStream.prototype);
+      rsc0 = Object.create(IncomingResponse.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
       Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
     }
     
     curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.flush"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.consume"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -7052,7 +7091,7 @@ let gen= (function* _initGenerator () {
       const results = createNewCurrentTask({
         componentIdx: -1,
         isAsync: false,
-        entryFnName: 'flush',
+        entryFnName: 'consume',
         getCallbackFn: () => null,
         callbackFnName: null,
         errHandling: 'result-catch-handler',
@@ -7090,7 +7129,7 @@ let gen= (function* _initGenerator () {
       const hostRet3 = _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.flush()),
+        fn: () => _trackHostOperation(() => rsc0.consume()),
       })
       ;
       ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
@@ -7111,54 +7150,39 @@ let gen= (function* _initGenerator () {
       rsc[symbolRscHandle] = undefined;
     }
     curResourceBorrows = [];
-    var variant6 = ret;
-    switch (variant6.tag) {
+    var variant5 = ret;
+    switch (variant5.tag) {
       case 'ok': {
-        const e = variant6.val;
+        const e = variant5.val;
         dataView(memory0).setInt8(arg1 + 0, 0, true);
+        
+        if (!(e instanceof IncomingBody)) {
+          throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
+        }
+        var handle4 = e[symbolRscHandle];
+        if (!handle4) {
+          const rep = e[symbolRscRep] || ++captureCnt10;
+          captureTable10.set(rep, e);
+          handle4 = rscTableCreateOwn(handleTable10, rep);
+        }
+        
+        dataView(memory0).setInt32(arg1 + 4, handle4, true);
         
         break;
       }
       case 'err': {
-        const e = variant6.val;
+        const e = variant5.val;
         dataView(memory0).setInt8(arg1 + 0, 1, true);
-        var variant5 = e;
-        switch (variant5.tag) {
-          case 'last-operation-failed': {
-            const e = variant5.val;
-            dataView(memory0).setInt8(arg1 + 4, 0, true);
-            
-            if (!(e instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
-            }
-            var handle4 = e[symbolRscHandle];
-            if (!handle4) {
-              const rep = e[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, e);
-              handle4 = rscTableCreateOwn(handleTable1, rep);
-            }
-            
-            dataView(memory0).setInt32(arg1 + 8, handle4, true);
-            break;
-          }
-          case 'closed': {
-            dataView(memory0).setInt8(arg1 + 4, 1, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`StreamError\``);
-          }
-        }
         
         break;
       }
       default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.flush"][Instruction::Return]', {
-      funcName: '[method]output-stream.flush',
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.consume"][Instruction::Return]', {
+      funcName: '[method]incoming-response.consume',
       paramCount: 0,
       async: false,
       postReturn: false
@@ -7166,25 +7190,21 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline39.fnName = 'wasi:io/streams@0.2.12#flush';
+  _trampoline39.fnName = 'wasi:http/types@0.2.12#consume';
   
-  const _trampoline40 = function(arg0, arg1, arg2, arg3) {
+  const _trampoline40 = function(arg0, arg1) {
     var handle1 = arg0;
     
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
+    var rep2 = handleTable6[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable6.get(rep2);
     if (!rsc0) {
-      rsc0 = Object.create(OutputStream.prototype);
+      rsc0 = Object.create(OutgoingBody.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
       Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
     }
     
     curResourceBorrows.push(rsc0);
-    var ptr3 = arg1;
-    var len3 = arg2;
-    if (ptr3 % 1 !== 0) throw new TypeError(`list pointer [${ptr3}] is not aligned to 1`);
-    var result3 = new Uint8Array(memory0.buffer.slice(ptr3, ptr3 + len3 * 1));
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.write"] [Instruction::CallInterface] (sync, @ enter)');
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-body.write"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -7230,15 +7250,15 @@ let gen= (function* _initGenerator () {
     let ret;
     
     try {
-      const hostRet4 = _withGlobalCurrentTaskMeta({
+      const hostRet3 = _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.write(result3)),
+        fn: () => _trackHostOperation(() => rsc0.write()),
       })
       ;
-      ret = hostRet4 !== null && typeof hostRet4 === 'object' && (hostRet4.tag === 'ok' || hostRet4.tag === 'err')
-      ? hostRet4
-      : { tag: 'ok', val: hostRet4};
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
     } catch (e) {
       if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
       ret = { tag: 'err', val: getErrorPayload(e) };
@@ -7254,54 +7274,39 @@ let gen= (function* _initGenerator () {
       rsc[symbolRscHandle] = undefined;
     }
     curResourceBorrows = [];
-    var variant7 = ret;
-    switch (variant7.tag) {
+    var variant5 = ret;
+    switch (variant5.tag) {
       case 'ok': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        const e = variant5.val;
+        dataView(memory0).setInt8(arg1 + 0, 0, true);
+        
+        if (!(e instanceof OutputStream)) {
+          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
+        }
+        var handle4 = e[symbolRscHandle];
+        if (!handle4) {
+          const rep = e[symbolRscRep] || ++captureCnt2;
+          captureTable2.set(rep, e);
+          handle4 = rscTableCreateOwn(handleTable2, rep);
+        }
+        
+        dataView(memory0).setInt32(arg1 + 4, handle4, true);
         
         break;
       }
       case 'err': {
-        const e = variant7.val;
-        dataView(memory0).setInt8(arg3 + 0, 1, true);
-        var variant6 = e;
-        switch (variant6.tag) {
-          case 'last-operation-failed': {
-            const e = variant6.val;
-            dataView(memory0).setInt8(arg3 + 4, 0, true);
-            
-            if (!(e instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
-            }
-            var handle5 = e[symbolRscHandle];
-            if (!handle5) {
-              const rep = e[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, e);
-              handle5 = rscTableCreateOwn(handleTable1, rep);
-            }
-            
-            dataView(memory0).setInt32(arg3 + 8, handle5, true);
-            break;
-          }
-          case 'closed': {
-            dataView(memory0).setInt8(arg3 + 4, 1, true);
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
-          }
-        }
+        const e = variant5.val;
+        dataView(memory0).setInt8(arg1 + 0, 1, true);
         
         break;
       }
       default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
         throw new TypeError('invalid variant specified for result');
       }
     }
-    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.write"][Instruction::Return]', {
-      funcName: '[method]output-stream.write',
+    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-body.write"][Instruction::Return]', {
+      funcName: '[method]outgoing-body.write',
       paramCount: 0,
       async: false,
       postReturn: false
@@ -7309,669 +7314,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline40.fnName = 'wasi:io/streams@0.2.12#write';
+  _trampoline40.fnName = 'wasi:http/types@0.2.12#write';
   
-  const _trampoline41 = function(arg0) {
-    _debugLog('[iface="wasi:cli/environment@0.2.12", function="get-environment"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'getEnvironment',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      ret = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => getEnvironment()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    var vec3 = ret;
-    var len3 = vec3.length;
-    var result3 = realloc0(0, 0, 4, len3 * 16);
-    for (let i = 0; i < vec3.length; i++) {
-      const e = vec3[i];
-      const base = result3 + i * 16;var [tuple0_0, tuple0_1] = e;
-      
-      var encodeRes = _utf8AllocateAndEncode(tuple0_0, realloc0, memory0);
-      var ptr1= encodeRes.ptr;
-      var len1 = encodeRes.len;
-      
-      dataView(memory0).setUint32(base + 4, len1, true);
-      dataView(memory0).setUint32(base + 0, ptr1, true);
-      
-      var encodeRes = _utf8AllocateAndEncode(tuple0_1, realloc0, memory0);
-      var ptr2= encodeRes.ptr;
-      var len2 = encodeRes.len;
-      
-      dataView(memory0).setUint32(base + 12, len2, true);
-      dataView(memory0).setUint32(base + 8, ptr2, true);
-    }
-    dataView(memory0).setUint32(arg0 + 4, len3, true);
-    dataView(memory0).setUint32(arg0 + 0, result3, true);
-    _debugLog('[iface="wasi:cli/environment@0.2.12", function="get-environment"][Instruction::Return]', {
-      funcName: 'get-environment',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline41.fnName = 'wasi:cli/environment@0.2.12#getEnvironment';
-  
-  const _trampoline42 = function(arg0, arg1, arg2, arg3) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    else {
-      captureTable4.delete(rep2);
-    }
-    rscTableRemove(handleTable4, handle1);
-    let variant6;
-    switch (arg1) {
-      case 0: {
-        variant6 = undefined;
-        break;
-      }
-      case 1: {
-        var handle4 = arg2;
-        
-        var rep5 = handleTable5[(handle4 << 1) + 1] & ~T_FLAG;
-        var rsc3 = captureTable5.get(rep5);
-        if (!rsc3) {
-          rsc3 = Object.create(RequestOptions.prototype);
-          Object.defineProperty(rsc3, symbolRscHandle, { writable: true, value: handle4});
-          Object.defineProperty(rsc3, symbolRscRep, { writable: true, value: rep5});
-        }
-        
-        else {
-          captureTable5.delete(rep5);
-        }
-        rscTableRemove(handleTable5, handle4);
-        variant6 = rsc3;
-        break;
-      }
-      default: {
-        throw new TypeError('invalid variant discriminant for option');
-      }
-    }
-    _debugLog('[iface="wasi:http/outgoing-handler@0.2.12", function="handle"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'handle',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet7 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => handle(rsc0, variant6)),
-      })
-      ;
-      ret = hostRet7 !== null && typeof hostRet7 === 'object' && (hostRet7.tag === 'ok' || hostRet7.tag === 'err')
-      ? hostRet7
-      : { tag: 'ok', val: hostRet7};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    var variant47 = ret;
-    switch (variant47.tag) {
-      case 'ok': {
-        const e = variant47.val;
-        dataView(memory0).setInt8(arg3 + 0, 0, true);
-        
-        if (!(e instanceof FutureIncomingResponse)) {
-          throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
-        }
-        var handle8 = e[symbolRscHandle];
-        if (!handle8) {
-          const rep = e[symbolRscRep] || ++captureCnt6;
-          captureTable6.set(rep, e);
-          handle8 = rscTableCreateOwn(handleTable6, rep);
-        }
-        
-        dataView(memory0).setInt32(arg3 + 8, handle8, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant47.val;
-        dataView(memory0).setInt8(arg3 + 0, 1, true);
-        var variant46 = e;
-        switch (variant46.tag) {
-          case 'DNS-timeout': {
-            dataView(memory0).setInt8(arg3 + 8, 0, true);
-            break;
-          }
-          case 'DNS-error': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 1, true);
-            var {rcode: v9_0, infoCode: v9_1 } = e;
-            var variant11 = v9_0;
-            if (variant11 === null || variant11=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant11;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr10= encodeRes.ptr;
-              var len10 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len10, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr10, true);
-            }
-            var variant12 = v9_1;
-            if (variant12 === null || variant12=== undefined) {
-              dataView(memory0).setInt8(arg3 + 28, 0, true);
-            } else {
-              const e = variant12;
-              dataView(memory0).setInt8(arg3 + 28, 1, true);
-              dataView(memory0).setInt16(arg3 + 30, toUint16(e), true);
-            }
-            break;
-          }
-          case 'destination-not-found': {
-            dataView(memory0).setInt8(arg3 + 8, 2, true);
-            break;
-          }
-          case 'destination-unavailable': {
-            dataView(memory0).setInt8(arg3 + 8, 3, true);
-            break;
-          }
-          case 'destination-IP-prohibited': {
-            dataView(memory0).setInt8(arg3 + 8, 4, true);
-            break;
-          }
-          case 'destination-IP-unroutable': {
-            dataView(memory0).setInt8(arg3 + 8, 5, true);
-            break;
-          }
-          case 'connection-refused': {
-            dataView(memory0).setInt8(arg3 + 8, 6, true);
-            break;
-          }
-          case 'connection-terminated': {
-            dataView(memory0).setInt8(arg3 + 8, 7, true);
-            break;
-          }
-          case 'connection-timeout': {
-            dataView(memory0).setInt8(arg3 + 8, 8, true);
-            break;
-          }
-          case 'connection-read-timeout': {
-            dataView(memory0).setInt8(arg3 + 8, 9, true);
-            break;
-          }
-          case 'connection-write-timeout': {
-            dataView(memory0).setInt8(arg3 + 8, 10, true);
-            break;
-          }
-          case 'connection-limit-reached': {
-            dataView(memory0).setInt8(arg3 + 8, 11, true);
-            break;
-          }
-          case 'TLS-protocol-error': {
-            dataView(memory0).setInt8(arg3 + 8, 12, true);
-            break;
-          }
-          case 'TLS-certificate-error': {
-            dataView(memory0).setInt8(arg3 + 8, 13, true);
-            break;
-          }
-          case 'TLS-alert-received': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 14, true);
-            var {alertId: v13_0, alertMessage: v13_1 } = e;
-            var variant14 = v13_0;
-            if (variant14 === null || variant14=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant14;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setInt8(arg3 + 17, toUint8(e), true);
-            }
-            var variant16 = v13_1;
-            if (variant16 === null || variant16=== undefined) {
-              dataView(memory0).setInt8(arg3 + 20, 0, true);
-            } else {
-              const e = variant16;
-              dataView(memory0).setInt8(arg3 + 20, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr15= encodeRes.ptr;
-              var len15 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 28, len15, true);
-              dataView(memory0).setUint32(arg3 + 24, ptr15, true);
-            }
-            break;
-          }
-          case 'HTTP-request-denied': {
-            dataView(memory0).setInt8(arg3 + 8, 15, true);
-            break;
-          }
-          case 'HTTP-request-length-required': {
-            dataView(memory0).setInt8(arg3 + 8, 16, true);
-            break;
-          }
-          case 'HTTP-request-body-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 17, true);
-            var variant17 = e;
-            if (variant17 === null || variant17=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant17;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setBigInt64(arg3 + 24, toUint64(e), true);
-            }
-            break;
-          }
-          case 'HTTP-request-method-invalid': {
-            dataView(memory0).setInt8(arg3 + 8, 18, true);
-            break;
-          }
-          case 'HTTP-request-URI-invalid': {
-            dataView(memory0).setInt8(arg3 + 8, 19, true);
-            break;
-          }
-          case 'HTTP-request-URI-too-long': {
-            dataView(memory0).setInt8(arg3 + 8, 20, true);
-            break;
-          }
-          case 'HTTP-request-header-section-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 21, true);
-            var variant18 = e;
-            if (variant18 === null || variant18=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant18;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-request-header-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 22, true);
-            var variant23 = e;
-            if (variant23 === null || variant23=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant23;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              var {fieldName: v19_0, fieldSize: v19_1 } = e;
-              var variant21 = v19_0;
-              if (variant21 === null || variant21=== undefined) {
-                dataView(memory0).setInt8(arg3 + 20, 0, true);
-              } else {
-                const e = variant21;
-                dataView(memory0).setInt8(arg3 + 20, 1, true);
-                
-                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-                var ptr20= encodeRes.ptr;
-                var len20 = encodeRes.len;
-                
-                dataView(memory0).setUint32(arg3 + 28, len20, true);
-                dataView(memory0).setUint32(arg3 + 24, ptr20, true);
-              }
-              var variant22 = v19_1;
-              if (variant22 === null || variant22=== undefined) {
-                dataView(memory0).setInt8(arg3 + 32, 0, true);
-              } else {
-                const e = variant22;
-                dataView(memory0).setInt8(arg3 + 32, 1, true);
-                dataView(memory0).setInt32(arg3 + 36, toUint32(e), true);
-              }
-            }
-            break;
-          }
-          case 'HTTP-request-trailer-section-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 23, true);
-            var variant24 = e;
-            if (variant24 === null || variant24=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant24;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-request-trailer-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 24, true);
-            var {fieldName: v25_0, fieldSize: v25_1 } = e;
-            var variant27 = v25_0;
-            if (variant27 === null || variant27=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant27;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr26= encodeRes.ptr;
-              var len26 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len26, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr26, true);
-            }
-            var variant28 = v25_1;
-            if (variant28 === null || variant28=== undefined) {
-              dataView(memory0).setInt8(arg3 + 28, 0, true);
-            } else {
-              const e = variant28;
-              dataView(memory0).setInt8(arg3 + 28, 1, true);
-              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-incomplete': {
-            dataView(memory0).setInt8(arg3 + 8, 25, true);
-            break;
-          }
-          case 'HTTP-response-header-section-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 26, true);
-            var variant29 = e;
-            if (variant29 === null || variant29=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant29;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-header-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 27, true);
-            var {fieldName: v30_0, fieldSize: v30_1 } = e;
-            var variant32 = v30_0;
-            if (variant32 === null || variant32=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant32;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr31= encodeRes.ptr;
-              var len31 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len31, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr31, true);
-            }
-            var variant33 = v30_1;
-            if (variant33 === null || variant33=== undefined) {
-              dataView(memory0).setInt8(arg3 + 28, 0, true);
-            } else {
-              const e = variant33;
-              dataView(memory0).setInt8(arg3 + 28, 1, true);
-              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-body-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 28, true);
-            var variant34 = e;
-            if (variant34 === null || variant34=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant34;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setBigInt64(arg3 + 24, toUint64(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-trailer-section-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 29, true);
-            var variant35 = e;
-            if (variant35 === null || variant35=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant35;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-trailer-size': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 30, true);
-            var {fieldName: v36_0, fieldSize: v36_1 } = e;
-            var variant38 = v36_0;
-            if (variant38 === null || variant38=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant38;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr37= encodeRes.ptr;
-              var len37 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len37, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr37, true);
-            }
-            var variant39 = v36_1;
-            if (variant39 === null || variant39=== undefined) {
-              dataView(memory0).setInt8(arg3 + 28, 0, true);
-            } else {
-              const e = variant39;
-              dataView(memory0).setInt8(arg3 + 28, 1, true);
-              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
-            }
-            break;
-          }
-          case 'HTTP-response-transfer-coding': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 31, true);
-            var variant41 = e;
-            if (variant41 === null || variant41=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant41;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr40= encodeRes.ptr;
-              var len40 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len40, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr40, true);
-            }
-            break;
-          }
-          case 'HTTP-response-content-coding': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 32, true);
-            var variant43 = e;
-            if (variant43 === null || variant43=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant43;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr42= encodeRes.ptr;
-              var len42 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len42, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr42, true);
-            }
-            break;
-          }
-          case 'HTTP-response-timeout': {
-            dataView(memory0).setInt8(arg3 + 8, 33, true);
-            break;
-          }
-          case 'HTTP-upgrade-failed': {
-            dataView(memory0).setInt8(arg3 + 8, 34, true);
-            break;
-          }
-          case 'HTTP-protocol-error': {
-            dataView(memory0).setInt8(arg3 + 8, 35, true);
-            break;
-          }
-          case 'loop-detected': {
-            dataView(memory0).setInt8(arg3 + 8, 36, true);
-            break;
-          }
-          case 'configuration-error': {
-            dataView(memory0).setInt8(arg3 + 8, 37, true);
-            break;
-          }
-          case 'internal-error': {
-            const e = variant46.val;
-            dataView(memory0).setInt8(arg3 + 8, 38, true);
-            var variant45 = e;
-            if (variant45 === null || variant45=== undefined) {
-              dataView(memory0).setInt8(arg3 + 16, 0, true);
-            } else {
-              const e = variant45;
-              dataView(memory0).setInt8(arg3 + 16, 1, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
-              var ptr44= encodeRes.ptr;
-              var len44 = encodeRes.len;
-              
-              dataView(memory0).setUint32(arg3 + 24, len44, true);
-              dataView(memory0).setUint32(arg3 + 20, ptr44, true);
-            }
-            break;
-          }
-          default: {
-            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant46.tag)}\` (received \`${variant46}\`) specified for \`ErrorCode\``);
-          }
-        }
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant47, valueType: typeof variant47});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/outgoing-handler@0.2.12", function="handle"][Instruction::Return]', {
-      funcName: 'handle',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline42.fnName = 'wasi:http/outgoing-handler@0.2.12#handle';
-  
-  const _trampoline43 = function(arg0, arg1) {
+  const _trampoline41 = function(arg0, arg1) {
     var handle1 = arg0;
     
     var rep2 = handleTable10[(handle1 << 1) + 1] & ~T_FLAG;
@@ -8064,9 +7409,9 @@ let gen= (function* _initGenerator () {
         }
         var handle4 = e[symbolRscHandle];
         if (!handle4) {
-          const rep = e[symbolRscRep] || ++captureCnt2;
-          captureTable2.set(rep, e);
-          handle4 = rscTableCreateOwn(handleTable2, rep);
+          const rep = e[symbolRscRep] || ++captureCnt3;
+          captureTable3.set(rep, e);
+          handle4 = rscTableCreateOwn(handleTable3, rep);
         }
         
         dataView(memory0).setInt32(arg1 + 4, handle4, true);
@@ -8093,147 +7438,13 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline43.fnName = 'wasi:http/types@0.2.12#stream';
+  _trampoline41.fnName = 'wasi:http/types@0.2.12#stream';
   
-  const handleTable11 = [T_FLAG, 0];
-  handleTable11._createdReps = new Set();
-  handleTable11._componentIdx = 0;
-  
-  
-  const captureTable11= new Map();
-  let captureCnt11= 0;
-  
-  HANDLE_TABLES[11] = handleTable11;
-  
-  const _trampoline44 = function(arg0, arg1) {
+  const _trampoline42 = function(arg0, arg1, arg2, arg3) {
     var handle1 = arg0;
     
-    var rep2 = handleTable11[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable11.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingBody.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-body.write"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'write',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.write()),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant5 = ret;
-    switch (variant5.tag) {
-      case 'ok': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 0, true);
-        
-        if (!(e instanceof OutputStream)) {
-          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-        }
-        var handle4 = e[symbolRscHandle];
-        if (!handle4) {
-          const rep = e[symbolRscRep] || ++captureCnt3;
-          captureTable3.set(rep, e);
-          handle4 = rscTableCreateOwn(handleTable3, rep);
-        }
-        
-        dataView(memory0).setInt32(arg1 + 4, handle4, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 1, true);
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-body.write"][Instruction::Return]', {
-      funcName: '[method]outgoing-body.write',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline44.fnName = 'wasi:http/types@0.2.12#write';
-  
-  const _trampoline45 = function(arg0, arg1, arg2, arg3) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable11[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable11.get(rep2);
+    var rep2 = handleTable6[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable6.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(OutgoingBody.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -8241,9 +7452,9 @@ let gen= (function* _initGenerator () {
     }
     
     else {
-      captureTable11.delete(rep2);
+      captureTable6.delete(rep2);
     }
-    rscTableRemove(handleTable11, handle1);
+    rscTableRemove(handleTable6, handle1);
     let variant6;
     switch (arg1) {
       case 0: {
@@ -8253,8 +7464,8 @@ let gen= (function* _initGenerator () {
       case 1: {
         var handle4 = arg2;
         
-        var rep5 = handleTable9[(handle4 << 1) + 1] & ~T_FLAG;
-        var rsc3 = captureTable9.get(rep5);
+        var rep5 = handleTable4[(handle4 << 1) + 1] & ~T_FLAG;
+        var rsc3 = captureTable4.get(rep5);
         if (!rsc3) {
           rsc3 = Object.create(Fields.prototype);
           Object.defineProperty(rsc3, symbolRscHandle, { writable: true, value: handle4});
@@ -8262,9 +7473,9 @@ let gen= (function* _initGenerator () {
         }
         
         else {
-          captureTable9.delete(rep5);
+          captureTable4.delete(rep5);
         }
-        rscTableRemove(handleTable9, handle4);
+        rscTableRemove(handleTable4, handle4);
         variant6 = rsc3;
         break;
       }
@@ -8772,863 +7983,13 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline45.fnName = 'wasi:http/types@0.2.12#OutgoingBody.finish';
+  _trampoline42.fnName = 'wasi:http/types@0.2.12#OutgoingBody.finish';
   
-  const _trampoline46 = function(arg0, arg1, arg2, arg3) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    let variant4;
-    switch (arg1) {
-      case 0: {
-        variant4= {
-          tag: 'get',
-        };
-        break;
-      }
-      case 1: {
-        variant4= {
-          tag: 'head',
-        };
-        break;
-      }
-      case 2: {
-        variant4= {
-          tag: 'post',
-        };
-        break;
-      }
-      case 3: {
-        variant4= {
-          tag: 'put',
-        };
-        break;
-      }
-      case 4: {
-        variant4= {
-          tag: 'delete',
-        };
-        break;
-      }
-      case 5: {
-        variant4= {
-          tag: 'connect',
-        };
-        break;
-      }
-      case 6: {
-        variant4= {
-          tag: 'options',
-        };
-        break;
-      }
-      case 7: {
-        variant4= {
-          tag: 'trace',
-        };
-        break;
-      }
-      case 8: {
-        variant4= {
-          tag: 'patch',
-        };
-        break;
-      }
-      case 9: {
-        var ptr3 = arg2;
-        var len3 = arg3;
-        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-        variant4= {
-          tag: 'other',
-          val: result3
-        };
-        break;
-      }
-      default: {
-        throw new TypeError('invalid variant discriminant for Method');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-method"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'setMethod',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet5 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.setMethod(variant4)),
-      })
-      ;
-      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
-      ? hostRet5
-      : { tag: 'ok', val: hostRet5};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant6 = ret;
-    let variant6_0;
-    switch (variant6.tag) {
-      case 'ok': {
-        const e = variant6.val;
-        variant6_0 = 0;
-        
-        break;
-      }
-      case 'err': {
-        const e = variant6.val;
-        variant6_0 = 1;
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-method"][Instruction::Return]', {
-      funcName: '[method]outgoing-request.set-method',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([variant6_0]);
-    task.exit();
-    return variant6_0;
-  }
-  _trampoline46.fnName = 'wasi:http/types@0.2.12#setMethod';
-  
-  const _trampoline47 = function(arg0, arg1, arg2, arg3, arg4) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    let variant5;
-    switch (arg1) {
-      case 0: {
-        variant5 = undefined;
-        break;
-      }
-      case 1: {
-        let variant4;
-        switch (arg2) {
-          case 0: {
-            variant4= {
-              tag: 'HTTP',
-            };
-            break;
-          }
-          case 1: {
-            variant4= {
-              tag: 'HTTPS',
-            };
-            break;
-          }
-          case 2: {
-            var ptr3 = arg3;
-            var len3 = arg4;
-            var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-            variant4= {
-              tag: 'other',
-              val: result3
-            };
-            break;
-          }
-          default: {
-            throw new TypeError('invalid variant discriminant for Scheme');
-          }
-        }
-        variant5 = variant4;
-        break;
-      }
-      default: {
-        throw new TypeError('invalid variant discriminant for option');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-scheme"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'setScheme',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet6 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.setScheme(variant5)),
-      })
-      ;
-      ret = hostRet6 !== null && typeof hostRet6 === 'object' && (hostRet6.tag === 'ok' || hostRet6.tag === 'err')
-      ? hostRet6
-      : { tag: 'ok', val: hostRet6};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant7 = ret;
-    let variant7_0;
-    switch (variant7.tag) {
-      case 'ok': {
-        const e = variant7.val;
-        variant7_0 = 0;
-        
-        break;
-      }
-      case 'err': {
-        const e = variant7.val;
-        variant7_0 = 1;
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-scheme"][Instruction::Return]', {
-      funcName: '[method]outgoing-request.set-scheme',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([variant7_0]);
-    task.exit();
-    return variant7_0;
-  }
-  _trampoline47.fnName = 'wasi:http/types@0.2.12#setScheme';
-  
-  const _trampoline48 = function(arg0, arg1, arg2, arg3) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    let variant4;
-    switch (arg1) {
-      case 0: {
-        variant4 = undefined;
-        break;
-      }
-      case 1: {
-        var ptr3 = arg2;
-        var len3 = arg3;
-        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-        variant4 = result3;
-        break;
-      }
-      default: {
-        throw new TypeError('invalid variant discriminant for option');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-authority"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'setAuthority',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet5 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.setAuthority(variant4)),
-      })
-      ;
-      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
-      ? hostRet5
-      : { tag: 'ok', val: hostRet5};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant6 = ret;
-    let variant6_0;
-    switch (variant6.tag) {
-      case 'ok': {
-        const e = variant6.val;
-        variant6_0 = 0;
-        
-        break;
-      }
-      case 'err': {
-        const e = variant6.val;
-        variant6_0 = 1;
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-authority"][Instruction::Return]', {
-      funcName: '[method]outgoing-request.set-authority',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([variant6_0]);
-    task.exit();
-    return variant6_0;
-  }
-  _trampoline48.fnName = 'wasi:http/types@0.2.12#setAuthority';
-  
-  const _trampoline49 = function(arg0, arg1, arg2, arg3) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    let variant4;
-    switch (arg1) {
-      case 0: {
-        variant4 = undefined;
-        break;
-      }
-      case 1: {
-        var ptr3 = arg2;
-        var len3 = arg3;
-        var result3 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr3, len3));
-        variant4 = result3;
-        break;
-      }
-      default: {
-        throw new TypeError('invalid variant discriminant for option');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-path-with-query"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'setPathWithQuery',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet5 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.setPathWithQuery(variant4)),
-      })
-      ;
-      ret = hostRet5 !== null && typeof hostRet5 === 'object' && (hostRet5.tag === 'ok' || hostRet5.tag === 'err')
-      ? hostRet5
-      : { tag: 'ok', val: hostRet5};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant6 = ret;
-    let variant6_0;
-    switch (variant6.tag) {
-      case 'ok': {
-        const e = variant6.val;
-        variant6_0 = 0;
-        
-        break;
-      }
-      case 'err': {
-        const e = variant6.val;
-        variant6_0 = 1;
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.set-path-with-query"][Instruction::Return]', {
-      funcName: '[method]outgoing-request.set-path-with-query',
-      paramCount: 1,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([variant6_0]);
-    task.exit();
-    return variant6_0;
-  }
-  _trampoline49.fnName = 'wasi:http/types@0.2.12#setPathWithQuery';
-  
-  const _trampoline50 = function(arg0, arg1) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable4.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(OutgoingRequest.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.body"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'body',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.body()),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant5 = ret;
-    switch (variant5.tag) {
-      case 'ok': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 0, true);
-        
-        if (!(e instanceof OutgoingBody)) {
-          throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
-        }
-        var handle4 = e[symbolRscHandle];
-        if (!handle4) {
-          const rep = e[symbolRscRep] || ++captureCnt11;
-          captureTable11.set(rep, e);
-          handle4 = rscTableCreateOwn(handleTable11, rep);
-        }
-        
-        dataView(memory0).setInt32(arg1 + 4, handle4, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 1, true);
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]outgoing-request.body"][Instruction::Return]', {
-      funcName: '[method]outgoing-request.body',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline50.fnName = 'wasi:http/types@0.2.12#body';
-  
-  const _trampoline51 = function(arg0, arg1) {
+  const _trampoline43 = function(arg0, arg1) {
     var handle1 = arg0;
     
     var rep2 = handleTable8[(handle1 << 1) + 1] & ~T_FLAG;
     var rsc0 = captureTable8.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(IncomingResponse.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.consume"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'consume',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'result-catch-handler',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    try {
-      const hostRet3 = _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.consume()),
-      })
-      ;
-      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
-      ? hostRet3
-      : { tag: 'ok', val: hostRet3};
-    } catch (e) {
-      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
-      ret = { tag: 'err', val: getErrorPayload(e) };
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    var variant5 = ret;
-    switch (variant5.tag) {
-      case 'ok': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 0, true);
-        
-        if (!(e instanceof IncomingBody)) {
-          throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
-        }
-        var handle4 = e[symbolRscHandle];
-        if (!handle4) {
-          const rep = e[symbolRscRep] || ++captureCnt10;
-          captureTable10.set(rep, e);
-          handle4 = rscTableCreateOwn(handleTable10, rep);
-        }
-        
-        dataView(memory0).setInt32(arg1 + 4, handle4, true);
-        
-        break;
-      }
-      case 'err': {
-        const e = variant5.val;
-        dataView(memory0).setInt8(arg1 + 0, 1, true);
-        
-        break;
-      }
-      default: {
-        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant5, valueType: typeof variant5});
-        throw new TypeError('invalid variant specified for result');
-      }
-    }
-    _debugLog('[iface="wasi:http/types@0.2.12", function="[method]incoming-response.consume"][Instruction::Return]', {
-      funcName: '[method]incoming-response.consume',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline51.fnName = 'wasi:http/types@0.2.12#consume';
-  
-  const _trampoline52 = function(arg0, arg1) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable6[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable6.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(FutureIncomingResponse.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -9736,9 +8097,9 @@ let gen= (function* _initGenerator () {
               }
               var handle3 = e[symbolRscHandle];
               if (!handle3) {
-                const rep = e[symbolRscRep] || ++captureCnt8;
-                captureTable8.set(rep, e);
-                handle3 = rscTableCreateOwn(handleTable8, rep);
+                const rep = e[symbolRscRep] || ++captureCnt9;
+                captureTable9.set(rep, e);
+                handle3 = rscTableCreateOwn(handleTable9, rep);
               }
               
               dataView(memory0).setInt32(arg1 + 24, handle3, true);
@@ -10192,13 +8553,13 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline52.fnName = 'wasi:http/types@0.2.12#get';
+  _trampoline43.fnName = 'wasi:http/types@0.2.12#get';
   
-  const _trampoline53 = function(arg0, arg1) {
+  const _trampoline44 = function(arg0, arg1) {
     var handle1 = arg0;
     
-    var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable9.get(rep2);
+    var rep2 = handleTable4[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable4.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(Fields.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -10333,9 +8694,9 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline53.fnName = 'wasi:http/types@0.2.12#entries';
+  _trampoline44.fnName = 'wasi:http/types@0.2.12#entries';
   
-  const _trampoline54 = function(arg0, arg1, arg2) {
+  const _trampoline45 = function(arg0, arg1, arg2) {
     var len2 = arg1;
     var base2 = arg0;
     if (base2 % 4 !== 0) throw new TypeError(`list pointer [${base2}] is not aligned to 4`);
@@ -10422,9 +8783,9 @@ let gen= (function* _initGenerator () {
         }
         var handle4 = e[symbolRscHandle];
         if (!handle4) {
-          const rep = e[symbolRscRep] || ++captureCnt9;
-          captureTable9.set(rep, e);
-          handle4 = rscTableCreateOwn(handleTable9, rep);
+          const rep = e[symbolRscRep] || ++captureCnt4;
+          captureTable4.set(rep, e);
+          handle4 = rscTableCreateOwn(handleTable4, rep);
         }
         
         dataView(memory0).setInt32(arg2 + 4, handle4, true);
@@ -10469,7 +8830,1646 @@ let gen= (function* _initGenerator () {
     task.resolve([ret]);
     task.exit();
   }
-  _trampoline54.fnName = 'wasi:http/types@0.2.12#Fields.fromList';
+  _trampoline45.fnName = 'wasi:http/types@0.2.12#Fields.fromList';
+  
+  const _trampoline46 = function(arg0, arg1, arg2) {
+    var len3 = arg1;
+    var base3 = arg0;
+    if (base3 % 4 !== 0) throw new TypeError(`list pointer [${base3}] is not aligned to 4`);
+    var result3 = [];
+    for (let i = 0; i < len3; i++) {
+      const base = base3 + i * 4;
+      var handle1 = dataView(memory0).getInt32(base + 0, true);
+      
+      var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
+      var rsc0 = captureTable0.get(rep2);
+      if (!rsc0) {
+        rsc0 = Object.create(Pollable.prototype);
+        Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+        Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+      }
+      
+      curResourceBorrows.push(rsc0);
+      result3.push(rsc0);
+    }
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="poll"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'poll',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => poll(result3)),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var val4 = ret;
+    var len4 = val4.length;
+    var ptr4 = realloc0(0, 0, 4, len4 * 4);
+    
+    let valData4;
+    const valLenBytes4 = len4 * 4;
+    if (Array.isArray(val4)) {
+      // Regular array likely containing numbers, write values to memory
+      let offset = 0;
+      const dv4 = new DataView(memory0.buffer);
+      for (const v of val4) {
+        _requireValidNumericPrimitive.bind(null, 'u32')(v);
+        dv4.setUint32(ptr4+ offset, v, true);
+        offset += 4;
+      }
+    } else {
+      // TypedArray / ArrayBuffer-like, direct copy
+      valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+      const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+      out4.set(valData4);
+    }
+    
+    dataView(memory0).setUint32(arg2 + 4, len4, true);
+    dataView(memory0).setUint32(arg2 + 0, ptr4, true);
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="poll"][Instruction::Return]', {
+      funcName: 'poll',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline46.fnName = 'wasi:io/poll@0.2.12#poll';
+  
+  const handleTable1 = [T_FLAG, 0];
+  handleTable1._createdReps = new Set();
+  handleTable1._componentIdx = 0;
+  
+  
+  const captureTable1= new Map();
+  let captureCnt1= 0;
+  
+  HANDLE_TABLES[1] = handleTable1;
+  
+  const _trampoline47 = function(arg0, arg1) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.flush"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'flush',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.flush()),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant6 = ret;
+    switch (variant6.tag) {
+      case 'ok': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg1 + 0, 0, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg1 + 0, 1, true);
+        var variant5 = e;
+        switch (variant5.tag) {
+          case 'last-operation-failed': {
+            const e = variant5.val;
+            dataView(memory0).setInt8(arg1 + 4, 0, true);
+            
+            if (!(e instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
+            }
+            var handle4 = e[symbolRscHandle];
+            if (!handle4) {
+              const rep = e[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, e);
+              handle4 = rscTableCreateOwn(handleTable1, rep);
+            }
+            
+            dataView(memory0).setInt32(arg1 + 8, handle4, true);
+            break;
+          }
+          case 'closed': {
+            dataView(memory0).setInt8(arg1 + 4, 1, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`StreamError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.flush"][Instruction::Return]', {
+      funcName: '[method]output-stream.flush',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline47.fnName = 'wasi:io/streams@0.2.12#flush';
+  
+  const _trampoline48 = function(arg0, arg1) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.check-write"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'checkWrite',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.checkWrite()),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant6 = ret;
+    switch (variant6.tag) {
+      case 'ok': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg1 + 0, 0, true);
+        dataView(memory0).setBigInt64(arg1 + 8, toUint64(e), true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant6.val;
+        dataView(memory0).setInt8(arg1 + 0, 1, true);
+        var variant5 = e;
+        switch (variant5.tag) {
+          case 'last-operation-failed': {
+            const e = variant5.val;
+            dataView(memory0).setInt8(arg1 + 8, 0, true);
+            
+            if (!(e instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
+            }
+            var handle4 = e[symbolRscHandle];
+            if (!handle4) {
+              const rep = e[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, e);
+              handle4 = rscTableCreateOwn(handleTable1, rep);
+            }
+            
+            dataView(memory0).setInt32(arg1 + 12, handle4, true);
+            break;
+          }
+          case 'closed': {
+            dataView(memory0).setInt8(arg1 + 8, 1, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant5.tag)}\` (received \`${variant5}\`) specified for \`StreamError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant6, valueType: typeof variant6});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.check-write"][Instruction::Return]', {
+      funcName: '[method]output-stream.check-write',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline48.fnName = 'wasi:io/streams@0.2.12#checkWrite';
+  
+  const _trampoline49 = function(arg0, arg1, arg2, arg3) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    var ptr3 = arg1;
+    var len3 = arg2;
+    if (ptr3 % 1 !== 0) throw new TypeError(`list pointer [${ptr3}] is not aligned to 1`);
+    var result3 = new Uint8Array(memory0.buffer.slice(ptr3, ptr3 + len3 * 1));
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.write"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'write',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet4 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.write(result3)),
+      })
+      ;
+      ret = hostRet4 !== null && typeof hostRet4 === 'object' && (hostRet4.tag === 'ok' || hostRet4.tag === 'err')
+      ? hostRet4
+      : { tag: 'ok', val: hostRet4};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant7 = ret;
+    switch (variant7.tag) {
+      case 'ok': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg3 + 0, 1, true);
+        var variant6 = e;
+        switch (variant6.tag) {
+          case 'last-operation-failed': {
+            const e = variant6.val;
+            dataView(memory0).setInt8(arg3 + 4, 0, true);
+            
+            if (!(e instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
+            }
+            var handle5 = e[symbolRscHandle];
+            if (!handle5) {
+              const rep = e[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, e);
+              handle5 = rscTableCreateOwn(handleTable1, rep);
+            }
+            
+            dataView(memory0).setInt32(arg3 + 8, handle5, true);
+            break;
+          }
+          case 'closed': {
+            dataView(memory0).setInt8(arg3 + 4, 1, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.write"][Instruction::Return]', {
+      funcName: '[method]output-stream.write',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline49.fnName = 'wasi:io/streams@0.2.12#write';
+  
+  const _trampoline50 = function(arg0, arg1, arg2) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable3.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(InputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.read"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'read',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet3 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.read(BigInt.asUintN(64, BigInt(arg1)))),
+      })
+      ;
+      ret = hostRet3 !== null && typeof hostRet3 === 'object' && (hostRet3.tag === 'ok' || hostRet3.tag === 'err')
+      ? hostRet3
+      : { tag: 'ok', val: hostRet3};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant7 = ret;
+    switch (variant7.tag) {
+      case 'ok': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg2 + 0, 0, true);
+        var val4 = e;
+        var len4 = Array.isArray(val4) ? val4.length : val4.byteLength;
+        var ptr4 = realloc0(0, 0, 1, len4 * 1);
+        
+        let valData4;
+        const valLenBytes4 = len4 * 1;
+        if (Array.isArray(val4)) {
+          // Regular array likely containing numbers, write values to memory
+          let offset = 0;
+          const dv4 = new DataView(memory0.buffer);
+          for (const v of val4) {
+            _requireValidNumericPrimitive.bind(null, 'u8')(v);
+            dv4.setUint8(ptr4+ offset, v, true);
+            offset += 1;
+          }
+        } else {
+          // TypedArray / ArrayBuffer-like, direct copy
+          valData4 = new Uint8Array(val4.buffer || val4, val4.byteOffset, valLenBytes4);
+          const out4 = new Uint8Array(memory0.buffer, ptr4, valLenBytes4);
+          out4.set(valData4);
+        }
+        
+        dataView(memory0).setUint32(arg2 + 8, len4, true);
+        dataView(memory0).setUint32(arg2 + 4, ptr4, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg2 + 0, 1, true);
+        var variant6 = e;
+        switch (variant6.tag) {
+          case 'last-operation-failed': {
+            const e = variant6.val;
+            dataView(memory0).setInt8(arg2 + 4, 0, true);
+            
+            if (!(e instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
+            }
+            var handle5 = e[symbolRscHandle];
+            if (!handle5) {
+              const rep = e[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, e);
+              handle5 = rscTableCreateOwn(handleTable1, rep);
+            }
+            
+            dataView(memory0).setInt32(arg2 + 8, handle5, true);
+            break;
+          }
+          case 'closed': {
+            dataView(memory0).setInt8(arg2 + 4, 1, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]input-stream.read"][Instruction::Return]', {
+      funcName: '[method]input-stream.read',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline50.fnName = 'wasi:io/streams@0.2.12#read';
+  
+  const _trampoline51 = function(arg0, arg1, arg2, arg3) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutputStream.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    var ptr3 = arg1;
+    var len3 = arg2;
+    if (ptr3 % 1 !== 0) throw new TypeError(`list pointer [${ptr3}] is not aligned to 1`);
+    var result3 = new Uint8Array(memory0.buffer.slice(ptr3, ptr3 + len3 * 1));
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.blocking-write-and-flush"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'blockingWriteAndFlush',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet4 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.blockingWriteAndFlush(result3)),
+      })
+      ;
+      ret = hostRet4 !== null && typeof hostRet4 === 'object' && (hostRet4.tag === 'ok' || hostRet4.tag === 'err')
+      ? hostRet4
+      : { tag: 'ok', val: hostRet4};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    var variant7 = ret;
+    switch (variant7.tag) {
+      case 'ok': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant7.val;
+        dataView(memory0).setInt8(arg3 + 0, 1, true);
+        var variant6 = e;
+        switch (variant6.tag) {
+          case 'last-operation-failed': {
+            const e = variant6.val;
+            dataView(memory0).setInt8(arg3 + 4, 0, true);
+            
+            if (!(e instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error\" resource.');
+            }
+            var handle5 = e[symbolRscHandle];
+            if (!handle5) {
+              const rep = e[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, e);
+              handle5 = rscTableCreateOwn(handleTable1, rep);
+            }
+            
+            dataView(memory0).setInt32(arg3 + 8, handle5, true);
+            break;
+          }
+          case 'closed': {
+            dataView(memory0).setInt8(arg3 + 4, 1, true);
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant6.tag)}\` (received \`${variant6}\`) specified for \`StreamError\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant7, valueType: typeof variant7});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:io/streams@0.2.12", function="[method]output-stream.blocking-write-and-flush"][Instruction::Return]', {
+      funcName: '[method]output-stream.blocking-write-and-flush',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline51.fnName = 'wasi:io/streams@0.2.12#blockingWriteAndFlush';
+  
+  const _trampoline52 = function(arg0, arg1) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable1[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable1.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(Error$1.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/error@0.2.12", function="[method]error.to-debug-string"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'toDebugString',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => rsc0.toDebugString()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
+    }
+    curResourceBorrows = [];
+    
+    var encodeRes = _utf8AllocateAndEncode(ret, realloc0, memory0);
+    var ptr3= encodeRes.ptr;
+    var len3 = encodeRes.len;
+    
+    dataView(memory0).setUint32(arg1 + 4, len3, true);
+    dataView(memory0).setUint32(arg1 + 0, ptr3, true);
+    _debugLog('[iface="wasi:io/error@0.2.12", function="[method]error.to-debug-string"][Instruction::Return]', {
+      funcName: '[method]error.to-debug-string',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline52.fnName = 'wasi:io/error@0.2.12#toDebugString';
+  
+  const _trampoline53 = function(arg0, arg1, arg2, arg3) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable5[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable5.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(OutgoingRequest.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    else {
+      captureTable5.delete(rep2);
+    }
+    rscTableRemove(handleTable5, handle1);
+    let variant6;
+    switch (arg1) {
+      case 0: {
+        variant6 = undefined;
+        break;
+      }
+      case 1: {
+        var handle4 = arg2;
+        
+        var rep5 = handleTable7[(handle4 << 1) + 1] & ~T_FLAG;
+        var rsc3 = captureTable7.get(rep5);
+        if (!rsc3) {
+          rsc3 = Object.create(RequestOptions.prototype);
+          Object.defineProperty(rsc3, symbolRscHandle, { writable: true, value: handle4});
+          Object.defineProperty(rsc3, symbolRscRep, { writable: true, value: rep5});
+        }
+        
+        else {
+          captureTable7.delete(rep5);
+        }
+        rscTableRemove(handleTable7, handle4);
+        variant6 = rsc3;
+        break;
+      }
+      default: {
+        throw new TypeError('invalid variant discriminant for option');
+      }
+    }
+    _debugLog('[iface="wasi:http/outgoing-handler@0.2.12", function="handle"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'handle',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'result-catch-handler',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    try {
+      const hostRet7 = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => handle(rsc0, variant6)),
+      })
+      ;
+      ret = hostRet7 !== null && typeof hostRet7 === 'object' && (hostRet7.tag === 'ok' || hostRet7.tag === 'err')
+      ? hostRet7
+      : { tag: 'ok', val: hostRet7};
+    } catch (e) {
+      if (getOrCreateAsyncState(0).markTrapped(e)) { throw e; }
+      ret = { tag: 'err', val: getErrorPayload(e) };
+    }
+    
+    var variant47 = ret;
+    switch (variant47.tag) {
+      case 'ok': {
+        const e = variant47.val;
+        dataView(memory0).setInt8(arg3 + 0, 0, true);
+        
+        if (!(e instanceof FutureIncomingResponse)) {
+          throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
+        }
+        var handle8 = e[symbolRscHandle];
+        if (!handle8) {
+          const rep = e[symbolRscRep] || ++captureCnt8;
+          captureTable8.set(rep, e);
+          handle8 = rscTableCreateOwn(handleTable8, rep);
+        }
+        
+        dataView(memory0).setInt32(arg3 + 8, handle8, true);
+        
+        break;
+      }
+      case 'err': {
+        const e = variant47.val;
+        dataView(memory0).setInt8(arg3 + 0, 1, true);
+        var variant46 = e;
+        switch (variant46.tag) {
+          case 'DNS-timeout': {
+            dataView(memory0).setInt8(arg3 + 8, 0, true);
+            break;
+          }
+          case 'DNS-error': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 1, true);
+            var {rcode: v9_0, infoCode: v9_1 } = e;
+            var variant11 = v9_0;
+            if (variant11 === null || variant11=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant11;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr10= encodeRes.ptr;
+              var len10 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len10, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr10, true);
+            }
+            var variant12 = v9_1;
+            if (variant12 === null || variant12=== undefined) {
+              dataView(memory0).setInt8(arg3 + 28, 0, true);
+            } else {
+              const e = variant12;
+              dataView(memory0).setInt8(arg3 + 28, 1, true);
+              dataView(memory0).setInt16(arg3 + 30, toUint16(e), true);
+            }
+            break;
+          }
+          case 'destination-not-found': {
+            dataView(memory0).setInt8(arg3 + 8, 2, true);
+            break;
+          }
+          case 'destination-unavailable': {
+            dataView(memory0).setInt8(arg3 + 8, 3, true);
+            break;
+          }
+          case 'destination-IP-prohibited': {
+            dataView(memory0).setInt8(arg3 + 8, 4, true);
+            break;
+          }
+          case 'destination-IP-unroutable': {
+            dataView(memory0).setInt8(arg3 + 8, 5, true);
+            break;
+          }
+          case 'connection-refused': {
+            dataView(memory0).setInt8(arg3 + 8, 6, true);
+            break;
+          }
+          case 'connection-terminated': {
+            dataView(memory0).setInt8(arg3 + 8, 7, true);
+            break;
+          }
+          case 'connection-timeout': {
+            dataView(memory0).setInt8(arg3 + 8, 8, true);
+            break;
+          }
+          case 'connection-read-timeout': {
+            dataView(memory0).setInt8(arg3 + 8, 9, true);
+            break;
+          }
+          case 'connection-write-timeout': {
+            dataView(memory0).setInt8(arg3 + 8, 10, true);
+            break;
+          }
+          case 'connection-limit-reached': {
+            dataView(memory0).setInt8(arg3 + 8, 11, true);
+            break;
+          }
+          case 'TLS-protocol-error': {
+            dataView(memory0).setInt8(arg3 + 8, 12, true);
+            break;
+          }
+          case 'TLS-certificate-error': {
+            dataView(memory0).setInt8(arg3 + 8, 13, true);
+            break;
+          }
+          case 'TLS-alert-received': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 14, true);
+            var {alertId: v13_0, alertMessage: v13_1 } = e;
+            var variant14 = v13_0;
+            if (variant14 === null || variant14=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant14;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setInt8(arg3 + 17, toUint8(e), true);
+            }
+            var variant16 = v13_1;
+            if (variant16 === null || variant16=== undefined) {
+              dataView(memory0).setInt8(arg3 + 20, 0, true);
+            } else {
+              const e = variant16;
+              dataView(memory0).setInt8(arg3 + 20, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr15= encodeRes.ptr;
+              var len15 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 28, len15, true);
+              dataView(memory0).setUint32(arg3 + 24, ptr15, true);
+            }
+            break;
+          }
+          case 'HTTP-request-denied': {
+            dataView(memory0).setInt8(arg3 + 8, 15, true);
+            break;
+          }
+          case 'HTTP-request-length-required': {
+            dataView(memory0).setInt8(arg3 + 8, 16, true);
+            break;
+          }
+          case 'HTTP-request-body-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 17, true);
+            var variant17 = e;
+            if (variant17 === null || variant17=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant17;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setBigInt64(arg3 + 24, toUint64(e), true);
+            }
+            break;
+          }
+          case 'HTTP-request-method-invalid': {
+            dataView(memory0).setInt8(arg3 + 8, 18, true);
+            break;
+          }
+          case 'HTTP-request-URI-invalid': {
+            dataView(memory0).setInt8(arg3 + 8, 19, true);
+            break;
+          }
+          case 'HTTP-request-URI-too-long': {
+            dataView(memory0).setInt8(arg3 + 8, 20, true);
+            break;
+          }
+          case 'HTTP-request-header-section-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 21, true);
+            var variant18 = e;
+            if (variant18 === null || variant18=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant18;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-request-header-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 22, true);
+            var variant23 = e;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant23;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              var {fieldName: v19_0, fieldSize: v19_1 } = e;
+              var variant21 = v19_0;
+              if (variant21 === null || variant21=== undefined) {
+                dataView(memory0).setInt8(arg3 + 20, 0, true);
+              } else {
+                const e = variant21;
+                dataView(memory0).setInt8(arg3 + 20, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr20= encodeRes.ptr;
+                var len20 = encodeRes.len;
+                
+                dataView(memory0).setUint32(arg3 + 28, len20, true);
+                dataView(memory0).setUint32(arg3 + 24, ptr20, true);
+              }
+              var variant22 = v19_1;
+              if (variant22 === null || variant22=== undefined) {
+                dataView(memory0).setInt8(arg3 + 32, 0, true);
+              } else {
+                const e = variant22;
+                dataView(memory0).setInt8(arg3 + 32, 1, true);
+                dataView(memory0).setInt32(arg3 + 36, toUint32(e), true);
+              }
+            }
+            break;
+          }
+          case 'HTTP-request-trailer-section-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 23, true);
+            var variant24 = e;
+            if (variant24 === null || variant24=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant24;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-request-trailer-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 24, true);
+            var {fieldName: v25_0, fieldSize: v25_1 } = e;
+            var variant27 = v25_0;
+            if (variant27 === null || variant27=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant27;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr26= encodeRes.ptr;
+              var len26 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len26, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr26, true);
+            }
+            var variant28 = v25_1;
+            if (variant28 === null || variant28=== undefined) {
+              dataView(memory0).setInt8(arg3 + 28, 0, true);
+            } else {
+              const e = variant28;
+              dataView(memory0).setInt8(arg3 + 28, 1, true);
+              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-incomplete': {
+            dataView(memory0).setInt8(arg3 + 8, 25, true);
+            break;
+          }
+          case 'HTTP-response-header-section-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 26, true);
+            var variant29 = e;
+            if (variant29 === null || variant29=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant29;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-header-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 27, true);
+            var {fieldName: v30_0, fieldSize: v30_1 } = e;
+            var variant32 = v30_0;
+            if (variant32 === null || variant32=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant32;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr31= encodeRes.ptr;
+              var len31 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len31, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr31, true);
+            }
+            var variant33 = v30_1;
+            if (variant33 === null || variant33=== undefined) {
+              dataView(memory0).setInt8(arg3 + 28, 0, true);
+            } else {
+              const e = variant33;
+              dataView(memory0).setInt8(arg3 + 28, 1, true);
+              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-body-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 28, true);
+            var variant34 = e;
+            if (variant34 === null || variant34=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant34;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setBigInt64(arg3 + 24, toUint64(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-trailer-section-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 29, true);
+            var variant35 = e;
+            if (variant35 === null || variant35=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant35;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              dataView(memory0).setInt32(arg3 + 20, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-trailer-size': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 30, true);
+            var {fieldName: v36_0, fieldSize: v36_1 } = e;
+            var variant38 = v36_0;
+            if (variant38 === null || variant38=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant38;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr37= encodeRes.ptr;
+              var len37 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len37, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr37, true);
+            }
+            var variant39 = v36_1;
+            if (variant39 === null || variant39=== undefined) {
+              dataView(memory0).setInt8(arg3 + 28, 0, true);
+            } else {
+              const e = variant39;
+              dataView(memory0).setInt8(arg3 + 28, 1, true);
+              dataView(memory0).setInt32(arg3 + 32, toUint32(e), true);
+            }
+            break;
+          }
+          case 'HTTP-response-transfer-coding': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 31, true);
+            var variant41 = e;
+            if (variant41 === null || variant41=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant41;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr40= encodeRes.ptr;
+              var len40 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len40, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr40, true);
+            }
+            break;
+          }
+          case 'HTTP-response-content-coding': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 32, true);
+            var variant43 = e;
+            if (variant43 === null || variant43=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant43;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr42= encodeRes.ptr;
+              var len42 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len42, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr42, true);
+            }
+            break;
+          }
+          case 'HTTP-response-timeout': {
+            dataView(memory0).setInt8(arg3 + 8, 33, true);
+            break;
+          }
+          case 'HTTP-upgrade-failed': {
+            dataView(memory0).setInt8(arg3 + 8, 34, true);
+            break;
+          }
+          case 'HTTP-protocol-error': {
+            dataView(memory0).setInt8(arg3 + 8, 35, true);
+            break;
+          }
+          case 'loop-detected': {
+            dataView(memory0).setInt8(arg3 + 8, 36, true);
+            break;
+          }
+          case 'configuration-error': {
+            dataView(memory0).setInt8(arg3 + 8, 37, true);
+            break;
+          }
+          case 'internal-error': {
+            const e = variant46.val;
+            dataView(memory0).setInt8(arg3 + 8, 38, true);
+            var variant45 = e;
+            if (variant45 === null || variant45=== undefined) {
+              dataView(memory0).setInt8(arg3 + 16, 0, true);
+            } else {
+              const e = variant45;
+              dataView(memory0).setInt8(arg3 + 16, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr44= encodeRes.ptr;
+              var len44 = encodeRes.len;
+              
+              dataView(memory0).setUint32(arg3 + 24, len44, true);
+              dataView(memory0).setUint32(arg3 + 20, ptr44, true);
+            }
+            break;
+          }
+          default: {
+            throw new TypeError(`invalid variant tag value \`${JSON.stringify(variant46.tag)}\` (received \`${variant46}\`) specified for \`ErrorCode\``);
+          }
+        }
+        
+        break;
+      }
+      default: {
+        _debugLog("ERROR: invalid value (expected result as object with 'tag' member)", { value: variant47, valueType: typeof variant47});
+        throw new TypeError('invalid variant specified for result');
+      }
+    }
+    _debugLog('[iface="wasi:http/outgoing-handler@0.2.12", function="handle"][Instruction::Return]', {
+      funcName: 'handle',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline53.fnName = 'wasi:http/outgoing-handler@0.2.12#handle';
+  
+  const _trampoline54 = function(arg0) {
+    _debugLog('[iface="wasi:cli/environment@0.2.12", function="get-environment"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'getEnvironment',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => getEnvironment()),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    var vec3 = ret;
+    var len3 = vec3.length;
+    var result3 = realloc0(0, 0, 4, len3 * 16);
+    for (let i = 0; i < vec3.length; i++) {
+      const e = vec3[i];
+      const base = result3 + i * 16;var [tuple0_0, tuple0_1] = e;
+      
+      var encodeRes = _utf8AllocateAndEncode(tuple0_0, realloc0, memory0);
+      var ptr1= encodeRes.ptr;
+      var len1 = encodeRes.len;
+      
+      dataView(memory0).setUint32(base + 4, len1, true);
+      dataView(memory0).setUint32(base + 0, ptr1, true);
+      
+      var encodeRes = _utf8AllocateAndEncode(tuple0_1, realloc0, memory0);
+      var ptr2= encodeRes.ptr;
+      var len2 = encodeRes.len;
+      
+      dataView(memory0).setUint32(base + 12, len2, true);
+      dataView(memory0).setUint32(base + 8, ptr2, true);
+    }
+    dataView(memory0).setUint32(arg0 + 4, len3, true);
+    dataView(memory0).setUint32(arg0 + 0, result3, true);
+    _debugLog('[iface="wasi:cli/environment@0.2.12", function="get-environment"][Instruction::Return]', {
+      funcName: 'get-environment',
+      paramCount: 0,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([ret]);
+    task.exit();
+  }
+  _trampoline54.fnName = 'wasi:cli/environment@0.2.12#getEnvironment';
   
   const _trampoline55 = function(arg0) {
     _debugLog('[iface="wasi:random/insecure-seed@0.2.6", function="insecure-seed"] [Instruction::CallInterface] (sync, @ enter)');
@@ -10557,8 +10557,8 @@ let gen= (function* _initGenerator () {
   const _trampoline56 = function(arg0, arg1) {
     var handle1 = arg0;
     
-    var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable3.get(rep2);
+    var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable2.get(rep2);
     if (!rsc0) {
       rsc0 = Object.create(OutputStream.prototype);
       Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
@@ -21760,8 +21760,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline0.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [],
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 4,
+      classNameFn: () => Fields,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable4.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(Fields.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable4.delete(rep);
+        }
+        rscTableRemove(handleTable4, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 5,
+      lowerFn: 
+      function lowerImportedOwnedHost_OutgoingRequest(obj) {
+        if (!(obj instanceof OutgoingRequest)) {
+          throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt5;
+          captureTable5.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable5, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -21780,8 +21817,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline0.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [],
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 4,
+      classNameFn: () => Fields,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable4.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(Fields.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable4.delete(rep);
+        }
+        rscTableRemove(handleTable4, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 5,
+      lowerFn: 
+      function lowerImportedOwnedHost_OutgoingRequest(obj) {
+        if (!(obj instanceof OutgoingRequest)) {
+          throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt5;
+          captureTable5.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable5, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -21794,47 +21868,19 @@ let gen= (function* _initGenerator () {
     importFn: _trampoline0,
   },
   );
-  let trampoline1 = _trampoline1.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 1,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [_lowerFlatBool],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline1,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 1,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline1.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [_lowerFlatBool],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline1,
-  },
-  );
+  function trampoline1(handle) {
+    const handleEntry = rscTableRemove(handleTable4, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable4.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable4.delete(handleEntry.rep);
+      } else if (Fields[symbolCabiDispose]) {
+        Fields[symbolCabiDispose](handleEntry.rep);
+      }
+    }
+  }
   let trampoline2 = _trampoline2.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
@@ -21842,20 +21888,20 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
+    paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 0,
+      tableIdx: 7,
       lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+      function lowerImportedOwnedHost_RequestOptions(obj) {
+        if (!(obj instanceof RequestOptions)) {
+          throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt7;
+          captureTable7.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable7, rep);
         }
         return handle;
       }
@@ -21879,20 +21925,20 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline2.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
+    paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 0,
+      tableIdx: 7,
       lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+      function lowerImportedOwnedHost_RequestOptions(obj) {
+        if (!(obj instanceof RequestOptions)) {
+          throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt7;
+          captureTable7.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable7, rep);
         }
         return handle;
       }
@@ -21917,25 +21963,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -21954,25 +22007,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline3.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -21992,25 +22052,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 3,
-      lowerFn: 
-      function lowerImportedOwnedHost_OutputStream(obj) {
-        if (!(obj instanceof OutputStream)) {
-          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt3;
-          captureTable3.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable3, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22029,25 +22096,32 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline4.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 3,
-      lowerFn: 
-      function lowerImportedOwnedHost_OutputStream(obj) {
-        if (!(obj instanceof OutputStream)) {
-          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt3;
-          captureTable3.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable3, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22060,29 +22134,105 @@ let gen= (function* _initGenerator () {
     importFn: _trampoline4,
   },
   );
-  function trampoline5(handle) {
-    const handleEntry = rscTableRemove(handleTable5, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable5.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable5.delete(handleEntry.rep);
-      } else if (RequestOptions[symbolCabiDispose]) {
-        RequestOptions[symbolCabiDispose](handleEntry.rep);
-      }
-    }
-  }
+  let trampoline5 = _trampoline5.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 5,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline5.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline5,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 5,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline5.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 7),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i64'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline5,
+  },
+  );
   function trampoline6(handle) {
-    const handleEntry = rscTableRemove(handleTable4, handle);
+    const handleEntry = rscTableRemove(handleTable6, handle);
     if (handleEntry.own) {
       
-      const rsc = captureTable4.get(handleEntry.rep);
+      const rsc = captureTable6.get(handleEntry.rep);
       if (rsc) {
         if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable4.delete(handleEntry.rep);
-      } else if (OutgoingRequest[symbolCabiDispose]) {
-        OutgoingRequest[symbolCabiDispose](handleEntry.rep);
+        captureTable6.delete(handleEntry.rep);
+      } else if (OutgoingBody[symbolCabiDispose]) {
+        OutgoingBody[symbolCabiDispose](handleEntry.rep);
       }
     }
   }
@@ -22093,8 +22243,25 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22113,8 +22280,25 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22128,45 +22312,6 @@ let gen= (function* _initGenerator () {
   },
   );
   function trampoline8(handle) {
-    const handleEntry = rscTableRemove(handleTable7, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable7.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable7.delete(handleEntry.rep);
-      } else if (FutureTrailers[symbolCabiDispose]) {
-        FutureTrailers[symbolCabiDispose](handleEntry.rep);
-      }
-    }
-  }
-  function trampoline9(handle) {
-    const handleEntry = rscTableRemove(handleTable8, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable8.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable8.delete(handleEntry.rep);
-      } else if (IncomingResponse[symbolCabiDispose]) {
-        IncomingResponse[symbolCabiDispose](handleEntry.rep);
-      }
-    }
-  }
-  function trampoline10(handle) {
-    const handleEntry = rscTableRemove(handleTable6, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable6.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable6.delete(handleEntry.rep);
-      } else if (FutureIncomingResponse[symbolCabiDispose]) {
-        FutureIncomingResponse[symbolCabiDispose](handleEntry.rep);
-      }
-    }
-  }
-  function trampoline11(handle) {
     const handleEntry = rscTableRemove(handleTable0, handle);
     if (handleEntry.own) {
       
@@ -22179,7 +22324,448 @@ let gen= (function* _initGenerator () {
       }
     }
   }
+  let trampoline9 = _trampoline9.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 9,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline9.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatU16],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline9,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 9,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline9.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatU16],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline9,
+  },
+  );
+  let trampoline10 = _trampoline10.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 10,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline10.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 4,
+      lowerFn: 
+      function lowerImportedOwnedHost_Fields(obj) {
+        if (!(obj instanceof Fields)) {
+          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt4;
+          captureTable4.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable4, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline10,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 10,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline10.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 4,
+      lowerFn: 
+      function lowerImportedOwnedHost_Fields(obj) {
+        if (!(obj instanceof Fields)) {
+          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt4;
+          captureTable4.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable4, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline10,
+  },
+  );
+  function trampoline11(handle) {
+    const handleEntry = rscTableRemove(handleTable9, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable9.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable9.delete(handleEntry.rep);
+      } else if (IncomingResponse[symbolCabiDispose]) {
+        IncomingResponse[symbolCabiDispose](handleEntry.rep);
+      }
+    }
+  }
   function trampoline12(handle) {
+    const handleEntry = rscTableRemove(handleTable8, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable8.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable8.delete(handleEntry.rep);
+      } else if (FutureIncomingResponse[symbolCabiDispose]) {
+        FutureIncomingResponse[symbolCabiDispose](handleEntry.rep);
+      }
+    }
+  }
+  function trampoline13(handle) {
+    const handleEntry = rscTableRemove(handleTable5, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable5.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable5.delete(handleEntry.rep);
+      } else if (OutgoingRequest[symbolCabiDispose]) {
+        OutgoingRequest[symbolCabiDispose](handleEntry.rep);
+      }
+    }
+  }
+  let trampoline14 = _trampoline14.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 14,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline14.manuallyAsync,
+    paramLiftFns: [_liftFlatU64],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline14,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 14,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline14.manuallyAsync,
+    paramLiftFns: [_liftFlatU64],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline14,
+  },
+  );
+  let trampoline15 = _trampoline15.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 15,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline15.manuallyAsync,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline15,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 15,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline15.manuallyAsync,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline15,
+  },
+  );
+  let trampoline16 = _trampoline16.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 16,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline16.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [_lowerFlatBool],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline16,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 16,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline16.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [_lowerFlatBool],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline16,
+  },
+  );
+  let trampoline17 = _trampoline17.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 17,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline17.manuallyAsync,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline17,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 17,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline17.manuallyAsync,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline17,
+  },
+  );
+  let trampoline18 = _trampoline18.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 18,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline18.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline18,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 18,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline18.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline18,
+  },
+  );
+  function trampoline19(handle) {
+    const handleEntry = rscTableRemove(handleTable2, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable2.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable2.delete(handleEntry.rep);
+      } else if (OutputStream[symbolCabiDispose]) {
+        OutputStream[symbolCabiDispose](handleEntry.rep);
+      }
+    }
+  }
+  function trampoline20(handle) {
     const handleEntry = rscTableRemove(handleTable1, handle);
     if (handleEntry.own) {
       
@@ -22192,33 +22778,210 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline13(handle) {
-    const handleEntry = rscTableRemove(handleTable9, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable9.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable9.delete(handleEntry.rep);
-      } else if (Fields[symbolCabiDispose]) {
-        Fields[symbolCabiDispose](handleEntry.rep);
+  let trampoline21 = _trampoline21.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 21,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline21.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
       }
-    }
-  }
-  function trampoline14(handle) {
-    const handleEntry = rscTableRemove(handleTable2, handle);
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline21,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 21,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline21.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline21,
+  },
+  );
+  function trampoline22(handle) {
+    const handleEntry = rscTableRemove(handleTable3, handle);
     if (handleEntry.own) {
       
-      const rsc = captureTable2.get(handleEntry.rep);
+      const rsc = captureTable3.get(handleEntry.rep);
       if (rsc) {
         if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable2.delete(handleEntry.rep);
+        captureTable3.delete(handleEntry.rep);
       } else if (InputStream[symbolCabiDispose]) {
         InputStream[symbolCabiDispose](handleEntry.rep);
       }
     }
   }
-  function trampoline15(handle) {
+  let trampoline23 = _trampoline23.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 23,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline23.manuallyAsync,
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 10,
+      classNameFn: () => IncomingBody,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable10.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(IncomingBody.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable10.delete(rep);
+        }
+        rscTableRemove(handleTable10, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 11,
+      lowerFn: 
+      function lowerImportedOwnedHost_FutureTrailers(obj) {
+        if (!(obj instanceof FutureTrailers)) {
+          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt11;
+          captureTable11.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable11, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline23,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 23,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline23.manuallyAsync,
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 10,
+      classNameFn: () => IncomingBody,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable10.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(IncomingBody.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable10.delete(rep);
+        }
+        rscTableRemove(handleTable10, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 11,
+      lowerFn: 
+      function lowerImportedOwnedHost_FutureTrailers(obj) {
+        if (!(obj instanceof FutureTrailers)) {
+          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt11;
+          captureTable11.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable11, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline23,
+  },
+  );
+  function trampoline24(handle) {
     const handleEntry = rscTableRemove(handleTable10, handle);
     if (handleEntry.own) {
       
@@ -22231,7 +22994,7 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline16(handle) {
+  function trampoline25(handle) {
     const handleEntry = rscTableRemove(handleTable11, handle);
     if (handleEntry.own) {
       
@@ -22239,712 +23002,11 @@ let gen= (function* _initGenerator () {
       if (rsc) {
         if (rsc[symbolDispose]) rsc[symbolDispose]();
         captureTable11.delete(handleEntry.rep);
-      } else if (OutgoingBody[symbolCabiDispose]) {
-        OutgoingBody[symbolCabiDispose](handleEntry.rep);
+      } else if (FutureTrailers[symbolCabiDispose]) {
+        FutureTrailers[symbolCabiDispose](handleEntry.rep);
       }
     }
   }
-  function trampoline17(handle) {
-    const handleEntry = rscTableRemove(handleTable3, handle);
-    if (handleEntry.own) {
-      
-      const rsc = captureTable3.get(handleEntry.rep);
-      if (rsc) {
-        if (rsc[symbolDispose]) rsc[symbolDispose]();
-        captureTable3.delete(handleEntry.rep);
-      } else if (OutputStream[symbolCabiDispose]) {
-        OutputStream[symbolCabiDispose](handleEntry.rep);
-      }
-    }
-  }
-  let trampoline18 = _trampoline18.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 18,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline18.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 10,
-      classNameFn: () => IncomingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable10.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(IncomingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable10.delete(rep);
-        }
-        rscTableRemove(handleTable10, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 7,
-      lowerFn: 
-      function lowerImportedOwnedHost_FutureTrailers(obj) {
-        if (!(obj instanceof FutureTrailers)) {
-          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt7;
-          captureTable7.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable7, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline18,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 18,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline18.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 10,
-      classNameFn: () => IncomingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable10.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(IncomingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable10.delete(rep);
-        }
-        rscTableRemove(handleTable10, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 7,
-      lowerFn: 
-      function lowerImportedOwnedHost_FutureTrailers(obj) {
-        if (!(obj instanceof FutureTrailers)) {
-          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt7;
-          captureTable7.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable7, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline18,
-  },
-  );
-  let trampoline19 = _trampoline19.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 19,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline19.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline19,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 19,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline19.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline19,
-  },
-  );
-  let trampoline20 = _trampoline20.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 20,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline20.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline20,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 20,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline20.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline20,
-  },
-  );
-  let trampoline21 = _trampoline21.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 21,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline21.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline21,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 21,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline21.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatU64, 8, 8, 1, ['i64'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i64'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline21,
-  },
-  );
-  let trampoline22 = _trampoline22.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 22,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline22.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 5,
-      lowerFn: 
-      function lowerImportedOwnedHost_RequestOptions(obj) {
-        if (!(obj instanceof RequestOptions)) {
-          throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt5;
-          captureTable5.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable5, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline22,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 22,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline22.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 5,
-      lowerFn: 
-      function lowerImportedOwnedHost_RequestOptions(obj) {
-        if (!(obj instanceof RequestOptions)) {
-          throw new TypeError('Resource error: Not a valid \"RequestOptions\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt5;
-          captureTable5.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable5, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline22,
-  },
-  );
-  let trampoline23 = _trampoline23.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 23,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline23.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 9,
-      classNameFn: () => Fields,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable9[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable9.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(Fields.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable9.delete(rep);
-        }
-        rscTableRemove(handleTable9, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 4,
-      lowerFn: 
-      function lowerImportedOwnedHost_OutgoingRequest(obj) {
-        if (!(obj instanceof OutgoingRequest)) {
-          throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt4;
-          captureTable4.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable4, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline23,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 23,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline23.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 9,
-      classNameFn: () => Fields,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable9[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable9.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(Fields.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable9.delete(rep);
-        }
-        rscTableRemove(handleTable9, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 4,
-      lowerFn: 
-      function lowerImportedOwnedHost_OutgoingRequest(obj) {
-        if (!(obj instanceof OutgoingRequest)) {
-          throw new TypeError('Resource error: Not a valid \"OutgoingRequest\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt4;
-          captureTable4.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable4, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline23,
-  },
-  );
-  let trampoline24 = _trampoline24.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 24,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline24.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
-    resultLowerFns: [_lowerFlatU16],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline24,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 24,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline24.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
-    resultLowerFns: [_lowerFlatU16],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline24,
-  },
-  );
-  let trampoline25 = _trampoline25.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 25,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline25.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 9,
-      lowerFn: 
-      function lowerImportedOwnedHost_Fields(obj) {
-        if (!(obj instanceof Fields)) {
-          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt9;
-          captureTable9.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable9, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline25,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 25,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline25.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 9,
-      lowerFn: 
-      function lowerImportedOwnedHost_Fields(obj) {
-        if (!(obj instanceof Fields)) {
-          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt9;
-          captureTable9.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable9, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline25,
-  },
-  );
   let trampoline26 = _trampoline26.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
@@ -22952,25 +23014,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline26.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22989,25 +23034,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline26.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -23020,81 +23048,19 @@ let gen= (function* _initGenerator () {
     importFn: _trampoline26,
   },
   );
-  let trampoline27 = _trampoline27.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 27,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline27.manuallyAsync,
-    paramLiftFns: [_liftFlatU64],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
+  function trampoline27(handle) {
+    const handleEntry = rscTableRemove(handleTable7, handle);
+    if (handleEntry.own) {
+      
+      const rsc = captureTable7.get(handleEntry.rep);
+      if (rsc) {
+        if (rsc[symbolDispose]) rsc[symbolDispose]();
+        captureTable7.delete(handleEntry.rep);
+      } else if (RequestOptions[symbolCabiDispose]) {
+        RequestOptions[symbolCabiDispose](handleEntry.rep);
       }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline27,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 27,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline27.manuallyAsync,
-    paramLiftFns: [_liftFlatU64],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline27,
-  },
-  );
+    }
+  }
   let trampoline28 = _trampoline28.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
@@ -23103,7 +23069,24 @@ let gen= (function* _initGenerator () {
     isAsync: false,
     isManualAsync: _trampoline28.manuallyAsync,
     paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 2,
+      lowerFn: 
+      function lowerImportedOwnedHost_OutputStream(obj) {
+        if (!(obj instanceof OutputStream)) {
+          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt2;
+          captureTable2.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable2, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -23123,7 +23106,24 @@ let gen= (function* _initGenerator () {
     isAsync: false,
     isManualAsync: _trampoline28.manuallyAsync,
     paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 2,
+      lowerFn: 
+      function lowerImportedOwnedHost_OutputStream(obj) {
+        if (!(obj instanceof OutputStream)) {
+          throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt2;
+          captureTable2.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable2, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -23231,7 +23231,7 @@ let gen= (function* _initGenerator () {
     paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 2,
+      tableIdx: 3,
       lowerFn: 
       function lowerImportedOwnedHost_InputStream(obj) {
         if (!(obj instanceof InputStream)) {
@@ -23239,9 +23239,9 @@ let gen= (function* _initGenerator () {
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt2;
-          captureTable2.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable2, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt3;
+          captureTable3.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable3, rep);
         }
         return handle;
       }
@@ -23268,7 +23268,7 @@ let gen= (function* _initGenerator () {
     paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 2,
+      tableIdx: 3,
       lowerFn: 
       function lowerImportedOwnedHost_InputStream(obj) {
         if (!(obj instanceof InputStream)) {
@@ -23276,9 +23276,9 @@ let gen= (function* _initGenerator () {
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt2;
-          captureTable2.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable2, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt3;
+          captureTable3.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable3, rep);
         }
         return handle;
       }
@@ -23306,7 +23306,7 @@ let gen= (function* _initGenerator () {
     paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 3,
+      tableIdx: 2,
       lowerFn: 
       function lowerImportedOwnedHost_OutputStream(obj) {
         if (!(obj instanceof OutputStream)) {
@@ -23314,9 +23314,9 @@ let gen= (function* _initGenerator () {
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt3;
-          captureTable3.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable3, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt2;
+          captureTable2.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable2, rep);
         }
         return handle;
       }
@@ -23343,7 +23343,7 @@ let gen= (function* _initGenerator () {
     paramLiftFns: [],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
-      tableIdx: 3,
+      tableIdx: 2,
       lowerFn: 
       function lowerImportedOwnedHost_OutputStream(obj) {
         if (!(obj instanceof OutputStream)) {
@@ -23351,9 +23351,9 @@ let gen= (function* _initGenerator () {
         }
         let handle = obj[symbolRscHandle];
         if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt3;
-          captureTable3.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable3, rep);
+          const rep = obj[symbolRscRep] || ++captureCnt2;
+          captureTable2.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable2, rep);
         }
         return handle;
       }
@@ -23378,18 +23378,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline34.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatBorrow.bind(null, 0),
-      elemAlign32: 4,
-      elemSize32: 4,
-      typedArray: undefined,
-    })],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatU32,
-      elemSize32: 4,
-      elemAlign32: 4,
-    })],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),_liftFlatVariant({
+      caseMetas: [['get', null, 0, 0, 0, []],['head', null, 0, 0, 0, []],['post', null, 0, 0, 0, []],['put', null, 0, 0, 0, []],['delete', null, 0, 0, 0, []],['connect', null, 0, 0, 0, []],['options', null, 0, 0, 0, []],['trace', null, 0, 0, 0, []],['patch', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+    } )],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23397,7 +23406,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline34,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -23407,18 +23416,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline34.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatBorrow.bind(null, 0),
-      elemAlign32: 4,
-      elemSize32: 4,
-      typedArray: undefined,
-    })],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatU32,
-      elemSize32: 4,
-      elemAlign32: 4,
-    })],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),_liftFlatVariant({
+      caseMetas: [['get', null, 0, 0, 0, []],['head', null, 0, 0, 0, []],['post', null, 0, 0, 0, []],['put', null, 0, 0, 0, []],['delete', null, 0, 0, 0, []],['connect', null, 0, 0, 0, []],['options', null, 0, 0, 0, []],['trace', null, 0, 0, 0, []],['patch', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+    } )],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23426,7 +23444,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline34,
   },
   );
@@ -23437,9 +23455,40 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline35.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 1)],
-    resultLowerFns: [_lowerFlatStringAny],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatVariant({
+        caseMetas: [['HTTP', null, 0, 0, 0, []],['HTTPS', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+        variantPayloadFlatTypes: ['i32','i32'],
+      } ), 12, 4, 3, ['i32','i32','i32'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 4,
+      variantPayloadFlatTypes: ['i32','i32','i32'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23447,7 +23496,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline35,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -23457,9 +23506,40 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline35.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 1)],
-    resultLowerFns: [_lowerFlatStringAny],
-    hasResultPointer: true,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatVariant({
+        caseMetas: [['HTTP', null, 0, 0, 0, []],['HTTPS', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
+        variantSize32: 12,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 3,
+        variantPayloadFlatTypes: ['i32','i32'],
+      } ), 12, 4, 3, ['i32','i32','i32'] ],
+      ],
+      variantSize32: 16,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 4,
+      variantPayloadFlatTypes: ['i32','i32','i32'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23467,7 +23547,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline35,
   },
   );
@@ -23478,47 +23558,33 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline36.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatU64],
-    resultLowerFns: [
-    _lowerFlatResult({
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
-          }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
       ],
       variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+      payloadMaybeNull: false,
     })
     ],
-    hasResultPointer: true,
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23526,7 +23592,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline36,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -23536,47 +23602,33 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline36.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatU64],
-    resultLowerFns: [
-    _lowerFlatResult({
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
-          }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
       ],
       variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+      payloadMaybeNull: false,
     })
     ],
-    hasResultPointer: true,
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
+      ],
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
+    })
+    ],
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23584,7 +23636,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline36,
   },
   );
@@ -23595,43 +23647,33 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline37.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
+      ],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+      payloadMaybeNull: false,
+    })
+    ],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 16, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
-          }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 16, 8, 8 ],
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
       ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 3,
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
     })
     ],
-    hasResultPointer: true,
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23649,43 +23691,33 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline37.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5),
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
+      ],
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
+      variantPayloadFlatTypes: ['i32','i32'],
+      payloadMaybeNull: false,
+    })
+    ],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatU64, 16, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
-          }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 16, 8, 8 ],
+      [ 'ok', null, 1, 1, 1 ],
+      [ 'err', null, 1, 1, 1 ],
       ],
-      variantSize32: 16,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 3,
+      variantSize32: 1,
+      variantAlign32: 1,
+      variantPayloadOffset32: 1,
+      variantFlatCount: 1,
     })
     ],
-    hasResultPointer: true,
+    hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -23704,45 +23736,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline38.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 6,
+        lowerFn: 
+        function lowerImportedOwnedHost_OutgoingBody(obj) {
+          if (!(obj instanceof OutgoingBody)) {
+            throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt6;
+            captureTable6.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable6, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -23763,45 +23784,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline38.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 5)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 6,
+        lowerFn: 
+        function lowerImportedOwnedHost_OutgoingBody(obj) {
+          if (!(obj instanceof OutgoingBody)) {
+            throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt6;
+            captureTable6.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable6, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -23823,40 +23833,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline39.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 10,
+        lowerFn: 
+        function lowerImportedOwnedHost_IncomingBody(obj) {
+          if (!(obj instanceof IncomingBody)) {
+            throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt10;
+            captureTable10.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable10, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -23877,40 +23881,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline39.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 10,
+        lowerFn: 
+        function lowerImportedOwnedHost_IncomingBody(obj) {
+          if (!(obj instanceof IncomingBody)) {
+            throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt10;
+            captureTable10.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable10, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -23932,45 +23930,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline40.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 2,
+        lowerFn: 
+        function lowerImportedOwnedHost_OutputStream(obj) {
+          if (!(obj instanceof OutputStream)) {
+            throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt2;
+            captureTable2.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable2, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -23991,45 +23978,34 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline40.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatList({
-      elemLiftFn: _liftFlatU8,
-      elemAlign32: 1,
-      elemSize32: 1,
-      typedArray: Uint8Array,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 12, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
-          componentIdx: 0,
-          tableIdx: 1,
-          lowerFn: 
-          function lowerImportedOwnedHost_Error$1(obj) {
-            if (!(obj instanceof Error$1)) {
-              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
-            }
-            let handle = obj[symbolRscHandle];
-            if (!handle) {
-              const rep = obj[symbolRscRep] || ++captureCnt1;
-              captureTable1.set(rep, obj);
-              handle = rscTableCreateOwn(handleTable1, rep);
-            }
-            return handle;
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 2,
+        lowerFn: 
+        function lowerImportedOwnedHost_OutputStream(obj) {
+          if (!(obj instanceof OutputStream)) {
+            throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
           }
-          ,
-        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
-        variantSize32: 8,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 2,
-      } ), 12, 4, 4 ],
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt2;
+            captureTable2.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable2, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
       ],
-      variantSize32: 12,
+      variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 3,
+      variantFlatCount: 2,
     })
     ],
     hasResultPointer: true,
@@ -24051,12 +24027,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline41.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatStringAny, 8, 4],], size32: 16, align32: 4 }),
-      elemSize32: 16,
-      elemAlign32: 4,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 10)],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 3,
+        lowerFn: 
+        function lowerImportedOwnedHost_InputStream(obj) {
+          if (!(obj instanceof InputStream)) {
+            throw new TypeError('Resource error: Not a valid \"InputStream\" resource.');
+          }
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt3;
+            captureTable3.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable3, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
+      ],
+      variantSize32: 8,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 2,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -24065,7 +24065,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline41,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -24075,12 +24075,36 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline41.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatStringAny, 8, 4],], size32: 16, align32: 4 }),
-      elemSize32: 16,
-      elemAlign32: 4,
-    })],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 10)],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 3,
+        lowerFn: 
+        function lowerImportedOwnedHost_InputStream(obj) {
+          if (!(obj instanceof InputStream)) {
+            throw new TypeError('Resource error: Not a valid \"InputStream\" resource.');
+          }
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt3;
+            captureTable3.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable3, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 8, 4, 4 ],
+      [ 'err', null, 8, 4, 4 ],
+      ],
+      variantSize32: 8,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 2,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -24089,7 +24113,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline41,
   },
   );
@@ -24102,20 +24126,20 @@ let gen= (function* _initGenerator () {
     isManualAsync: _trampoline42.manuallyAsync,
     paramLiftFns: [_liftFlatOwn({
       componentIdx: 0,
-      tableIdx: 4,
-      classNameFn: () => OutgoingRequest,
+      tableIdx: 6,
+      classNameFn: () => OutgoingBody,
       createResourceFn: 
       (handle) => {
-        const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable4.get(rep);
+        const rep = handleTable6[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable6.get(rep);
         if (!resourceObj) {
-          resourceObj = Object.create(OutgoingRequest.prototype);
+          resourceObj = Object.create(OutgoingBody.prototype);
           Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
           Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
         } else {
-          captureTable4.delete(rep);
+          captureTable6.delete(rep);
         }
-        rscTableRemove(handleTable4, handle);
+        rscTableRemove(handleTable6, handle);
         return resourceObj;
       }
       ,
@@ -24126,20 +24150,20 @@ let gen= (function* _initGenerator () {
       ['none', null, 0, 0, 0, [] ],
       ['some', _liftFlatOwn({
         componentIdx: 0,
-        tableIdx: 5,
-        classNameFn: () => RequestOptions,
+        tableIdx: 4,
+        classNameFn: () => Fields,
         createResourceFn: 
         (handle) => {
-          const rep = handleTable5[(handle << 1) + 1] & ~T_FLAG;
-          let resourceObj = captureTable5.get(rep);
+          const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
+          let resourceObj = captureTable4.get(rep);
           if (!resourceObj) {
-            resourceObj = Object.create(RequestOptions.prototype);
+            resourceObj = Object.create(Fields.prototype);
             Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
             Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
           } else {
-            captureTable5.delete(rep);
+            captureTable4.delete(rep);
           }
-          rscTableRemove(handleTable5, handle);
+          rscTableRemove(handleTable4, handle);
           return resourceObj;
         }
         ,
@@ -24157,24 +24181,7 @@ let gen= (function* _initGenerator () {
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 6,
-        lowerFn: 
-        function lowerImportedOwnedHost_FutureIncomingResponse(obj) {
-          if (!(obj instanceof FutureIncomingResponse)) {
-            throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt6;
-            captureTable6.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable6, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 40, 8, 8 ],
+      [ 'ok', null, 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
         _lowerFlatOption({
@@ -24473,20 +24480,20 @@ let gen= (function* _initGenerator () {
     isManualAsync: _trampoline42.manuallyAsync,
     paramLiftFns: [_liftFlatOwn({
       componentIdx: 0,
-      tableIdx: 4,
-      classNameFn: () => OutgoingRequest,
+      tableIdx: 6,
+      classNameFn: () => OutgoingBody,
       createResourceFn: 
       (handle) => {
-        const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable4.get(rep);
+        const rep = handleTable6[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable6.get(rep);
         if (!resourceObj) {
-          resourceObj = Object.create(OutgoingRequest.prototype);
+          resourceObj = Object.create(OutgoingBody.prototype);
           Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
           Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
         } else {
-          captureTable4.delete(rep);
+          captureTable6.delete(rep);
         }
-        rscTableRemove(handleTable4, handle);
+        rscTableRemove(handleTable6, handle);
         return resourceObj;
       }
       ,
@@ -24497,20 +24504,20 @@ let gen= (function* _initGenerator () {
       ['none', null, 0, 0, 0, [] ],
       ['some', _liftFlatOwn({
         componentIdx: 0,
-        tableIdx: 5,
-        classNameFn: () => RequestOptions,
+        tableIdx: 4,
+        classNameFn: () => Fields,
         createResourceFn: 
         (handle) => {
-          const rep = handleTable5[(handle << 1) + 1] & ~T_FLAG;
-          let resourceObj = captureTable5.get(rep);
+          const rep = handleTable4[(handle << 1) + 1] & ~T_FLAG;
+          let resourceObj = captureTable4.get(rep);
           if (!resourceObj) {
-            resourceObj = Object.create(RequestOptions.prototype);
+            resourceObj = Object.create(Fields.prototype);
             Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
             Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
           } else {
-            captureTable5.delete(rep);
+            captureTable4.delete(rep);
           }
-          rscTableRemove(handleTable5, handle);
+          rscTableRemove(handleTable4, handle);
           return resourceObj;
         }
         ,
@@ -24528,24 +24535,7 @@ let gen= (function* _initGenerator () {
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 6,
-        lowerFn: 
-        function lowerImportedOwnedHost_FutureIncomingResponse(obj) {
-          if (!(obj instanceof FutureIncomingResponse)) {
-            throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt6;
-            captureTable6.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable6, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 40, 8, 8 ],
+      [ 'ok', null, 40, 8, 8 ],
       [ 'err', _lowerFlatVariant({
         caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
         _lowerFlatOption({
@@ -24843,34 +24833,327 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline43.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 10)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 2,
-        lowerFn: 
-        function lowerImportedOwnedHost_InputStream(obj) {
-          if (!(obj instanceof InputStream)) {
-            throw new TypeError('Resource error: Not a valid \"InputStream\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt2;
-            captureTable2.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable2, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', 
+      _lowerFlatResult({
+        caseMetas: [
+        [ 'ok', 
+        _lowerFlatResult({
+          caseMetas: [
+          [ 'ok', _lowerFlatOwn({
+            componentIdx: 0,
+            tableIdx: 9,
+            lowerFn: 
+            function lowerImportedOwnedHost_IncomingResponse(obj) {
+              if (!(obj instanceof IncomingResponse)) {
+                throw new TypeError('Resource error: Not a valid \"IncomingResponse\" resource.');
+              }
+              let handle = obj[symbolRscHandle];
+              if (!handle) {
+                const rep = obj[symbolRscRep] || ++captureCnt9;
+                captureTable9.set(rep, obj);
+                handle = rscTableCreateOwn(handleTable9, rep);
+              }
+              return handle;
+            }
+            ,
+          }), 40, 8, 8 ],
+          [ 'err', _lowerFlatVariant({
+            caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['infoCode', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU16, 2, 2, 1],
+              ],
+              variantSize32: 4,
+              variantAlign32: 2,
+              variantPayloadOffset32: 2,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU8, 1, 1, 1],
+              ],
+              variantSize32: 2,
+              variantAlign32: 1,
+              variantPayloadOffset32: 1,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 2, 1 ],['alertMessage', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU64, 8, 8, 1],
+              ],
+              variantSize32: 16,
+              variantAlign32: 8,
+              variantPayloadOffset32: 8,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-request-header-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+              _lowerFlatOption({
+                caseMetas: [
+                [ 'none', null, 0, 0, 0 ],
+                [ 'some', _lowerFlatStringAny, 8, 4, 2],
+                ],
+                variantSize32: 12,
+                variantAlign32: 4,
+                variantPayloadOffset32: 4,
+                variantFlatCount: 3,
+                payloadMaybeNull: false,
+              })
+              , 12, 4 ],['fieldSize', 
+              _lowerFlatOption({
+                caseMetas: [
+                [ 'none', null, 0, 0, 0 ],
+                [ 'some', _lowerFlatU32, 4, 4, 1],
+                ],
+                variantSize32: 8,
+                variantAlign32: 4,
+                variantPayloadOffset32: 4,
+                variantFlatCount: 2,
+                payloadMaybeNull: false,
+              })
+              , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
+              ],
+              variantSize32: 24,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 6,
+              payloadMaybeNull: false,
+            })
+            , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU64, 8, 8, 1],
+              ],
+              variantSize32: 16,
+              variantAlign32: 8,
+              variantPayloadOffset32: 8,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],],
+            variantSize32: 32,
+            variantAlign32: 8,
+            variantPayloadOffset32: 8,
+            variantFlatCount: 7,
+          } ), 40, 8, 8 ],
+          ],
+          variantSize32: 40,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 8,
+        })
+        , 48, 8, 8 ],
+        [ 'err', null, 48, 8, 8 ],
+        ],
+        variantSize32: 48,
+        variantAlign32: 8,
+        variantPayloadOffset32: 8,
+        variantFlatCount: 9,
+      })
+      , 48, 8, 9],
       ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantSize32: 56,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 10,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -24881,7 +25164,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline43,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -24891,34 +25174,327 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline43.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 10)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
     resultLowerFns: [
-    _lowerFlatResult({
+    _lowerFlatOption({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 2,
-        lowerFn: 
-        function lowerImportedOwnedHost_InputStream(obj) {
-          if (!(obj instanceof InputStream)) {
-            throw new TypeError('Resource error: Not a valid \"InputStream\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt2;
-            captureTable2.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable2, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+      [ 'none', null, 0, 0, 0 ],
+      [ 'some', 
+      _lowerFlatResult({
+        caseMetas: [
+        [ 'ok', 
+        _lowerFlatResult({
+          caseMetas: [
+          [ 'ok', _lowerFlatOwn({
+            componentIdx: 0,
+            tableIdx: 9,
+            lowerFn: 
+            function lowerImportedOwnedHost_IncomingResponse(obj) {
+              if (!(obj instanceof IncomingResponse)) {
+                throw new TypeError('Resource error: Not a valid \"IncomingResponse\" resource.');
+              }
+              let handle = obj[symbolRscHandle];
+              if (!handle) {
+                const rep = obj[symbolRscRep] || ++captureCnt9;
+                captureTable9.set(rep, obj);
+                handle = rscTableCreateOwn(handleTable9, rep);
+              }
+              return handle;
+            }
+            ,
+          }), 40, 8, 8 ],
+          [ 'err', _lowerFlatVariant({
+            caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['infoCode', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU16, 2, 2, 1],
+              ],
+              variantSize32: 4,
+              variantAlign32: 2,
+              variantPayloadOffset32: 2,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU8, 1, 1, 1],
+              ],
+              variantSize32: 2,
+              variantAlign32: 1,
+              variantPayloadOffset32: 1,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 2, 1 ],['alertMessage', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU64, 8, 8, 1],
+              ],
+              variantSize32: 16,
+              variantAlign32: 8,
+              variantPayloadOffset32: 8,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-request-header-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+              _lowerFlatOption({
+                caseMetas: [
+                [ 'none', null, 0, 0, 0 ],
+                [ 'some', _lowerFlatStringAny, 8, 4, 2],
+                ],
+                variantSize32: 12,
+                variantAlign32: 4,
+                variantPayloadOffset32: 4,
+                variantFlatCount: 3,
+                payloadMaybeNull: false,
+              })
+              , 12, 4 ],['fieldSize', 
+              _lowerFlatOption({
+                caseMetas: [
+                [ 'none', null, 0, 0, 0 ],
+                [ 'some', _lowerFlatU32, 4, 4, 1],
+                ],
+                variantSize32: 8,
+                variantAlign32: 4,
+                variantPayloadOffset32: 4,
+                variantFlatCount: 2,
+                payloadMaybeNull: false,
+              })
+              , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
+              ],
+              variantSize32: 24,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 6,
+              payloadMaybeNull: false,
+            })
+            , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU64, 8, 8, 1],
+              ],
+              variantSize32: 16,
+              variantAlign32: 8,
+              variantPayloadOffset32: 8,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4 ],['fieldSize', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatU32, 4, 4, 1],
+              ],
+              variantSize32: 8,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 2,
+              payloadMaybeNull: false,
+            })
+            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
+            _lowerFlatOption({
+              caseMetas: [
+              [ 'none', null, 0, 0, 0 ],
+              [ 'some', _lowerFlatStringAny, 8, 4, 2],
+              ],
+              variantSize32: 12,
+              variantAlign32: 4,
+              variantPayloadOffset32: 4,
+              variantFlatCount: 3,
+              payloadMaybeNull: false,
+            })
+            , 12, 4, 3 ],],
+            variantSize32: 32,
+            variantAlign32: 8,
+            variantPayloadOffset32: 8,
+            variantFlatCount: 7,
+          } ), 40, 8, 8 ],
+          ],
+          variantSize32: 40,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 8,
+        })
+        , 48, 8, 8 ],
+        [ 'err', null, 48, 8, 8 ],
+        ],
+        variantSize32: 48,
+        variantAlign32: 8,
+        variantPayloadOffset32: 8,
+        variantFlatCount: 9,
+      })
+      , 48, 8, 9],
       ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantSize32: 56,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 10,
+      payloadMaybeNull: false,
     })
     ],
     hasResultPointer: true,
@@ -24929,7 +25505,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline43,
   },
   );
@@ -24940,36 +25516,16 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline44.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 11)],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 3,
-        lowerFn: 
-        function lowerImportedOwnedHost_OutputStream(obj) {
-          if (!(obj instanceof OutputStream)) {
-            throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt3;
-            captureTable3.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable3, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
-      ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 4)],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4],], size32: 16, align32: 4 }),
+      elemSize32: 16,
+      elemAlign32: 4,
+    })],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -24978,7 +25534,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline44,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -24988,36 +25544,16 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline44.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 11)],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 3,
-        lowerFn: 
-        function lowerImportedOwnedHost_OutputStream(obj) {
-          if (!(obj instanceof OutputStream)) {
-            throw new TypeError('Resource error: Not a valid \"OutputStream\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt3;
-            captureTable3.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable3, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
-      ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 4)],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 8, 4],], size32: 16, align32: 4 }),
+      elemSize32: 16,
+      elemAlign32: 4,
+    })],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -25026,7 +25562,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline44,
   },
   );
@@ -25037,340 +25573,50 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline45.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 11,
-      classNameFn: () => OutgoingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable11[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable11.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(OutgoingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable11.delete(rep);
-        }
-        rscTableRemove(handleTable11, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ,
-    _liftFlatOption({
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatTuple({ elemLiftFns: [[_liftFlatStringAny, 8, 4],[_liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],], size32: 16, align32: 4 }),
+      elemAlign32: 4,
+      elemSize32: 16,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
       caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatOwn({
+      [ 'ok', _lowerFlatOwn({
         componentIdx: 0,
-        tableIdx: 9,
-        classNameFn: () => Fields,
-        createResourceFn: 
-        (handle) => {
-          const rep = handleTable9[(handle << 1) + 1] & ~T_FLAG;
-          let resourceObj = captureTable9.get(rep);
-          if (!resourceObj) {
-            resourceObj = Object.create(Fields.prototype);
-            Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-            Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-          } else {
-            captureTable9.delete(rep);
+        tableIdx: 4,
+        lowerFn: 
+        function lowerImportedOwnedHost_Fields(obj) {
+          if (!(obj instanceof Fields)) {
+            throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
           }
-          rscTableRemove(handleTable9, handle);
-          return resourceObj;
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt4;
+            captureTable4.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable4, rep);
+          }
+          return handle;
         }
         ,
-      })
-      , 4, 4, 1, ['i32'] ],
+      }), 8, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'invalid-syntax', null, 0, 0, 0 ],[ 'forbidden', null, 0, 0, 0 ],[ 'immutable', null, 0, 0, 0 ],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      } ), 8, 4, 4 ],
       ],
       variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i32'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 40, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['infoCode', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU16, 2, 2, 1],
-          ],
-          variantSize32: 4,
-          variantAlign32: 2,
-          variantPayloadOffset32: 2,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU8, 1, 1, 1],
-          ],
-          variantSize32: 2,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 2, 1 ],['alertMessage', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU64, 8, 8, 1],
-          ],
-          variantSize32: 16,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-request-header-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-          _lowerFlatOption({
-            caseMetas: [
-            [ 'none', null, 0, 0, 0 ],
-            [ 'some', _lowerFlatStringAny, 8, 4, 2],
-            ],
-            variantSize32: 12,
-            variantAlign32: 4,
-            variantPayloadOffset32: 4,
-            variantFlatCount: 3,
-            payloadMaybeNull: false,
-          })
-          , 12, 4 ],['fieldSize', 
-          _lowerFlatOption({
-            caseMetas: [
-            [ 'none', null, 0, 0, 0 ],
-            [ 'some', _lowerFlatU32, 4, 4, 1],
-            ],
-            variantSize32: 8,
-            variantAlign32: 4,
-            variantPayloadOffset32: 4,
-            variantFlatCount: 2,
-            payloadMaybeNull: false,
-          })
-          , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
-          ],
-          variantSize32: 24,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 6,
-          payloadMaybeNull: false,
-        })
-        , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU64, 8, 8, 1],
-          ],
-          variantSize32: 16,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],],
-        variantSize32: 32,
-        variantAlign32: 8,
-        variantPayloadOffset32: 8,
-        variantFlatCount: 7,
-      } ), 40, 8, 8 ],
-      ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 8,
     })
     ],
     hasResultPointer: true,
@@ -25381,7 +25627,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline45,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -25391,340 +25637,50 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline45.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 11,
-      classNameFn: () => OutgoingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable11[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable11.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(OutgoingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable11.delete(rep);
-        }
-        rscTableRemove(handleTable11, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ,
-    _liftFlatOption({
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatTuple({ elemLiftFns: [[_liftFlatStringAny, 8, 4],[_liftFlatList({
+        elemLiftFn: _liftFlatU8,
+        elemAlign32: 1,
+        elemSize32: 1,
+        typedArray: Uint8Array,
+      }), 8, 4],], size32: 16, align32: 4 }),
+      elemAlign32: 4,
+      elemSize32: 16,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
       caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatOwn({
+      [ 'ok', _lowerFlatOwn({
         componentIdx: 0,
-        tableIdx: 9,
-        classNameFn: () => Fields,
-        createResourceFn: 
-        (handle) => {
-          const rep = handleTable9[(handle << 1) + 1] & ~T_FLAG;
-          let resourceObj = captureTable9.get(rep);
-          if (!resourceObj) {
-            resourceObj = Object.create(Fields.prototype);
-            Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-            Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-          } else {
-            captureTable9.delete(rep);
+        tableIdx: 4,
+        lowerFn: 
+        function lowerImportedOwnedHost_Fields(obj) {
+          if (!(obj instanceof Fields)) {
+            throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
           }
-          rscTableRemove(handleTable9, handle);
-          return resourceObj;
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt4;
+            captureTable4.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable4, rep);
+          }
+          return handle;
         }
         ,
-      })
-      , 4, 4, 1, ['i32'] ],
+      }), 8, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'invalid-syntax', null, 0, 0, 0 ],[ 'forbidden', null, 0, 0, 0 ],[ 'immutable', null, 0, 0, 0 ],],
+        variantSize32: 1,
+        variantAlign32: 1,
+        variantPayloadOffset32: 1,
+        variantFlatCount: 1,
+      } ), 8, 4, 4 ],
       ],
       variantSize32: 8,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 2,
-      variantPayloadFlatTypes: ['i32'],
-      payloadMaybeNull: false,
-    })
-    ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 40, 8, 8 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['infoCode', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU16, 2, 2, 1],
-          ],
-          variantSize32: 4,
-          variantAlign32: 2,
-          variantPayloadOffset32: 2,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU8, 1, 1, 1],
-          ],
-          variantSize32: 2,
-          variantAlign32: 1,
-          variantPayloadOffset32: 1,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 2, 1 ],['alertMessage', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU64, 8, 8, 1],
-          ],
-          variantSize32: 16,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-request-header-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-          _lowerFlatOption({
-            caseMetas: [
-            [ 'none', null, 0, 0, 0 ],
-            [ 'some', _lowerFlatStringAny, 8, 4, 2],
-            ],
-            variantSize32: 12,
-            variantAlign32: 4,
-            variantPayloadOffset32: 4,
-            variantFlatCount: 3,
-            payloadMaybeNull: false,
-          })
-          , 12, 4 ],['fieldSize', 
-          _lowerFlatOption({
-            caseMetas: [
-            [ 'none', null, 0, 0, 0 ],
-            [ 'some', _lowerFlatU32, 4, 4, 1],
-            ],
-            variantSize32: 8,
-            variantAlign32: 4,
-            variantPayloadOffset32: 4,
-            variantFlatCount: 2,
-            payloadMaybeNull: false,
-          })
-          , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
-          ],
-          variantSize32: 24,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 6,
-          payloadMaybeNull: false,
-        })
-        , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU64, 8, 8, 1],
-          ],
-          variantSize32: 16,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4 ],['fieldSize', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatU32, 4, 4, 1],
-          ],
-          variantSize32: 8,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 2,
-          payloadMaybeNull: false,
-        })
-        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
-        _lowerFlatOption({
-          caseMetas: [
-          [ 'none', null, 0, 0, 0 ],
-          [ 'some', _lowerFlatStringAny, 8, 4, 2],
-          ],
-          variantSize32: 12,
-          variantAlign32: 4,
-          variantPayloadOffset32: 4,
-          variantFlatCount: 3,
-          payloadMaybeNull: false,
-        })
-        , 12, 4, 3 ],],
-        variantSize32: 32,
-        variantAlign32: 8,
-        variantPayloadOffset32: 8,
-        variantFlatCount: 7,
-      } ), 40, 8, 8 ],
-      ],
-      variantSize32: 40,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 8,
     })
     ],
     hasResultPointer: true,
@@ -25735,7 +25691,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: () => realloc0,
+    getReallocFn: undefined,
     importFn: _trampoline45,
   },
   );
@@ -25746,27 +25702,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline46.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),_liftFlatVariant({
-      caseMetas: [['get', null, 0, 0, 0, []],['head', null, 0, 0, 0, []],['post', null, 0, 0, 0, []],['put', null, 0, 0, 0, []],['delete', null, 0, 0, 0, []],['connect', null, 0, 0, 0, []],['options', null, 0, 0, 0, []],['trace', null, 0, 0, 0, []],['patch', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-    } )],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatBorrow.bind(null, 0),
+      elemAlign32: 4,
+      elemSize32: 4,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatU32,
+      elemSize32: 4,
+      elemAlign32: 4,
+    })],
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -25774,7 +25721,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline46,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -25784,27 +25731,18 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline46.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),_liftFlatVariant({
-      caseMetas: [['get', null, 0, 0, 0, []],['head', null, 0, 0, 0, []],['post', null, 0, 0, 0, []],['put', null, 0, 0, 0, []],['delete', null, 0, 0, 0, []],['connect', null, 0, 0, 0, []],['options', null, 0, 0, 0, []],['trace', null, 0, 0, 0, []],['patch', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-    } )],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
+    paramLiftFns: [_liftFlatList({
+      elemLiftFn: _liftFlatBorrow.bind(null, 0),
+      elemAlign32: 4,
+      elemSize32: 4,
+      typedArray: undefined,
+    })],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatU32,
+      elemSize32: 4,
+      elemAlign32: 4,
+    })],
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -25812,7 +25750,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline46,
   },
   );
@@ -25823,40 +25761,43 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline47.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatVariant({
-        caseMetas: [['HTTP', null, 0, 0, 0, []],['HTTPS', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-        variantPayloadFlatTypes: ['i32','i32'],
-      } ), 12, 4, 3, ['i32','i32','i32'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
-      variantPayloadFlatTypes: ['i32','i32','i32'],
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
     })
     ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -25874,40 +25815,43 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline47.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatVariant({
-        caseMetas: [['HTTP', null, 0, 0, 0, []],['HTTPS', null, 0, 0, 0, []],['other', _liftFlatStringAny, 8, 4, 2, ['i32','i32']],],
-        variantSize32: 12,
-        variantAlign32: 4,
-        variantPayloadOffset32: 4,
-        variantFlatCount: 3,
-        variantPayloadFlatTypes: ['i32','i32'],
-      } ), 12, 4, 3, ['i32','i32','i32'] ],
-      ],
-      variantSize32: 16,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 4,
-      variantPayloadFlatTypes: ['i32','i32','i32'],
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
+      variantSize32: 12,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 3,
     })
     ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -25926,33 +25870,43 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline48.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
-      ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
+      [ 'ok', _lowerFlatU64, 16, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 16, 8, 8 ],
       ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 3,
     })
     ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -25970,33 +25924,43 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline48.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
-      caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
-      ],
-      variantSize32: 12,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
+      [ 'ok', _lowerFlatU64, 16, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 16, 8, 8 ],
       ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
+      variantSize32: 16,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 3,
     })
     ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -26015,33 +25979,48 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline49.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
       caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
       variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-      payloadMaybeNull: false,
     })
     ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -26059,33 +26038,48 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline49.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4),
-    _liftFlatOption({
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
+    resultLowerFns: [
+    _lowerFlatResult({
       caseMetas: [
-      ['none', null, 0, 0, 0, [] ],
-      ['some', _liftFlatStringAny, 8, 4, 2, ['i32','i32'] ],
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
+          }
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
       variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
       variantFlatCount: 3,
-      variantPayloadFlatTypes: ['i32','i32'],
-      payloadMaybeNull: false,
     })
     ],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', null, 1, 1, 1 ],
-      [ 'err', null, 1, 1, 1 ],
-      ],
-      variantSize32: 1,
-      variantAlign32: 1,
-      variantPayloadOffset32: 1,
-      variantFlatCount: 1,
-    })
-    ],
-    hasResultPointer: false,
+    hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
     getPostReturnFn: () => null,
@@ -26104,34 +26098,44 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline50.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatU64],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 11,
-        lowerFn: 
-        function lowerImportedOwnedHost_OutgoingBody(obj) {
-          if (!(obj instanceof OutgoingBody)) {
-            throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
           }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt11;
-            captureTable11.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable11, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 8,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantFlatCount: 3,
     })
     ],
     hasResultPointer: true,
@@ -26142,7 +26146,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline50,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -26152,34 +26156,44 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline50.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 4)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 3),_liftFlatU64],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 11,
-        lowerFn: 
-        function lowerImportedOwnedHost_OutgoingBody(obj) {
-          if (!(obj instanceof OutgoingBody)) {
-            throw new TypeError('Resource error: Not a valid \"OutgoingBody\" resource.');
+      [ 'ok', _lowerFlatList({
+        elemLowerFn: _lowerFlatU8,
+        elemSize32: 1,
+        elemAlign32: 1,
+      }), 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
           }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt11;
-            captureTable11.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable11, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 8,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantFlatCount: 3,
     })
     ],
     hasResultPointer: true,
@@ -26190,7 +26204,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline50,
   },
   );
@@ -26201,34 +26215,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline51.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 10,
-        lowerFn: 
-        function lowerImportedOwnedHost_IncomingBody(obj) {
-          if (!(obj instanceof IncomingBody)) {
-            throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
           }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt10;
-            captureTable10.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable10, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 8,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantFlatCount: 3,
     })
     ],
     hasResultPointer: true,
@@ -26249,34 +26274,45 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline51.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2),_liftFlatList({
+      elemLiftFn: _liftFlatU8,
+      elemAlign32: 1,
+      elemSize32: 1,
+      typedArray: Uint8Array,
+    })],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 10,
-        lowerFn: 
-        function lowerImportedOwnedHost_IncomingBody(obj) {
-          if (!(obj instanceof IncomingBody)) {
-            throw new TypeError('Resource error: Not a valid \"IncomingBody\" resource.');
+      [ 'ok', null, 12, 4, 4 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'last-operation-failed', _lowerFlatOwn({
+          componentIdx: 0,
+          tableIdx: 1,
+          lowerFn: 
+          function lowerImportedOwnedHost_Error$1(obj) {
+            if (!(obj instanceof Error$1)) {
+              throw new TypeError('Resource error: Not a valid \"Error$1\" resource.');
+            }
+            let handle = obj[symbolRscHandle];
+            if (!handle) {
+              const rep = obj[symbolRscRep] || ++captureCnt1;
+              captureTable1.set(rep, obj);
+              handle = rscTableCreateOwn(handleTable1, rep);
+            }
+            return handle;
           }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt10;
-            captureTable10.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable10, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', null, 8, 4, 4 ],
+          ,
+        }), 4, 4, 1 ],[ 'closed', null, 0, 0, 0 ],],
+        variantSize32: 8,
+        variantAlign32: 4,
+        variantPayloadOffset32: 4,
+        variantFlatCount: 2,
+      } ), 12, 4, 4 ],
       ],
-      variantSize32: 8,
+      variantSize32: 12,
       variantAlign32: 4,
       variantPayloadOffset32: 4,
-      variantFlatCount: 2,
+      variantFlatCount: 3,
     })
     ],
     hasResultPointer: true,
@@ -26298,329 +26334,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline52.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
-    resultLowerFns: [
-    _lowerFlatOption({
-      caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', 
-      _lowerFlatResult({
-        caseMetas: [
-        [ 'ok', 
-        _lowerFlatResult({
-          caseMetas: [
-          [ 'ok', _lowerFlatOwn({
-            componentIdx: 0,
-            tableIdx: 8,
-            lowerFn: 
-            function lowerImportedOwnedHost_IncomingResponse(obj) {
-              if (!(obj instanceof IncomingResponse)) {
-                throw new TypeError('Resource error: Not a valid \"IncomingResponse\" resource.');
-              }
-              let handle = obj[symbolRscHandle];
-              if (!handle) {
-                const rep = obj[symbolRscRep] || ++captureCnt8;
-                captureTable8.set(rep, obj);
-                handle = rscTableCreateOwn(handleTable8, rep);
-              }
-              return handle;
-            }
-            ,
-          }), 40, 8, 8 ],
-          [ 'err', _lowerFlatVariant({
-            caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['infoCode', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU16, 2, 2, 1],
-              ],
-              variantSize32: 4,
-              variantAlign32: 2,
-              variantPayloadOffset32: 2,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU8, 1, 1, 1],
-              ],
-              variantSize32: 2,
-              variantAlign32: 1,
-              variantPayloadOffset32: 1,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 2, 1 ],['alertMessage', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU64, 8, 8, 1],
-              ],
-              variantSize32: 16,
-              variantAlign32: 8,
-              variantPayloadOffset32: 8,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-request-header-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-              _lowerFlatOption({
-                caseMetas: [
-                [ 'none', null, 0, 0, 0 ],
-                [ 'some', _lowerFlatStringAny, 8, 4, 2],
-                ],
-                variantSize32: 12,
-                variantAlign32: 4,
-                variantPayloadOffset32: 4,
-                variantFlatCount: 3,
-                payloadMaybeNull: false,
-              })
-              , 12, 4 ],['fieldSize', 
-              _lowerFlatOption({
-                caseMetas: [
-                [ 'none', null, 0, 0, 0 ],
-                [ 'some', _lowerFlatU32, 4, 4, 1],
-                ],
-                variantSize32: 8,
-                variantAlign32: 4,
-                variantPayloadOffset32: 4,
-                variantFlatCount: 2,
-                payloadMaybeNull: false,
-              })
-              , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
-              ],
-              variantSize32: 24,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 6,
-              payloadMaybeNull: false,
-            })
-            , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU64, 8, 8, 1],
-              ],
-              variantSize32: 16,
-              variantAlign32: 8,
-              variantPayloadOffset32: 8,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],],
-            variantSize32: 32,
-            variantAlign32: 8,
-            variantPayloadOffset32: 8,
-            variantFlatCount: 7,
-          } ), 40, 8, 8 ],
-          ],
-          variantSize32: 40,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 8,
-        })
-        , 48, 8, 8 ],
-        [ 'err', null, 48, 8, 8 ],
-        ],
-        variantSize32: 48,
-        variantAlign32: 8,
-        variantPayloadOffset32: 8,
-        variantFlatCount: 9,
-      })
-      , 48, 8, 9],
-      ],
-      variantSize32: 56,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 10,
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 1)],
+    resultLowerFns: [_lowerFlatStringAny],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -26639,329 +26354,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline52.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 6)],
-    resultLowerFns: [
-    _lowerFlatOption({
-      caseMetas: [
-      [ 'none', null, 0, 0, 0 ],
-      [ 'some', 
-      _lowerFlatResult({
-        caseMetas: [
-        [ 'ok', 
-        _lowerFlatResult({
-          caseMetas: [
-          [ 'ok', _lowerFlatOwn({
-            componentIdx: 0,
-            tableIdx: 8,
-            lowerFn: 
-            function lowerImportedOwnedHost_IncomingResponse(obj) {
-              if (!(obj instanceof IncomingResponse)) {
-                throw new TypeError('Resource error: Not a valid \"IncomingResponse\" resource.');
-              }
-              let handle = obj[symbolRscHandle];
-              if (!handle) {
-                const rep = obj[symbolRscRep] || ++captureCnt8;
-                captureTable8.set(rep, obj);
-                handle = rscTableCreateOwn(handleTable8, rep);
-              }
-              return handle;
-            }
-            ,
-          }), 40, 8, 8 ],
-          [ 'err', _lowerFlatVariant({
-            caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['infoCode', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU16, 2, 2, 1],
-              ],
-              variantSize32: 4,
-              variantAlign32: 2,
-              variantPayloadOffset32: 2,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU8, 1, 1, 1],
-              ],
-              variantSize32: 2,
-              variantAlign32: 1,
-              variantPayloadOffset32: 1,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 2, 1 ],['alertMessage', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU64, 8, 8, 1],
-              ],
-              variantSize32: 16,
-              variantAlign32: 8,
-              variantPayloadOffset32: 8,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-request-header-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-              _lowerFlatOption({
-                caseMetas: [
-                [ 'none', null, 0, 0, 0 ],
-                [ 'some', _lowerFlatStringAny, 8, 4, 2],
-                ],
-                variantSize32: 12,
-                variantAlign32: 4,
-                variantPayloadOffset32: 4,
-                variantFlatCount: 3,
-                payloadMaybeNull: false,
-              })
-              , 12, 4 ],['fieldSize', 
-              _lowerFlatOption({
-                caseMetas: [
-                [ 'none', null, 0, 0, 0 ],
-                [ 'some', _lowerFlatU32, 4, 4, 1],
-                ],
-                variantSize32: 8,
-                variantAlign32: 4,
-                variantPayloadOffset32: 4,
-                variantFlatCount: 2,
-                payloadMaybeNull: false,
-              })
-              , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
-              ],
-              variantSize32: 24,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 6,
-              payloadMaybeNull: false,
-            })
-            , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU64, 8, 8, 1],
-              ],
-              variantSize32: 16,
-              variantAlign32: 8,
-              variantPayloadOffset32: 8,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4 ],['fieldSize', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatU32, 4, 4, 1],
-              ],
-              variantSize32: 8,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 2,
-              payloadMaybeNull: false,
-            })
-            , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
-            _lowerFlatOption({
-              caseMetas: [
-              [ 'none', null, 0, 0, 0 ],
-              [ 'some', _lowerFlatStringAny, 8, 4, 2],
-              ],
-              variantSize32: 12,
-              variantAlign32: 4,
-              variantPayloadOffset32: 4,
-              variantFlatCount: 3,
-              payloadMaybeNull: false,
-            })
-            , 12, 4, 3 ],],
-            variantSize32: 32,
-            variantAlign32: 8,
-            variantPayloadOffset32: 8,
-            variantFlatCount: 7,
-          } ), 40, 8, 8 ],
-          ],
-          variantSize32: 40,
-          variantAlign32: 8,
-          variantPayloadOffset32: 8,
-          variantFlatCount: 8,
-        })
-        , 48, 8, 8 ],
-        [ 'err', null, 48, 8, 8 ],
-        ],
-        variantSize32: 48,
-        variantAlign32: 8,
-        variantPayloadOffset32: 8,
-        variantFlatCount: 9,
-      })
-      , 48, 8, 9],
-      ],
-      variantSize32: 56,
-      variantAlign32: 8,
-      variantPayloadOffset32: 8,
-      variantFlatCount: 10,
-      payloadMaybeNull: false,
-    })
-    ],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 1)],
+    resultLowerFns: [_lowerFlatStringAny],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -26981,16 +26375,359 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline53.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4],], size32: 16, align32: 4 }),
-      elemSize32: 16,
-      elemAlign32: 4,
-    })],
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 5,
+      classNameFn: () => OutgoingRequest,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable5[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable5.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(OutgoingRequest.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable5.delete(rep);
+        }
+        rscTableRemove(handleTable5, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ,
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatOwn({
+        componentIdx: 0,
+        tableIdx: 7,
+        classNameFn: () => RequestOptions,
+        createResourceFn: 
+        (handle) => {
+          const rep = handleTable7[(handle << 1) + 1] & ~T_FLAG;
+          let resourceObj = captureTable7.get(rep);
+          if (!resourceObj) {
+            resourceObj = Object.create(RequestOptions.prototype);
+            Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+            Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+          } else {
+            captureTable7.delete(rep);
+          }
+          rscTableRemove(handleTable7, handle);
+          return resourceObj;
+        }
+        ,
+      })
+      , 4, 4, 1, ['i32'] ],
+      ],
+      variantSize32: 8,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i32'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 8,
+        lowerFn: 
+        function lowerImportedOwnedHost_FutureIncomingResponse(obj) {
+          if (!(obj instanceof FutureIncomingResponse)) {
+            throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
+          }
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt8;
+            captureTable8.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable8, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['infoCode', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU16, 2, 2, 1],
+          ],
+          variantSize32: 4,
+          variantAlign32: 2,
+          variantPayloadOffset32: 2,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU8, 1, 1, 1],
+          ],
+          variantSize32: 2,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 2, 1 ],['alertMessage', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU64, 8, 8, 1],
+          ],
+          variantSize32: 16,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-request-header-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+          _lowerFlatOption({
+            caseMetas: [
+            [ 'none', null, 0, 0, 0 ],
+            [ 'some', _lowerFlatStringAny, 8, 4, 2],
+            ],
+            variantSize32: 12,
+            variantAlign32: 4,
+            variantPayloadOffset32: 4,
+            variantFlatCount: 3,
+            payloadMaybeNull: false,
+          })
+          , 12, 4 ],['fieldSize', 
+          _lowerFlatOption({
+            caseMetas: [
+            [ 'none', null, 0, 0, 0 ],
+            [ 'some', _lowerFlatU32, 4, 4, 1],
+            ],
+            variantSize32: 8,
+            variantAlign32: 4,
+            variantPayloadOffset32: 4,
+            variantFlatCount: 2,
+            payloadMaybeNull: false,
+          })
+          , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
+          ],
+          variantSize32: 24,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 6,
+          payloadMaybeNull: false,
+        })
+        , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU64, 8, 8, 1],
+          ],
+          variantSize32: 16,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],],
+        variantSize32: 32,
+        variantAlign32: 8,
+        variantPayloadOffset32: 8,
+        variantFlatCount: 7,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 8,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -27009,16 +26746,359 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline53.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
-    resultLowerFns: [_lowerFlatList({
-      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatList({
-        elemLowerFn: _lowerFlatU8,
-        elemSize32: 1,
-        elemAlign32: 1,
-      }), 8, 4],], size32: 16, align32: 4 }),
-      elemSize32: 16,
-      elemAlign32: 4,
-    })],
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 5,
+      classNameFn: () => OutgoingRequest,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable5[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable5.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(OutgoingRequest.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable5.delete(rep);
+        }
+        rscTableRemove(handleTable5, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ,
+    _liftFlatOption({
+      caseMetas: [
+      ['none', null, 0, 0, 0, [] ],
+      ['some', _liftFlatOwn({
+        componentIdx: 0,
+        tableIdx: 7,
+        classNameFn: () => RequestOptions,
+        createResourceFn: 
+        (handle) => {
+          const rep = handleTable7[(handle << 1) + 1] & ~T_FLAG;
+          let resourceObj = captureTable7.get(rep);
+          if (!resourceObj) {
+            resourceObj = Object.create(RequestOptions.prototype);
+            Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+            Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+          } else {
+            captureTable7.delete(rep);
+          }
+          rscTableRemove(handleTable7, handle);
+          return resourceObj;
+        }
+        ,
+      })
+      , 4, 4, 1, ['i32'] ],
+      ],
+      variantSize32: 8,
+      variantAlign32: 4,
+      variantPayloadOffset32: 4,
+      variantFlatCount: 2,
+      variantPayloadFlatTypes: ['i32'],
+      payloadMaybeNull: false,
+    })
+    ],
+    resultLowerFns: [
+    _lowerFlatResult({
+      caseMetas: [
+      [ 'ok', _lowerFlatOwn({
+        componentIdx: 0,
+        tableIdx: 8,
+        lowerFn: 
+        function lowerImportedOwnedHost_FutureIncomingResponse(obj) {
+          if (!(obj instanceof FutureIncomingResponse)) {
+            throw new TypeError('Resource error: Not a valid \"FutureIncomingResponse\" resource.');
+          }
+          let handle = obj[symbolRscHandle];
+          if (!handle) {
+            const rep = obj[symbolRscRep] || ++captureCnt8;
+            captureTable8.set(rep, obj);
+            handle = rscTableCreateOwn(handleTable8, rep);
+          }
+          return handle;
+        }
+        ,
+      }), 40, 8, 8 ],
+      [ 'err', _lowerFlatVariant({
+        caseMetas: [[ 'DNS-timeout', null, 0, 0, 0 ],[ 'DNS-error', _lowerFlatRecord({ fieldMetas: [['rcode', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['infoCode', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU16, 2, 2, 1],
+          ],
+          variantSize32: 4,
+          variantAlign32: 2,
+          variantPayloadOffset32: 2,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 4, 2 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'destination-not-found', null, 0, 0, 0 ],[ 'destination-unavailable', null, 0, 0, 0 ],[ 'destination-IP-prohibited', null, 0, 0, 0 ],[ 'destination-IP-unroutable', null, 0, 0, 0 ],[ 'connection-refused', null, 0, 0, 0 ],[ 'connection-terminated', null, 0, 0, 0 ],[ 'connection-timeout', null, 0, 0, 0 ],[ 'connection-read-timeout', null, 0, 0, 0 ],[ 'connection-write-timeout', null, 0, 0, 0 ],[ 'connection-limit-reached', null, 0, 0, 0 ],[ 'TLS-protocol-error', null, 0, 0, 0 ],[ 'TLS-certificate-error', null, 0, 0, 0 ],[ 'TLS-alert-received', _lowerFlatRecord({ fieldMetas: [['alertId', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU8, 1, 1, 1],
+          ],
+          variantSize32: 2,
+          variantAlign32: 1,
+          variantPayloadOffset32: 1,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 2, 1 ],['alertMessage', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],], size32: 16, align32: 4 }), 16, 4, 5 ],[ 'HTTP-request-denied', null, 0, 0, 0 ],[ 'HTTP-request-length-required', null, 0, 0, 0 ],[ 'HTTP-request-body-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU64, 8, 8, 1],
+          ],
+          variantSize32: 16,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 16, 8, 2 ],[ 'HTTP-request-method-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-invalid', null, 0, 0, 0 ],[ 'HTTP-request-URI-too-long', null, 0, 0, 0 ],[ 'HTTP-request-header-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-request-header-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+          _lowerFlatOption({
+            caseMetas: [
+            [ 'none', null, 0, 0, 0 ],
+            [ 'some', _lowerFlatStringAny, 8, 4, 2],
+            ],
+            variantSize32: 12,
+            variantAlign32: 4,
+            variantPayloadOffset32: 4,
+            variantFlatCount: 3,
+            payloadMaybeNull: false,
+          })
+          , 12, 4 ],['fieldSize', 
+          _lowerFlatOption({
+            caseMetas: [
+            [ 'none', null, 0, 0, 0 ],
+            [ 'some', _lowerFlatU32, 4, 4, 1],
+            ],
+            variantSize32: 8,
+            variantAlign32: 4,
+            variantPayloadOffset32: 4,
+            variantFlatCount: 2,
+            payloadMaybeNull: false,
+          })
+          , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5],
+          ],
+          variantSize32: 24,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 6,
+          payloadMaybeNull: false,
+        })
+        , 24, 4, 6 ],[ 'HTTP-request-trailer-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-request-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-incomplete', null, 0, 0, 0 ],[ 'HTTP-response-header-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-response-header-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-body-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU64, 8, 8, 1],
+          ],
+          variantSize32: 16,
+          variantAlign32: 8,
+          variantPayloadOffset32: 8,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 16, 8, 2 ],[ 'HTTP-response-trailer-section-size', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4, 2 ],[ 'HTTP-response-trailer-size', _lowerFlatRecord({ fieldMetas: [['fieldName', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4 ],['fieldSize', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatU32, 4, 4, 1],
+          ],
+          variantSize32: 8,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 2,
+          payloadMaybeNull: false,
+        })
+        , 8, 4 ],], size32: 20, align32: 4 }), 20, 4, 5 ],[ 'HTTP-response-transfer-coding', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],[ 'HTTP-response-content-coding', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],[ 'HTTP-response-timeout', null, 0, 0, 0 ],[ 'HTTP-upgrade-failed', null, 0, 0, 0 ],[ 'HTTP-protocol-error', null, 0, 0, 0 ],[ 'loop-detected', null, 0, 0, 0 ],[ 'configuration-error', null, 0, 0, 0 ],[ 'internal-error', 
+        _lowerFlatOption({
+          caseMetas: [
+          [ 'none', null, 0, 0, 0 ],
+          [ 'some', _lowerFlatStringAny, 8, 4, 2],
+          ],
+          variantSize32: 12,
+          variantAlign32: 4,
+          variantPayloadOffset32: 4,
+          variantFlatCount: 3,
+          payloadMaybeNull: false,
+        })
+        , 12, 4, 3 ],],
+        variantSize32: 32,
+        variantAlign32: 8,
+        variantPayloadOffset32: 8,
+        variantFlatCount: 7,
+      } ), 40, 8, 8 ],
+      ],
+      variantSize32: 40,
+      variantAlign32: 8,
+      variantPayloadOffset32: 8,
+      variantFlatCount: 8,
+    })
+    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -27038,52 +27118,12 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline54.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatTuple({ elemLiftFns: [[_liftFlatStringAny, 8, 4],[_liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],], size32: 16, align32: 4 }),
-      elemAlign32: 4,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatStringAny, 8, 4],], size32: 16, align32: 4 }),
       elemSize32: 16,
-      typedArray: undefined,
+      elemAlign32: 4,
     })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 9,
-        lowerFn: 
-        function lowerImportedOwnedHost_Fields(obj) {
-          if (!(obj instanceof Fields)) {
-            throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt9;
-            captureTable9.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable9, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'invalid-syntax', null, 0, 0, 0 ],[ 'forbidden', null, 0, 0, 0 ],[ 'immutable', null, 0, 0, 0 ],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      } ), 8, 4, 4 ],
-      ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
-    })
-    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -27092,7 +27132,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline54,
   },
   ))) : _lowerImportBackwardsCompat.bind(
@@ -27102,52 +27142,12 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline54.manuallyAsync,
-    paramLiftFns: [_liftFlatList({
-      elemLiftFn: _liftFlatTuple({ elemLiftFns: [[_liftFlatStringAny, 8, 4],[_liftFlatList({
-        elemLiftFn: _liftFlatU8,
-        elemAlign32: 1,
-        elemSize32: 1,
-        typedArray: Uint8Array,
-      }), 8, 4],], size32: 16, align32: 4 }),
-      elemAlign32: 4,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatList({
+      elemLowerFn: _lowerFlatTuple({ elemLowerMetas: [[_lowerFlatStringAny, 8, 4],[_lowerFlatStringAny, 8, 4],], size32: 16, align32: 4 }),
       elemSize32: 16,
-      typedArray: undefined,
+      elemAlign32: 4,
     })],
-    resultLowerFns: [
-    _lowerFlatResult({
-      caseMetas: [
-      [ 'ok', _lowerFlatOwn({
-        componentIdx: 0,
-        tableIdx: 9,
-        lowerFn: 
-        function lowerImportedOwnedHost_Fields(obj) {
-          if (!(obj instanceof Fields)) {
-            throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
-          }
-          let handle = obj[symbolRscHandle];
-          if (!handle) {
-            const rep = obj[symbolRscRep] || ++captureCnt9;
-            captureTable9.set(rep, obj);
-            handle = rscTableCreateOwn(handleTable9, rep);
-          }
-          return handle;
-        }
-        ,
-      }), 8, 4, 4 ],
-      [ 'err', _lowerFlatVariant({
-        caseMetas: [[ 'invalid-syntax', null, 0, 0, 0 ],[ 'forbidden', null, 0, 0, 0 ],[ 'immutable', null, 0, 0, 0 ],],
-        variantSize32: 1,
-        variantAlign32: 1,
-        variantPayloadOffset32: 1,
-        variantFlatCount: 1,
-      } ), 8, 4, 4 ],
-      ],
-      variantSize32: 8,
-      variantAlign32: 4,
-      variantPayloadOffset32: 4,
-      variantFlatCount: 2,
-    })
-    ],
     hasResultPointer: true,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -27156,7 +27156,7 @@ let gen= (function* _initGenerator () {
     memoryIdx: 0,
     stringEncoding: 'utf8',
     getMemoryFn: () => memory0,
-    getReallocFn: undefined,
+    getReallocFn: () => realloc0,
     importFn: _trampoline54,
   },
   );
@@ -27208,7 +27208,7 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline56.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
@@ -27262,7 +27262,7 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline56.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [
     _lowerFlatResult({
       caseMetas: [
@@ -27652,19 +27652,19 @@ let gen= (function* _initGenerator () {
   ({ exports: exports0 } = yield instantiateCore(yield module1));
   ({ exports: exports1 } = yield instantiateCore(yield module0, {
     'wasi:cli/environment@0.2.0': {
-      'get-environment': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      'get-environment': Object.assign(exports0['20'], { _jcoMaySuspend: false }),
     },
     'wasi:cli/environment@0.2.12': {
-      'get-environment': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      'get-environment': Object.assign(exports0['20'], { _jcoMaySuspend: false }),
     },
     'wasi:cli/exit@0.2.0': {
       exit: Object.assign(trampoline31, { _jcoMaySuspend: false }),
     },
     'wasi:cli/stderr@0.2.0': {
-      'get-stderr': Object.assign(trampoline4, { _jcoMaySuspend: false }),
+      'get-stderr': Object.assign(trampoline28, { _jcoMaySuspend: false }),
     },
     'wasi:cli/stderr@0.2.12': {
-      'get-stderr': Object.assign(trampoline4, { _jcoMaySuspend: false }),
+      'get-stderr': Object.assign(trampoline28, { _jcoMaySuspend: false }),
     },
     'wasi:cli/stdin@0.2.0': {
       'get-stdin': Object.assign(trampoline32, { _jcoMaySuspend: false }),
@@ -27688,90 +27688,90 @@ let gen= (function* _initGenerator () {
       'get-terminal-stdout': Object.assign(exports0['24'], { _jcoMaySuspend: false }),
     },
     'wasi:clocks/monotonic-clock@0.2.0': {
-      now: Object.assign(trampoline28, { _jcoMaySuspend: false }),
+      now: Object.assign(trampoline17, { _jcoMaySuspend: false }),
     },
     'wasi:clocks/monotonic-clock@0.2.12': {
-      now: Object.assign(trampoline28, { _jcoMaySuspend: false }),
-      'subscribe-duration': Object.assign(trampoline27, { _jcoMaySuspend: false }),
+      now: Object.assign(trampoline17, { _jcoMaySuspend: false }),
+      'subscribe-duration': Object.assign(trampoline14, { _jcoMaySuspend: false }),
     },
     'wasi:clocks/wall-clock@0.2.0': {
       now: Object.assign(exports0['26'], { _jcoMaySuspend: false }),
     },
     'wasi:http/outgoing-handler@0.2.12': {
-      handle: Object.assign(exports0['8'], { _jcoMaySuspend: false }),
+      handle: Object.assign(exports0['19'], { _jcoMaySuspend: false }),
     },
     'wasi:http/types@0.2.12': {
-      '[constructor]outgoing-request': Object.assign(trampoline23, { _jcoMaySuspend: false }),
-      '[constructor]request-options': Object.assign(trampoline22, { _jcoMaySuspend: false }),
-      '[method]fields.entries': Object.assign(exports0['19'], { _jcoMaySuspend: false }),
-      '[method]future-incoming-response.get': Object.assign(exports0['18'], { _jcoMaySuspend: false }),
-      '[method]future-incoming-response.subscribe': Object.assign(trampoline26, { _jcoMaySuspend: false }),
-      '[method]incoming-body.stream': Object.assign(exports0['9'], { _jcoMaySuspend: false }),
-      '[method]incoming-response.consume': Object.assign(exports0['17'], { _jcoMaySuspend: false }),
-      '[method]incoming-response.headers': Object.assign(trampoline25, { _jcoMaySuspend: false }),
-      '[method]incoming-response.status': Object.assign(trampoline24, { _jcoMaySuspend: false }),
-      '[method]outgoing-body.write': Object.assign(exports0['10'], { _jcoMaySuspend: false }),
-      '[method]outgoing-request.body': Object.assign(exports0['16'], { _jcoMaySuspend: false }),
-      '[method]outgoing-request.set-authority': Object.assign(exports0['14'], { _jcoMaySuspend: false }),
-      '[method]outgoing-request.set-method': Object.assign(exports0['12'], { _jcoMaySuspend: false }),
-      '[method]outgoing-request.set-path-with-query': Object.assign(exports0['15'], { _jcoMaySuspend: false }),
-      '[method]outgoing-request.set-scheme': Object.assign(exports0['13'], { _jcoMaySuspend: false }),
-      '[method]request-options.set-between-bytes-timeout': Object.assign(trampoline21, { _jcoMaySuspend: false }),
-      '[method]request-options.set-connect-timeout': Object.assign(trampoline19, { _jcoMaySuspend: false }),
-      '[method]request-options.set-first-byte-timeout': Object.assign(trampoline20, { _jcoMaySuspend: false }),
-      '[resource-drop]fields': Object.assign(_guardMayLeave(0, trampoline13), { _jcoMaySuspend: false }),
-      '[resource-drop]future-incoming-response': Object.assign(_guardMayLeave(0, trampoline10), { _jcoMaySuspend: false }),
-      '[resource-drop]future-trailers': Object.assign(_guardMayLeave(0, trampoline8), { _jcoMaySuspend: false }),
-      '[resource-drop]incoming-body': Object.assign(_guardMayLeave(0, trampoline15), { _jcoMaySuspend: false }),
-      '[resource-drop]incoming-response': Object.assign(_guardMayLeave(0, trampoline9), { _jcoMaySuspend: false }),
-      '[resource-drop]outgoing-body': Object.assign(_guardMayLeave(0, trampoline16), { _jcoMaySuspend: false }),
-      '[resource-drop]outgoing-request': Object.assign(_guardMayLeave(0, trampoline6), { _jcoMaySuspend: false }),
-      '[resource-drop]request-options': Object.assign(_guardMayLeave(0, trampoline5), { _jcoMaySuspend: false }),
-      '[static]fields.from-list': Object.assign(exports0['20'], { _jcoMaySuspend: false }),
-      '[static]incoming-body.finish': Object.assign(trampoline18, { _jcoMaySuspend: false }),
-      '[static]outgoing-body.finish': Object.assign(exports0['11'], { _jcoMaySuspend: false }),
+      '[constructor]outgoing-request': Object.assign(trampoline0, { _jcoMaySuspend: false }),
+      '[constructor]request-options': Object.assign(trampoline2, { _jcoMaySuspend: false }),
+      '[method]fields.entries': Object.assign(exports0['10'], { _jcoMaySuspend: false }),
+      '[method]future-incoming-response.get': Object.assign(exports0['9'], { _jcoMaySuspend: false }),
+      '[method]future-incoming-response.subscribe': Object.assign(trampoline7, { _jcoMaySuspend: false }),
+      '[method]incoming-body.stream': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
+      '[method]incoming-response.consume': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
+      '[method]incoming-response.headers': Object.assign(trampoline10, { _jcoMaySuspend: false }),
+      '[method]incoming-response.status': Object.assign(trampoline9, { _jcoMaySuspend: false }),
+      '[method]outgoing-body.write': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
+      '[method]outgoing-request.body': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
+      '[method]outgoing-request.set-authority': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
+      '[method]outgoing-request.set-method': Object.assign(exports0['0'], { _jcoMaySuspend: false }),
+      '[method]outgoing-request.set-path-with-query': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
+      '[method]outgoing-request.set-scheme': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
+      '[method]request-options.set-between-bytes-timeout': Object.assign(trampoline5, { _jcoMaySuspend: false }),
+      '[method]request-options.set-connect-timeout': Object.assign(trampoline3, { _jcoMaySuspend: false }),
+      '[method]request-options.set-first-byte-timeout': Object.assign(trampoline4, { _jcoMaySuspend: false }),
+      '[resource-drop]fields': Object.assign(_guardMayLeave(0, trampoline1), { _jcoMaySuspend: false }),
+      '[resource-drop]future-incoming-response': Object.assign(_guardMayLeave(0, trampoline12), { _jcoMaySuspend: false }),
+      '[resource-drop]future-trailers': Object.assign(_guardMayLeave(0, trampoline25), { _jcoMaySuspend: false }),
+      '[resource-drop]incoming-body': Object.assign(_guardMayLeave(0, trampoline24), { _jcoMaySuspend: false }),
+      '[resource-drop]incoming-response': Object.assign(_guardMayLeave(0, trampoline11), { _jcoMaySuspend: false }),
+      '[resource-drop]outgoing-body': Object.assign(_guardMayLeave(0, trampoline6), { _jcoMaySuspend: false }),
+      '[resource-drop]outgoing-request': Object.assign(_guardMayLeave(0, trampoline13), { _jcoMaySuspend: false }),
+      '[resource-drop]request-options': Object.assign(_guardMayLeave(0, trampoline27), { _jcoMaySuspend: false }),
+      '[static]fields.from-list': Object.assign(exports0['11'], { _jcoMaySuspend: false }),
+      '[static]incoming-body.finish': Object.assign(trampoline23, { _jcoMaySuspend: false }),
+      '[static]outgoing-body.finish': Object.assign(exports0['8'], { _jcoMaySuspend: false }),
     },
     'wasi:io/error@0.2.0': {
-      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline12), { _jcoMaySuspend: false }),
+      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
     },
     'wasi:io/error@0.2.12': {
-      '[method]error.to-debug-string': Object.assign(exports0['1'], { _jcoMaySuspend: false }),
-      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline12), { _jcoMaySuspend: false }),
+      '[method]error.to-debug-string': Object.assign(exports0['18'], { _jcoMaySuspend: false }),
+      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
     },
     'wasi:io/poll@0.2.0': {
-      '[method]pollable.block': Object.assign(trampoline0, { _jcoMaySuspend: false }),
-      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline11), { _jcoMaySuspend: false }),
+      '[method]pollable.block': Object.assign(trampoline26, { _jcoMaySuspend: false }),
+      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline8), { _jcoMaySuspend: false }),
     },
     'wasi:io/poll@0.2.12': {
-      '[method]pollable.block': Object.assign(trampoline0, { _jcoMaySuspend: false }),
-      '[method]pollable.ready': Object.assign(trampoline1, { _jcoMaySuspend: false }),
-      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline11), { _jcoMaySuspend: false }),
-      poll: Object.assign(exports0['0'], { _jcoMaySuspend: false }),
+      '[method]pollable.block': Object.assign(trampoline26, { _jcoMaySuspend: false }),
+      '[method]pollable.ready': Object.assign(trampoline16, { _jcoMaySuspend: false }),
+      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline8), { _jcoMaySuspend: false }),
+      poll: Object.assign(exports0['12'], { _jcoMaySuspend: false }),
     },
     'wasi:io/streams@0.2.0': {
       '[method]output-stream.blocking-flush': Object.assign(exports0['22'], { _jcoMaySuspend: false }),
-      '[method]output-stream.check-write': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
-      '[method]output-stream.subscribe': Object.assign(trampoline3, { _jcoMaySuspend: false }),
-      '[method]output-stream.write': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
-      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline14), { _jcoMaySuspend: false }),
-      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline17), { _jcoMaySuspend: false }),
+      '[method]output-stream.check-write': Object.assign(exports0['14'], { _jcoMaySuspend: false }),
+      '[method]output-stream.subscribe': Object.assign(trampoline18, { _jcoMaySuspend: false }),
+      '[method]output-stream.write': Object.assign(exports0['15'], { _jcoMaySuspend: false }),
+      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline22), { _jcoMaySuspend: false }),
+      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline19), { _jcoMaySuspend: false }),
     },
     'wasi:io/streams@0.2.12': {
-      '[method]input-stream.read': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
-      '[method]input-stream.subscribe': Object.assign(trampoline2, { _jcoMaySuspend: false }),
-      '[method]output-stream.blocking-write-and-flush': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
-      '[method]output-stream.check-write': Object.assign(exports0['3'], { _jcoMaySuspend: false }),
-      '[method]output-stream.flush': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
-      '[method]output-stream.subscribe': Object.assign(trampoline3, { _jcoMaySuspend: false }),
-      '[method]output-stream.write': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
-      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline14), { _jcoMaySuspend: false }),
-      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline17), { _jcoMaySuspend: false }),
+      '[method]input-stream.read': Object.assign(exports0['16'], { _jcoMaySuspend: false }),
+      '[method]input-stream.subscribe': Object.assign(trampoline21, { _jcoMaySuspend: false }),
+      '[method]output-stream.blocking-write-and-flush': Object.assign(exports0['17'], { _jcoMaySuspend: false }),
+      '[method]output-stream.check-write': Object.assign(exports0['14'], { _jcoMaySuspend: false }),
+      '[method]output-stream.flush': Object.assign(exports0['13'], { _jcoMaySuspend: false }),
+      '[method]output-stream.subscribe': Object.assign(trampoline18, { _jcoMaySuspend: false }),
+      '[method]output-stream.write': Object.assign(exports0['15'], { _jcoMaySuspend: false }),
+      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline22), { _jcoMaySuspend: false }),
+      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline19), { _jcoMaySuspend: false }),
     },
     'wasi:random/insecure-seed@0.2.4': {
       'insecure-seed': Object.assign(exports0['21'], { _jcoMaySuspend: false }),
     },
     'wasi:random/random@0.2.12': {
-      'get-random-u64': Object.assign(trampoline7, { _jcoMaySuspend: false }),
+      'get-random-u64': Object.assign(trampoline15, { _jcoMaySuspend: false }),
     },
   }));
   memory0 = exports1.memory;
