@@ -87,7 +87,7 @@ pub use host::{
 };
 pub use output::{ImportOutput, ValidationReport};
 pub use staging::DataKeys;
-pub use validate::{limits, validate, validate_reporting};
+pub use validate::{StagedFile, limits, stage, validate, validate_reporting};
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,11 @@
 //! The dry run: the input and data checked completely, without any network.
 
+use std::convert::Infallible;
+
 use super::output::ValidationReport;
 use crate::endpoints::{self, Limits};
 use crate::error::NodeError;
-use crate::input::ImportInput;
+use crate::input::{Format, ImportInput};
 use crate::settings::Settings;
 
 /// Checks the input and data completely, without any network: the dry run.
@@ -29,10 +31,110 @@ pub fn validate_reporting(
     })
 }
 
+/// The file a run would stage in S3, as [`stage`] builds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedFile {
+    /// Its format: CSV for CSV data, newline-delimited JSON for JSON data.
+    pub format: Format,
+    /// Its bytes, exactly those a run uploads.
+    pub data: Vec<u8>,
+}
+
+/// Checks the input and data as [`validate`] does (bounded by
+/// `limits.max_import_bytes` the same way), then writes the staged file in
+/// memory with [`endpoints::Checked::write_staged`], the writer a run
+/// streams to S3.
+pub fn stage(input: &ImportInput, limits: &Limits) -> Result<StagedFile, NodeError> {
+    input.check()?;
+    let checked = endpoints::check(input.format, &input.data, limits, &mut |_| {})?;
+    let mut data = Vec::with_capacity(usize::try_from(checked.staged_bytes).unwrap_or(0));
+    let written: Result<(), Infallible> = checked.write_staged(&mut |chunk| {
+        data.extend_from_slice(chunk);
+        Ok(())
+    });
+    match written {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+    Ok(StagedFile {
+        format: checked.format,
+        data,
+    })
+}
+
 /// The data limits the settings ask for.
 pub fn limits(settings: &Settings) -> Limits {
     Limits {
         max_import_bytes: settings.max_import_bytes,
         check_address_format: settings.check_address_format,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(format: Format, data: &str) -> ImportInput {
+        ImportInput {
+            application_id: "0123456789abcdef0123456789abcdef".into(),
+            segment_name: "stage-test".into(),
+            format,
+            data: data.into(),
+        }
+    }
+
+    fn default_limits() -> Limits {
+        Limits {
+            max_import_bytes: 1 << 30,
+            check_address_format: true,
+        }
+    }
+
+    #[test]
+    fn a_json_array_is_staged_as_the_ndjson_validate_counts() {
+        let data = r#"[{"ChannelType":"EMAIL","Address":"a@example.com"},
+            {"ChannelType":"SMS","Address":"+12065550100"}]"#;
+        let input = input(Format::Json, data);
+        let staged = stage(&input, &default_limits()).unwrap();
+        let report = validate(&input, &default_limits()).unwrap();
+        assert_eq!(staged.format, Format::Json);
+        assert_eq!(staged.data.len() as u64, report.bytes_to_stage);
+        let text = String::from_utf8(staged.data).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for line in lines {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(value.is_object(), "{line}");
+        }
+    }
+
+    #[test]
+    fn csv_is_staged_as_a_run_writes_it() {
+        let data = "ChannelType,Address\nEMAIL,a@example.com\n";
+        let input = input(Format::Csv, data);
+        let staged = stage(&input, &default_limits()).unwrap();
+        let prepared = endpoints::prepare(Format::Csv, data, &default_limits()).unwrap();
+        assert_eq!(staged.format, Format::Csv);
+        assert_eq!(staged.data, prepared.body);
+    }
+
+    #[test]
+    fn staging_is_bounded_by_max_import_bytes_as_validate_is() {
+        let input = input(Format::Csv, "ChannelType,Address\nEMAIL,a@example.com\n");
+        let limits = Limits {
+            max_import_bytes: 8,
+            ..default_limits()
+        };
+        let staged = stage(&input, &limits).unwrap_err();
+        let validated = validate(&input, &limits).unwrap_err();
+        assert_eq!(format!("{staged:?}"), format!("{validated:?}"));
+    }
+
+    #[test]
+    fn invalid_data_stages_nothing_and_says_why() {
+        let input = input(Format::Csv, "ChannelType,Address\nPIGEON,a@example.com\n");
+        let staged = stage(&input, &default_limits()).unwrap_err();
+        let validated = validate(&input, &default_limits()).unwrap_err();
+        assert_eq!(format!("{staged:?}"), format!("{validated:?}"));
     }
 }
