@@ -29,13 +29,13 @@ use crate::error::{ProblemKind, quote};
 use super::builder::{Builder, Known, Name};
 use super::draft::{Custom, Draft, ListKind};
 use super::limits::Limits;
+use super::marks::Scanner;
 use super::model::{Field, suggest_field};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
 };
 use super::stream::{Sink, Ticker};
-use super::marks::Scanner;
 
 /// One value of a row.
 #[derive(Debug)]

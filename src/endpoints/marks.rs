@@ -2,10 +2,12 @@
 //! one bit per byte, so the end of every value in a block is found with a
 //! count of trailing zeros instead of a look at each byte.
 //!
-//! The marks are computed with wasm SIMD (`simd128`: 16 bytes per
-//! comparison) when the component is built with it, and eight bytes at a
-//! time in a `u64` otherwise (the native build and its tests); both give the
-//! same bits, which the tests check against a byte-by-byte reading.
+//! The marks are computed 16 bytes per comparison with wasm SIMD
+//! (`simd128`) when the component is built with it, and with SSE2 on x86-64
+//! (always there); elsewhere eight bytes at a time in a `u64`. All give the
+//! same bits: the tests check the native and the portable ones against a
+//! byte-by-byte reading (the component's own run the differential tests'
+//! data in the host's tests).
 
 /// The bytes of one block.
 pub(crate) const BLOCK: usize = 64;
@@ -30,9 +32,7 @@ pub(crate) fn is_special(b: u8) -> bool {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
 pub(crate) fn marks(block: &[u8; BLOCK]) -> Marks {
-    use core::arch::wasm32::{
-        i64x2, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or,
-    };
+    use core::arch::wasm32::{i64x2, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
     let mut m = Marks::default();
     for (k, chunk) in block.chunks_exact(16).enumerate() {
         let word = |at: usize| {
@@ -58,10 +58,68 @@ pub(crate) fn marks(block: &[u8; BLOCK]) -> Marks {
     m
 }
 
-/// The marks of `block` (eight bytes at a time; see [`word_marks`]).
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+/// The marks of `block`, with SSE2.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn marks(block: &[u8; BLOCK]) -> Marks {
+    // SAFETY: the one requirement of a `#[target_feature]` function is that
+    // the CPU has the feature; SSE2 is enabled for this whole build (the
+    // `cfg` above: every x86-64 CPU has it). No pointer is involved.
+    unsafe { sse2_marks(block) }
+}
+
+/// [`marks`] with SSE2's safe, pointer-free intrinsics.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+fn sse2_marks(block: &[u8; BLOCK]) -> Marks {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+    let mut m = Marks::default();
+    for (k, chunk) in block.chunks_exact(16).enumerate() {
+        let word = |at: usize| {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk.get(at..at + 8).unwrap_or(&[0; 8]));
+            i64::from_le_bytes(le)
+        };
+        let v = _mm_set_epi64x(word(8), word(0));
+        let byte = |b: u8| _mm_set1_epi8(b as i8);
+        // Unsigned `v < 0x20`: min(v, 0x1f) == v.
+        let below = _mm_cmpeq_epi8(_mm_min_epu8(v, byte(0x1f)), v);
+        let special = _mm_or_si128(
+            _mm_or_si128(below, _mm_cmpeq_epi8(v, byte(b'"'))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, byte(0x7f)), _mm_cmpeq_epi8(v, byte(0xc2))),
+        );
+        let comma = _mm_cmpeq_epi8(v, byte(b','));
+        // The masks have 16 bits: the casts keep them.
+        m.special |= u64::from(_mm_movemask_epi8(special) as u16) << (16 * k);
+        m.comma |= u64::from(_mm_movemask_epi8(comma) as u16) << (16 * k);
+    }
+    m
+}
+
+/// The marks of `block` where neither SIMD above is there.
+#[cfg(not(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    all(target_arch = "x86_64", target_feature = "sse2")
+)))]
 #[inline]
 pub(crate) fn marks(block: &[u8; BLOCK]) -> Marks {
+    portable_marks(block)
+}
+
+/// The marks of `block`, eight bytes at a time (see [`word_marks`]).
+#[cfg_attr(
+    any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        all(target_arch = "x86_64", target_feature = "sse2")
+    ),
+    allow(dead_code)
+)]
+#[inline]
+fn portable_marks(block: &[u8; BLOCK]) -> Marks {
     let mut m = Marks::default();
     for (k, chunk) in block.chunks_exact(8).enumerate() {
         let mut le = [0u8; 8];
@@ -75,7 +133,6 @@ pub(crate) fn marks(block: &[u8; BLOCK]) -> Marks {
 
 /// The special and comma marks of the eight bytes of `w` (little-endian),
 /// as the low eight bits of each: exact per byte, no carry crosses a byte.
-#[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 #[inline]
 fn word_marks(w: u64) -> (u64, u64) {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -92,7 +149,6 @@ fn word_marks(w: u64) -> (u64, u64) {
 }
 
 /// The high bits of the eight bytes of `x`, as eight bits (byte 0 lowest).
-#[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 #[inline]
 fn gather(x: u64) -> u64 {
     ((x >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
@@ -192,6 +248,7 @@ mod tests {
                     block[at] = b;
                 }
                 assert_eq!(marks(&block), slow(&block), "{b:#x} in {fill:#x}");
+                assert_eq!(portable_marks(&block), slow(&block), "{b:#x} in {fill:#x}");
             }
         }
     }
