@@ -23,8 +23,8 @@ pub(crate) struct Marks {
 }
 
 /// True for a byte [`Marks::special`] marks.
-#[inline]
-pub(crate) fn is_special(b: u8) -> bool {
+#[cfg(test)]
+fn is_special(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == 0x7f || b == 0xc2
 }
 
