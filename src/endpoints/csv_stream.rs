@@ -235,11 +235,45 @@ impl<'a> Tokenizer<'a> {
         Some(End::LineBreak)
     }
 
+    #[inline]
     fn unquoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         let start = self.pos;
         let line = self.line;
+        let i = self.scan.next(self.bytes, start, true);
+        // Most values end at their first mark, a comma or a line end: then
+        // there is nothing to report and the value is read.
+        let (end, next) = match (self.byte(i), self.byte(i + 1)) {
+            (Some(b','), _) => (End::Comma, i + 1),
+            (Some(b'\n'), _) => (End::LineBreak, i + 1),
+            (Some(b'\r'), Some(b'\n')) => (End::LineBreak, i + 2),
+            (None, _) => (End::Eof, i),
+            _ => return self.unquoted_marked(start, i, column, report),
+        };
+        self.pos = next;
+        if end == End::LineBreak {
+            self.line += 1;
+        }
+        let cell = Cell {
+            value: Cow::Borrowed(self.slice(start, i)),
+            line,
+            bad: false,
+            quoted: false,
+        };
+        (cell, end)
+    }
+
+    /// An unquoted value from `start` with a mark at `first` that is not its
+    /// end: every byte that breaks a rule is noted, then reported.
+    fn unquoted_marked(
+        &mut self,
+        start: usize,
+        first: usize,
+        column: usize,
+        report: &mut Report<'_>,
+    ) -> (Cell<'a>, End) {
+        let line = self.line;
         let (mut tab, mut cr, mut quote, mut control) = (false, false, false, false);
-        let mut i = start;
+        let mut i = first;
         let end = loop {
             // Ordinary bytes are passed over in one go.
             i = self.scan.next(self.bytes, i, true);
