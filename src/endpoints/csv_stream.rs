@@ -212,6 +212,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// The value at the reader's place, the `column`th of its row.
+    #[inline]
     fn cell(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         if self.byte(self.pos) == Some(b'"') {
             self.quoted(column, report)
@@ -264,6 +265,7 @@ impl<'a> Tokenizer<'a> {
 
     /// An unquoted value from `start` with a mark at `first` that is not its
     /// end: every byte that breaks a rule is noted, then reported.
+    #[inline(never)]
     fn unquoted_marked(
         &mut self,
         start: usize,
@@ -324,6 +326,7 @@ impl<'a> Tokenizer<'a> {
         (cell, end)
     }
 
+    #[inline(never)]
     fn quoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         let open_line = self.line;
         let open = self.pos + 1;
