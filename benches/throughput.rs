@@ -20,6 +20,15 @@
 //! the host's copy of the data, the guest's linear memory, the engine), also
 //! as a multiple of the data.
 //!
+//! When `python3` is on the `PATH`, the same file is also read by what a user
+//! would script instead, timed inside Python (median of the iterations, the
+//! interpreter's start left out): a bare `csv.reader` loop over every row (no
+//! checks at all), or a `json.load`; the table beside it gives the
+//! component's time as a multiple of Python's, against issue 17's targets
+//! (CSV at most 0.33x, JSON at most 0.2x). `BENCH_BASELINE_WASM=PATH`
+//! also times the component at `PATH` (an earlier build) on the same data,
+//! beside this one: a before-and-after in one run.
+//!
 //! Then the `pinpoint-import` binary itself: `validate` and `run` (against
 //! the embedded emulator, which the CLI starts when no endpoint is set) of a
 //! CSV file of 100 MB and of exactly 1,000,000,000 bytes, each a child
@@ -61,6 +70,11 @@ fn main() {
         .expect("a tokio runtime");
     let started = Instant::now();
     let host = NodeHost::new().expect("the component loads");
+    let baseline = std::env::var_os("BENCH_BASELINE_WASM").map(|path| {
+        let bytes = std::fs::read(&path).expect("the baseline component is read");
+        let host = NodeHost::from_component(&bytes).expect("the baseline component loads");
+        (Path::new(&path).display().to_string(), host)
+    });
     eprintln!(
         "component loaded in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -85,10 +99,13 @@ fn main() {
                 data.len() as f64 / 1e6,
                 t.elapsed().as_secs_f64()
             );
-            rows.push(measure(&runtime, &host, &config, format, data, iterations));
+            let baseline = baseline.as_ref().map(|(_, host)| host);
+            rows.push(measure(
+                &runtime, &host, baseline, &config, format, data, iterations,
+            ));
         }
     }
-    print_table(&rows);
+    print_table(&rows, baseline.as_ref().map(|(path, _)| path.as_str()));
 
     // A copy of the binary: the shared target directory's may be rebuilt
     // by another build while this one runs.
@@ -123,11 +140,17 @@ struct Row {
     component_peak: Option<usize>,
     /// Why the component failed (e.g. its memory cap), if it did.
     component_error: Option<String>,
+    /// Python's time for the same file (`csv.reader` loop or `json.load`),
+    /// or why there is none.
+    python: Result<Duration, String>,
+    /// The baseline component's time (`BENCH_BASELINE_WASM`), if asked.
+    baseline: Option<Duration>,
 }
 
 fn measure(
     runtime: &tokio::runtime::Runtime,
     host: &NodeHost,
+    baseline: Option<&NodeHost>,
     config: &RunConfig,
     format: Format,
     data: String,
@@ -147,6 +170,7 @@ fn measure(
             .map(|_| bare_parse(format, &input.data))
             .collect(),
     );
+    let python = python_parse(format, &input.data, iterations);
 
     // Native: one untimed run that measures the peak heap, then the timed ones.
     let before = PEAK.start();
@@ -178,6 +202,21 @@ fn measure(
         assert_eq!(report.bytes_to_stage, staged);
         Ok::<_, pinpoint_segment_import::error::NodeError>(elapsed)
     };
+    let baseline = baseline.map(|base| {
+        median(
+            (0..iterations)
+                .map(|_| {
+                    let t = Instant::now();
+                    let report = runtime
+                        .block_on(base.validate_owned(input.clone(), config))
+                        .expect("the baseline component validates");
+                    let elapsed = t.elapsed();
+                    assert_eq!(report.endpoint_count, endpoints);
+                    elapsed
+                })
+                .collect(),
+        )
+    });
     let mut times = Vec::new();
     let mut component_error = None;
     for _ in 1..iterations {
@@ -214,7 +253,60 @@ fn measure(
         native_peak,
         component_peak,
         component_error,
+        python,
+        baseline,
     }
+}
+
+/// What a user would script instead of the node, timed inside Python.
+const PYTHON_SCRIPT: &str = r#"
+import csv, json, sys, time
+path, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times = []
+for _ in range(n):
+    t = time.perf_counter()
+    if kind == "csv":
+        rows = 0
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                rows += 1
+    else:
+        with open(path, encoding="utf-8") as f:
+            json.load(f)
+    times.append(time.perf_counter() - t)
+times.sort()
+print(times[len(times) // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2)
+"#;
+
+/// The median time of `iterations` Python reads of `data` from a file: a
+/// bare `csv.reader` loop or a `json.load`; why not, when there is no `python3`.
+fn python_parse(format: Format, data: &str, iterations: usize) -> Result<Duration, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("data");
+    std::fs::write(&path, data).map_err(|e| e.to_string())?;
+    let kind = match format {
+        Format::Csv => "csv",
+        Format::Json => "json",
+    };
+    let output = Command::new("python3")
+        .args(["-c", PYTHON_SCRIPT])
+        .arg(&path)
+        .arg(kind)
+        .arg(iterations.to_string())
+        .output()
+        .map_err(|e| format!("no python3 ({e})"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "python3 failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("python3 printed {text:?}"))?;
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// The time of a bare parse of `data`: every CSV record, or the whole JSON.
@@ -250,7 +342,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
     }
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &[Row], baseline: Option<&str>) {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -290,7 +382,93 @@ fn print_table(rows: &[Row]) {
             r.native_peak as f64 / 1e6,
         );
     }
+    print_python_table(&mut out, rows, baseline);
     print!("{out}");
+}
+
+/// The component's `validate` beside Python reading the same file, with the
+/// ratio and issue 17's target for it.
+fn print_python_table(out: &mut String, rows: &[Row], baseline: Option<&str>) {
+    let _ = writeln!(
+        out,
+        "\nthe component's validate beside Python reading the same file (python3 {}; median of the same iterations)\n",
+        python_version()
+    );
+    let _ = writeln!(
+        out,
+        "| data | size MB | component validate s | Python | Python s | component / Python | target | met |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|---|--:|--:|--:|---|");
+    let mut before = String::new();
+    for r in rows {
+        let (data, what, target) = match r.format {
+            Format::Csv => ("CSV", "`csv.reader` loop", 0.33),
+            Format::Json => ("JSON (pretty array)", "`json.load`", 0.2),
+        };
+        let component = r.component.as_secs_f64();
+        let (python, ratio, met) = match (&r.python, &r.component_error) {
+            (Err(why), _) => (why.clone(), "-".to_owned(), "-"),
+            (Ok(p), Some(_)) => (format!("{:.3}", p.as_secs_f64()), "-".to_owned(), "no"),
+            (Ok(p), None) => {
+                let ratio = component / p.as_secs_f64();
+                (
+                    format!("{:.3}", p.as_secs_f64()),
+                    format!("{ratio:.2}x"),
+                    if ratio <= target { "yes" } else { "no" },
+                )
+            }
+        };
+        let component = match &r.component_error {
+            Some(kind) => format!("failed: {kind}"),
+            None => format!("{component:.3}"),
+        };
+        let _ = writeln!(
+            out,
+            "| {data} | {:.1} | {component} | {what} | {python} | {ratio} | <= {target}x | {met} |",
+            r.bytes as f64 / 1e6
+        );
+        if let Some(b) = r.baseline {
+            let against = match &r.python {
+                Ok(p) => format!("{:.2}x", b.as_secs_f64() / p.as_secs_f64()),
+                Err(_) => "-".to_owned(),
+            };
+            let _ = writeln!(
+                before,
+                "| {data} | {:.1} | {:.3} | {component} | {:.2}x | {against} |",
+                r.bytes as f64 / 1e6,
+                b.as_secs_f64(),
+                r.component.as_secs_f64() / b.as_secs_f64(),
+            );
+        }
+    }
+    if let Some(path) = baseline {
+        let _ = writeln!(
+            out,
+            "\nthe baseline component ({path}) on the same data, same run\n"
+        );
+        let _ = writeln!(
+            out,
+            "| data | size MB | baseline validate s | this build s | this / baseline | baseline / Python |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
+        out.push_str(&before);
+    }
+}
+
+/// `python3 --version`'s number, or `n/a`.
+fn python_version() -> String {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches("Python ")
+                .to_owned()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "n/a".to_owned())
 }
 
 // ---- the CLI processes ------------------------------------------------

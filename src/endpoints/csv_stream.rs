@@ -29,13 +29,13 @@ use crate::error::{ProblemKind, quote};
 use super::builder::{Builder, Known, Name};
 use super::draft::{Custom, Draft, ListKind};
 use super::limits::Limits;
+use super::marks::Scanner;
 use super::model::{Field, suggest_field};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
 };
 use super::stream::{Sink, Ticker};
-use super::swar::{bytes_below, bytes_equal, first, word_at};
 
 /// One value of a row.
 #[derive(Debug)]
@@ -85,36 +85,6 @@ const fn classes(specials: &[u8]) -> [u8; 256] {
 static UNQUOTED: [u8; 256] = classes(b",\n\r\t\"");
 /// In a quoted value.
 static QUOTED: [u8; 256] = classes(b"\"\n\r\t");
-
-/// The index of the first byte from `from` that is not [`ORDINARY`] in
-/// `classes` ([`UNQUOTED`] with `comma`, else [`QUOTED`]), or the length:
-/// eight bytes at a time, as most values have no such byte.
-#[inline]
-fn next_special(bytes: &[u8], from: usize, comma: bool) -> usize {
-    let mut i = from;
-    while let Some(w) = word_at(bytes, i) {
-        // Bytes below 0x20 (controls, TAB, CR, LF), `"`, DEL and 0xC2.
-        let mut found = bytes_below(w, 0x20)
-            | bytes_equal(w, b'"')
-            | bytes_equal(w, 0x7f)
-            | bytes_equal(w, 0xc2);
-        if comma {
-            found |= bytes_equal(w, b',');
-        }
-        if found != 0 {
-            return i + first(found);
-        }
-        i += 8;
-    }
-    let table = if comma { &UNQUOTED } else { &QUOTED };
-    while let Some(&b) = bytes.get(i) {
-        if table.get(usize::from(b)).copied() != Some(ORDINARY) {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
 
 /// The problem list and the record the tokenizer is reading (`None` = header).
 pub(crate) struct Report<'p, P: ProblemSink = Problems> {
@@ -179,6 +149,9 @@ struct Tokenizer<'a> {
     bytes: &'a [u8],
     pos: usize,
     line: u64,
+    /// Finds the next byte that is not ordinary, a block of 64 at a time:
+    /// most values have none, so each ends at the first mark after it starts.
+    scan: Scanner,
 }
 
 impl<'a> Tokenizer<'a> {
@@ -188,6 +161,7 @@ impl<'a> Tokenizer<'a> {
             bytes: text.as_bytes(),
             pos: 0,
             line: 1,
+            scan: Scanner::new(),
         }
     }
 
@@ -238,6 +212,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// The value at the reader's place, the `column`th of its row.
+    #[inline]
     fn cell(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         if self.byte(self.pos) == Some(b'"') {
             self.quoted(column, report)
@@ -261,14 +236,49 @@ impl<'a> Tokenizer<'a> {
         Some(End::LineBreak)
     }
 
+    #[inline]
     fn unquoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         let start = self.pos;
         let line = self.line;
+        let i = self.scan.next(self.bytes, start, true);
+        // Most values end at their first mark, a comma or a line end: then
+        // there is nothing to report and the value is read.
+        let (end, next) = match (self.byte(i), self.byte(i + 1)) {
+            (Some(b','), _) => (End::Comma, i + 1),
+            (Some(b'\n'), _) => (End::LineBreak, i + 1),
+            (Some(b'\r'), Some(b'\n')) => (End::LineBreak, i + 2),
+            (None, _) => (End::Eof, i),
+            _ => return self.unquoted_marked(start, i, column, report),
+        };
+        self.pos = next;
+        if end == End::LineBreak {
+            self.line += 1;
+        }
+        let cell = Cell {
+            value: Cow::Borrowed(self.slice(start, i)),
+            line,
+            bad: false,
+            quoted: false,
+        };
+        (cell, end)
+    }
+
+    /// An unquoted value from `start` with a mark at `first` that is not its
+    /// end: every byte that breaks a rule is noted, then reported.
+    #[inline(never)]
+    fn unquoted_marked(
+        &mut self,
+        start: usize,
+        first: usize,
+        column: usize,
+        report: &mut Report<'_>,
+    ) -> (Cell<'a>, End) {
+        let line = self.line;
         let (mut tab, mut cr, mut quote, mut control) = (false, false, false, false);
-        let mut i = start;
+        let mut i = first;
         let end = loop {
             // Ordinary bytes are passed over in one go.
-            i = next_special(self.bytes, i, true);
+            i = self.scan.next(self.bytes, i, true);
             let Some(b) = self.byte(i) else {
                 self.pos = i;
                 break End::Eof;
@@ -316,6 +326,7 @@ impl<'a> Tokenizer<'a> {
         (cell, end)
     }
 
+    #[inline(never)]
     fn quoted(&mut self, column: usize, report: &mut Report<'_>) -> (Cell<'a>, End) {
         let open_line = self.line;
         let open = self.pos + 1;
@@ -328,7 +339,7 @@ impl<'a> Tokenizer<'a> {
         // value closes (an unclosed quote is reported alone).
         let (mut tab, mut line_break): (Option<u64>, Option<u64>) = (None, None);
         loop {
-            i = next_special(self.bytes, i, false);
+            i = self.scan.next(self.bytes, i, false);
             let Some(b) = self.byte(i) else {
                 let value = match owned {
                     Some(mut v) => {
@@ -757,7 +768,7 @@ mod tests {
     }
 
     #[test]
-    fn special_bytes_are_found_eight_at_a_time_as_one_at_a_time() {
+    fn special_bytes_are_found_a_block_at_a_time_as_one_at_a_time() {
         let samples: [&[u8]; 6] = [
             b"abcdefghijklmnopqrstuvwxyz,",
             b"0123456789abcdef\"x",
@@ -772,7 +783,8 @@ mod tests {
                     let slow = (from..bytes.len())
                         .find(|i| table[usize::from(bytes[*i])] != ORDINARY)
                         .unwrap_or(bytes.len());
-                    assert_eq!(next_special(bytes, from, comma), slow, "{bytes:?} {from}");
+                    let found = Scanner::new().next(bytes, from, comma);
+                    assert_eq!(found, slow, "{bytes:?} {from}");
                 }
             }
         }

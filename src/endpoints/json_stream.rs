@@ -55,6 +55,7 @@ use super::rules::{
     Origin, Position, control_message, custom_name_text_problem, forbidden_control, parse_number,
 };
 use super::stream::{Sink, Ticker};
+use super::swar::{bytes_equal, word_at};
 
 // ---- the tree ----------------------------------------------------------
 
@@ -769,7 +770,12 @@ impl<'a> Reader<'a, '_> {
             _paths: PhantomData,
         };
         let mut controls = Vec::new();
-        let unusual = find_controls(object, &mut Vec::new(), &mut controls);
+        let span = self.text.as_bytes().get(start..end).unwrap_or_default();
+        let unusual = if may_hold_control(span) {
+            find_controls(object, &mut Vec::new(), &mut controls)
+        } else {
+            has_unusual(object)
+        };
         if unusual {
             let duplicates = std::mem::take(&mut locate.keys_mut().duplicates);
             for (path, offset) in duplicates {
@@ -811,6 +817,38 @@ impl<'a> ObjectLocate<'_, 'a> {
         self.keys
             .get_or_insert_with(|| KeyMap::scan(text.get(start..end).unwrap_or("")))
     }
+}
+
+/// True when the text of a parsed value may hold a forbidden control
+/// character in a key or string, eight bytes at a time: a raw C0 control
+/// there is a syntax error (the parser refuses it), so one needs DEL, the
+/// lead byte 0xC2 of a C1 control, or an escape's backslash.
+fn may_hold_control(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(w) = word_at(bytes, i) {
+        if bytes_equal(w, 0x7f) | bytes_equal(w, 0xc2) | bytes_equal(w, b'\\') != 0 {
+            return true;
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .any(|b| matches!(b, 0x7f | 0xc2 | b'\\'))
+}
+
+/// [`find_controls`]' answer for an object without control characters: an
+/// object under it has an unusual key ([`Object::unusual`]).
+fn has_unusual(object: &Object<'_>) -> bool {
+    fn value_unusual(value: &Node<'_>) -> bool {
+        match value {
+            Node::Array(items) => items.iter().any(value_unusual),
+            Node::Object(map) => has_unusual(map),
+            Node::Null | Node::Bool(_) | Node::Number(_) | Node::Str(_) => false,
+        }
+    }
+    object.unusual || object.iter().any(|(_, v)| value_unusual(v))
 }
 
 /// True when `text` may hold a control character (a byte below 0x20, DEL,

@@ -45,6 +45,7 @@ mod import_checks;
 mod json_keys;
 mod json_stream;
 mod limits;
+mod marks;
 pub mod model;
 mod problems;
 pub mod rules;

@@ -207,9 +207,12 @@ pub(crate) fn e164_problem(address: &str) -> Option<String> {
 
 /// Why `address` is not shaped like an email address, or `None` when it is.
 pub(crate) fn email_problem(address: &str) -> Option<String> {
-    let shaped = address
-        .rsplit_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    // Split at the last `@`: a name and a domain, neither empty.
+    let bytes = address.as_bytes();
+    let shaped = bytes
+        .iter()
+        .rposition(|b| *b == b'@')
+        .is_some_and(|at| at > 0 && at + 1 < bytes.len());
     // Printable ASCII is clean; only other text needs a look at its characters.
     let clean = address.bytes().all(|b| (0x21..0x7f).contains(&b))
         || !address.chars().any(|c| c.is_whitespace() || c.is_control());

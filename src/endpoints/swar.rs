@@ -18,13 +18,6 @@ pub(crate) fn bytes_equal(w: u64, byte: u8) -> u64 {
     zero_bytes(w ^ (ONES * u64::from(byte)))
 }
 
-/// The high bit of each byte of `w` below `n` (at most 0x80; exact for the
-/// lowest).
-#[inline]
-pub(crate) fn bytes_below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
-}
-
 /// The eight bytes at `i`, if there are eight, as one word.
 #[inline]
 pub(crate) fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
@@ -32,12 +25,6 @@ pub(crate) fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
     let mut le = [0u8; 8];
     le.copy_from_slice(chunk);
     Some(u64::from_le_bytes(le))
-}
-
-/// The index of the first byte of the word's marks (`found` non-zero).
-#[inline]
-pub(crate) fn first(found: u64) -> usize {
-    (found.trailing_zeros() / 8) as usize
 }
 
 #[cfg(test)]
@@ -48,9 +35,9 @@ mod tests {
     fn marks_find_the_first_matching_byte() {
         let bytes = b"ab,d\x01\"g,";
         let w = word_at(bytes, 0).unwrap();
+        let first = |found: u64| found.trailing_zeros() / 8;
         assert_eq!(first(bytes_equal(w, b',')), 2);
         assert_eq!(first(bytes_equal(w, b'"')), 5);
-        assert_eq!(first(bytes_below(w, 0x20)), 4);
         assert_eq!(bytes_equal(w, b'z'), 0);
         assert_eq!(word_at(bytes, 1), None);
     }
