@@ -284,8 +284,15 @@ impl Settings {
                 ));
             }
         };
+        let max_attempts = number(&value, "retry-max-attempts", 5)?;
+        if max_attempts == 0 {
+            return Err(bad(
+                "retry-max-attempts",
+                "`retry-max-attempts` must be at least 1: it counts the first attempt too",
+            ));
+        }
         let retry = RetryPolicy {
-            max_attempts: number(&value, "retry-max-attempts", 5)?.clamp(1, 20) as u32,
+            max_attempts: max_attempts.min(20) as u32,
             base_delay: Duration::from_millis(number(&value, "retry-base-delay-ms", 200)?),
             max_delay: Duration::from_millis(number(&value, "retry-max-delay-ms", 20_000)?),
             max_total: Duration::from_secs(number(&value, "retry-max-total-seconds", 120)?),
@@ -296,8 +303,8 @@ impl Settings {
             staging_bucket,
             staging_prefix,
             import_role_arn,
-            pinpoint_endpoint: endpoint(&value, "pinpoint-endpoint")?,
-            s3_endpoint: endpoint(&value, "s3-endpoint")?,
+            pinpoint_endpoint: endpoint(&get, "pinpoint-endpoint")?,
+            s3_endpoint: endpoint(&get, "s3-endpoint")?,
             s3_path_style,
             wait_for_completion: boolean(&value, "wait-for-completion", true)?,
             max_wait: Duration::from_secs(number(
@@ -371,13 +378,22 @@ fn boolean(
 }
 
 /// An endpoint URL: `http(s)://authority` with no path, query or credentials.
-fn endpoint(
-    value: &impl Fn(&str) -> Option<String>,
-    key: &str,
-) -> Result<Option<String>, NodeError> {
-    let Some(url) = value(key) else {
+/// `get` answers the key's value as given: an endpoint given empty is an
+/// error, not AWS's own endpoint (a request signed for a test endpoint must
+/// not go to AWS because a variable expanded to nothing).
+fn endpoint(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<String>, NodeError> {
+    let Some(url) = get(key) else {
         return Ok(None);
     };
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(bad(
+            key,
+            &format!(
+                "`{key}` is empty: give an http:// or https:// URL, or leave the setting out for AWS's own endpoint"
+            ),
+        ));
+    }
     let url = url.trim_end_matches('/').to_owned();
     let parsed: http::Uri = url
         .parse()
@@ -495,6 +511,25 @@ mod tests {
             let err = parse(&pairs).unwrap_err();
             assert_eq!(err.details.setting.as_deref(), Some(key), "{key}={value}");
         }
+    }
+
+    #[test]
+    fn an_endpoint_given_empty_and_no_attempts_are_invalid() {
+        for (key, value, says) in [
+            ("pinpoint-endpoint", "", "is empty"),
+            ("s3-endpoint", "  ", "is empty"),
+            ("retry-max-attempts", "0", "at least 1"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((key, value));
+            let err = parse(&pairs).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidSettings, "{key}={value:?}");
+            assert_eq!(err.details.setting.as_deref(), Some(key));
+            assert!(err.message.contains(says), "{}", err.message);
+        }
+        let mut pairs = BASE.to_vec();
+        pairs.push(("retry-max-attempts", "1"));
+        assert_eq!(parse(&pairs).unwrap().retry.max_attempts, 1);
     }
 
     #[test]

@@ -9,6 +9,17 @@
 
 use super::bindings::wasi::io::poll::{Pollable, poll};
 
+/// What ended a wait with a time limit ([`Cancellation::wait_until`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Woken {
+    /// The pollable waited for is ready.
+    Ready,
+    /// The run was cancelled first.
+    Cancelled,
+    /// The time limit passed first.
+    TimedOut,
+}
+
 /// The run's cancellation signal, if the world has one.
 pub(super) struct Cancellation {
     signal: Option<Pollable>,
@@ -34,6 +45,23 @@ impl Cancellation {
                 pollable.block();
                 true
             }
+        }
+    }
+
+    /// Blocks until `pollable` is ready, the `timer` fires, or, when `watch`,
+    /// the run is cancelled, whichever comes first (readiness wins a tie,
+    /// then cancellation).
+    pub(super) fn wait_until(&self, pollable: &Pollable, timer: &Pollable, watch: bool) -> Woken {
+        let ready = match &self.signal {
+            Some(signal) if watch => poll(&[pollable, timer, signal]),
+            _ => poll(&[pollable, timer]),
+        };
+        if ready.contains(&0) {
+            Woken::Ready
+        } else if ready.contains(&2) {
+            Woken::Cancelled
+        } else {
+            Woken::TimedOut
         }
     }
 }

@@ -3,18 +3,23 @@
 //! Every answer is read with a size bound ([`MAX_RESPONSE_BYTES`]): a server
 //! that streams without end gets a typed error, not all of the memory. Each
 //! attempt waits for its answer at most what the flow allows it
-//! ([`AttemptTimeout`]), so no attempt outlasts the request's time budget.
+//! ([`AttemptTimeout`]), so no attempt outlasts the request's time budget:
+//! every wait (for the body stream to take a chunk, for the answer to begin,
+//! for its next bytes) polls a `wasi:clocks` timer with it, as a host's own
+//! time-outs need not cover every stage (wasmtime's default sender leaves
+//! the TLS handshake unbounded).
 
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::bindings::wasi::clocks::monotonic_clock;
 use super::bindings::wasi::http::outgoing_handler;
 use super::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use super::bindings::wasi::io::poll::Pollable;
 use super::bindings::wasi::io::streams::StreamError;
-use super::cancel::Cancellation;
+use super::cancel::{Cancellation, Woken};
 use crate::aws::{Request, Response};
 use crate::import::{
     AttemptTimeout, Body, Cleanup, MAX_ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES, Transport,
@@ -28,12 +33,43 @@ pub(super) struct WasiHttp {
     pub(super) cancel: Rc<Cancellation>,
 }
 
-/// What a request waits with: the run's cancellation signal, and whether to
-/// watch it.
+/// Where in an exchange a wait is: named in the error of a wait that timed
+/// out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Writing the request body (the host may still be connecting).
+    Sending,
+    /// Waiting for the answer to begin: the TCP connection, its TLS
+    /// handshake, the request's way out and the answer's first byte. The
+    /// guest cannot tell these apart; a host's own `connect-timeout` need
+    /// not cover the handshake (wasmtime-wasi-http's default sender does
+    /// not), so this wait has a clock of its own.
+    Answer,
+    /// Reading the answer's body.
+    Reading,
+}
+
+impl Stage {
+    /// What the exchange was doing, for a message.
+    fn doing(self) -> &'static str {
+        match self {
+            Stage::Sending => "sending the request body",
+            Stage::Answer => {
+                "waiting for the answer to begin (the TCP connection, its TLS handshake or the first byte)"
+            }
+            Stage::Reading => "reading the answer's body",
+        }
+    }
+}
+
+/// What a request waits with: the run's cancellation signal, whether to
+/// watch it, and how long any one wait may last.
 #[derive(Clone, Copy)]
 struct Waiter<'a> {
     cancel: &'a Cancellation,
     watch: bool,
+    /// The attempt's [`AttemptTimeout`]: the longest any wait of it lasts.
+    limit: Duration,
 }
 
 impl Waiter<'_> {
@@ -42,23 +78,62 @@ impl Waiter<'_> {
         Waiter {
             cancel,
             watch: parts.extensions.get::<Cleanup>().is_none(),
+            limit: parts
+                .extensions
+                .get::<AttemptTimeout>()
+                .map_or(MAX_ATTEMPT_TIMEOUT, |t| t.0),
         }
     }
 
-    /// Waits for `pollable`; a cancellation first is an error.
-    fn wait(self, pollable: &Pollable) -> Result<(), TransportError> {
-        if self.cancel.wait(pollable, self.watch) {
-            Ok(())
-        } else {
-            Err(TransportError::new(
+    /// A timer that fires when this waiter's limit has passed from now.
+    fn timer(self) -> Pollable {
+        monotonic_clock::subscribe_duration(nanos(self.limit))
+    }
+
+    /// Waits for `pollable` at most the waiter's limit; a cancellation
+    /// first, or the limit, is an error.
+    fn wait(self, pollable: &Pollable, stage: Stage) -> Result<(), TransportError> {
+        self.wait_until(pollable, &self.timer(), stage)
+    }
+
+    /// Waits for `pollable` until `timer` fires; a cancellation first, or
+    /// the timer, is an error: a time-out is [`TransportErrorKind::Broken`]
+    /// (the request may have arrived), so a safe request is retried within
+    /// its budget.
+    fn wait_until(
+        self,
+        pollable: &Pollable,
+        timer: &Pollable,
+        stage: Stage,
+    ) -> Result<(), TransportError> {
+        match self.cancel.wait_until(pollable, timer, self.watch) {
+            Woken::Ready => Ok(()),
+            Woken::Cancelled => Err(TransportError::new(
                 TransportErrorKind::Cancelled,
                 "the run was cancelled while waiting for the answer",
-            ))
+            )),
+            Woken::TimedOut => Err(TransportError::new(
+                TransportErrorKind::Broken,
+                format!(
+                    "no progress for {:.1} s while {}; the attempt was abandoned",
+                    self.limit.as_secs_f64(),
+                    stage.doing()
+                ),
+            )),
         }
     }
 }
 
+/// `d` in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 const CHUNK: u64 = 64 * 1024;
+
+/// How long an answer is awaited after the request body could not be
+/// written whole.
+const WRITE_FAILED_GRACE: Duration = Duration::from_secs(1);
 
 impl Transport for WasiHttp {
     fn send(&mut self, request: Request) -> Result<Response, TransportError> {
@@ -145,11 +220,7 @@ fn exchange(
         .map_err(|()| invalid("bad path"))?;
     let outgoing_body = outgoing.body().map_err(|()| invalid("no request body"))?;
 
-    let wait = parts
-        .extensions
-        .get::<AttemptTimeout>()
-        .map_or(MAX_ATTEMPT_TIMEOUT, |t| t.0);
-    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let wait = waiter.limit;
     let options = RequestOptions::new();
     let _ = options.set_connect_timeout(Some(nanos(wait.min(Duration::from_secs(10)))));
     let _ = options.set_first_byte_timeout(Some(nanos(wait)));
@@ -161,10 +232,30 @@ fn exchange(
     let written = write(&outgoing_body);
     let finished = OutgoingBody::finish(outgoing_body, None).map_err(transport_error);
 
+    // The wait for the answer to begin (connection, TLS handshake, first
+    // byte) is bounded here, whatever the host bounds itself; returning
+    // drops the future, which ends the host's attempt. After a failed write
+    // (a server that answered early, or a write that stalled) the answer is
+    // either on its way or not coming: it gets a short grace only.
+    let answer_timer = match &written {
+        Ok(()) => waiter.timer(),
+        Err(_) => monotonic_clock::subscribe_duration(nanos(waiter.limit.min(WRITE_FAILED_GRACE))),
+    };
+
     let incoming = loop {
         match future.get() {
             Some(result) => break result,
-            None => waiter.wait(&future.subscribe())?,
+            None => {
+                let waited = waiter.wait_until(&future.subscribe(), &answer_timer, Stage::Answer);
+                if let Err(e) = waited {
+                    // No answer in time: what stopped the write is the
+                    // better cause.
+                    if e.kind != TransportErrorKind::Cancelled {
+                        written?;
+                    }
+                    return Err(e);
+                }
+            }
         }
     };
     let incoming = match incoming {
@@ -213,7 +304,7 @@ fn write_body(
         while !rest.is_empty() {
             let permitted = match stream.check_write() {
                 Ok(0) => {
-                    waiter.wait(&stream.subscribe())?;
+                    waiter.wait(&stream.subscribe(), Stage::Sending)?;
                     continue;
                 }
                 Ok(n) => n.min(CHUNK) as usize,
@@ -227,7 +318,7 @@ fn write_body(
     })?;
     // As `blocking-flush`: flush, wait until it is done, check the result.
     stream.flush().map_err(stream_error)?;
-    waiter.wait(&stream.subscribe())?;
+    waiter.wait(&stream.subscribe(), Stage::Sending)?;
     stream.check_write().map_err(stream_error)?;
     drop(stream);
     Ok(())
@@ -239,7 +330,7 @@ fn read_body(body: IncomingBody, waiter: Waiter<'_>) -> Result<Vec<u8>, Transpor
         .map_err(|()| broken("response body stream unavailable"))?;
     let mut out = Vec::new();
     loop {
-        waiter.wait(&stream.subscribe())?;
+        waiter.wait(&stream.subscribe(), Stage::Reading)?;
         match stream.read(CHUNK) {
             Ok(chunk) => {
                 if out.len() + chunk.len() > MAX_RESPONSE_BYTES {

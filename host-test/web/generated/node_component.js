@@ -4765,16 +4765,6 @@ let gen= (function* _initGenerator () {
   }
   _trampoline5.fnName = 'wasi:http/types@0.2.12#setBetweenBytesTimeout';
   
-  const handleTable8 = [T_FLAG, 0];
-  handleTable8._createdReps = new Set();
-  handleTable8._componentIdx = 0;
-  
-  
-  const captureTable8= new Map();
-  let captureCnt8= 0;
-  
-  HANDLE_TABLES[8] = handleTable8;
-  
   const handleTable0 = [T_FLAG, 0];
   handleTable0._createdReps = new Set();
   handleTable0._componentIdx = 0;
@@ -4786,6 +4776,108 @@ let gen= (function* _initGenerator () {
   HANDLE_TABLES[0] = handleTable0;
   
   const _trampoline7 = function(arg0) {
+    _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="subscribe-duration"] [Instruction::CallInterface] (sync, @ enter)');
+    const hostProvided = true;
+    
+    let parentTask;
+    let task;
+    let subtask;
+    
+    const createTask = () => {
+      const results = createNewCurrentTask({
+        componentIdx: -1,
+        isAsync: false,
+        entryFnName: 'subscribeDuration',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: false,
+      });
+      task = results[0];
+    };
+    
+    taskCreation: {
+      parentTask = getCurrentTask(
+      0,
+      _getGlobalCurrentTaskMeta(0)?.taskID,
+      )?.task;
+      
+      if (!parentTask) {
+        createTask();
+        break taskCreation;
+      }
+      
+      createTask();
+      
+      if (hostProvided) {
+        subtask = parentTask.getLatestSubtask();
+        if (!subtask) {
+          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
+        }
+        task.setParentSubtask(subtask);
+      }
+    }
+    
+    const started = task.enterSync();
+    let ret;
+    
+    
+    try {
+      ret = _withGlobalCurrentTaskMeta({
+        componentIdx: task.componentIdx(),
+        taskID: task.id(),
+        fn: () => _trackHostOperation(() => subscribeDuration(BigInt.asUintN(64, BigInt(arg0)))),
+      })
+      ;
+    } catch (err) {
+      
+      _debugLog('[Instruction::CallInterface] error during sync call', {
+        taskID: task.id(),
+        subtaskID: task.getParentSubtask()?.id(),
+        err,
+      });
+      getOrCreateAsyncState(0).markTrapped(err);
+      task.setErrored(err);
+      task.reject(err);
+      task.exit();
+      throw err;
+      
+    }
+    
+    
+    if (!(ret instanceof Pollable)) {
+      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+    }
+    var handle0 = ret[symbolRscHandle];
+    if (!handle0) {
+      const rep = ret[symbolRscRep] || ++captureCnt0;
+      captureTable0.set(rep, ret);
+      handle0 = rscTableCreateOwn(handleTable0, rep);
+    }
+    
+    _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="subscribe-duration"][Instruction::Return]', {
+      funcName: 'subscribe-duration',
+      paramCount: 1,
+      async: false,
+      postReturn: false
+    });
+    task.resolve([handle0]);
+    task.exit();
+    return handle0;
+  }
+  _trampoline7.fnName = 'wasi:clocks/monotonic-clock@0.2.12#subscribeDuration';
+  
+  const handleTable8 = [T_FLAG, 0];
+  handleTable8._createdReps = new Set();
+  handleTable8._componentIdx = 0;
+  
+  
+  const captureTable8= new Map();
+  let captureCnt8= 0;
+  
+  HANDLE_TABLES[8] = handleTable8;
+  
+  const _trampoline8 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable8[(handle1 << 1) + 1] & ~T_FLAG;
@@ -4896,7 +4988,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline7.fnName = 'wasi:http/types@0.2.12#subscribe';
+  _trampoline8.fnName = 'wasi:http/types@0.2.12#subscribe';
   
   const handleTable9 = [T_FLAG, 0];
   handleTable9._createdReps = new Set();
@@ -4908,7 +5000,7 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[9] = handleTable9;
   
-  const _trampoline9 = function(arg0) {
+  const _trampoline10 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5008,9 +5100,9 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toUint16(ret);
   }
-  _trampoline9.fnName = 'wasi:http/types@0.2.12#status';
+  _trampoline10.fnName = 'wasi:http/types@0.2.12#status';
   
-  const _trampoline10 = function(arg0) {
+  const _trampoline11 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable9[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5121,10 +5213,21 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline10.fnName = 'wasi:http/types@0.2.12#headers';
+  _trampoline11.fnName = 'wasi:http/types@0.2.12#headers';
   
-  const _trampoline14 = function(arg0) {
-    _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="subscribe-duration"] [Instruction::CallInterface] (sync, @ enter)');
+  const _trampoline15 = function(arg0) {
+    var handle1 = arg0;
+    
+    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
+    var rsc0 = captureTable0.get(rep2);
+    if (!rsc0) {
+      rsc0 = Object.create(Pollable.prototype);
+      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
+      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
+    }
+    
+    curResourceBorrows.push(rsc0);
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
     let parentTask;
@@ -5135,7 +5238,7 @@ let gen= (function* _initGenerator () {
       const results = createNewCurrentTask({
         componentIdx: -1,
         isAsync: false,
-        entryFnName: 'subscribeDuration',
+        entryFnName: 'block',
         getCallbackFn: () => null,
         callbackFnName: null,
         errHandling: 'none',
@@ -5171,10 +5274,10 @@ let gen= (function* _initGenerator () {
     
     
     try {
-      ret = _withGlobalCurrentTaskMeta({
+      _withGlobalCurrentTaskMeta({
         componentIdx: task.componentIdx(),
         taskID: task.id(),
-        fn: () => _trackHostOperation(() => subscribeDuration(BigInt.asUintN(64, BigInt(arg0)))),
+        fn: () => _trackHostOperation(() => rsc0.block()),
       })
       ;
     } catch (err) {
@@ -5192,30 +5295,28 @@ let gen= (function* _initGenerator () {
       
     }
     
-    
-    if (!(ret instanceof Pollable)) {
-      throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+    for (const entry of curResourceBorrows) {
+      const rsc = entry.rsc ?? entry;
+      if (entry.drop) {
+        if (rsc[symbolRscHandle]) {
+          entry.drop(rsc[symbolRscHandle]);
+        }
+      }
+      rsc[symbolRscHandle] = undefined;
     }
-    var handle0 = ret[symbolRscHandle];
-    if (!handle0) {
-      const rep = ret[symbolRscRep] || ++captureCnt0;
-      captureTable0.set(rep, ret);
-      handle0 = rscTableCreateOwn(handleTable0, rep);
-    }
-    
-    _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="subscribe-duration"][Instruction::Return]', {
-      funcName: 'subscribe-duration',
-      paramCount: 1,
+    curResourceBorrows = [];
+    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"][Instruction::Return]', {
+      funcName: '[method]pollable.block',
+      paramCount: 0,
       async: false,
       postReturn: false
     });
-    task.resolve([handle0]);
+    task.resolve([ret]);
     task.exit();
-    return handle0;
   }
-  _trampoline14.fnName = 'wasi:clocks/monotonic-clock@0.2.12#subscribeDuration';
+  _trampoline15.fnName = 'wasi:io/poll@0.2.12#block';
   
-  const _trampoline15 = function() {
+  const _trampoline16 = function() {
     _debugLog('[iface="wasi:random/random@0.2.12", function="get-random-u64"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
@@ -5294,9 +5395,9 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toUint64(ret);
   }
-  _trampoline15.fnName = 'wasi:random/random@0.2.12#getRandomU64';
+  _trampoline16.fnName = 'wasi:random/random@0.2.12#getRandomU64';
   
-  const _trampoline16 = function(arg0) {
+  const _trampoline17 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5396,9 +5497,9 @@ let gen= (function* _initGenerator () {
     task.exit();
     return ret ? 1 : 0;
   }
-  _trampoline16.fnName = 'wasi:io/poll@0.2.12#ready';
+  _trampoline17.fnName = 'wasi:io/poll@0.2.12#ready';
   
-  const _trampoline17 = function() {
+  const _trampoline18 = function() {
     _debugLog('[iface="wasi:clocks/monotonic-clock@0.2.12", function="now"] [Instruction::CallInterface] (sync, @ enter)');
     const hostProvided = true;
     
@@ -5477,7 +5578,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return toUint64(ret);
   }
-  _trampoline17.fnName = 'wasi:clocks/monotonic-clock@0.2.12#now';
+  _trampoline18.fnName = 'wasi:clocks/monotonic-clock@0.2.12#now';
   
   const handleTable2 = [T_FLAG, 0];
   handleTable2._createdReps = new Set();
@@ -5489,7 +5590,7 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[2] = handleTable2;
   
-  const _trampoline18 = function(arg0) {
+  const _trampoline19 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable2[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5600,7 +5701,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline18.fnName = 'wasi:io/streams@0.2.12#subscribe';
+  _trampoline19.fnName = 'wasi:io/streams@0.2.12#subscribe';
   
   const handleTable3 = [T_FLAG, 0];
   handleTable3._createdReps = new Set();
@@ -5612,7 +5713,7 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[3] = handleTable3;
   
-  const _trampoline21 = function(arg0) {
+  const _trampoline22 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable3[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5723,7 +5824,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline21.fnName = 'wasi:io/streams@0.2.12#subscribe';
+  _trampoline22.fnName = 'wasi:io/streams@0.2.12#subscribe';
   
   const handleTable10 = [T_FLAG, 0];
   handleTable10._createdReps = new Set();
@@ -5745,7 +5846,7 @@ let gen= (function* _initGenerator () {
   
   HANDLE_TABLES[11] = handleTable11;
   
-  const _trampoline23 = function(arg0) {
+  const _trampoline25 = function(arg0) {
     var handle1 = arg0;
     
     var rep2 = handleTable10[(handle1 << 1) + 1] & ~T_FLAG;
@@ -5849,108 +5950,7 @@ let gen= (function* _initGenerator () {
     task.exit();
     return handle3;
   }
-  _trampoline23.fnName = 'wasi:http/types@0.2.12#IncomingBody.finish';
-  
-  const _trampoline26 = function(arg0) {
-    var handle1 = arg0;
-    
-    var rep2 = handleTable0[(handle1 << 1) + 1] & ~T_FLAG;
-    var rsc0 = captureTable0.get(rep2);
-    if (!rsc0) {
-      rsc0 = Object.create(Pollable.prototype);
-      Object.defineProperty(rsc0, symbolRscHandle, { writable: true, value: handle1});
-      Object.defineProperty(rsc0, symbolRscRep, { writable: true, value: rep2});
-    }
-    
-    curResourceBorrows.push(rsc0);
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"] [Instruction::CallInterface] (sync, @ enter)');
-    const hostProvided = true;
-    
-    let parentTask;
-    let task;
-    let subtask;
-    
-    const createTask = () => {
-      const results = createNewCurrentTask({
-        componentIdx: -1,
-        isAsync: false,
-        entryFnName: 'block',
-        getCallbackFn: () => null,
-        callbackFnName: null,
-        errHandling: 'none',
-        callingWasmExport: false,
-      });
-      task = results[0];
-    };
-    
-    taskCreation: {
-      parentTask = getCurrentTask(
-      0,
-      _getGlobalCurrentTaskMeta(0)?.taskID,
-      )?.task;
-      
-      if (!parentTask) {
-        createTask();
-        break taskCreation;
-      }
-      
-      createTask();
-      
-      if (hostProvided) {
-        subtask = parentTask.getLatestSubtask();
-        if (!subtask) {
-          throw new Error(`Missing subtask (in parent task [${parentTask.id()}]) for host import, has the import been lowered? (ensure asyncImports are set properly)`);
-        }
-        task.setParentSubtask(subtask);
-      }
-    }
-    
-    const started = task.enterSync();
-    let ret;
-    
-    
-    try {
-      _withGlobalCurrentTaskMeta({
-        componentIdx: task.componentIdx(),
-        taskID: task.id(),
-        fn: () => _trackHostOperation(() => rsc0.block()),
-      })
-      ;
-    } catch (err) {
-      
-      _debugLog('[Instruction::CallInterface] error during sync call', {
-        taskID: task.id(),
-        subtaskID: task.getParentSubtask()?.id(),
-        err,
-      });
-      getOrCreateAsyncState(0).markTrapped(err);
-      task.setErrored(err);
-      task.reject(err);
-      task.exit();
-      throw err;
-      
-    }
-    
-    for (const entry of curResourceBorrows) {
-      const rsc = entry.rsc ?? entry;
-      if (entry.drop) {
-        if (rsc[symbolRscHandle]) {
-          entry.drop(rsc[symbolRscHandle]);
-        }
-      }
-      rsc[symbolRscHandle] = undefined;
-    }
-    curResourceBorrows = [];
-    _debugLog('[iface="wasi:io/poll@0.2.12", function="[method]pollable.block"][Instruction::Return]', {
-      funcName: '[method]pollable.block',
-      paramCount: 0,
-      async: false,
-      postReturn: false
-    });
-    task.resolve([ret]);
-    task.exit();
-  }
-  _trampoline26.fnName = 'wasi:io/poll@0.2.12#block';
+  _trampoline25.fnName = 'wasi:http/types@0.2.12#IncomingBody.finish';
   
   const _trampoline28 = function() {
     _debugLog('[iface="wasi:cli/stderr@0.2.12", function="get-stderr"] [Instruction::CallInterface] (sync, @ enter)');
@@ -22243,7 +22243,7 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    paramLiftFns: [_liftFlatU64],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
       tableIdx: 0,
@@ -22280,7 +22280,7 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline7.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    paramLiftFns: [_liftFlatU64],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
       tableIdx: 0,
@@ -22311,7 +22311,82 @@ let gen= (function* _initGenerator () {
     importFn: _trampoline7,
   },
   );
-  function trampoline8(handle) {
+  let trampoline8 = _trampoline8.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 8,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline8.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline8,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 8,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline8.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 8)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline8,
+  },
+  );
+  function trampoline9(handle) {
     const handleEntry = rscTableRemove(handleTable0, handle);
     if (handleEntry.own) {
       
@@ -22324,47 +22399,6 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  let trampoline9 = _trampoline9.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 9,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline9.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
-    resultLowerFns: [_lowerFlatU16],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline9,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 9,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline9.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
-    resultLowerFns: [_lowerFlatU16],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline9,
-  },
-  );
   let trampoline10 = _trampoline10.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
@@ -22373,24 +22407,7 @@ let gen= (function* _initGenerator () {
     isAsync: false,
     isManualAsync: _trampoline10.manuallyAsync,
     paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 4,
-      lowerFn: 
-      function lowerImportedOwnedHost_Fields(obj) {
-        if (!(obj instanceof Fields)) {
-          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt4;
-          captureTable4.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable4, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    resultLowerFns: [_lowerFlatU16],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22409,6 +22426,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline10.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatU16],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline10,
+  },
+  );
+  let trampoline11 = _trampoline11.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 11,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline11.manuallyAsync,
     paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
@@ -22437,10 +22475,47 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => null,
     getReallocFn: undefined,
-    importFn: _trampoline10,
+    importFn: _trampoline11,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 11,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline11.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 9)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 4,
+      lowerFn: 
+      function lowerImportedOwnedHost_Fields(obj) {
+        if (!(obj instanceof Fields)) {
+          throw new TypeError('Resource error: Not a valid \"Fields\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt4;
+          captureTable4.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable4, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline11,
   },
   );
-  function trampoline11(handle) {
+  function trampoline12(handle) {
     const handleEntry = rscTableRemove(handleTable9, handle);
     if (handleEntry.own) {
       
@@ -22453,7 +22528,7 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline12(handle) {
+  function trampoline13(handle) {
     const handleEntry = rscTableRemove(handleTable8, handle);
     if (handleEntry.own) {
       
@@ -22466,7 +22541,7 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline13(handle) {
+  function trampoline14(handle) {
     const handleEntry = rscTableRemove(handleTable5, handle);
     if (handleEntry.own) {
       
@@ -22479,81 +22554,6 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  let trampoline14 = _trampoline14.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 14,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline14.manuallyAsync,
-    paramLiftFns: [_liftFlatU64],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline14,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 14,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline14.manuallyAsync,
-    paramLiftFns: [_liftFlatU64],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline14,
-  },
-  );
   let trampoline15 = _trampoline15.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
@@ -22561,8 +22561,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline15.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22581,8 +22581,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline15.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22602,8 +22602,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline16.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [_lowerFlatBool],
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22622,8 +22622,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline16.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [_lowerFlatBool],
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22643,8 +22643,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline17.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [_lowerFlatBool],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22663,8 +22663,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline17.manuallyAsync,
-    paramLiftFns: [],
-    resultLowerFns: [_lowerFlatU64],
+    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
+    resultLowerFns: [_lowerFlatBool],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22684,25 +22684,8 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline18.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 0,
-      lowerFn: 
-      function lowerImportedOwnedHost_Pollable(obj) {
-        if (!(obj instanceof Pollable)) {
-          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt0;
-          captureTable0.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable0, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
     hasResultPointer: false,
     funcTypeIsAsync: false,
     getCallbackFn: () => null,
@@ -22721,6 +22704,27 @@ let gen= (function* _initGenerator () {
     componentIdx: 0,
     isAsync: false,
     isManualAsync: _trampoline18.manuallyAsync,
+    paramLiftFns: [],
+    resultLowerFns: [_lowerFlatU64],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline18,
+  },
+  );
+  let trampoline19 = _trampoline19.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 19,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline19.manuallyAsync,
     paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
@@ -22749,10 +22753,47 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => null,
     getReallocFn: undefined,
-    importFn: _trampoline18,
+    importFn: _trampoline19,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 19,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline19.manuallyAsync,
+    paramLiftFns: [_liftFlatBorrow.bind(null, 2)],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 0,
+      lowerFn: 
+      function lowerImportedOwnedHost_Pollable(obj) {
+        if (!(obj instanceof Pollable)) {
+          throw new TypeError('Resource error: Not a valid \"Pollable\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt0;
+          captureTable0.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable0, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline19,
   },
   );
-  function trampoline19(handle) {
+  function trampoline20(handle) {
     const handleEntry = rscTableRemove(handleTable2, handle);
     if (handleEntry.own) {
       
@@ -22765,7 +22806,7 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline20(handle) {
+  function trampoline21(handle) {
     const handleEntry = rscTableRemove(handleTable1, handle);
     if (handleEntry.own) {
       
@@ -22778,13 +22819,13 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  let trampoline21 = _trampoline21.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  let trampoline22 = _trampoline22.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
   null,
   {
-    trampolineIdx: 21,
+    trampolineIdx: 22,
     componentIdx: 0,
     isAsync: false,
-    isManualAsync: _trampoline21.manuallyAsync,
+    isManualAsync: _trampoline22.manuallyAsync,
     paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
@@ -22813,15 +22854,15 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => null,
     getReallocFn: undefined,
-    importFn: _trampoline21,
+    importFn: _trampoline22,
   },
   ))) : _lowerImportBackwardsCompat.bind(
   null,
   {
-    trampolineIdx: 21,
+    trampolineIdx: 22,
     componentIdx: 0,
     isAsync: false,
-    isManualAsync: _trampoline21.manuallyAsync,
+    isManualAsync: _trampoline22.manuallyAsync,
     paramLiftFns: [_liftFlatBorrow.bind(null, 3)],
     resultLowerFns: [_lowerFlatOwn({
       componentIdx: 0,
@@ -22850,10 +22891,10 @@ let gen= (function* _initGenerator () {
     stringEncoding: 'utf8',
     getMemoryFn: () => null,
     getReallocFn: undefined,
-    importFn: _trampoline21,
+    importFn: _trampoline22,
   },
   );
-  function trampoline22(handle) {
+  function trampoline23(handle) {
     const handleEntry = rscTableRemove(handleTable3, handle);
     if (handleEntry.own) {
       
@@ -22866,121 +22907,6 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  let trampoline23 = _trampoline23.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 23,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline23.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 10,
-      classNameFn: () => IncomingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable10.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(IncomingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable10.delete(rep);
-        }
-        rscTableRemove(handleTable10, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 11,
-      lowerFn: 
-      function lowerImportedOwnedHost_FutureTrailers(obj) {
-        if (!(obj instanceof FutureTrailers)) {
-          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt11;
-          captureTable11.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable11, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline23,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 23,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline23.manuallyAsync,
-    paramLiftFns: [_liftFlatOwn({
-      componentIdx: 0,
-      tableIdx: 10,
-      classNameFn: () => IncomingBody,
-      createResourceFn: 
-      (handle) => {
-        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
-        let resourceObj = captureTable10.get(rep);
-        if (!resourceObj) {
-          resourceObj = Object.create(IncomingBody.prototype);
-          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
-          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
-        } else {
-          captureTable10.delete(rep);
-        }
-        rscTableRemove(handleTable10, handle);
-        return resourceObj;
-      }
-      ,
-    })
-    ],
-    resultLowerFns: [_lowerFlatOwn({
-      componentIdx: 0,
-      tableIdx: 11,
-      lowerFn: 
-      function lowerImportedOwnedHost_FutureTrailers(obj) {
-        if (!(obj instanceof FutureTrailers)) {
-          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
-        }
-        let handle = obj[symbolRscHandle];
-        if (!handle) {
-          const rep = obj[symbolRscRep] || ++captureCnt11;
-          captureTable11.set(rep, obj);
-          handle = rscTableCreateOwn(handleTable11, rep);
-        }
-        return handle;
-      }
-      ,
-    })],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline23,
-  },
-  );
   function trampoline24(handle) {
     const handleEntry = rscTableRemove(handleTable10, handle);
     if (handleEntry.own) {
@@ -22994,7 +22920,122 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  function trampoline25(handle) {
+  let trampoline25 = _trampoline25.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 25,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline25.manuallyAsync,
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 10,
+      classNameFn: () => IncomingBody,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable10.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(IncomingBody.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable10.delete(rep);
+        }
+        rscTableRemove(handleTable10, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 11,
+      lowerFn: 
+      function lowerImportedOwnedHost_FutureTrailers(obj) {
+        if (!(obj instanceof FutureTrailers)) {
+          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt11;
+          captureTable11.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable11, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline25,
+  },
+  ))) : _lowerImportBackwardsCompat.bind(
+  null,
+  {
+    trampolineIdx: 25,
+    componentIdx: 0,
+    isAsync: false,
+    isManualAsync: _trampoline25.manuallyAsync,
+    paramLiftFns: [_liftFlatOwn({
+      componentIdx: 0,
+      tableIdx: 10,
+      classNameFn: () => IncomingBody,
+      createResourceFn: 
+      (handle) => {
+        const rep = handleTable10[(handle << 1) + 1] & ~T_FLAG;
+        let resourceObj = captureTable10.get(rep);
+        if (!resourceObj) {
+          resourceObj = Object.create(IncomingBody.prototype);
+          Object.defineProperty(resourceObj, symbolRscHandle, { writable: true, value: handle });
+          Object.defineProperty(resourceObj, symbolRscRep, { writable: true, value: rep });
+        } else {
+          captureTable10.delete(rep);
+        }
+        rscTableRemove(handleTable10, handle);
+        return resourceObj;
+      }
+      ,
+    })
+    ],
+    resultLowerFns: [_lowerFlatOwn({
+      componentIdx: 0,
+      tableIdx: 11,
+      lowerFn: 
+      function lowerImportedOwnedHost_FutureTrailers(obj) {
+        if (!(obj instanceof FutureTrailers)) {
+          throw new TypeError('Resource error: Not a valid \"FutureTrailers\" resource.');
+        }
+        let handle = obj[symbolRscHandle];
+        if (!handle) {
+          const rep = obj[symbolRscRep] || ++captureCnt11;
+          captureTable11.set(rep, obj);
+          handle = rscTableCreateOwn(handleTable11, rep);
+        }
+        return handle;
+      }
+      ,
+    })],
+    hasResultPointer: false,
+    funcTypeIsAsync: false,
+    getCallbackFn: () => null,
+    getPostReturnFn: () => null,
+    isCancellable: false,
+    memoryIdx: null,
+    stringEncoding: 'utf8',
+    getMemoryFn: () => null,
+    getReallocFn: undefined,
+    importFn: _trampoline25,
+  },
+  );
+  function trampoline26(handle) {
     const handleEntry = rscTableRemove(handleTable11, handle);
     if (handleEntry.own) {
       
@@ -23007,47 +23048,6 @@ let gen= (function* _initGenerator () {
       }
     }
   }
-  let trampoline26 = _trampoline26.manuallyAsync ? new WebAssembly.Suspending(_suspendingImport(0, _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 26,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline26.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline26,
-  },
-  ))) : _lowerImportBackwardsCompat.bind(
-  null,
-  {
-    trampolineIdx: 26,
-    componentIdx: 0,
-    isAsync: false,
-    isManualAsync: _trampoline26.manuallyAsync,
-    paramLiftFns: [_liftFlatBorrow.bind(null, 0)],
-    resultLowerFns: [],
-    hasResultPointer: false,
-    funcTypeIsAsync: false,
-    getCallbackFn: () => null,
-    getPostReturnFn: () => null,
-    isCancellable: false,
-    memoryIdx: null,
-    stringEncoding: 'utf8',
-    getMemoryFn: () => null,
-    getReallocFn: undefined,
-    importFn: _trampoline26,
-  },
-  );
   function trampoline27(handle) {
     const handleEntry = rscTableRemove(handleTable7, handle);
     if (handleEntry.own) {
@@ -27688,11 +27688,11 @@ let gen= (function* _initGenerator () {
       'get-terminal-stdout': Object.assign(exports0['24'], { _jcoMaySuspend: false }),
     },
     'wasi:clocks/monotonic-clock@0.2.0': {
-      now: Object.assign(trampoline17, { _jcoMaySuspend: false }),
+      now: Object.assign(trampoline18, { _jcoMaySuspend: false }),
     },
     'wasi:clocks/monotonic-clock@0.2.12': {
-      now: Object.assign(trampoline17, { _jcoMaySuspend: false }),
-      'subscribe-duration': Object.assign(trampoline14, { _jcoMaySuspend: false }),
+      now: Object.assign(trampoline18, { _jcoMaySuspend: false }),
+      'subscribe-duration': Object.assign(trampoline7, { _jcoMaySuspend: false }),
     },
     'wasi:clocks/wall-clock@0.2.0': {
       now: Object.assign(exports0['26'], { _jcoMaySuspend: false }),
@@ -27705,11 +27705,11 @@ let gen= (function* _initGenerator () {
       '[constructor]request-options': Object.assign(trampoline2, { _jcoMaySuspend: false }),
       '[method]fields.entries': Object.assign(exports0['10'], { _jcoMaySuspend: false }),
       '[method]future-incoming-response.get': Object.assign(exports0['9'], { _jcoMaySuspend: false }),
-      '[method]future-incoming-response.subscribe': Object.assign(trampoline7, { _jcoMaySuspend: false }),
+      '[method]future-incoming-response.subscribe': Object.assign(trampoline8, { _jcoMaySuspend: false }),
       '[method]incoming-body.stream': Object.assign(exports0['7'], { _jcoMaySuspend: false }),
       '[method]incoming-response.consume': Object.assign(exports0['5'], { _jcoMaySuspend: false }),
-      '[method]incoming-response.headers': Object.assign(trampoline10, { _jcoMaySuspend: false }),
-      '[method]incoming-response.status': Object.assign(trampoline9, { _jcoMaySuspend: false }),
+      '[method]incoming-response.headers': Object.assign(trampoline11, { _jcoMaySuspend: false }),
+      '[method]incoming-response.status': Object.assign(trampoline10, { _jcoMaySuspend: false }),
       '[method]outgoing-body.write': Object.assign(exports0['6'], { _jcoMaySuspend: false }),
       '[method]outgoing-request.body': Object.assign(exports0['4'], { _jcoMaySuspend: false }),
       '[method]outgoing-request.set-authority': Object.assign(exports0['2'], { _jcoMaySuspend: false }),
@@ -27720,58 +27720,58 @@ let gen= (function* _initGenerator () {
       '[method]request-options.set-connect-timeout': Object.assign(trampoline3, { _jcoMaySuspend: false }),
       '[method]request-options.set-first-byte-timeout': Object.assign(trampoline4, { _jcoMaySuspend: false }),
       '[resource-drop]fields': Object.assign(_guardMayLeave(0, trampoline1), { _jcoMaySuspend: false }),
-      '[resource-drop]future-incoming-response': Object.assign(_guardMayLeave(0, trampoline12), { _jcoMaySuspend: false }),
-      '[resource-drop]future-trailers': Object.assign(_guardMayLeave(0, trampoline25), { _jcoMaySuspend: false }),
+      '[resource-drop]future-incoming-response': Object.assign(_guardMayLeave(0, trampoline13), { _jcoMaySuspend: false }),
+      '[resource-drop]future-trailers': Object.assign(_guardMayLeave(0, trampoline26), { _jcoMaySuspend: false }),
       '[resource-drop]incoming-body': Object.assign(_guardMayLeave(0, trampoline24), { _jcoMaySuspend: false }),
-      '[resource-drop]incoming-response': Object.assign(_guardMayLeave(0, trampoline11), { _jcoMaySuspend: false }),
+      '[resource-drop]incoming-response': Object.assign(_guardMayLeave(0, trampoline12), { _jcoMaySuspend: false }),
       '[resource-drop]outgoing-body': Object.assign(_guardMayLeave(0, trampoline6), { _jcoMaySuspend: false }),
-      '[resource-drop]outgoing-request': Object.assign(_guardMayLeave(0, trampoline13), { _jcoMaySuspend: false }),
+      '[resource-drop]outgoing-request': Object.assign(_guardMayLeave(0, trampoline14), { _jcoMaySuspend: false }),
       '[resource-drop]request-options': Object.assign(_guardMayLeave(0, trampoline27), { _jcoMaySuspend: false }),
       '[static]fields.from-list': Object.assign(exports0['11'], { _jcoMaySuspend: false }),
-      '[static]incoming-body.finish': Object.assign(trampoline23, { _jcoMaySuspend: false }),
+      '[static]incoming-body.finish': Object.assign(trampoline25, { _jcoMaySuspend: false }),
       '[static]outgoing-body.finish': Object.assign(exports0['8'], { _jcoMaySuspend: false }),
     },
     'wasi:io/error@0.2.0': {
-      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
+      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline21), { _jcoMaySuspend: false }),
     },
     'wasi:io/error@0.2.12': {
       '[method]error.to-debug-string': Object.assign(exports0['18'], { _jcoMaySuspend: false }),
-      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
+      '[resource-drop]error': Object.assign(_guardMayLeave(0, trampoline21), { _jcoMaySuspend: false }),
     },
     'wasi:io/poll@0.2.0': {
-      '[method]pollable.block': Object.assign(trampoline26, { _jcoMaySuspend: false }),
-      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline8), { _jcoMaySuspend: false }),
+      '[method]pollable.block': Object.assign(trampoline15, { _jcoMaySuspend: false }),
+      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline9), { _jcoMaySuspend: false }),
     },
     'wasi:io/poll@0.2.12': {
-      '[method]pollable.block': Object.assign(trampoline26, { _jcoMaySuspend: false }),
-      '[method]pollable.ready': Object.assign(trampoline16, { _jcoMaySuspend: false }),
-      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline8), { _jcoMaySuspend: false }),
+      '[method]pollable.block': Object.assign(trampoline15, { _jcoMaySuspend: false }),
+      '[method]pollable.ready': Object.assign(trampoline17, { _jcoMaySuspend: false }),
+      '[resource-drop]pollable': Object.assign(_guardMayLeave(0, trampoline9), { _jcoMaySuspend: false }),
       poll: Object.assign(exports0['12'], { _jcoMaySuspend: false }),
     },
     'wasi:io/streams@0.2.0': {
       '[method]output-stream.blocking-flush': Object.assign(exports0['22'], { _jcoMaySuspend: false }),
       '[method]output-stream.check-write': Object.assign(exports0['14'], { _jcoMaySuspend: false }),
-      '[method]output-stream.subscribe': Object.assign(trampoline18, { _jcoMaySuspend: false }),
+      '[method]output-stream.subscribe': Object.assign(trampoline19, { _jcoMaySuspend: false }),
       '[method]output-stream.write': Object.assign(exports0['15'], { _jcoMaySuspend: false }),
-      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline22), { _jcoMaySuspend: false }),
-      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline19), { _jcoMaySuspend: false }),
+      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline23), { _jcoMaySuspend: false }),
+      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
     },
     'wasi:io/streams@0.2.12': {
       '[method]input-stream.read': Object.assign(exports0['16'], { _jcoMaySuspend: false }),
-      '[method]input-stream.subscribe': Object.assign(trampoline21, { _jcoMaySuspend: false }),
+      '[method]input-stream.subscribe': Object.assign(trampoline22, { _jcoMaySuspend: false }),
       '[method]output-stream.blocking-write-and-flush': Object.assign(exports0['17'], { _jcoMaySuspend: false }),
       '[method]output-stream.check-write': Object.assign(exports0['14'], { _jcoMaySuspend: false }),
       '[method]output-stream.flush': Object.assign(exports0['13'], { _jcoMaySuspend: false }),
-      '[method]output-stream.subscribe': Object.assign(trampoline18, { _jcoMaySuspend: false }),
+      '[method]output-stream.subscribe': Object.assign(trampoline19, { _jcoMaySuspend: false }),
       '[method]output-stream.write': Object.assign(exports0['15'], { _jcoMaySuspend: false }),
-      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline22), { _jcoMaySuspend: false }),
-      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline19), { _jcoMaySuspend: false }),
+      '[resource-drop]input-stream': Object.assign(_guardMayLeave(0, trampoline23), { _jcoMaySuspend: false }),
+      '[resource-drop]output-stream': Object.assign(_guardMayLeave(0, trampoline20), { _jcoMaySuspend: false }),
     },
     'wasi:random/insecure-seed@0.2.4': {
       'insecure-seed': Object.assign(exports0['21'], { _jcoMaySuspend: false }),
     },
     'wasi:random/random@0.2.12': {
-      'get-random-u64': Object.assign(trampoline15, { _jcoMaySuspend: false }),
+      'get-random-u64': Object.assign(trampoline16, { _jcoMaySuspend: false }),
     },
   }));
   memory0 = exports1.memory;
