@@ -20,6 +20,23 @@ pub fn cli_config() -> EmulatorConfig {
     }
 }
 
+/// The environment variables that point an AWS client, or the portable
+/// component, at an emulator listening at `url`: its endpoint, region, keys,
+/// bucket and role (the variables of the settings table).
+pub fn environment(url: &str) -> Vec<(&'static str, String)> {
+    [
+        ("AWS_ENDPOINT_URL", url),
+        ("AWS_REGION", DEFAULT_REGION),
+        ("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_ACCESS_KEY),
+        ("PINPOINT_IMPORT_BUCKET", DEFAULT_BUCKET),
+        ("PINPOINT_IMPORT_ROLE_ARN", DEFAULT_ROLE_ARN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect()
+}
+
 use crate::credentials::Static;
 use crate::node::RunConfig;
 

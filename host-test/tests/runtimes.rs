@@ -74,27 +74,9 @@ fn portable_wasm() -> &'static Path {
 /// The environment that points the portable component at `endpoint` with
 /// the emulator's bucket, role and keys.
 fn environment(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_REGION", emulated::DEFAULT_REGION.to_owned()),
-        (
-            "AWS_ACCESS_KEY_ID",
-            emulated::DEFAULT_ACCESS_KEY_ID.to_owned(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            emulated::DEFAULT_SECRET_ACCESS_KEY.to_owned(),
-        ),
-        (
-            "PINPOINT_IMPORT_BUCKET",
-            emulated::DEFAULT_BUCKET.to_owned(),
-        ),
-        (
-            "PINPOINT_IMPORT_ROLE_ARN",
-            emulated::DEFAULT_ROLE_ARN.to_owned(),
-        ),
-        ("PINPOINT_IMPORT_POLL_INTERVAL_MS", "50".to_owned()),
-    ]
+    let mut env = emulated::environment(endpoint);
+    env.push(("PINPOINT_IMPORT_POLL_INTERVAL_MS", "50".to_owned()));
+    env
 }
 
 /// `text` as a WAVE string literal.

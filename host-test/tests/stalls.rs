@@ -123,28 +123,11 @@ fn a_stalled_tls_handshake_ends_the_portable_component_in_the_wasmtime_cli() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let env = [
-        ("AWS_ENDPOINT_URL", url.clone()),
-        ("AWS_REGION", emulated::DEFAULT_REGION.to_owned()),
-        (
-            "AWS_ACCESS_KEY_ID",
-            emulated::DEFAULT_ACCESS_KEY_ID.to_owned(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            emulated::DEFAULT_SECRET_ACCESS_KEY.to_owned(),
-        ),
-        (
-            "PINPOINT_IMPORT_BUCKET",
-            emulated::DEFAULT_BUCKET.to_owned(),
-        ),
-        (
-            "PINPOINT_IMPORT_ROLE_ARN",
-            emulated::DEFAULT_ROLE_ARN.to_owned(),
-        ),
+    let mut env = emulated::environment(&url);
+    env.extend([
         ("PINPOINT_IMPORT_RETRY_MAX_TOTAL_SECONDS", "2".to_owned()),
         ("PINPOINT_IMPORT_RETRY_MAX_ATTEMPTS", "1".to_owned()),
-    ];
+    ]);
     let mut command = Command::new("wasmtime");
     command.args(["run", "-S", "http"]);
     for (k, v) in &env {
