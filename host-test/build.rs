@@ -50,8 +50,14 @@ fn main() -> Result<(), String> {
     for file in ["wit", "Cargo.toml", "Cargo.lock", "rust-toolchain.toml"] {
         watched.insert(root.join(file));
     }
+    // Relative to this package (cargo resolves them from here): a copy of
+    // the workspace, such as a git worktree sharing a copied target dir,
+    // then watches its own sources, not the ones first built.
     for path in &watched {
-        println!("cargo:rerun-if-changed={}", path.display());
+        let relative = path
+            .strip_prefix(&root)
+            .map_or_else(|_| path.clone(), |p| Path::new("..").join(p));
+        println!("cargo:rerun-if-changed={}", relative.display());
     }
     println!("cargo:rerun-if-env-changed=PINPOINT_GUEST_PROFILE");
     let profile = guest_profile()?;
