@@ -5,7 +5,7 @@ use pinpoint_segment_import::aws::job_status::JobStatus;
 use pinpoint_segment_import::error::{
     ErrorDetails, ErrorKind, NodeError, Problem, ProblemKind, ServiceContext,
 };
-use pinpoint_segment_import::import::{ImportOutput, Stage, ValidationReport};
+use pinpoint_segment_import::import::{ImportOutput, Stage, StagedFile, ValidationReport};
 use pinpoint_segment_import::input::{Format, ImportRequest, OnExisting};
 
 use crate::bindings::wit;
@@ -47,13 +47,25 @@ pub fn from_wit_output(o: wit::ImportOutput) -> ImportOutput {
     }
 }
 
+fn from_wit_format(format: wit::DataFormat) -> Format {
+    match format {
+        wit::DataFormat::Csv => Format::Csv,
+        wit::DataFormat::Json => Format::Json,
+    }
+}
+
+/// The file the component would stage.
+pub fn from_wit_staged(f: wit::StagedFile) -> StagedFile {
+    StagedFile {
+        report: from_wit_report(f.report),
+        data: f.data,
+    }
+}
+
 /// The component's validation report.
 pub fn from_wit_report(r: wit::ValidationReport) -> ValidationReport {
     ValidationReport {
-        format: match r.format {
-            wit::DataFormat::Csv => Format::Csv,
-            wit::DataFormat::Json => Format::Json,
-        },
+        format: from_wit_format(r.format),
         endpoint_count: r.endpoint_count,
         channel_counts: r
             .channel_counts

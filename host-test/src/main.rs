@@ -21,14 +21,14 @@ use clap::{Parser, Subcommand};
 #[cfg(feature = "emulator")]
 use host_test::emulated;
 
-use cli::args::RunArgs;
 #[cfg(feature = "mcp")]
 use cli::args::SettingsArgs;
+use cli::args::{RunArgs, ValidateArgs};
 use cli::component::{describe, write_component};
 #[cfg(feature = "emulator")]
 use cli::emulator::serve_emulator;
 use cli::exit::usage;
-use cli::run::run;
+use cli::run::{Mode, run};
 #[cfg(feature = "mcp")]
 use cli::serve_mcp::mcp;
 
@@ -48,7 +48,7 @@ enum Command {
     /// Import the data as a new segment and print its id.
     Run(RunArgs),
     /// Check the input and data as `run` would, without any network.
-    Validate(RunArgs),
+    Validate(ValidateArgs),
     /// Serve the node as an MCP server on stdio: tools `import_pinpoint_segment`
     /// (run) and `validate_pinpoint_segment` (validate). Settings and
     /// credentials come from the environment and these flags, as for `run`.
@@ -96,8 +96,11 @@ fn main() -> ExitCode {
             Command::Emulator { port, job_step_ms } => serve_emulator(port, job_step_ms).await,
             #[cfg(feature = "web")]
             Command::Web(args) => host_test::web::command(args, cli::exit::signal_notice()).await,
-            Command::Run(args) => run(args, false).await,
-            Command::Validate(args) => run(args, true).await,
+            Command::Run(args) => run(args, Mode::Run).await,
+            Command::Validate(ValidateArgs {
+                run: args,
+                staged_file,
+            }) => run(args, Mode::Validate { staged_file }).await,
             #[cfg(feature = "mcp")]
             Command::Mcp(args) => mcp(args).await,
         }

@@ -134,6 +134,64 @@ fn validate_needs_no_network_or_settings() {
 }
 
 #[test]
+fn validate_writes_the_file_a_run_would_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let staged = dir.path().join("staged.json");
+    let path = staged.to_str().unwrap();
+    let seed = example("2-beta-testers-json.json");
+    let out = cli(&["validate", "--staged-file", path, "--input", &seed], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The report as without the flag, and the pretty JSON array as NDJSON:
+    // one endpoint object per line, `bytes_to_stage` bytes in all.
+    let report = stdout_json(&out);
+    assert_eq!(
+        report,
+        stdout_json(&cli(&["validate", "--input", &seed], None))
+    );
+    let text = std::fs::read_to_string(&staged).unwrap();
+    assert_eq!(
+        text.len() as u64,
+        report["bytes_to_stage"].as_u64().unwrap()
+    );
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        report["endpoint_count"].as_u64().unwrap()
+    );
+    assert_eq!(lines[0]["User"]["UserId"], "user_101");
+
+    // Invalid data (and data over the limit) writes nothing.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "ChannelType,Address\nPIGEON,a@example.com\n").unwrap();
+    let nothing = dir.path().join("nothing.csv");
+    let args = [
+        "validate",
+        "--staged-file",
+        nothing.to_str().unwrap(),
+        "--application-id",
+        "a1",
+        "--segment-name",
+        "s",
+        "--format",
+        "CSV",
+        "--data-file",
+        bad.to_str().unwrap(),
+    ];
+    let out = cli(&args, None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"]["type"], "InvalidChannelType");
+    assert!(!nothing.exists());
+}
+
+#[test]
 fn aws_mode_without_settings_is_invalid_settings() {
     let out = Command::new(env!("CARGO_BIN_EXE_pinpoint-import"))
         .args(["run", "--aws", "--input", &example("1-customers-csv.json")])

@@ -183,10 +183,13 @@ impl Drop for Server {
     }
 }
 
-/// `pinpoint-import validate` of `file` as the page validates it.
-fn cli_validate(file: &Path, format: &str) -> Value {
+/// `pinpoint-import validate` of `file` as the page validates it, writing
+/// the file a run would stage to `staged` (when the data is valid).
+fn cli_validate(file: &Path, format: &str, staged: &Path) -> Value {
     let out = Command::new(BIN)
-        .args(["validate", "--application-id", APPLICATION_ID])
+        .args(["validate", "--staged-file"])
+        .arg(staged)
+        .args(["--application-id", APPLICATION_ID])
         .args([
             "--segment-name",
             APPLICATION_ID,
@@ -349,7 +352,7 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
             .path()
             .join(format!("{stem}.{}", format.to_ascii_lowercase()));
         std::fs::write(&file, input["data"].as_str().unwrap()).unwrap();
-        cases.push((stem, file, format, false));
+        cases.push((stem, file, format, false, true));
     }
     // A broken file: a bad channel type on line 3, a missing Address on
     // line 5, a bad e-mail address on line 6.
@@ -364,7 +367,7 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
          EMAIL,not-an-address,eve\n",
     )
     .unwrap();
-    cases.push(("broken".into(), broken, "CSV", false));
+    cases.push(("broken".into(), broken, "CSV", false, false));
     // A JSON array (staged as NDJSON).
     let array = dir.path().join("array.json");
     std::fs::write(
@@ -376,14 +379,19 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
 "#,
     )
     .unwrap();
-    cases.push(("array".into(), array, "JSON", false));
+    cases.push(("array".into(), array, "JSON", false, true));
     // 100 MB of CSV.
     let large = dir.path().join("large.csv");
     let rows = large_csv(&large, 100 << 20);
-    cases.push(("large".into(), large, "CSV", true));
+    cases.push(("large".into(), large, "CSV", true, false));
 
-    for (name, file, format, _) in &cases {
-        expected.push((name.clone(), cli_validate(file, format)));
+    // What the CLI stages, and where the page's download goes, per case.
+    let staged = |name: &str, by: &str| dir.path().join(format!("{name}.{by}.staged"));
+    for (name, file, format, ..) in &cases {
+        expected.push((
+            name.clone(),
+            cli_validate(file, format, &staged(name, "cli")),
+        ));
     }
     assert_eq!(expected.last().unwrap().1["endpoint_count"], rows as u64);
 
@@ -391,8 +399,9 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
     let spec = json!({
         "url": server.url,
         "executable": CHROMIUM,
-        "cases": cases.iter().map(|(name, file, _, slow)| json!({
+        "cases": cases.iter().map(|(name, file, _, slow, download)| json!({
             "name": name, "file": file, "slow": slow,
+            "saveTo": download.then(|| staged(name, "page")),
         })).collect::<Vec<_>>(),
     });
     let spec_file = dir.path().join("cases.json");
@@ -426,6 +435,39 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
         );
     }
 
+    // Each download is, byte for byte, the file `validate --staged-file`
+    // writes; the JSON array's is NDJSON, one endpoint object per line.
+    for (name, file, format, _, download) in &cases {
+        if !download {
+            continue;
+        }
+        let page = std::fs::read(staged(name, "page")).unwrap();
+        let cli = std::fs::read(staged(name, "cli")).unwrap();
+        assert!(
+            page == cli,
+            "{name}: the page's download differs from the CLI's staged file"
+        );
+        let ext = if *format == "CSV" { "csv" } else { "json" };
+        let stem = file.file_stem().unwrap().to_string_lossy();
+        let result = results.iter().find(|r| r["name"] == name.as_str()).unwrap();
+        assert_eq!(
+            result["downloadName"],
+            format!("{stem}.pinpoint.{ext}"),
+            "{name}"
+        );
+    }
+    let array = std::fs::read_to_string(staged("array", "page")).unwrap();
+    let lines: Vec<&str> = array.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"ChannelType":"EMAIL","Address":"ana@example.com","User":{"UserId":"ana"}}"#,
+            r#"{"ChannelType":"SMS","Address":"+12125551234","Attributes":{"Interests":["a","b"]}}"#,
+        ],
+        "the JSON array is staged as NDJSON"
+    );
+    assert!(array.ends_with('\n'), "{array:?}");
+
     // The broken file: the three problems at their lines and fields, each
     // with its line shown and the field marked.
     let broken = &results[3];
@@ -452,8 +494,11 @@ fn the_page_checks_files_in_chromium_as_the_cli_does() {
     // Every request went to the page's own origin.
     let requests = report["requests"].as_array().unwrap();
     assert!(requests.len() >= 5, "{requests:?}");
+    // (A download's `blob:` URL names an object in the page's memory.)
+    let blob = format!("blob:{}", server.url.trim_end_matches('/'));
     for r in requests {
-        assert!(r.as_str().unwrap().starts_with(&server.url), "{r}");
+        let r = r.as_str().unwrap();
+        assert!(r.starts_with(&server.url) || r.starts_with(&blob), "{r}");
     }
     let status = server.stop();
     assert_eq!(

@@ -1,13 +1,14 @@
 // The page: takes a file (chosen, dropped or pasted), hands it to the worker
 // that runs the node's component, and shows what the component reports.
 // No rule is checked here: verdicts, counts and problems are the
-// component's `validate` result, shown as it gives them.
+// component's `validate` result, shown as it gives them, and the file to
+// download is the component's `stage` result, saved as it gives it.
 
 const $ = (id) => document.getElementById(id);
 const worker = new Worker("worker.js", { type: "module" });
 
 let busy = false;
-let current = null; // { name, format }
+let current = null; // { name, format, message }
 
 const FORMATS = { csv: "csv", json: "json", ndjson: "json", jsonl: "json" };
 
@@ -31,7 +32,7 @@ function start(message, name) {
     return;
   }
   busy = true;
-  current = { name, format: message.format };
+  current = { name, format: message.format, message };
   $("check").disabled = true;
   $("status").hidden = false;
   $("status").dataset.state = "running";
@@ -97,6 +98,8 @@ worker.onmessage = ({ data: m }) => {
     $("progress").value = m.done;
     $("progress").dataset.done = m.done;
     $("progress-text").textContent = `${bytes(m.done)} of ${bytes(m.total)}`;
+  } else if (m.type === "staged") {
+    saved(m);
   } else if (m.type === "result") {
     busy = false;
     $("check").disabled = false;
@@ -170,7 +173,14 @@ function show(m) {
         el("dt", {}, "Staged as"),
         el("dd", { id: "staged-format" }, stagedFormat(r.format)),
       ),
+      el(
+        "p",
+        { class: "download" },
+        el("button", { type: "button", id: "download" }, `Download ${stagedName()}`),
+        " the file Pinpoint would import, built by the node on this computer.",
+      ),
     );
+    $("download").addEventListener("click", download);
   } else {
     const { tag, val } = m.err;
     summary.dataset.valid = "false";
@@ -187,6 +197,48 @@ function show(m) {
     if (val.problems.length > 0) showProblems(val, m.lines);
   }
   document.body.dataset.state = "done";
+}
+
+/** The name of the staged file: the input's, as CSV or (JSON input)
+ * newline-delimited JSON, which Pinpoint imports from a `.json` object. */
+function stagedName() {
+  const stem = current.message.file ? current.name.replace(/\.[^.]*$/, "") : "pasted-data";
+  return `${stem}.pinpoint.${current.format === "json" ? "json" : "csv"}`;
+}
+
+function download() {
+  if (busy) return;
+  busy = true;
+  $("download").disabled = true;
+  $("download").dataset.state = "building";
+  document.body.dataset.state = "staging";
+  $("status").dataset.state = "running";
+  $("status-text").textContent = `Building ${stagedName()}…`;
+  $("progress").removeAttribute("value");
+  $("progress-text").textContent = "";
+  worker.postMessage({ ...current.message, action: "stage" });
+}
+
+function saved(m) {
+  busy = false;
+  const button = $("download");
+  button.disabled = false;
+  document.body.dataset.state = "done";
+  if (m.error) {
+    button.dataset.state = "failed";
+    $("summary").append(el("p", { class: "verdict bad" }, `Could not build the file: ${m.error}`));
+    return;
+  }
+  const type = m.format === "json" ? "application/x-ndjson" : "text/csv";
+  const url = URL.createObjectURL(new Blob([m.buffer], { type }));
+  const link = el("a", { href: url, download: stagedName(), hidden: "" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  button.dataset.state = "saved";
+  $("status").dataset.state = "done";
+  $("status-text").textContent = `Saved ${stagedName()} (${bytes(m.buffer.byteLength)})`;
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 function showProblems(val, lines) {

@@ -1,7 +1,8 @@
 // The node's portable component, run in a Web Worker so that a large file
 // never freezes the page. Every verdict, problem and count is the
-// component's `validate` export's; this file only feeds it the data and
-// passes on what it reports (its progress lines on stderr and its result).
+// component's `validate` export's, and the file to download its `stage`
+// export's; this file only feeds it the data and passes on what it reports
+// (its progress lines on stderr and its result).
 //
 // The component gets no network: `wasi:http/outgoing-handler` refuses every
 // request, and the page's Content-Security-Policy (`connect-src 'none'`)
@@ -128,6 +129,10 @@ self.onmessage = async ({ data: message }) => {
     format: message.format,
     data,
   };
+  if (message.action === "stage") {
+    stage(node, input);
+    return;
+  }
   const started = performance.now();
   let outcome;
   try {
@@ -139,6 +144,23 @@ self.onmessage = async ({ data: message }) => {
   const lines = sourceLines(data, outcome.err?.val?.problems ?? []);
   postMessage({ type: "result", ms: performance.now() - started, lines, ...outcome });
 };
+
+/** The file a run would stage, as the component's `stage` builds it
+ * (a JSON array becomes newline-delimited JSON), handed to the page. */
+function stage(node, input) {
+  let staged;
+  try {
+    staged = node.stage(input);
+  } catch (e) {
+    const message = e && e.payload ? e.payload.val.message : `the component failed: ${e}`;
+    postMessage({ type: "staged", error: message });
+    return;
+  }
+  const data = staged.data;
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  const buffer = whole ? data.buffer : data.slice().buffer;
+  postMessage({ type: "staged", format: staged.report.format, buffer }, [buffer]);
+}
 
 /** At most this many characters of a line are shown around its column. */
 const SHOWN_CHARS = 400;

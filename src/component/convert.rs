@@ -4,7 +4,7 @@
 use super::wit;
 use crate::aws::job_status::JobStatus;
 use crate::error::{ErrorKind, NodeError, Problem, ProblemKind, ServiceContext};
-use crate::import::{ImportOutput, Stage, ValidationReport};
+use crate::import::{ImportOutput, Stage, StagedFile, ValidationReport};
 use crate::input::{Format, ImportInput, ImportRequest, OnExisting};
 
 pub(super) fn from_wit_input(input: wit::ImportInput) -> ImportRequest {
@@ -85,12 +85,16 @@ pub(super) fn to_wit_stage(stage: Stage) -> wit::Stage {
     }
 }
 
+fn to_wit_format(format: Format) -> wit::DataFormat {
+    match format {
+        Format::Csv => wit::DataFormat::Csv,
+        Format::Json => wit::DataFormat::Json,
+    }
+}
+
 pub(super) fn to_wit_report(r: ValidationReport) -> wit::ValidationReport {
     wit::ValidationReport {
-        format: match r.format {
-            Format::Csv => wit::DataFormat::Csv,
-            Format::Json => wit::DataFormat::Json,
-        },
+        format: to_wit_format(r.format),
         endpoint_count: r.endpoint_count,
         channel_counts: r
             .channel_counts
@@ -99,6 +103,13 @@ pub(super) fn to_wit_report(r: ValidationReport) -> wit::ValidationReport {
             .collect(),
         bytes_to_stage: r.bytes_to_stage,
         max_import_bytes: r.max_import_bytes,
+    }
+}
+
+pub(super) fn to_wit_staged(f: StagedFile) -> wit::StagedFile {
+    wit::StagedFile {
+        report: to_wit_report(f.report),
+        data: f.data,
     }
 }
 

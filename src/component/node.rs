@@ -47,6 +47,18 @@ impl Guest for Node {
     fn describe() -> String {
         crate::describe::descriptor()
     }
+
+    fn stage(input: wit::ImportInput) -> Result<wit::StagedFile, wit::NodeError> {
+        let input = convert::from_wit_input(input).input;
+        let limits = World::data_limits().map_err(convert::to_wit_error)?;
+        let total = Some(input.data.len() as u64);
+        World::progress(Stage::Validating, 0, total);
+        import::stage(&input, &limits, &mut |done| {
+            World::progress(Stage::Validating, done, total)
+        })
+        .map(convert::to_wit_staged)
+        .map_err(convert::to_wit_error)
+    }
 }
 
 /// The ABI glue wit-bindgen generates to export [`Node`]: its unsafe code

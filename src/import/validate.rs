@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use super::output::ValidationReport;
 use crate::endpoints::{self, Limits};
 use crate::error::NodeError;
-use crate::input::{Format, ImportInput};
+use crate::input::ImportInput;
 use crate::settings::Settings;
 
 /// Checks the input and data completely, without any network: the dry run.
@@ -20,33 +20,29 @@ pub fn validate_reporting(
     limits: &Limits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ValidationReport, NodeError> {
-    input.check()?;
-    let checked = endpoints::check(input.format, &input.data, limits, progress)?;
-    Ok(ValidationReport {
-        format: checked.format,
-        endpoint_count: checked.endpoint_count,
-        channel_counts: checked.channel_counts,
-        bytes_to_stage: checked.staged_bytes,
-        max_import_bytes: limits.max_import_bytes,
-    })
+    check(input, limits, progress).map(|(_, report)| report)
 }
 
 /// The file a run would stage in S3, as [`stage`] builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedFile {
-    /// Its format: CSV for CSV data, newline-delimited JSON for JSON data.
-    pub format: Format,
+    /// The dry run's report on the data; its `format` is the file's: CSV for
+    /// CSV data, newline-delimited JSON for JSON data.
+    pub report: ValidationReport,
     /// Its bytes, exactly those a run uploads.
     pub data: Vec<u8>,
 }
 
-/// Checks the input and data as [`validate`] does (bounded by
-/// `limits.max_import_bytes` the same way), then writes the staged file in
-/// memory with [`endpoints::Checked::write_staged`], the writer a run
-/// streams to S3.
-pub fn stage(input: &ImportInput, limits: &Limits) -> Result<StagedFile, NodeError> {
-    input.check()?;
-    let checked = endpoints::check(input.format, &input.data, limits, &mut |_| {})?;
+/// Checks the input and data as [`validate_reporting`] does (bounded by
+/// `limits.max_import_bytes` the same way, with the same progress), then
+/// writes the staged file in memory with [`endpoints::Checked::write_staged`],
+/// the writer a run streams to S3.
+pub fn stage(
+    input: &ImportInput,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StagedFile, NodeError> {
+    let (checked, report) = check(input, limits, progress)?;
     let mut data = Vec::with_capacity(usize::try_from(checked.staged_bytes).unwrap_or(0));
     let written: Result<(), Infallible> = checked.write_staged(&mut |chunk| {
         data.extend_from_slice(chunk);
@@ -56,10 +52,25 @@ pub fn stage(input: &ImportInput, limits: &Limits) -> Result<StagedFile, NodeErr
         Ok(()) => {}
         Err(never) => match never {},
     }
-    Ok(StagedFile {
+    Ok(StagedFile { report, data })
+}
+
+/// The input and data checked, with the dry run's report.
+fn check<'a>(
+    input: &'a ImportInput,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(endpoints::Checked<'a>, ValidationReport), NodeError> {
+    input.check()?;
+    let checked = endpoints::check(input.format, &input.data, limits, progress)?;
+    let report = ValidationReport {
         format: checked.format,
-        data,
-    })
+        endpoint_count: checked.endpoint_count,
+        channel_counts: checked.channel_counts.clone(),
+        bytes_to_stage: checked.staged_bytes,
+        max_import_bytes: limits.max_import_bytes,
+    };
+    Ok((checked, report))
 }
 
 /// The data limits the settings ask for.
@@ -73,6 +84,7 @@ pub fn limits(settings: &Settings) -> Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Format;
 
     fn input(format: Format, data: &str) -> ImportInput {
         ImportInput {
@@ -95,9 +107,10 @@ mod tests {
         let data = r#"[{"ChannelType":"EMAIL","Address":"a@example.com"},
             {"ChannelType":"SMS","Address":"+12065550100"}]"#;
         let input = input(Format::Json, data);
-        let staged = stage(&input, &default_limits()).unwrap();
+        let staged = stage(&input, &default_limits(), &mut |_| {}).unwrap();
         let report = validate(&input, &default_limits()).unwrap();
-        assert_eq!(staged.format, Format::Json);
+        assert_eq!(staged.report, report);
+        assert_eq!(staged.report.format, Format::Json);
         assert_eq!(staged.data.len() as u64, report.bytes_to_stage);
         let text = String::from_utf8(staged.data).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -112,9 +125,9 @@ mod tests {
     fn csv_is_staged_as_a_run_writes_it() {
         let data = "ChannelType,Address\nEMAIL,a@example.com\n";
         let input = input(Format::Csv, data);
-        let staged = stage(&input, &default_limits()).unwrap();
+        let staged = stage(&input, &default_limits(), &mut |_| {}).unwrap();
         let prepared = endpoints::prepare(Format::Csv, data, &default_limits()).unwrap();
-        assert_eq!(staged.format, Format::Csv);
+        assert_eq!(staged.report.format, Format::Csv);
         assert_eq!(staged.data, prepared.body);
     }
 
@@ -125,7 +138,7 @@ mod tests {
             max_import_bytes: 8,
             ..default_limits()
         };
-        let staged = stage(&input, &limits).unwrap_err();
+        let staged = stage(&input, &limits, &mut |_| {}).unwrap_err();
         let validated = validate(&input, &limits).unwrap_err();
         assert_eq!(format!("{staged:?}"), format!("{validated:?}"));
     }
@@ -133,7 +146,7 @@ mod tests {
     #[test]
     fn invalid_data_stages_nothing_and_says_why() {
         let input = input(Format::Csv, "ChannelType,Address\nPIGEON,a@example.com\n");
-        let staged = stage(&input, &default_limits()).unwrap_err();
+        let staged = stage(&input, &default_limits(), &mut |_| {}).unwrap_err();
         let validated = validate(&input, &default_limits()).unwrap_err();
         assert_eq!(format!("{staged:?}"), format!("{validated:?}"));
     }

@@ -18,6 +18,18 @@ pub struct RunArgs {
     pub settings: SettingsArgs,
 }
 
+/// The flags of `validate`: those of `run`, and where to write the staged file.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The node's input, settings and limits, as for `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// When the data is valid, also write the file a run would stage in S3
+    /// (CSV, or newline-delimited JSON for JSON data) to this path.
+    #[arg(long, value_name = "PATH")]
+    pub staged_file: Option<PathBuf>,
+}
+
 /// The node's input: a JSON file, or the four fields as flags.
 #[derive(Args)]
 pub struct InputArgs {

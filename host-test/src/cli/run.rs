@@ -2,12 +2,14 @@
 //! from the command line, its result on stdout, cancelled by SIGINT or
 //! SIGTERM.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use host_test::log::Logger;
 use host_test::node::{EventSink, LogLevel};
 use host_test::signals::Signals;
+use pinpoint_segment_import::error::NodeError;
 
 use super::args::RunArgs;
 use super::exit::{UsageError, print_error, print_outcome, signal_code, signal_notice, usage};
@@ -15,8 +17,20 @@ use super::input::read_input;
 use super::progress::Progress;
 use super::setup::setup;
 
-/// Runs the import (or, with `dry_run`, validates without any network).
-pub async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
+/// What a command does with the input.
+pub enum Mode {
+    /// `run`: the import.
+    Run,
+    /// `validate`: the dry run, without any network.
+    Validate {
+        /// Where to write the file a run would stage, when the data is valid.
+        staged_file: Option<PathBuf>,
+    },
+}
+
+/// Runs the import, or validates without any network.
+pub async fn run(args: RunArgs, mode: Mode) -> ExitCode {
+    let dry_run = matches!(mode, Mode::Validate { .. });
     let signals = match Signals::watch(signal_notice()) {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot watch signals: {e}")),
@@ -48,13 +62,28 @@ pub async fn run(args: RunArgs, dry_run: bool) -> ExitCode {
     };
     config.events = progress.clone();
     config.cancellation = signals.token();
-    let code = if dry_run {
-        let outcome = setup.host.validate_owned(input, &config).await;
-        signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
-    } else {
-        let outcome = setup.host.run_owned(input, &config).await;
-        progress.finish();
-        signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
+    let code = match mode {
+        Mode::Validate { staged_file: None } => {
+            let outcome = setup.host.validate_owned(input, &config).await;
+            signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
+        }
+        Mode::Validate {
+            staged_file: Some(path),
+        } => {
+            let outcome = setup.host.stage_owned(input, &config).await;
+            signal_code(&signals, &outcome).unwrap_or_else(|| match outcome {
+                Ok(staged) => match std::fs::write(&path, &staged.data) {
+                    Ok(()) => print_outcome(&Ok::<_, NodeError>(staged.report)),
+                    Err(e) => usage(&format!("cannot write {}: {e}", path.display())),
+                },
+                Err(e) => print_error(&e),
+            })
+        }
+        Mode::Run => {
+            let outcome = setup.host.run_owned(input, &config).await;
+            progress.finish();
+            signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome))
+        }
     };
     setup.shutdown().await;
     code

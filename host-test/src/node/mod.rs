@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use pinpoint_segment_import::error::{ErrorKind, NodeError};
-use pinpoint_segment_import::import::{ImportOutput, ValidationReport};
+use pinpoint_segment_import::import::{ImportOutput, StagedFile, ValidationReport};
 use pinpoint_segment_import::input::{ImportInput, ImportRequest};
 
 pub use cache::cache_dir;
@@ -174,6 +174,22 @@ impl NodeHost {
             })
             .await
             .map(convert::from_wit_report)
+    }
+
+    /// The file a run would stage in S3, checked as [`NodeHost::validate`]
+    /// checks, without any network (the CLI's `validate --staged-file`).
+    pub async fn stage_owned(
+        &self,
+        input: impl Into<ImportRequest>,
+        config: &RunConfig,
+    ) -> Result<StagedFile, NodeError> {
+        let input = convert::into_wit_input(input.into());
+        self.pool
+            .call(config, async |node, store| {
+                node.call_stage(store, &input).await
+            })
+            .await
+            .map(convert::from_wit_staged)
     }
 
     /// The node's descriptor (JSON text).

@@ -3,12 +3,14 @@
 //
 // usage: node browser.mjs TOOLS_DIR CASES_JSON OUT_JSON SCREENSHOT_DIR
 //
-// CASES_JSON: { url, chromium, cases: [{ name, file, slow? }] }. For each case
+// CASES_JSON: { url, chromium, cases: [{ name, file, slow?, saveTo? }] }. For each case
 // the script chooses the file, waits for the result and reports what the page
 // shows: the summary's verdict and counts, every problem row and the marked
 // source line under it, the progress values seen while it ran, and (slow
 // cases) how the page answered while the worker validated. It also records
-// every request the page makes, and saves a screenshot of each state.
+// every request the page makes, and saves a screenshot of each state. With
+// `saveTo`, it then clicks the page's download button and saves the file
+// the page gives there (the Rust test compares it with the CLI's).
 // The Rust test compares the page's verdicts and problems with
 // `pinpoint-import validate`'s; this script asserts only what is the
 // browser's: responsiveness, progress, requests.
@@ -153,6 +155,14 @@ try {
       };
     });
     const progress = await page.evaluate(() => window.__progress);
+    if (c.saveTo) {
+      const [download] = await Promise.all([page.waitForEvent("download", { timeout: 120000 }), page.click("#download")]);
+      await download.saveAs(c.saveTo);
+      await page.waitForFunction(() => document.body.dataset.state === "done");
+      shown.downloadName = download.suggestedFilename();
+      await page.waitForTimeout(300); // the bar's 0.2 s transition, for the screenshot
+      await page.screenshot({ path: join(shots, `${n - 1}-${c.name}-downloaded.png`), fullPage: true });
+    }
     if (c.slow) {
       if (!responsive.typed) fail(`${c.name}: the page took no typing while it validated`);
       if (!responsive.midProgress) fail(`${c.name}: the progress bar never stood between empty and full: ${JSON.stringify(progress)}`);
@@ -167,7 +177,9 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 
-const foreign = requests.filter((r) => !r.startsWith(origin + "/") && !r.startsWith("data:"));
+// A download's `blob:` URL names an object in this page's memory, never the network.
+const local = (r) => r.startsWith(origin + "/") || r.startsWith(`blob:${origin}/`) || r.startsWith("data:");
+const foreign = requests.filter((r) => !local(r));
 if (foreign.length > 0) fail(`requests left the page's origin: ${foreign.join(", ")}`);
 if (consoleErrors.length > 0) fail(`the page logged errors: ${consoleErrors.join(" | ")}`);
 writeFileSync(outFile, JSON.stringify({ requests, results }, null, 2));

@@ -11099,7 +11099,9 @@ let gen= (function* _initGenerator () {
   let postReturn1Async;
   let postReturn2;
   let postReturn2Async;
-  let node040Run;
+  let postReturn3;
+  let postReturn3Async;
+  let node050Run;
   
   function run(arg0) {
     
@@ -11111,7 +11113,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'node040Run',
+      entryFnName: 'node050Run',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -11199,7 +11201,7 @@ let gen= (function* _initGenerator () {
             variant6_0 = 1;
             variant6_1 = enum5;
           }
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="run"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="run"][Instruction::CallWasm] enter', {
             funcName: 'run',
             paramCount: 9,
             async: false,
@@ -11212,7 +11214,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => node040Run(ptr1, len1, ptr2, len2, enum3, ptr4, len4, variant6_0, variant6_1),
+              fn: () => node050Run(ptr1, len1, ptr2, len2, enum3, ptr4, len4, variant6_0, variant6_1),
             });
           } catch (err) {
             
@@ -16388,7 +16390,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="run"][Instruction::Return]', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="run"][Instruction::Return]', {
             funcName: 'run',
             paramCount: 1,
             async: false,
@@ -16423,7 +16425,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let node040Validate;
+  let node050Validate;
   
   function validate(arg0) {
     
@@ -16435,7 +16437,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'node040Validate',
+      entryFnName: 'node050Validate',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'throw-result-err',
@@ -16523,7 +16525,7 @@ let gen= (function* _initGenerator () {
             variant6_0 = 1;
             variant6_1 = enum5;
           }
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="validate"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="validate"][Instruction::CallWasm] enter', {
             funcName: 'validate',
             paramCount: 9,
             async: false,
@@ -16536,7 +16538,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => node040Validate(ptr1, len1, ptr2, len2, enum3, ptr4, len4, variant6_0, variant6_1),
+              fn: () => node050Validate(ptr1, len1, ptr2, len2, enum3, ptr4, len4, variant6_0, variant6_1),
             });
           } catch (err) {
             
@@ -21622,7 +21624,7 @@ let gen= (function* _initGenerator () {
               throw new TypeError('invalid variant discriminant for expected');
             }
           }
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="validate"][Instruction::Return]', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="validate"][Instruction::Return]', {
             funcName: 'validate',
             paramCount: 1,
             async: false,
@@ -21657,7 +21659,7 @@ let gen= (function* _initGenerator () {
     });
     
   }
-  let node040Describe;
+  let node050Describe;
   
   function describe() {
     
@@ -21669,7 +21671,7 @@ let gen= (function* _initGenerator () {
       isAsync: false,
       isManualAsync: false,
       preserveFutureResult: false,
-      entryFnName: 'node040Describe',
+      entryFnName: 'node050Describe',
       getCallbackFn: () => null,
       callbackFnName: null,
       errHandling: 'none',
@@ -21692,7 +21694,7 @@ let gen= (function* _initGenerator () {
       fn: () => {
         try {
           
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="describe"][Instruction::CallWasm] enter', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="describe"][Instruction::CallWasm] enter', {
             funcName: 'describe',
             paramCount: 0,
             async: false,
@@ -21705,7 +21707,7 @@ let gen= (function* _initGenerator () {
             ret =  _withGlobalCurrentTaskMeta({
               taskID: task.id(),
               componentIdx: task.componentIdx(),
-              fn: () => node040Describe(),
+              fn: () => node050Describe(),
             });
           } catch (err) {
             
@@ -21724,7 +21726,7 @@ let gen= (function* _initGenerator () {
           var ptr0 = dataView(memory0).getUint32(ret + 0, true);
           var len0 = dataView(memory0).getUint32(ret + 4, true);
           var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
-          _debugLog('[iface="pinpoint:segment-import/node@0.4.0", function="describe"][Instruction::Return]', {
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="describe"][Instruction::Return]', {
             funcName: 'describe',
             paramCount: 1,
             async: false,
@@ -21739,6 +21741,5247 @@ let gen= (function* _initGenerator () {
           cstate.mayLeave = true;
           task.exit();
           return retCopy;
+          
+          
+        } catch (err) {
+          if (!task.isResolvedState()) {
+            task.setErrored(err);
+            task.reject(err);
+          }
+          if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+          throw err;
+        }
+      },
+    });
+    
+  }
+  let node050Stage;
+  
+  function stage(arg0) {
+    
+    const hostProvided = false;
+    getOrCreateAsyncState(0).throwIfTrapped();
+    
+    const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+      componentIdx: 0,
+      isAsync: false,
+      isManualAsync: false,
+      preserveFutureResult: false,
+      entryFnName: 'node050Stage',
+      getCallbackFn: () => null,
+      callbackFnName: null,
+      errHandling: 'throw-result-err',
+      callingWasmExport: true,
+    });
+    task.setCalleeIsAsync(false);
+    
+    const started = task.enterSync();
+    CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+    
+    if (0!== null) {
+      task.setReturnMemoryIdx(0);
+      task.setReturnMemory((() => memory0)());
+    }
+    
+    
+    return _withGlobalCurrentTaskMeta({
+      taskID: task.id(),
+      componentIdx: task.componentIdx(),
+      fn: () => {
+        try {
+          
+          var {applicationId: v0_0, segmentName: v0_1, format: v0_2, data: v0_3, onExisting: v0_4 } = arg0;
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+          var ptr1= encodeRes.ptr;
+          var len1 = encodeRes.len;
+          
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_1, realloc0, memory0);
+          var ptr2= encodeRes.ptr;
+          var len2 = encodeRes.len;
+          
+          var val3 = v0_2;
+          let enum3;
+          switch (val3) {
+            case 'csv': {
+              enum3 = 0;
+              break;
+            }
+            case 'json': {
+              enum3 = 1;
+              break;
+            }
+            default: {
+              if ((v0_2) instanceof Error) {
+                console.error(v0_2);
+              }
+              
+              throw new TypeError(`"${val3}" is not one of the cases of data-format`);
+            }
+          }
+          
+          var encodeRes = _utf8AllocateAndEncode(v0_3, realloc0, memory0);
+          var ptr4= encodeRes.ptr;
+          var len4 = encodeRes.len;
+          
+          var variant6 = v0_4;
+          let variant6_0;
+          let variant6_1;
+          if (variant6 === null || variant6=== undefined) {
+            variant6_0 = 0;
+            variant6_1 = 0;
+          } else {
+            const e = variant6;
+            var val5 = e;
+            let enum5;
+            switch (val5) {
+              case 'fail': {
+                enum5 = 0;
+                break;
+              }
+              case 'new-version': {
+                enum5 = 1;
+                break;
+              }
+              default: {
+                if ((e) instanceof Error) {
+                  console.error(e);
+                }
+                
+                throw new TypeError(`"${val5}" is not one of the cases of on-existing`);
+              }
+            }
+            variant6_0 = 1;
+            variant6_1 = enum5;
+          }
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="stage"][Instruction::CallWasm] enter', {
+            funcName: 'stage',
+            paramCount: 9,
+            async: false,
+            postReturn: true,
+          });
+          
+          let ret;
+          
+          try {
+            ret =  _withGlobalCurrentTaskMeta({
+              taskID: task.id(),
+              componentIdx: task.componentIdx(),
+              fn: () => node050Stage(ptr1, len1, ptr2, len2, enum3, ptr4, len4, variant6_0, variant6_1),
+            });
+          } catch (err) {
+            
+            _debugLog('[Instruction::CallWasm] error during sync call', {
+              taskID: task.id(),
+              err,
+            });
+            getOrCreateAsyncState(0).markTrapped(err);
+            task.setErrored(err);
+            task.reject(err);
+            task.exit();
+            throw err;
+            
+          }
+          
+          let variant492;
+          switch (dataView(memory0).getUint8(ret + 0, true)) {
+            case 0: {
+              let enum7;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  enum7 = 'csv';
+                  break;
+                }
+                case 1: {
+                  enum7 = 'json';
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid discriminant specified for DataFormat');
+                }
+              }
+              var len9 = dataView(memory0).getUint32(ret + 28, true);
+              var base9 = dataView(memory0).getUint32(ret + 24, true);
+              if (base9 % 8 !== 0) throw new TypeError(`list pointer [${base9}] is not aligned to 8`);
+              var result9 = [];
+              for (let i = 0; i < len9; i++) {
+                const base = base9 + i * 16;
+                var ptr8 = dataView(memory0).getUint32(base + 0, true);
+                var len8 = dataView(memory0).getUint32(base + 4, true);
+                var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                result9.push({
+                  channel: result8,
+                  count: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true))),
+                });
+              }
+              var ptr10 = dataView(memory0).getUint32(ret + 48, true);
+              var len10 = dataView(memory0).getUint32(ret + 52, true);
+              if (ptr10 % 1 !== 0) throw new TypeError(`list pointer [${ptr10}] is not aligned to 1`);
+              var result10 = new Uint8Array(memory0.buffer.slice(ptr10, ptr10 + len10 * 1));
+              variant492= {
+                tag: 'ok',
+                val: {
+                  report: {
+                    format: enum7,
+                    endpointCount: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
+                    channelCounts: result9,
+                    bytesToStage: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                    maxImportBytes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true))),
+                  },
+                  data: result10,
+                }
+              };
+              break;
+            }
+            case 1: {
+              let variant491;
+              switch (dataView(memory0).getUint8(ret + 8, true)) {
+                case 0: {
+                  var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                  var len11 = dataView(memory0).getUint32(ret + 20, true);
+                  var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                  var len19 = dataView(memory0).getUint32(ret + 28, true);
+                  var base19 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base19 % 8 !== 0) throw new TypeError(`list pointer [${base19}] is not aligned to 8`);
+                  var result19 = [];
+                  for (let i = 0; i < len19; i++) {
+                    const base = base19 + i * 72;
+                    let variant12;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant12 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant12 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant13;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant13 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant13 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant14;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant14 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant14 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant16;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant16 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr15 = dataView(memory0).getUint32(base + 52, true);
+                        var len15 = dataView(memory0).getUint32(base + 56, true);
+                        var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                        variant16 = result15;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum17;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum17 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum17 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum17 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum17 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr18 = dataView(memory0).getUint32(base + 64, true);
+                    var len18 = dataView(memory0).getUint32(base + 68, true);
+                    var result18 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr18, len18));
+                    result19.push({
+                      recordNumber: variant12,
+                      line: variant13,
+                      column: variant14,
+                      field: variant16,
+                      kind: enum17,
+                      message: result18,
+                    });
+                  }
+                  let variant28;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant28 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr20 = dataView(memory0).getUint32(ret + 44, true);
+                      var len20 = dataView(memory0).getUint32(ret + 48, true);
+                      var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
+                      let variant21;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant21 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant21 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant23;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant23 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr22 = dataView(memory0).getUint32(ret + 60, true);
+                          var len22 = dataView(memory0).getUint32(ret + 64, true);
+                          var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                          variant23 = result22;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant25;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant25 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr24 = dataView(memory0).getUint32(ret + 72, true);
+                          var len24 = dataView(memory0).getUint32(ret + 76, true);
+                          var result24 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr24, len24));
+                          variant25 = result24;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant27;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant27 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr26 = dataView(memory0).getUint32(ret + 84, true);
+                          var len26 = dataView(memory0).getUint32(ret + 88, true);
+                          var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                          variant27 = result26;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant28 = {
+                        operation: result20,
+                        httpStatus: variant21,
+                        awsErrorType: variant23,
+                        awsMessage: variant25,
+                        requestId: variant27,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant30;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant30 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr29 = dataView(memory0).getUint32(ret + 96, true);
+                      var len29 = dataView(memory0).getUint32(ret + 100, true);
+                      var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                      variant30 = result29;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant32;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant32 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr31 = dataView(memory0).getUint32(ret + 108, true);
+                      var len31 = dataView(memory0).getUint32(ret + 112, true);
+                      var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                      variant32 = result31;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant34;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant34 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr33 = dataView(memory0).getUint32(ret + 120, true);
+                      var len33 = dataView(memory0).getUint32(ret + 124, true);
+                      var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                      variant34 = result33;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant36;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant36 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr35 = dataView(memory0).getUint32(ret + 132, true);
+                      var len35 = dataView(memory0).getUint32(ret + 136, true);
+                      var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                      variant36 = result35;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant38;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant38 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr37 = dataView(memory0).getUint32(ret + 144, true);
+                      var len37 = dataView(memory0).getUint32(ret + 148, true);
+                      var result37 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr37, len37));
+                      variant38 = result37;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len40 = dataView(memory0).getUint32(ret + 156, true);
+                  var base40 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base40 % 4 !== 0) throw new TypeError(`list pointer [${base40}] is not aligned to 4`);
+                  var result40 = [];
+                  for (let i = 0; i < len40; i++) {
+                    const base = base40 + i * 8;
+                    var ptr39 = dataView(memory0).getUint32(base + 0, true);
+                    var len39 = dataView(memory0).getUint32(base + 4, true);
+                    var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                    result40.push(result39);
+                  }
+                  let variant41;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant41 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant41 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant42;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant42 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant42 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'invalid-application-id',
+                    val: {
+                      message: result11,
+                      problems: result19,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant28,
+                      setting: variant30,
+                      field: variant32,
+                      importJobId: variant34,
+                      segmentId: variant36,
+                      stagedObject: variant38,
+                      failures: result40,
+                      limitBytes: variant41,
+                      actualBytes: variant42,
+                    }
+                  };
+                  break;
+                }
+                case 1: {
+                  var ptr43 = dataView(memory0).getUint32(ret + 16, true);
+                  var len43 = dataView(memory0).getUint32(ret + 20, true);
+                  var result43 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr43, len43));
+                  var len51 = dataView(memory0).getUint32(ret + 28, true);
+                  var base51 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base51 % 8 !== 0) throw new TypeError(`list pointer [${base51}] is not aligned to 8`);
+                  var result51 = [];
+                  for (let i = 0; i < len51; i++) {
+                    const base = base51 + i * 72;
+                    let variant44;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant44 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant44 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant45;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant45 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant45 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant46;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant46 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant46 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant48;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant48 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr47 = dataView(memory0).getUint32(base + 52, true);
+                        var len47 = dataView(memory0).getUint32(base + 56, true);
+                        var result47 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr47, len47));
+                        variant48 = result47;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum49;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum49 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum49 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum49 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum49 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr50 = dataView(memory0).getUint32(base + 64, true);
+                    var len50 = dataView(memory0).getUint32(base + 68, true);
+                    var result50 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr50, len50));
+                    result51.push({
+                      recordNumber: variant44,
+                      line: variant45,
+                      column: variant46,
+                      field: variant48,
+                      kind: enum49,
+                      message: result50,
+                    });
+                  }
+                  let variant60;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant60 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr52 = dataView(memory0).getUint32(ret + 44, true);
+                      var len52 = dataView(memory0).getUint32(ret + 48, true);
+                      var result52 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr52, len52));
+                      let variant53;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant53 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant53 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant55;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant55 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr54 = dataView(memory0).getUint32(ret + 60, true);
+                          var len54 = dataView(memory0).getUint32(ret + 64, true);
+                          var result54 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr54, len54));
+                          variant55 = result54;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant57;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant57 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr56 = dataView(memory0).getUint32(ret + 72, true);
+                          var len56 = dataView(memory0).getUint32(ret + 76, true);
+                          var result56 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr56, len56));
+                          variant57 = result56;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant59;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant59 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr58 = dataView(memory0).getUint32(ret + 84, true);
+                          var len58 = dataView(memory0).getUint32(ret + 88, true);
+                          var result58 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr58, len58));
+                          variant59 = result58;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant60 = {
+                        operation: result52,
+                        httpStatus: variant53,
+                        awsErrorType: variant55,
+                        awsMessage: variant57,
+                        requestId: variant59,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant62;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant62 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr61 = dataView(memory0).getUint32(ret + 96, true);
+                      var len61 = dataView(memory0).getUint32(ret + 100, true);
+                      var result61 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr61, len61));
+                      variant62 = result61;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant64;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant64 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr63 = dataView(memory0).getUint32(ret + 108, true);
+                      var len63 = dataView(memory0).getUint32(ret + 112, true);
+                      var result63 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr63, len63));
+                      variant64 = result63;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant66;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant66 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr65 = dataView(memory0).getUint32(ret + 120, true);
+                      var len65 = dataView(memory0).getUint32(ret + 124, true);
+                      var result65 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr65, len65));
+                      variant66 = result65;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant68;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant68 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr67 = dataView(memory0).getUint32(ret + 132, true);
+                      var len67 = dataView(memory0).getUint32(ret + 136, true);
+                      var result67 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr67, len67));
+                      variant68 = result67;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant70;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant70 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr69 = dataView(memory0).getUint32(ret + 144, true);
+                      var len69 = dataView(memory0).getUint32(ret + 148, true);
+                      var result69 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr69, len69));
+                      variant70 = result69;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len72 = dataView(memory0).getUint32(ret + 156, true);
+                  var base72 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base72 % 4 !== 0) throw new TypeError(`list pointer [${base72}] is not aligned to 4`);
+                  var result72 = [];
+                  for (let i = 0; i < len72; i++) {
+                    const base = base72 + i * 8;
+                    var ptr71 = dataView(memory0).getUint32(base + 0, true);
+                    var len71 = dataView(memory0).getUint32(base + 4, true);
+                    var result71 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr71, len71));
+                    result72.push(result71);
+                  }
+                  let variant73;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant73 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant73 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant74;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant74 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant74 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'malformed-data',
+                    val: {
+                      message: result43,
+                      problems: result51,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant60,
+                      setting: variant62,
+                      field: variant64,
+                      importJobId: variant66,
+                      segmentId: variant68,
+                      stagedObject: variant70,
+                      failures: result72,
+                      limitBytes: variant73,
+                      actualBytes: variant74,
+                    }
+                  };
+                  break;
+                }
+                case 2: {
+                  var ptr75 = dataView(memory0).getUint32(ret + 16, true);
+                  var len75 = dataView(memory0).getUint32(ret + 20, true);
+                  var result75 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr75, len75));
+                  var len83 = dataView(memory0).getUint32(ret + 28, true);
+                  var base83 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base83 % 8 !== 0) throw new TypeError(`list pointer [${base83}] is not aligned to 8`);
+                  var result83 = [];
+                  for (let i = 0; i < len83; i++) {
+                    const base = base83 + i * 72;
+                    let variant76;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant76 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant76 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant77;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant77 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant77 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant78;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant78 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant78 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant80;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant80 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr79 = dataView(memory0).getUint32(base + 52, true);
+                        var len79 = dataView(memory0).getUint32(base + 56, true);
+                        var result79 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr79, len79));
+                        variant80 = result79;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum81;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum81 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum81 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum81 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum81 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr82 = dataView(memory0).getUint32(base + 64, true);
+                    var len82 = dataView(memory0).getUint32(base + 68, true);
+                    var result82 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr82, len82));
+                    result83.push({
+                      recordNumber: variant76,
+                      line: variant77,
+                      column: variant78,
+                      field: variant80,
+                      kind: enum81,
+                      message: result82,
+                    });
+                  }
+                  let variant92;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant92 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr84 = dataView(memory0).getUint32(ret + 44, true);
+                      var len84 = dataView(memory0).getUint32(ret + 48, true);
+                      var result84 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr84, len84));
+                      let variant85;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant85 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant85 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant87;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant87 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr86 = dataView(memory0).getUint32(ret + 60, true);
+                          var len86 = dataView(memory0).getUint32(ret + 64, true);
+                          var result86 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr86, len86));
+                          variant87 = result86;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant89;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant89 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr88 = dataView(memory0).getUint32(ret + 72, true);
+                          var len88 = dataView(memory0).getUint32(ret + 76, true);
+                          var result88 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr88, len88));
+                          variant89 = result88;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant91;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant91 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr90 = dataView(memory0).getUint32(ret + 84, true);
+                          var len90 = dataView(memory0).getUint32(ret + 88, true);
+                          var result90 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr90, len90));
+                          variant91 = result90;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant92 = {
+                        operation: result84,
+                        httpStatus: variant85,
+                        awsErrorType: variant87,
+                        awsMessage: variant89,
+                        requestId: variant91,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant94;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant94 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr93 = dataView(memory0).getUint32(ret + 96, true);
+                      var len93 = dataView(memory0).getUint32(ret + 100, true);
+                      var result93 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr93, len93));
+                      variant94 = result93;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant96;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant96 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr95 = dataView(memory0).getUint32(ret + 108, true);
+                      var len95 = dataView(memory0).getUint32(ret + 112, true);
+                      var result95 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr95, len95));
+                      variant96 = result95;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant98;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant98 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr97 = dataView(memory0).getUint32(ret + 120, true);
+                      var len97 = dataView(memory0).getUint32(ret + 124, true);
+                      var result97 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr97, len97));
+                      variant98 = result97;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant100;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant100 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr99 = dataView(memory0).getUint32(ret + 132, true);
+                      var len99 = dataView(memory0).getUint32(ret + 136, true);
+                      var result99 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr99, len99));
+                      variant100 = result99;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant102;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant102 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr101 = dataView(memory0).getUint32(ret + 144, true);
+                      var len101 = dataView(memory0).getUint32(ret + 148, true);
+                      var result101 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr101, len101));
+                      variant102 = result101;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len104 = dataView(memory0).getUint32(ret + 156, true);
+                  var base104 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base104 % 4 !== 0) throw new TypeError(`list pointer [${base104}] is not aligned to 4`);
+                  var result104 = [];
+                  for (let i = 0; i < len104; i++) {
+                    const base = base104 + i * 8;
+                    var ptr103 = dataView(memory0).getUint32(base + 0, true);
+                    var len103 = dataView(memory0).getUint32(base + 4, true);
+                    var result103 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr103, len103));
+                    result104.push(result103);
+                  }
+                  let variant105;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant105 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant105 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant106;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant106 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant106 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'missing-required-fields',
+                    val: {
+                      message: result75,
+                      problems: result83,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant92,
+                      setting: variant94,
+                      field: variant96,
+                      importJobId: variant98,
+                      segmentId: variant100,
+                      stagedObject: variant102,
+                      failures: result104,
+                      limitBytes: variant105,
+                      actualBytes: variant106,
+                    }
+                  };
+                  break;
+                }
+                case 3: {
+                  var ptr107 = dataView(memory0).getUint32(ret + 16, true);
+                  var len107 = dataView(memory0).getUint32(ret + 20, true);
+                  var result107 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr107, len107));
+                  var len115 = dataView(memory0).getUint32(ret + 28, true);
+                  var base115 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base115 % 8 !== 0) throw new TypeError(`list pointer [${base115}] is not aligned to 8`);
+                  var result115 = [];
+                  for (let i = 0; i < len115; i++) {
+                    const base = base115 + i * 72;
+                    let variant108;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant108 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant108 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant109;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant109 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant109 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant110;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant110 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant110 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant112;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant112 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr111 = dataView(memory0).getUint32(base + 52, true);
+                        var len111 = dataView(memory0).getUint32(base + 56, true);
+                        var result111 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr111, len111));
+                        variant112 = result111;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum113;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum113 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum113 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum113 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum113 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr114 = dataView(memory0).getUint32(base + 64, true);
+                    var len114 = dataView(memory0).getUint32(base + 68, true);
+                    var result114 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr114, len114));
+                    result115.push({
+                      recordNumber: variant108,
+                      line: variant109,
+                      column: variant110,
+                      field: variant112,
+                      kind: enum113,
+                      message: result114,
+                    });
+                  }
+                  let variant124;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant124 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr116 = dataView(memory0).getUint32(ret + 44, true);
+                      var len116 = dataView(memory0).getUint32(ret + 48, true);
+                      var result116 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr116, len116));
+                      let variant117;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant117 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant117 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant119;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant119 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr118 = dataView(memory0).getUint32(ret + 60, true);
+                          var len118 = dataView(memory0).getUint32(ret + 64, true);
+                          var result118 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr118, len118));
+                          variant119 = result118;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant121;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant121 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr120 = dataView(memory0).getUint32(ret + 72, true);
+                          var len120 = dataView(memory0).getUint32(ret + 76, true);
+                          var result120 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr120, len120));
+                          variant121 = result120;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant123;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant123 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr122 = dataView(memory0).getUint32(ret + 84, true);
+                          var len122 = dataView(memory0).getUint32(ret + 88, true);
+                          var result122 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr122, len122));
+                          variant123 = result122;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant124 = {
+                        operation: result116,
+                        httpStatus: variant117,
+                        awsErrorType: variant119,
+                        awsMessage: variant121,
+                        requestId: variant123,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant126;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant126 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr125 = dataView(memory0).getUint32(ret + 96, true);
+                      var len125 = dataView(memory0).getUint32(ret + 100, true);
+                      var result125 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr125, len125));
+                      variant126 = result125;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant128;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant128 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr127 = dataView(memory0).getUint32(ret + 108, true);
+                      var len127 = dataView(memory0).getUint32(ret + 112, true);
+                      var result127 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr127, len127));
+                      variant128 = result127;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant130;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant130 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr129 = dataView(memory0).getUint32(ret + 120, true);
+                      var len129 = dataView(memory0).getUint32(ret + 124, true);
+                      var result129 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr129, len129));
+                      variant130 = result129;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant132;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant132 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr131 = dataView(memory0).getUint32(ret + 132, true);
+                      var len131 = dataView(memory0).getUint32(ret + 136, true);
+                      var result131 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr131, len131));
+                      variant132 = result131;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant134;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant134 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr133 = dataView(memory0).getUint32(ret + 144, true);
+                      var len133 = dataView(memory0).getUint32(ret + 148, true);
+                      var result133 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr133, len133));
+                      variant134 = result133;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len136 = dataView(memory0).getUint32(ret + 156, true);
+                  var base136 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base136 % 4 !== 0) throw new TypeError(`list pointer [${base136}] is not aligned to 4`);
+                  var result136 = [];
+                  for (let i = 0; i < len136; i++) {
+                    const base = base136 + i * 8;
+                    var ptr135 = dataView(memory0).getUint32(base + 0, true);
+                    var len135 = dataView(memory0).getUint32(base + 4, true);
+                    var result135 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr135, len135));
+                    result136.push(result135);
+                  }
+                  let variant137;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant137 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant137 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant138;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant138 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant138 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'duplicate-segment-name',
+                    val: {
+                      message: result107,
+                      problems: result115,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant124,
+                      setting: variant126,
+                      field: variant128,
+                      importJobId: variant130,
+                      segmentId: variant132,
+                      stagedObject: variant134,
+                      failures: result136,
+                      limitBytes: variant137,
+                      actualBytes: variant138,
+                    }
+                  };
+                  break;
+                }
+                case 4: {
+                  var ptr139 = dataView(memory0).getUint32(ret + 16, true);
+                  var len139 = dataView(memory0).getUint32(ret + 20, true);
+                  var result139 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr139, len139));
+                  var len147 = dataView(memory0).getUint32(ret + 28, true);
+                  var base147 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base147 % 8 !== 0) throw new TypeError(`list pointer [${base147}] is not aligned to 8`);
+                  var result147 = [];
+                  for (let i = 0; i < len147; i++) {
+                    const base = base147 + i * 72;
+                    let variant140;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant140 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant140 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant141;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant141 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant141 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant142;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant142 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant142 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant144;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant144 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr143 = dataView(memory0).getUint32(base + 52, true);
+                        var len143 = dataView(memory0).getUint32(base + 56, true);
+                        var result143 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr143, len143));
+                        variant144 = result143;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum145;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum145 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum145 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum145 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum145 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr146 = dataView(memory0).getUint32(base + 64, true);
+                    var len146 = dataView(memory0).getUint32(base + 68, true);
+                    var result146 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr146, len146));
+                    result147.push({
+                      recordNumber: variant140,
+                      line: variant141,
+                      column: variant142,
+                      field: variant144,
+                      kind: enum145,
+                      message: result146,
+                    });
+                  }
+                  let variant156;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant156 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr148 = dataView(memory0).getUint32(ret + 44, true);
+                      var len148 = dataView(memory0).getUint32(ret + 48, true);
+                      var result148 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr148, len148));
+                      let variant149;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant149 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant149 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant151;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant151 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr150 = dataView(memory0).getUint32(ret + 60, true);
+                          var len150 = dataView(memory0).getUint32(ret + 64, true);
+                          var result150 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr150, len150));
+                          variant151 = result150;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant153;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant153 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr152 = dataView(memory0).getUint32(ret + 72, true);
+                          var len152 = dataView(memory0).getUint32(ret + 76, true);
+                          var result152 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr152, len152));
+                          variant153 = result152;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant155;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant155 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr154 = dataView(memory0).getUint32(ret + 84, true);
+                          var len154 = dataView(memory0).getUint32(ret + 88, true);
+                          var result154 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr154, len154));
+                          variant155 = result154;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant156 = {
+                        operation: result148,
+                        httpStatus: variant149,
+                        awsErrorType: variant151,
+                        awsMessage: variant153,
+                        requestId: variant155,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant158;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant158 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr157 = dataView(memory0).getUint32(ret + 96, true);
+                      var len157 = dataView(memory0).getUint32(ret + 100, true);
+                      var result157 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr157, len157));
+                      variant158 = result157;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant160;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant160 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr159 = dataView(memory0).getUint32(ret + 108, true);
+                      var len159 = dataView(memory0).getUint32(ret + 112, true);
+                      var result159 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr159, len159));
+                      variant160 = result159;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant162;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant162 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr161 = dataView(memory0).getUint32(ret + 120, true);
+                      var len161 = dataView(memory0).getUint32(ret + 124, true);
+                      var result161 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr161, len161));
+                      variant162 = result161;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant164;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant164 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr163 = dataView(memory0).getUint32(ret + 132, true);
+                      var len163 = dataView(memory0).getUint32(ret + 136, true);
+                      var result163 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr163, len163));
+                      variant164 = result163;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant166;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant166 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr165 = dataView(memory0).getUint32(ret + 144, true);
+                      var len165 = dataView(memory0).getUint32(ret + 148, true);
+                      var result165 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr165, len165));
+                      variant166 = result165;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len168 = dataView(memory0).getUint32(ret + 156, true);
+                  var base168 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base168 % 4 !== 0) throw new TypeError(`list pointer [${base168}] is not aligned to 4`);
+                  var result168 = [];
+                  for (let i = 0; i < len168; i++) {
+                    const base = base168 + i * 8;
+                    var ptr167 = dataView(memory0).getUint32(base + 0, true);
+                    var len167 = dataView(memory0).getUint32(base + 4, true);
+                    var result167 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr167, len167));
+                    result168.push(result167);
+                  }
+                  let variant169;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant169 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant169 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant170;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant170 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant170 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'invalid-channel-type',
+                    val: {
+                      message: result139,
+                      problems: result147,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant156,
+                      setting: variant158,
+                      field: variant160,
+                      importJobId: variant162,
+                      segmentId: variant164,
+                      stagedObject: variant166,
+                      failures: result168,
+                      limitBytes: variant169,
+                      actualBytes: variant170,
+                    }
+                  };
+                  break;
+                }
+                case 5: {
+                  var ptr171 = dataView(memory0).getUint32(ret + 16, true);
+                  var len171 = dataView(memory0).getUint32(ret + 20, true);
+                  var result171 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr171, len171));
+                  var len179 = dataView(memory0).getUint32(ret + 28, true);
+                  var base179 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base179 % 8 !== 0) throw new TypeError(`list pointer [${base179}] is not aligned to 8`);
+                  var result179 = [];
+                  for (let i = 0; i < len179; i++) {
+                    const base = base179 + i * 72;
+                    let variant172;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant172 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant172 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant173;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant173 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant173 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant174;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant174 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant174 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant176;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant176 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr175 = dataView(memory0).getUint32(base + 52, true);
+                        var len175 = dataView(memory0).getUint32(base + 56, true);
+                        var result175 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr175, len175));
+                        variant176 = result175;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum177;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum177 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum177 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum177 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum177 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr178 = dataView(memory0).getUint32(base + 64, true);
+                    var len178 = dataView(memory0).getUint32(base + 68, true);
+                    var result178 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr178, len178));
+                    result179.push({
+                      recordNumber: variant172,
+                      line: variant173,
+                      column: variant174,
+                      field: variant176,
+                      kind: enum177,
+                      message: result178,
+                    });
+                  }
+                  let variant188;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant188 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr180 = dataView(memory0).getUint32(ret + 44, true);
+                      var len180 = dataView(memory0).getUint32(ret + 48, true);
+                      var result180 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr180, len180));
+                      let variant181;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant181 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant181 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant183;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant183 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr182 = dataView(memory0).getUint32(ret + 60, true);
+                          var len182 = dataView(memory0).getUint32(ret + 64, true);
+                          var result182 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr182, len182));
+                          variant183 = result182;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant185;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant185 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr184 = dataView(memory0).getUint32(ret + 72, true);
+                          var len184 = dataView(memory0).getUint32(ret + 76, true);
+                          var result184 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr184, len184));
+                          variant185 = result184;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant187;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant187 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr186 = dataView(memory0).getUint32(ret + 84, true);
+                          var len186 = dataView(memory0).getUint32(ret + 88, true);
+                          var result186 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr186, len186));
+                          variant187 = result186;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant188 = {
+                        operation: result180,
+                        httpStatus: variant181,
+                        awsErrorType: variant183,
+                        awsMessage: variant185,
+                        requestId: variant187,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant190;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant190 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr189 = dataView(memory0).getUint32(ret + 96, true);
+                      var len189 = dataView(memory0).getUint32(ret + 100, true);
+                      var result189 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr189, len189));
+                      variant190 = result189;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant192;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant192 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr191 = dataView(memory0).getUint32(ret + 108, true);
+                      var len191 = dataView(memory0).getUint32(ret + 112, true);
+                      var result191 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr191, len191));
+                      variant192 = result191;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant194;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant194 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr193 = dataView(memory0).getUint32(ret + 120, true);
+                      var len193 = dataView(memory0).getUint32(ret + 124, true);
+                      var result193 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr193, len193));
+                      variant194 = result193;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant196;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant196 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr195 = dataView(memory0).getUint32(ret + 132, true);
+                      var len195 = dataView(memory0).getUint32(ret + 136, true);
+                      var result195 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr195, len195));
+                      variant196 = result195;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant198;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant198 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr197 = dataView(memory0).getUint32(ret + 144, true);
+                      var len197 = dataView(memory0).getUint32(ret + 148, true);
+                      var result197 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr197, len197));
+                      variant198 = result197;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len200 = dataView(memory0).getUint32(ret + 156, true);
+                  var base200 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base200 % 4 !== 0) throw new TypeError(`list pointer [${base200}] is not aligned to 4`);
+                  var result200 = [];
+                  for (let i = 0; i < len200; i++) {
+                    const base = base200 + i * 8;
+                    var ptr199 = dataView(memory0).getUint32(base + 0, true);
+                    var len199 = dataView(memory0).getUint32(base + 4, true);
+                    var result199 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr199, len199));
+                    result200.push(result199);
+                  }
+                  let variant201;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant201 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant201 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant202;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant202 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant202 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'import-size-exceeded',
+                    val: {
+                      message: result171,
+                      problems: result179,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant188,
+                      setting: variant190,
+                      field: variant192,
+                      importJobId: variant194,
+                      segmentId: variant196,
+                      stagedObject: variant198,
+                      failures: result200,
+                      limitBytes: variant201,
+                      actualBytes: variant202,
+                    }
+                  };
+                  break;
+                }
+                case 6: {
+                  var ptr203 = dataView(memory0).getUint32(ret + 16, true);
+                  var len203 = dataView(memory0).getUint32(ret + 20, true);
+                  var result203 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr203, len203));
+                  var len211 = dataView(memory0).getUint32(ret + 28, true);
+                  var base211 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base211 % 8 !== 0) throw new TypeError(`list pointer [${base211}] is not aligned to 8`);
+                  var result211 = [];
+                  for (let i = 0; i < len211; i++) {
+                    const base = base211 + i * 72;
+                    let variant204;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant204 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant204 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant205;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant205 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant205 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant206;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant206 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant206 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant208;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant208 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr207 = dataView(memory0).getUint32(base + 52, true);
+                        var len207 = dataView(memory0).getUint32(base + 56, true);
+                        var result207 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr207, len207));
+                        variant208 = result207;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum209;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum209 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum209 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum209 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum209 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr210 = dataView(memory0).getUint32(base + 64, true);
+                    var len210 = dataView(memory0).getUint32(base + 68, true);
+                    var result210 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr210, len210));
+                    result211.push({
+                      recordNumber: variant204,
+                      line: variant205,
+                      column: variant206,
+                      field: variant208,
+                      kind: enum209,
+                      message: result210,
+                    });
+                  }
+                  let variant220;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant220 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr212 = dataView(memory0).getUint32(ret + 44, true);
+                      var len212 = dataView(memory0).getUint32(ret + 48, true);
+                      var result212 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr212, len212));
+                      let variant213;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant213 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant213 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant215;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant215 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr214 = dataView(memory0).getUint32(ret + 60, true);
+                          var len214 = dataView(memory0).getUint32(ret + 64, true);
+                          var result214 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr214, len214));
+                          variant215 = result214;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant217;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant217 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr216 = dataView(memory0).getUint32(ret + 72, true);
+                          var len216 = dataView(memory0).getUint32(ret + 76, true);
+                          var result216 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr216, len216));
+                          variant217 = result216;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant219;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant219 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr218 = dataView(memory0).getUint32(ret + 84, true);
+                          var len218 = dataView(memory0).getUint32(ret + 88, true);
+                          var result218 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr218, len218));
+                          variant219 = result218;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant220 = {
+                        operation: result212,
+                        httpStatus: variant213,
+                        awsErrorType: variant215,
+                        awsMessage: variant217,
+                        requestId: variant219,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant222;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant222 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr221 = dataView(memory0).getUint32(ret + 96, true);
+                      var len221 = dataView(memory0).getUint32(ret + 100, true);
+                      var result221 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr221, len221));
+                      variant222 = result221;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant224;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant224 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr223 = dataView(memory0).getUint32(ret + 108, true);
+                      var len223 = dataView(memory0).getUint32(ret + 112, true);
+                      var result223 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr223, len223));
+                      variant224 = result223;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant226;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant226 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr225 = dataView(memory0).getUint32(ret + 120, true);
+                      var len225 = dataView(memory0).getUint32(ret + 124, true);
+                      var result225 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr225, len225));
+                      variant226 = result225;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant228;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant228 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr227 = dataView(memory0).getUint32(ret + 132, true);
+                      var len227 = dataView(memory0).getUint32(ret + 136, true);
+                      var result227 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr227, len227));
+                      variant228 = result227;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant230;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant230 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr229 = dataView(memory0).getUint32(ret + 144, true);
+                      var len229 = dataView(memory0).getUint32(ret + 148, true);
+                      var result229 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr229, len229));
+                      variant230 = result229;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len232 = dataView(memory0).getUint32(ret + 156, true);
+                  var base232 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base232 % 4 !== 0) throw new TypeError(`list pointer [${base232}] is not aligned to 4`);
+                  var result232 = [];
+                  for (let i = 0; i < len232; i++) {
+                    const base = base232 + i * 8;
+                    var ptr231 = dataView(memory0).getUint32(base + 0, true);
+                    var len231 = dataView(memory0).getUint32(base + 4, true);
+                    var result231 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr231, len231));
+                    result232.push(result231);
+                  }
+                  let variant233;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant233 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant233 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant234;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant234 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant234 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'permission-denied',
+                    val: {
+                      message: result203,
+                      problems: result211,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant220,
+                      setting: variant222,
+                      field: variant224,
+                      importJobId: variant226,
+                      segmentId: variant228,
+                      stagedObject: variant230,
+                      failures: result232,
+                      limitBytes: variant233,
+                      actualBytes: variant234,
+                    }
+                  };
+                  break;
+                }
+                case 7: {
+                  var ptr235 = dataView(memory0).getUint32(ret + 16, true);
+                  var len235 = dataView(memory0).getUint32(ret + 20, true);
+                  var result235 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr235, len235));
+                  var len243 = dataView(memory0).getUint32(ret + 28, true);
+                  var base243 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base243 % 8 !== 0) throw new TypeError(`list pointer [${base243}] is not aligned to 8`);
+                  var result243 = [];
+                  for (let i = 0; i < len243; i++) {
+                    const base = base243 + i * 72;
+                    let variant236;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant236 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant236 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant237;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant237 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant237 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant238;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant238 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant238 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant240;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant240 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr239 = dataView(memory0).getUint32(base + 52, true);
+                        var len239 = dataView(memory0).getUint32(base + 56, true);
+                        var result239 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr239, len239));
+                        variant240 = result239;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum241;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum241 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum241 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum241 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum241 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr242 = dataView(memory0).getUint32(base + 64, true);
+                    var len242 = dataView(memory0).getUint32(base + 68, true);
+                    var result242 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr242, len242));
+                    result243.push({
+                      recordNumber: variant236,
+                      line: variant237,
+                      column: variant238,
+                      field: variant240,
+                      kind: enum241,
+                      message: result242,
+                    });
+                  }
+                  let variant252;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant252 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr244 = dataView(memory0).getUint32(ret + 44, true);
+                      var len244 = dataView(memory0).getUint32(ret + 48, true);
+                      var result244 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr244, len244));
+                      let variant245;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant245 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant245 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant247;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant247 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr246 = dataView(memory0).getUint32(ret + 60, true);
+                          var len246 = dataView(memory0).getUint32(ret + 64, true);
+                          var result246 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr246, len246));
+                          variant247 = result246;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant249;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant249 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr248 = dataView(memory0).getUint32(ret + 72, true);
+                          var len248 = dataView(memory0).getUint32(ret + 76, true);
+                          var result248 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr248, len248));
+                          variant249 = result248;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant251;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant251 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr250 = dataView(memory0).getUint32(ret + 84, true);
+                          var len250 = dataView(memory0).getUint32(ret + 88, true);
+                          var result250 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr250, len250));
+                          variant251 = result250;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant252 = {
+                        operation: result244,
+                        httpStatus: variant245,
+                        awsErrorType: variant247,
+                        awsMessage: variant249,
+                        requestId: variant251,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant254;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant254 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr253 = dataView(memory0).getUint32(ret + 96, true);
+                      var len253 = dataView(memory0).getUint32(ret + 100, true);
+                      var result253 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr253, len253));
+                      variant254 = result253;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant256;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant256 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr255 = dataView(memory0).getUint32(ret + 108, true);
+                      var len255 = dataView(memory0).getUint32(ret + 112, true);
+                      var result255 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr255, len255));
+                      variant256 = result255;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant258;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant258 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr257 = dataView(memory0).getUint32(ret + 120, true);
+                      var len257 = dataView(memory0).getUint32(ret + 124, true);
+                      var result257 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr257, len257));
+                      variant258 = result257;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant260;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant260 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr259 = dataView(memory0).getUint32(ret + 132, true);
+                      var len259 = dataView(memory0).getUint32(ret + 136, true);
+                      var result259 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr259, len259));
+                      variant260 = result259;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant262;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant262 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr261 = dataView(memory0).getUint32(ret + 144, true);
+                      var len261 = dataView(memory0).getUint32(ret + 148, true);
+                      var result261 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr261, len261));
+                      variant262 = result261;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len264 = dataView(memory0).getUint32(ret + 156, true);
+                  var base264 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base264 % 4 !== 0) throw new TypeError(`list pointer [${base264}] is not aligned to 4`);
+                  var result264 = [];
+                  for (let i = 0; i < len264; i++) {
+                    const base = base264 + i * 8;
+                    var ptr263 = dataView(memory0).getUint32(base + 0, true);
+                    var len263 = dataView(memory0).getUint32(base + 4, true);
+                    var result263 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr263, len263));
+                    result264.push(result263);
+                  }
+                  let variant265;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant265 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant265 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant266;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant266 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant266 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'throttled',
+                    val: {
+                      message: result235,
+                      problems: result243,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant252,
+                      setting: variant254,
+                      field: variant256,
+                      importJobId: variant258,
+                      segmentId: variant260,
+                      stagedObject: variant262,
+                      failures: result264,
+                      limitBytes: variant265,
+                      actualBytes: variant266,
+                    }
+                  };
+                  break;
+                }
+                case 8: {
+                  var ptr267 = dataView(memory0).getUint32(ret + 16, true);
+                  var len267 = dataView(memory0).getUint32(ret + 20, true);
+                  var result267 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr267, len267));
+                  var len275 = dataView(memory0).getUint32(ret + 28, true);
+                  var base275 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base275 % 8 !== 0) throw new TypeError(`list pointer [${base275}] is not aligned to 8`);
+                  var result275 = [];
+                  for (let i = 0; i < len275; i++) {
+                    const base = base275 + i * 72;
+                    let variant268;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant268 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant268 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant269;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant269 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant269 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant270;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant270 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant270 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant272;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant272 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr271 = dataView(memory0).getUint32(base + 52, true);
+                        var len271 = dataView(memory0).getUint32(base + 56, true);
+                        var result271 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr271, len271));
+                        variant272 = result271;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum273;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum273 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum273 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum273 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum273 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr274 = dataView(memory0).getUint32(base + 64, true);
+                    var len274 = dataView(memory0).getUint32(base + 68, true);
+                    var result274 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr274, len274));
+                    result275.push({
+                      recordNumber: variant268,
+                      line: variant269,
+                      column: variant270,
+                      field: variant272,
+                      kind: enum273,
+                      message: result274,
+                    });
+                  }
+                  let variant284;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant284 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr276 = dataView(memory0).getUint32(ret + 44, true);
+                      var len276 = dataView(memory0).getUint32(ret + 48, true);
+                      var result276 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr276, len276));
+                      let variant277;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant277 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant277 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant279;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant279 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr278 = dataView(memory0).getUint32(ret + 60, true);
+                          var len278 = dataView(memory0).getUint32(ret + 64, true);
+                          var result278 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr278, len278));
+                          variant279 = result278;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant281;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant281 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr280 = dataView(memory0).getUint32(ret + 72, true);
+                          var len280 = dataView(memory0).getUint32(ret + 76, true);
+                          var result280 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr280, len280));
+                          variant281 = result280;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant283;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant283 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr282 = dataView(memory0).getUint32(ret + 84, true);
+                          var len282 = dataView(memory0).getUint32(ret + 88, true);
+                          var result282 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr282, len282));
+                          variant283 = result282;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant284 = {
+                        operation: result276,
+                        httpStatus: variant277,
+                        awsErrorType: variant279,
+                        awsMessage: variant281,
+                        requestId: variant283,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant286;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant286 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr285 = dataView(memory0).getUint32(ret + 96, true);
+                      var len285 = dataView(memory0).getUint32(ret + 100, true);
+                      var result285 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr285, len285));
+                      variant286 = result285;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant288;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant288 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr287 = dataView(memory0).getUint32(ret + 108, true);
+                      var len287 = dataView(memory0).getUint32(ret + 112, true);
+                      var result287 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr287, len287));
+                      variant288 = result287;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant290;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant290 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr289 = dataView(memory0).getUint32(ret + 120, true);
+                      var len289 = dataView(memory0).getUint32(ret + 124, true);
+                      var result289 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr289, len289));
+                      variant290 = result289;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant292;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant292 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr291 = dataView(memory0).getUint32(ret + 132, true);
+                      var len291 = dataView(memory0).getUint32(ret + 136, true);
+                      var result291 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr291, len291));
+                      variant292 = result291;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant294;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant294 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr293 = dataView(memory0).getUint32(ret + 144, true);
+                      var len293 = dataView(memory0).getUint32(ret + 148, true);
+                      var result293 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr293, len293));
+                      variant294 = result293;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len296 = dataView(memory0).getUint32(ret + 156, true);
+                  var base296 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base296 % 4 !== 0) throw new TypeError(`list pointer [${base296}] is not aligned to 4`);
+                  var result296 = [];
+                  for (let i = 0; i < len296; i++) {
+                    const base = base296 + i * 8;
+                    var ptr295 = dataView(memory0).getUint32(base + 0, true);
+                    var len295 = dataView(memory0).getUint32(base + 4, true);
+                    var result295 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr295, len295));
+                    result296.push(result295);
+                  }
+                  let variant297;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant297 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant297 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant298;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant298 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant298 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'service-error',
+                    val: {
+                      message: result267,
+                      problems: result275,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant284,
+                      setting: variant286,
+                      field: variant288,
+                      importJobId: variant290,
+                      segmentId: variant292,
+                      stagedObject: variant294,
+                      failures: result296,
+                      limitBytes: variant297,
+                      actualBytes: variant298,
+                    }
+                  };
+                  break;
+                }
+                case 9: {
+                  var ptr299 = dataView(memory0).getUint32(ret + 16, true);
+                  var len299 = dataView(memory0).getUint32(ret + 20, true);
+                  var result299 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr299, len299));
+                  var len307 = dataView(memory0).getUint32(ret + 28, true);
+                  var base307 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base307 % 8 !== 0) throw new TypeError(`list pointer [${base307}] is not aligned to 8`);
+                  var result307 = [];
+                  for (let i = 0; i < len307; i++) {
+                    const base = base307 + i * 72;
+                    let variant300;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant300 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant300 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant301;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant301 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant301 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant302;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant302 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant302 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant304;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant304 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr303 = dataView(memory0).getUint32(base + 52, true);
+                        var len303 = dataView(memory0).getUint32(base + 56, true);
+                        var result303 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr303, len303));
+                        variant304 = result303;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum305;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum305 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum305 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum305 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum305 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr306 = dataView(memory0).getUint32(base + 64, true);
+                    var len306 = dataView(memory0).getUint32(base + 68, true);
+                    var result306 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr306, len306));
+                    result307.push({
+                      recordNumber: variant300,
+                      line: variant301,
+                      column: variant302,
+                      field: variant304,
+                      kind: enum305,
+                      message: result306,
+                    });
+                  }
+                  let variant316;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant316 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr308 = dataView(memory0).getUint32(ret + 44, true);
+                      var len308 = dataView(memory0).getUint32(ret + 48, true);
+                      var result308 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr308, len308));
+                      let variant309;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant309 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant309 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant311;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant311 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr310 = dataView(memory0).getUint32(ret + 60, true);
+                          var len310 = dataView(memory0).getUint32(ret + 64, true);
+                          var result310 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr310, len310));
+                          variant311 = result310;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant313;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant313 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr312 = dataView(memory0).getUint32(ret + 72, true);
+                          var len312 = dataView(memory0).getUint32(ret + 76, true);
+                          var result312 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr312, len312));
+                          variant313 = result312;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant315;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant315 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr314 = dataView(memory0).getUint32(ret + 84, true);
+                          var len314 = dataView(memory0).getUint32(ret + 88, true);
+                          var result314 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr314, len314));
+                          variant315 = result314;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant316 = {
+                        operation: result308,
+                        httpStatus: variant309,
+                        awsErrorType: variant311,
+                        awsMessage: variant313,
+                        requestId: variant315,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant318;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant318 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr317 = dataView(memory0).getUint32(ret + 96, true);
+                      var len317 = dataView(memory0).getUint32(ret + 100, true);
+                      var result317 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr317, len317));
+                      variant318 = result317;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant320;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant320 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr319 = dataView(memory0).getUint32(ret + 108, true);
+                      var len319 = dataView(memory0).getUint32(ret + 112, true);
+                      var result319 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr319, len319));
+                      variant320 = result319;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant322;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant322 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr321 = dataView(memory0).getUint32(ret + 120, true);
+                      var len321 = dataView(memory0).getUint32(ret + 124, true);
+                      var result321 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr321, len321));
+                      variant322 = result321;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant324;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant324 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr323 = dataView(memory0).getUint32(ret + 132, true);
+                      var len323 = dataView(memory0).getUint32(ret + 136, true);
+                      var result323 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr323, len323));
+                      variant324 = result323;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant326;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant326 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr325 = dataView(memory0).getUint32(ret + 144, true);
+                      var len325 = dataView(memory0).getUint32(ret + 148, true);
+                      var result325 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr325, len325));
+                      variant326 = result325;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len328 = dataView(memory0).getUint32(ret + 156, true);
+                  var base328 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base328 % 4 !== 0) throw new TypeError(`list pointer [${base328}] is not aligned to 4`);
+                  var result328 = [];
+                  for (let i = 0; i < len328; i++) {
+                    const base = base328 + i * 8;
+                    var ptr327 = dataView(memory0).getUint32(base + 0, true);
+                    var len327 = dataView(memory0).getUint32(base + 4, true);
+                    var result327 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr327, len327));
+                    result328.push(result327);
+                  }
+                  let variant329;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant329 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant329 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant330;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant330 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant330 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'import-job-failed',
+                    val: {
+                      message: result299,
+                      problems: result307,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant316,
+                      setting: variant318,
+                      field: variant320,
+                      importJobId: variant322,
+                      segmentId: variant324,
+                      stagedObject: variant326,
+                      failures: result328,
+                      limitBytes: variant329,
+                      actualBytes: variant330,
+                    }
+                  };
+                  break;
+                }
+                case 10: {
+                  var ptr331 = dataView(memory0).getUint32(ret + 16, true);
+                  var len331 = dataView(memory0).getUint32(ret + 20, true);
+                  var result331 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr331, len331));
+                  var len339 = dataView(memory0).getUint32(ret + 28, true);
+                  var base339 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base339 % 8 !== 0) throw new TypeError(`list pointer [${base339}] is not aligned to 8`);
+                  var result339 = [];
+                  for (let i = 0; i < len339; i++) {
+                    const base = base339 + i * 72;
+                    let variant332;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant332 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant332 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant333;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant333 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant333 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant334;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant334 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant334 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant336;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant336 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr335 = dataView(memory0).getUint32(base + 52, true);
+                        var len335 = dataView(memory0).getUint32(base + 56, true);
+                        var result335 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr335, len335));
+                        variant336 = result335;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum337;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum337 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum337 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum337 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum337 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr338 = dataView(memory0).getUint32(base + 64, true);
+                    var len338 = dataView(memory0).getUint32(base + 68, true);
+                    var result338 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr338, len338));
+                    result339.push({
+                      recordNumber: variant332,
+                      line: variant333,
+                      column: variant334,
+                      field: variant336,
+                      kind: enum337,
+                      message: result338,
+                    });
+                  }
+                  let variant348;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant348 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr340 = dataView(memory0).getUint32(ret + 44, true);
+                      var len340 = dataView(memory0).getUint32(ret + 48, true);
+                      var result340 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr340, len340));
+                      let variant341;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant341 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant341 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant343;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant343 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr342 = dataView(memory0).getUint32(ret + 60, true);
+                          var len342 = dataView(memory0).getUint32(ret + 64, true);
+                          var result342 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr342, len342));
+                          variant343 = result342;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant345;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant345 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr344 = dataView(memory0).getUint32(ret + 72, true);
+                          var len344 = dataView(memory0).getUint32(ret + 76, true);
+                          var result344 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr344, len344));
+                          variant345 = result344;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant347;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant347 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr346 = dataView(memory0).getUint32(ret + 84, true);
+                          var len346 = dataView(memory0).getUint32(ret + 88, true);
+                          var result346 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr346, len346));
+                          variant347 = result346;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant348 = {
+                        operation: result340,
+                        httpStatus: variant341,
+                        awsErrorType: variant343,
+                        awsMessage: variant345,
+                        requestId: variant347,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant350;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant350 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr349 = dataView(memory0).getUint32(ret + 96, true);
+                      var len349 = dataView(memory0).getUint32(ret + 100, true);
+                      var result349 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr349, len349));
+                      variant350 = result349;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant352;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant352 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr351 = dataView(memory0).getUint32(ret + 108, true);
+                      var len351 = dataView(memory0).getUint32(ret + 112, true);
+                      var result351 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr351, len351));
+                      variant352 = result351;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant354;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant354 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr353 = dataView(memory0).getUint32(ret + 120, true);
+                      var len353 = dataView(memory0).getUint32(ret + 124, true);
+                      var result353 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr353, len353));
+                      variant354 = result353;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant356;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant356 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr355 = dataView(memory0).getUint32(ret + 132, true);
+                      var len355 = dataView(memory0).getUint32(ret + 136, true);
+                      var result355 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr355, len355));
+                      variant356 = result355;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant358;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant358 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr357 = dataView(memory0).getUint32(ret + 144, true);
+                      var len357 = dataView(memory0).getUint32(ret + 148, true);
+                      var result357 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr357, len357));
+                      variant358 = result357;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len360 = dataView(memory0).getUint32(ret + 156, true);
+                  var base360 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base360 % 4 !== 0) throw new TypeError(`list pointer [${base360}] is not aligned to 4`);
+                  var result360 = [];
+                  for (let i = 0; i < len360; i++) {
+                    const base = base360 + i * 8;
+                    var ptr359 = dataView(memory0).getUint32(base + 0, true);
+                    var len359 = dataView(memory0).getUint32(base + 4, true);
+                    var result359 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr359, len359));
+                    result360.push(result359);
+                  }
+                  let variant361;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant361 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant361 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant362;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant362 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant362 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'timed-out',
+                    val: {
+                      message: result331,
+                      problems: result339,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant348,
+                      setting: variant350,
+                      field: variant352,
+                      importJobId: variant354,
+                      segmentId: variant356,
+                      stagedObject: variant358,
+                      failures: result360,
+                      limitBytes: variant361,
+                      actualBytes: variant362,
+                    }
+                  };
+                  break;
+                }
+                case 11: {
+                  var ptr363 = dataView(memory0).getUint32(ret + 16, true);
+                  var len363 = dataView(memory0).getUint32(ret + 20, true);
+                  var result363 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr363, len363));
+                  var len371 = dataView(memory0).getUint32(ret + 28, true);
+                  var base371 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base371 % 8 !== 0) throw new TypeError(`list pointer [${base371}] is not aligned to 8`);
+                  var result371 = [];
+                  for (let i = 0; i < len371; i++) {
+                    const base = base371 + i * 72;
+                    let variant364;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant364 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant364 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant365;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant365 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant365 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant366;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant366 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant366 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant368;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant368 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr367 = dataView(memory0).getUint32(base + 52, true);
+                        var len367 = dataView(memory0).getUint32(base + 56, true);
+                        var result367 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr367, len367));
+                        variant368 = result367;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum369;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum369 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum369 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum369 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum369 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr370 = dataView(memory0).getUint32(base + 64, true);
+                    var len370 = dataView(memory0).getUint32(base + 68, true);
+                    var result370 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr370, len370));
+                    result371.push({
+                      recordNumber: variant364,
+                      line: variant365,
+                      column: variant366,
+                      field: variant368,
+                      kind: enum369,
+                      message: result370,
+                    });
+                  }
+                  let variant380;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant380 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr372 = dataView(memory0).getUint32(ret + 44, true);
+                      var len372 = dataView(memory0).getUint32(ret + 48, true);
+                      var result372 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr372, len372));
+                      let variant373;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant373 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant373 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant375;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant375 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr374 = dataView(memory0).getUint32(ret + 60, true);
+                          var len374 = dataView(memory0).getUint32(ret + 64, true);
+                          var result374 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr374, len374));
+                          variant375 = result374;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant377;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant377 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr376 = dataView(memory0).getUint32(ret + 72, true);
+                          var len376 = dataView(memory0).getUint32(ret + 76, true);
+                          var result376 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr376, len376));
+                          variant377 = result376;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant379;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant379 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr378 = dataView(memory0).getUint32(ret + 84, true);
+                          var len378 = dataView(memory0).getUint32(ret + 88, true);
+                          var result378 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr378, len378));
+                          variant379 = result378;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant380 = {
+                        operation: result372,
+                        httpStatus: variant373,
+                        awsErrorType: variant375,
+                        awsMessage: variant377,
+                        requestId: variant379,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant382;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant382 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr381 = dataView(memory0).getUint32(ret + 96, true);
+                      var len381 = dataView(memory0).getUint32(ret + 100, true);
+                      var result381 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr381, len381));
+                      variant382 = result381;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant384;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant384 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr383 = dataView(memory0).getUint32(ret + 108, true);
+                      var len383 = dataView(memory0).getUint32(ret + 112, true);
+                      var result383 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr383, len383));
+                      variant384 = result383;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant386;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant386 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr385 = dataView(memory0).getUint32(ret + 120, true);
+                      var len385 = dataView(memory0).getUint32(ret + 124, true);
+                      var result385 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr385, len385));
+                      variant386 = result385;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant388;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant388 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr387 = dataView(memory0).getUint32(ret + 132, true);
+                      var len387 = dataView(memory0).getUint32(ret + 136, true);
+                      var result387 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr387, len387));
+                      variant388 = result387;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant390;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant390 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr389 = dataView(memory0).getUint32(ret + 144, true);
+                      var len389 = dataView(memory0).getUint32(ret + 148, true);
+                      var result389 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr389, len389));
+                      variant390 = result389;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len392 = dataView(memory0).getUint32(ret + 156, true);
+                  var base392 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base392 % 4 !== 0) throw new TypeError(`list pointer [${base392}] is not aligned to 4`);
+                  var result392 = [];
+                  for (let i = 0; i < len392; i++) {
+                    const base = base392 + i * 8;
+                    var ptr391 = dataView(memory0).getUint32(base + 0, true);
+                    var len391 = dataView(memory0).getUint32(base + 4, true);
+                    var result391 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr391, len391));
+                    result392.push(result391);
+                  }
+                  let variant393;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant393 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant393 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant394;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant394 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant394 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'invalid-settings',
+                    val: {
+                      message: result363,
+                      problems: result371,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant380,
+                      setting: variant382,
+                      field: variant384,
+                      importJobId: variant386,
+                      segmentId: variant388,
+                      stagedObject: variant390,
+                      failures: result392,
+                      limitBytes: variant393,
+                      actualBytes: variant394,
+                    }
+                  };
+                  break;
+                }
+                case 12: {
+                  var ptr395 = dataView(memory0).getUint32(ret + 16, true);
+                  var len395 = dataView(memory0).getUint32(ret + 20, true);
+                  var result395 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr395, len395));
+                  var len403 = dataView(memory0).getUint32(ret + 28, true);
+                  var base403 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base403 % 8 !== 0) throw new TypeError(`list pointer [${base403}] is not aligned to 8`);
+                  var result403 = [];
+                  for (let i = 0; i < len403; i++) {
+                    const base = base403 + i * 72;
+                    let variant396;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant396 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant396 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant397;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant397 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant397 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant398;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant398 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant398 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant400;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant400 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr399 = dataView(memory0).getUint32(base + 52, true);
+                        var len399 = dataView(memory0).getUint32(base + 56, true);
+                        var result399 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr399, len399));
+                        variant400 = result399;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum401;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum401 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum401 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum401 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum401 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr402 = dataView(memory0).getUint32(base + 64, true);
+                    var len402 = dataView(memory0).getUint32(base + 68, true);
+                    var result402 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr402, len402));
+                    result403.push({
+                      recordNumber: variant396,
+                      line: variant397,
+                      column: variant398,
+                      field: variant400,
+                      kind: enum401,
+                      message: result402,
+                    });
+                  }
+                  let variant412;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant412 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr404 = dataView(memory0).getUint32(ret + 44, true);
+                      var len404 = dataView(memory0).getUint32(ret + 48, true);
+                      var result404 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr404, len404));
+                      let variant405;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant405 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant405 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant407;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant407 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr406 = dataView(memory0).getUint32(ret + 60, true);
+                          var len406 = dataView(memory0).getUint32(ret + 64, true);
+                          var result406 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr406, len406));
+                          variant407 = result406;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant409;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant409 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr408 = dataView(memory0).getUint32(ret + 72, true);
+                          var len408 = dataView(memory0).getUint32(ret + 76, true);
+                          var result408 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr408, len408));
+                          variant409 = result408;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant411;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant411 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr410 = dataView(memory0).getUint32(ret + 84, true);
+                          var len410 = dataView(memory0).getUint32(ret + 88, true);
+                          var result410 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr410, len410));
+                          variant411 = result410;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant412 = {
+                        operation: result404,
+                        httpStatus: variant405,
+                        awsErrorType: variant407,
+                        awsMessage: variant409,
+                        requestId: variant411,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant414;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant414 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr413 = dataView(memory0).getUint32(ret + 96, true);
+                      var len413 = dataView(memory0).getUint32(ret + 100, true);
+                      var result413 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr413, len413));
+                      variant414 = result413;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant416;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant416 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr415 = dataView(memory0).getUint32(ret + 108, true);
+                      var len415 = dataView(memory0).getUint32(ret + 112, true);
+                      var result415 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr415, len415));
+                      variant416 = result415;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant418;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant418 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr417 = dataView(memory0).getUint32(ret + 120, true);
+                      var len417 = dataView(memory0).getUint32(ret + 124, true);
+                      var result417 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr417, len417));
+                      variant418 = result417;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant420;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant420 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr419 = dataView(memory0).getUint32(ret + 132, true);
+                      var len419 = dataView(memory0).getUint32(ret + 136, true);
+                      var result419 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr419, len419));
+                      variant420 = result419;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant422;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant422 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr421 = dataView(memory0).getUint32(ret + 144, true);
+                      var len421 = dataView(memory0).getUint32(ret + 148, true);
+                      var result421 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr421, len421));
+                      variant422 = result421;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len424 = dataView(memory0).getUint32(ret + 156, true);
+                  var base424 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base424 % 4 !== 0) throw new TypeError(`list pointer [${base424}] is not aligned to 4`);
+                  var result424 = [];
+                  for (let i = 0; i < len424; i++) {
+                    const base = base424 + i * 8;
+                    var ptr423 = dataView(memory0).getUint32(base + 0, true);
+                    var len423 = dataView(memory0).getUint32(base + 4, true);
+                    var result423 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr423, len423));
+                    result424.push(result423);
+                  }
+                  let variant425;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant425 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant425 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant426;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant426 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant426 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'invalid-input',
+                    val: {
+                      message: result395,
+                      problems: result403,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant412,
+                      setting: variant414,
+                      field: variant416,
+                      importJobId: variant418,
+                      segmentId: variant420,
+                      stagedObject: variant422,
+                      failures: result424,
+                      limitBytes: variant425,
+                      actualBytes: variant426,
+                    }
+                  };
+                  break;
+                }
+                case 13: {
+                  var ptr427 = dataView(memory0).getUint32(ret + 16, true);
+                  var len427 = dataView(memory0).getUint32(ret + 20, true);
+                  var result427 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr427, len427));
+                  var len435 = dataView(memory0).getUint32(ret + 28, true);
+                  var base435 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base435 % 8 !== 0) throw new TypeError(`list pointer [${base435}] is not aligned to 8`);
+                  var result435 = [];
+                  for (let i = 0; i < len435; i++) {
+                    const base = base435 + i * 72;
+                    let variant428;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant428 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant428 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant429;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant429 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant429 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant430;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant430 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant430 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant432;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant432 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr431 = dataView(memory0).getUint32(base + 52, true);
+                        var len431 = dataView(memory0).getUint32(base + 56, true);
+                        var result431 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr431, len431));
+                        variant432 = result431;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum433;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum433 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum433 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum433 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum433 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr434 = dataView(memory0).getUint32(base + 64, true);
+                    var len434 = dataView(memory0).getUint32(base + 68, true);
+                    var result434 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr434, len434));
+                    result435.push({
+                      recordNumber: variant428,
+                      line: variant429,
+                      column: variant430,
+                      field: variant432,
+                      kind: enum433,
+                      message: result434,
+                    });
+                  }
+                  let variant444;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant444 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr436 = dataView(memory0).getUint32(ret + 44, true);
+                      var len436 = dataView(memory0).getUint32(ret + 48, true);
+                      var result436 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr436, len436));
+                      let variant437;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant437 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant437 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant439;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant439 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr438 = dataView(memory0).getUint32(ret + 60, true);
+                          var len438 = dataView(memory0).getUint32(ret + 64, true);
+                          var result438 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr438, len438));
+                          variant439 = result438;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant441;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant441 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr440 = dataView(memory0).getUint32(ret + 72, true);
+                          var len440 = dataView(memory0).getUint32(ret + 76, true);
+                          var result440 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr440, len440));
+                          variant441 = result440;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant443;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant443 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr442 = dataView(memory0).getUint32(ret + 84, true);
+                          var len442 = dataView(memory0).getUint32(ret + 88, true);
+                          var result442 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr442, len442));
+                          variant443 = result442;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant444 = {
+                        operation: result436,
+                        httpStatus: variant437,
+                        awsErrorType: variant439,
+                        awsMessage: variant441,
+                        requestId: variant443,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant446;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant446 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr445 = dataView(memory0).getUint32(ret + 96, true);
+                      var len445 = dataView(memory0).getUint32(ret + 100, true);
+                      var result445 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr445, len445));
+                      variant446 = result445;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant448;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant448 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr447 = dataView(memory0).getUint32(ret + 108, true);
+                      var len447 = dataView(memory0).getUint32(ret + 112, true);
+                      var result447 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr447, len447));
+                      variant448 = result447;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant450;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant450 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr449 = dataView(memory0).getUint32(ret + 120, true);
+                      var len449 = dataView(memory0).getUint32(ret + 124, true);
+                      var result449 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr449, len449));
+                      variant450 = result449;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant452;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant452 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr451 = dataView(memory0).getUint32(ret + 132, true);
+                      var len451 = dataView(memory0).getUint32(ret + 136, true);
+                      var result451 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr451, len451));
+                      variant452 = result451;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant454;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant454 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr453 = dataView(memory0).getUint32(ret + 144, true);
+                      var len453 = dataView(memory0).getUint32(ret + 148, true);
+                      var result453 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr453, len453));
+                      variant454 = result453;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len456 = dataView(memory0).getUint32(ret + 156, true);
+                  var base456 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base456 % 4 !== 0) throw new TypeError(`list pointer [${base456}] is not aligned to 4`);
+                  var result456 = [];
+                  for (let i = 0; i < len456; i++) {
+                    const base = base456 + i * 8;
+                    var ptr455 = dataView(memory0).getUint32(base + 0, true);
+                    var len455 = dataView(memory0).getUint32(base + 4, true);
+                    var result455 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr455, len455));
+                    result456.push(result455);
+                  }
+                  let variant457;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant457 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant457 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant458;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant458 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant458 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'cancelled',
+                    val: {
+                      message: result427,
+                      problems: result435,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant444,
+                      setting: variant446,
+                      field: variant448,
+                      importJobId: variant450,
+                      segmentId: variant452,
+                      stagedObject: variant454,
+                      failures: result456,
+                      limitBytes: variant457,
+                      actualBytes: variant458,
+                    }
+                  };
+                  break;
+                }
+                case 14: {
+                  var ptr459 = dataView(memory0).getUint32(ret + 16, true);
+                  var len459 = dataView(memory0).getUint32(ret + 20, true);
+                  var result459 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr459, len459));
+                  var len467 = dataView(memory0).getUint32(ret + 28, true);
+                  var base467 = dataView(memory0).getUint32(ret + 24, true);
+                  if (base467 % 8 !== 0) throw new TypeError(`list pointer [${base467}] is not aligned to 8`);
+                  var result467 = [];
+                  for (let i = 0; i < len467; i++) {
+                    const base = base467 + i * 72;
+                    let variant460;
+                    switch (dataView(memory0).getUint8(base + 0, true)) {
+                      case 0: {
+                        variant460 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant460 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant461;
+                    switch (dataView(memory0).getUint8(base + 16, true)) {
+                      case 0: {
+                        variant461 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant461 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant462;
+                    switch (dataView(memory0).getUint8(base + 32, true)) {
+                      case 0: {
+                        variant462 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant462 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant464;
+                    switch (dataView(memory0).getUint8(base + 48, true)) {
+                      case 0: {
+                        variant464 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        var ptr463 = dataView(memory0).getUint32(base + 52, true);
+                        var len463 = dataView(memory0).getUint32(base + 56, true);
+                        var result463 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr463, len463));
+                        variant464 = result463;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum465;
+                    switch (dataView(memory0).getUint8(base + 60, true)) {
+                      case 0: {
+                        enum465 = 'malformed-data';
+                        break;
+                      }
+                      case 1: {
+                        enum465 = 'missing-required-fields';
+                        break;
+                      }
+                      case 2: {
+                        enum465 = 'invalid-channel-type';
+                        break;
+                      }
+                      case 3: {
+                        enum465 = 'import-size-exceeded';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for ProblemKind');
+                      }
+                    }
+                    var ptr466 = dataView(memory0).getUint32(base + 64, true);
+                    var len466 = dataView(memory0).getUint32(base + 68, true);
+                    var result466 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr466, len466));
+                    result467.push({
+                      recordNumber: variant460,
+                      line: variant461,
+                      column: variant462,
+                      field: variant464,
+                      kind: enum465,
+                      message: result466,
+                    });
+                  }
+                  let variant476;
+                  switch (dataView(memory0).getUint8(ret + 40, true)) {
+                    case 0: {
+                      variant476 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr468 = dataView(memory0).getUint32(ret + 44, true);
+                      var len468 = dataView(memory0).getUint32(ret + 48, true);
+                      var result468 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr468, len468));
+                      let variant469;
+                      switch (dataView(memory0).getUint8(ret + 52, true)) {
+                        case 0: {
+                          variant469 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant469 = clampGuest(dataView(memory0).getUint16(ret + 54, true), 0, 65535);
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant471;
+                      switch (dataView(memory0).getUint8(ret + 56, true)) {
+                        case 0: {
+                          variant471 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr470 = dataView(memory0).getUint32(ret + 60, true);
+                          var len470 = dataView(memory0).getUint32(ret + 64, true);
+                          var result470 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr470, len470));
+                          variant471 = result470;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant473;
+                      switch (dataView(memory0).getUint8(ret + 68, true)) {
+                        case 0: {
+                          variant473 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr472 = dataView(memory0).getUint32(ret + 72, true);
+                          var len472 = dataView(memory0).getUint32(ret + 76, true);
+                          var result472 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr472, len472));
+                          variant473 = result472;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant475;
+                      switch (dataView(memory0).getUint8(ret + 80, true)) {
+                        case 0: {
+                          variant475 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr474 = dataView(memory0).getUint32(ret + 84, true);
+                          var len474 = dataView(memory0).getUint32(ret + 88, true);
+                          var result474 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr474, len474));
+                          variant475 = result474;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      variant476 = {
+                        operation: result468,
+                        httpStatus: variant469,
+                        awsErrorType: variant471,
+                        awsMessage: variant473,
+                        requestId: variant475,
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant478;
+                  switch (dataView(memory0).getUint8(ret + 92, true)) {
+                    case 0: {
+                      variant478 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr477 = dataView(memory0).getUint32(ret + 96, true);
+                      var len477 = dataView(memory0).getUint32(ret + 100, true);
+                      var result477 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr477, len477));
+                      variant478 = result477;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant480;
+                  switch (dataView(memory0).getUint8(ret + 104, true)) {
+                    case 0: {
+                      variant480 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr479 = dataView(memory0).getUint32(ret + 108, true);
+                      var len479 = dataView(memory0).getUint32(ret + 112, true);
+                      var result479 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr479, len479));
+                      variant480 = result479;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant482;
+                  switch (dataView(memory0).getUint8(ret + 116, true)) {
+                    case 0: {
+                      variant482 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr481 = dataView(memory0).getUint32(ret + 120, true);
+                      var len481 = dataView(memory0).getUint32(ret + 124, true);
+                      var result481 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr481, len481));
+                      variant482 = result481;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant484;
+                  switch (dataView(memory0).getUint8(ret + 128, true)) {
+                    case 0: {
+                      variant484 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr483 = dataView(memory0).getUint32(ret + 132, true);
+                      var len483 = dataView(memory0).getUint32(ret + 136, true);
+                      var result483 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr483, len483));
+                      variant484 = result483;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant486;
+                  switch (dataView(memory0).getUint8(ret + 140, true)) {
+                    case 0: {
+                      variant486 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr485 = dataView(memory0).getUint32(ret + 144, true);
+                      var len485 = dataView(memory0).getUint32(ret + 148, true);
+                      var result485 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr485, len485));
+                      variant486 = result485;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var len488 = dataView(memory0).getUint32(ret + 156, true);
+                  var base488 = dataView(memory0).getUint32(ret + 152, true);
+                  if (base488 % 4 !== 0) throw new TypeError(`list pointer [${base488}] is not aligned to 4`);
+                  var result488 = [];
+                  for (let i = 0; i < len488; i++) {
+                    const base = base488 + i * 8;
+                    var ptr487 = dataView(memory0).getUint32(base + 0, true);
+                    var len487 = dataView(memory0).getUint32(base + 4, true);
+                    var result487 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr487, len487));
+                    result488.push(result487);
+                  }
+                  let variant489;
+                  switch (dataView(memory0).getUint8(ret + 160, true)) {
+                    case 0: {
+                      variant489 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant489 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 168, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant490;
+                  switch (dataView(memory0).getUint8(ret + 176, true)) {
+                    case 0: {
+                      variant490 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant490 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 184, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  variant491= {
+                    tag: 'out-of-memory',
+                    val: {
+                      message: result459,
+                      problems: result467,
+                      totalProblems: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      service: variant476,
+                      setting: variant478,
+                      field: variant480,
+                      importJobId: variant482,
+                      segmentId: variant484,
+                      stagedObject: variant486,
+                      failures: result488,
+                      limitBytes: variant489,
+                      actualBytes: variant490,
+                    }
+                  };
+                  break;
+                }
+                default: {
+                  throw new TypeError('invalid variant discriminant for NodeError');
+                }
+              }
+              variant492= {
+                tag: 'err',
+                val: variant491
+              };
+              break;
+            }
+            default: {
+              throw new TypeError('invalid variant discriminant for expected');
+            }
+          }
+          _debugLog('[iface="pinpoint:segment-import/node@0.5.0", function="stage"][Instruction::Return]', {
+            funcName: 'stage',
+            paramCount: 1,
+            async: false,
+            postReturn: true
+          });
+          const retCopy = variant492;
+          task.resolve([retCopy.val]);
+          
+          let cstate = getOrCreateAsyncState(0);
+          cstate.mayLeave = false;
+          postReturn3(ret);
+          cstate.mayLeave = true;
+          task.exit();
+          
+          
+          
+          if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+            throw new ComponentError(retCopy.val);
+          }
+          return retCopy.val;
           
           
         } catch (err) {
@@ -27815,41 +33058,51 @@ let gen= (function* _initGenerator () {
       '9': Object.assign(trampoline43, { _jcoMaySuspend: false }),
     },
   }));
-  postReturn0 = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#run'];
+  postReturn0 = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#run'];
   
   try {
-    postReturn0Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.4.0#run']);
+    postReturn0Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.5.0#run']);
   } catch(err) {
-    postReturn0Async = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#run'];
+    postReturn0Async = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#run'];
   }
   
-  postReturn1 = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#validate'];
+  postReturn1 = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#validate'];
   
   try {
-    postReturn1Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.4.0#validate']);
+    postReturn1Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.5.0#validate']);
   } catch(err) {
-    postReturn1Async = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#validate'];
+    postReturn1Async = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#validate'];
   }
   
-  postReturn2 = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#describe'];
+  postReturn2 = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#describe'];
   
   try {
-    postReturn2Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.4.0#describe']);
+    postReturn2Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.5.0#describe']);
   } catch(err) {
-    postReturn2Async = exports1['cabi_post_pinpoint:segment-import/node@0.4.0#describe'];
+    postReturn2Async = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#describe'];
   }
   
-  node040Run = exports1['pinpoint:segment-import/node@0.4.0#run'];
-  node040Validate = exports1['pinpoint:segment-import/node@0.4.0#validate'];
-  node040Describe = exports1['pinpoint:segment-import/node@0.4.0#describe'];
-  const node040 = {
+  postReturn3 = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#stage'];
+  
+  try {
+    postReturn3Async = WebAssembly.promising(exports1['cabi_post_pinpoint:segment-import/node@0.5.0#stage']);
+  } catch(err) {
+    postReturn3Async = exports1['cabi_post_pinpoint:segment-import/node@0.5.0#stage'];
+  }
+  
+  node050Run = exports1['pinpoint:segment-import/node@0.5.0#run'];
+  node050Validate = exports1['pinpoint:segment-import/node@0.5.0#validate'];
+  node050Describe = exports1['pinpoint:segment-import/node@0.5.0#describe'];
+  node050Stage = exports1['pinpoint:segment-import/node@0.5.0#stage'];
+  const node050 = {
     describe: describe,
     run: run,
+    stage: stage,
     validate: validate,
     
   };
   
-  return { node: node040, 'pinpoint:segment-import/node@0.4.0': node040,  };
+  return { node: node050, 'pinpoint:segment-import/node@0.5.0': node050,  };
 })();
 let promise, resolve, reject;
 function normalizeInstantiationError(e) {
