@@ -8,7 +8,10 @@ use super::cancel::Cancellation;
 use super::host::Host;
 use super::runtime::WasiRuntime;
 use super::{World, convert, http, wit};
+use crate::endpoints::Limits;
+use crate::error::NodeError;
 use crate::import::{self, Stage};
+use crate::input::ImportInput;
 
 /// The exported `node` interface (exported in [`bindings`]).
 struct Node;
@@ -32,16 +35,9 @@ impl Guest for Node {
     }
 
     fn validate(input: wit::ImportInput) -> Result<wit::ValidationReport, wit::NodeError> {
-        // The options change what a run does in AWS, not what the dry run checks.
-        let input = convert::from_wit_input(input).input;
-        let limits = World::data_limits().map_err(convert::to_wit_error)?;
-        let total = Some(input.data.len() as u64);
-        World::progress(Stage::Validating, 0, total);
-        import::validate_reporting(&input, &limits, &mut |done| {
-            World::progress(Stage::Validating, done, total)
-        })
-        .map(convert::to_wit_report)
-        .map_err(convert::to_wit_error)
+        dry_run(input, import::validate_reporting)
+            .map(convert::to_wit_report)
+            .map_err(convert::to_wit_error)
     }
 
     fn describe() -> String {
@@ -49,16 +45,27 @@ impl Guest for Node {
     }
 
     fn stage(input: wit::ImportInput) -> Result<wit::StagedFile, wit::NodeError> {
-        let input = convert::from_wit_input(input).input;
-        let limits = World::data_limits().map_err(convert::to_wit_error)?;
-        let total = Some(input.data.len() as u64);
-        World::progress(Stage::Validating, 0, total);
-        import::stage(&input, &limits, &mut |done| {
-            World::progress(Stage::Validating, done, total)
-        })
-        .map(convert::to_wit_staged)
-        .map_err(convert::to_wit_error)
+        dry_run(input, import::stage)
+            .map(convert::to_wit_staged)
+            .map_err(convert::to_wit_error)
     }
+}
+
+/// What a check of the data takes: the input, the limits, and where to
+/// report the bytes checked so far.
+type Check<T> = fn(&ImportInput, &Limits, &mut dyn FnMut(u64)) -> Result<T, NodeError>;
+
+/// `validate` and `stage`: `check` on the input with the settings' data
+/// limits, its progress reported as the `validating` stage.
+fn dry_run<T>(input: wit::ImportInput, check: Check<T>) -> Result<T, NodeError> {
+    // The options change what a run does in AWS, not what the dry run checks.
+    let input = convert::from_wit_input(input).input;
+    let limits = World::data_limits()?;
+    let total = Some(input.data.len() as u64);
+    World::progress(Stage::Validating, 0, total);
+    check(&input, &limits, &mut |done| {
+        World::progress(Stage::Validating, done, total)
+    })
 }
 
 /// The ABI glue wit-bindgen generates to export [`Node`]: its unsafe code
