@@ -92,6 +92,15 @@ pub async fn setup(args: &SettingsArgs, dry_run: bool, log: Logger) -> Result<Se
     })
 }
 
+/// The `max-import-bytes` the settings give (the environment's, then the
+/// flags'), which bounds what the CLI reads; a value that is not a number is
+/// the `InvalidSettings` every run would report.
+pub fn max_import_bytes(args: &SettingsArgs) -> Result<u64, NodeError> {
+    let settings = settings_from(args);
+    pinpoint_segment_import::settings::data_limits(|k| settings.get(k).cloned())
+        .map(|limits| limits.max_import_bytes)
+}
+
 /// Settings from the environment, then the flags.
 fn settings_from(args: &SettingsArgs) -> BTreeMap<String, String> {
     let mut s = settings::from_environment(|k| std::env::var(k).ok());
