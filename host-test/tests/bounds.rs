@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+use common::{leftovers, wait_for_stderr};
+
 /// `max-import-bytes` of the bounded-read tests: the data bound is this plus
 /// 1 MiB.
 const SMALL_MAX: u64 = 1000;
@@ -142,24 +145,25 @@ fn watch(mut child: Child) -> Ended {
     }
 }
 
+/// `validate EXTRA... FLAG SOURCE`: with `--data-file`, the other three
+/// fields as flags too.
+fn validate_args<'a>(extra: &[&'a str], flag: &'a str, source: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["validate"];
+    args.extend(extra);
+    if flag == "--data-file" {
+        args.extend(["--application-id", "a1", "--segment-name", "s"]);
+        args.extend(["--format", "CSV"]);
+    }
+    args.extend([flag, source]);
+    args
+}
+
 /// The CLI reading `source` as `flag` (`--data-file` or `--input`) under
 /// `max-import-bytes` [`SMALL_MAX`]: `ImportSizeExceeded` naming the bound
 /// and what was read, in bounded memory (the figure printed).
 fn refused_as_too_large(flag: &str, source: &str, bound: u64) -> Ended {
     let tmp = tempfile::tempdir().unwrap();
-    let mut args = vec!["validate"];
-    if flag == "--data-file" {
-        args.extend([
-            "--application-id",
-            "a1",
-            "--segment-name",
-            "s",
-            "--format",
-            "CSV",
-        ]);
-    }
-    args.extend([flag, source]);
-    let child = cli(&args, tmp.path())
+    let child = cli(&validate_args(&[], flag, source), tmp.path())
         .env("PINPOINT_IMPORT_MAX_IMPORT_BYTES", SMALL_MAX.to_string())
         .spawn()
         .unwrap();
@@ -254,53 +258,12 @@ fn endless_writer() -> Child {
         .unwrap()
 }
 
-/// Waits until a line of `child`'s stderr contains `marker` (the child's
-/// stderr is then read to its end on a thread).
-fn wait_for_stderr(child: &mut Child, marker: &str) -> JoinHandle<String> {
-    use std::io::BufRead;
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let wanted = marker.to_owned();
-    let all = std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains(&wanted)
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    if rx.recv_timeout(TIME_CAP).is_err() {
-        let _ = child.kill();
-        panic!("no stderr line with {marker:?}: {}", all.join().unwrap());
-    }
-    all
-}
-
 /// Data still arriving on stdin: the signal ends the read within 2 s with
 /// `Cancelled` on stdout and the signal's exit code.
 fn a_signal_cancels_a_read_of_stdin(flag: &str, signal: &str, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let mut writer = endless_writer();
-    let mut args = vec!["validate", "-v"];
-    if flag == "--data-file" {
-        args.extend([
-            "--application-id",
-            "a1",
-            "--segment-name",
-            "s",
-            "--format",
-            "CSV",
-        ]);
-    }
-    args.extend([flag, "-"]);
-    let mut child = cli(&args, tmp.path())
+    let mut child = cli(&validate_args(&["-v"], flag, "-"), tmp.path())
         .stdin(Stdio::from(writer.stdout.take().unwrap()))
         .spawn()
         .unwrap();
@@ -311,7 +274,7 @@ fn a_signal_cancels_a_read_of_stdin(flag: &str, signal: &str, code: i32) {
         .unwrap();
     assert!(status.success());
     let mut ended = watch(child);
-    ended.stderr = stderr.join().unwrap();
+    ended.stderr = stderr.recv().unwrap();
     let _ = writer.kill();
     let _ = writer.wait();
     assert_eq!(ended.killed, None, "{ended:?}");
@@ -336,15 +299,6 @@ fn sigterm_cancels_a_read_of_data_still_arriving_on_stdin() {
 #[test]
 fn sigint_cancels_a_read_of_an_input_still_arriving_on_stdin() {
     a_signal_cancels_a_read_of_stdin("--input", "INT", 130);
-}
-
-/// The emulator directories left in `tmp`.
-fn leftovers(tmp: &Path) -> Vec<String> {
-    std::fs::read_dir(tmp)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("pinpoint-emulator-"))
-        .collect()
 }
 
 /// `run` of the first example on the embedded emulator, with `env` and
