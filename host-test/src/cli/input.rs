@@ -181,16 +181,13 @@ async fn read_source(
     };
     let (actual, what) = match read {
         Outcome::Whole(bytes) => return Ok(Ok(bytes)),
-        Outcome::FileTooLarge { size } => (size, format!("is {size} bytes")),
-        Outcome::StreamTooLarge { read } => (
-            read,
-            format!("gave more: reading stopped after {read} bytes"),
-        ),
+        Outcome::FileTooLarge { size } => (size, format!("it is {size} bytes")),
+        Outcome::StreamTooLarge { read } => (read, format!("reading stopped after {read} bytes")),
     };
     let mut error = NodeError::new(
         ErrorKind::ImportSizeExceeded,
         format!(
-            "{flag} {} is larger than the CLI reads, {limit} bytes ({}): it {what}",
+            "{flag} {} is over the CLI's read bound of {limit} bytes ({}): {what}; split the data into several imports",
             source.display(),
             bound.rule()
         ),
