@@ -277,6 +277,20 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_the_input_accepts_are_the_schemas_properties() {
+        let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
+        let mut described: Vec<&str> = ["input_schema", "options_schema"]
+            .iter()
+            .flat_map(|schema| v[schema]["properties"].as_object().unwrap().keys())
+            .map(String::as_str)
+            .collect();
+        let mut accepted = crate::input::ImportRequest::KEYS.to_vec();
+        described.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(described, accepted);
+    }
+
+    #[test]
     fn options_are_optional_defaults_that_the_input_reads() {
         let v: serde_json::Value = serde_json::from_str(&descriptor()).unwrap();
         let options = &v["options_schema"];

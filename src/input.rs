@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorKind, NodeError};
+use crate::error::{ErrorKind, NodeError, quote};
 
 /// The format of the endpoint data, as the seed's `format` dropdown names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,6 +85,115 @@ pub struct ImportRequest {
     /// What to do with an existing segment of the name.
     #[serde(default, skip_serializing_if = "OnExisting::is_default")]
     pub on_existing: OnExisting,
+}
+
+/// Why a JSON object is not an [`ImportRequest`].
+#[derive(Debug)]
+pub enum RequestError {
+    /// A key that is none of [`ImportRequest::KEYS`] (a typo of an optional
+    /// field would otherwise do nothing): the first such key and the closest
+    /// known one.
+    UnknownKey {
+        /// The unknown key, as given.
+        key: String,
+        /// The known key it most likely meant.
+        closest: &'static str,
+        /// How many other unknown keys there are.
+        others: usize,
+    },
+    /// Not JSON, not an object, a required field missing or a value of the
+    /// wrong type: serde_json's message.
+    Shape(String),
+}
+
+impl RequestError {
+    /// The `InvalidInput` error this is; an unknown key is also its `field`.
+    pub fn into_node_error(self) -> NodeError {
+        let schema = "the node's input has application_id, segment_name, format (CSV or JSON) and data, all required, and the optional on_existing (fail or new_version)";
+        match self {
+            RequestError::UnknownKey {
+                key,
+                closest,
+                others,
+            } => {
+                let more = match others {
+                    0 => String::new(),
+                    n => format!(" and {n} more unknown keys"),
+                };
+                NodeError::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "unknown key `{}` (the closest known key is `{closest}`){more}; {schema}",
+                        quote(&key)
+                    ),
+                )
+                .with_field(&quote(&key))
+            }
+            RequestError::Shape(message) => NodeError::new(
+                ErrorKind::InvalidInput,
+                format!("not the node's input ({schema}): {message}"),
+            ),
+        }
+    }
+}
+
+impl ImportRequest {
+    /// Every key of the JSON form: the seed's four fields, then the options.
+    pub const KEYS: [&'static str; 5] = [
+        "application_id",
+        "segment_name",
+        "format",
+        "data",
+        "on_existing",
+    ];
+
+    /// Reads the JSON form from a file's bytes: a UTF-8 byte order mark at
+    /// the start is skipped (editors on Windows write one), then as
+    /// [`ImportRequest::from_object`].
+    pub fn from_json(bytes: &[u8]) -> Result<ImportRequest, RequestError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        match serde_json::from_slice(bytes) {
+            Ok(serde_json::Value::Object(object)) => ImportRequest::from_object(object),
+            Ok(other) => Err(RequestError::Shape(format!(
+                "expected a JSON object, found {}",
+                json_kind(&other)
+            ))),
+            Err(e) => Err(RequestError::Shape(e.to_string())),
+        }
+    }
+
+    /// Reads the JSON form from an object (MCP arguments, a parsed file):
+    /// every key must be one of [`ImportRequest::KEYS`] (checked here, since
+    /// serde's `deny_unknown_fields` does not work with the flattened input).
+    pub fn from_object(
+        object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ImportRequest, RequestError> {
+        let mut unknown = object
+            .keys()
+            .filter(|k| !ImportRequest::KEYS.contains(&k.as_str()));
+        if let Some(key) = unknown.next() {
+            return Err(RequestError::UnknownKey {
+                key: key.clone(),
+                closest: crate::settings::closest(key, ImportRequest::KEYS.into_iter())
+                    .unwrap_or(ImportRequest::KEYS[0]),
+                others: unknown.count(),
+            });
+        }
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| RequestError::Shape(e.to_string()))
+    }
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 impl From<ImportInput> for ImportRequest {
@@ -239,6 +348,85 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    const SEED: &str = r#"{"application_id":"abc","segment_name":"s","format":"CSV","data":"x"}"#;
+
+    #[test]
+    fn keys_are_the_keys_of_the_json_form() {
+        let full = ImportRequest {
+            input: input("abc", "s"),
+            on_existing: OnExisting::NewVersion,
+        };
+        let value = serde_json::to_value(&full).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = ImportRequest::KEYS.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_skipped() {
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), SEED.as_bytes()].concat();
+        let r = ImportRequest::from_json(&with_bom).unwrap();
+        assert_eq!(r.input.application_id, "abc");
+        assert_eq!(ImportRequest::from_json(SEED.as_bytes()).unwrap(), r);
+        // Only at the start, and only once.
+        let twice = [b"\xEF\xBB\xBF".as_slice(), &with_bom].concat();
+        assert!(matches!(
+            ImportRequest::from_json(&twice),
+            Err(RequestError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_key_is_invalid_input_naming_it_and_the_closest_known_key() {
+        let typo = SEED.replace("}", r#","on_exsting":"new_version"}"#);
+        let err = ImportRequest::from_json(typo.as_bytes())
+            .unwrap_err()
+            .into_node_error();
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
+        assert!(
+            err.message
+                .contains("unknown key `on_exsting` (the closest known key is `on_existing`)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.details.field.as_deref(), Some("on_exsting"));
+        let two = SEED.replace("}", r#","Data":"y","extra":1}"#);
+        let err = ImportRequest::from_json(two.as_bytes())
+            .unwrap_err()
+            .into_node_error();
+        assert!(
+            err.message
+                .contains("`Data` (the closest known key is `data`) and 1 more unknown keys"),
+            "{}",
+            err.message
+        );
+        // A huge key is quoted in part.
+        let long = SEED.replace("}", &format!(r#","{}":1}}"#, "k".repeat(100_000)));
+        let err = ImportRequest::from_json(long.as_bytes())
+            .unwrap_err()
+            .into_node_error();
+        assert!(err.message.len() < 1000, "{}", err.message.len());
+    }
+
+    #[test]
+    fn what_is_not_an_object_of_the_schema_is_a_shape_error() {
+        for bad in ["", "[]", "\"x\"", "{\"application_id\":1}", "not json"] {
+            match ImportRequest::from_json(bad.as_bytes()) {
+                Err(e @ RequestError::Shape(_)) => {
+                    assert_eq!(e.into_node_error().kind, ErrorKind::InvalidInput, "{bad}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

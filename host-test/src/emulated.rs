@@ -40,12 +40,12 @@ pub fn environment(url: &str) -> Vec<(&'static str, String)> {
 use crate::credentials::Static;
 use crate::node::RunConfig;
 
-/// A run config for `emulator`: its endpoint, region, bucket, role and
-/// credentials, and the node's default polling. `overrides` are applied on
-/// top.
-pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> RunConfig {
+/// The settings an emulator sets itself, whatever the environment and flags
+/// say: its region, bucket and role (the only ones it has) and its endpoint
+/// for both services (where it listens).
+pub fn own_settings(emulator: &Emulator) -> BTreeMap<String, String> {
     let url = emulator.endpoint_url();
-    let mut settings: BTreeMap<String, String> = [
+    [
         ("region", DEFAULT_REGION),
         ("staging-bucket", DEFAULT_BUCKET),
         ("import-role-arn", DEFAULT_ROLE_ARN),
@@ -54,7 +54,33 @@ pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> 
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    .collect()
+}
+
+/// A run config for `emulator`: its [`own_settings`] and credentials, and
+/// the node's default polling. `overrides` are applied on top (tests that
+/// point a run elsewhere).
+pub fn run_config(emulator: &Emulator, overrides: &BTreeMap<String, String>) -> RunConfig {
+    let mut settings = own_settings(emulator);
     settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     RunConfig::new(settings, Arc::new(Static(default_credentials())))
+}
+
+/// A run config for `emulator` with `settings` (the environment's and the
+/// flags', every one applied as against any endpoint) under its
+/// [`own_settings`], with its credentials; and the keys `settings` gave
+/// other values that the emulator's replaced.
+pub fn run_config_under(
+    emulator: &Emulator,
+    mut settings: BTreeMap<String, String>,
+) -> (RunConfig, Vec<String>) {
+    let own = own_settings(emulator);
+    let replaced = own
+        .iter()
+        .filter(|(k, v)| settings.get(*k).is_some_and(|given| given != *v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    settings.extend(own);
+    let config = RunConfig::new(settings, Arc::new(Static(default_credentials())));
+    (config, replaced)
 }

@@ -82,8 +82,26 @@ enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command may start an embedded emulator (or a sibling of
+    /// one, `validate`, runs where one ran).
+    #[cfg(feature = "emulator")]
+    fn may_embed_emulator(&self) -> bool {
+        match self {
+            Command::Run(_) | Command::Validate(_) | Command::Emulator { .. } => true,
+            #[cfg(feature = "mcp")]
+            Command::Mcp(_) => true,
+            _ => false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "emulator")]
+    if cli.command.may_embed_emulator() {
+        cli::emulator::clean_up_at_start();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return usage(&format!("cannot start the async runtime: {e}")),

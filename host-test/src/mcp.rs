@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use pinpoint_segment_import::error::NodeError;
 use pinpoint_segment_import::import::Stage;
-use pinpoint_segment_import::input::ImportRequest;
+use pinpoint_segment_import::input::{ImportRequest, RequestError};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, JsonObject, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
@@ -159,16 +159,23 @@ impl McpServer {
                 ));
             }
         };
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let input: ImportRequest = serde_json::from_value(arguments).map_err(|e| {
-            ErrorData::invalid_params(
-                format!(
-                    "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required; optional on_existing fail|new_version)",
-                    request.name
-                ),
-                None,
-            )
-        })?;
+        // An unknown argument is the node's InvalidInput (naming the closest
+        // known one); any other misfit is invalid params.
+        let input = match ImportRequest::from_object(request.arguments.unwrap_or_default()) {
+            Ok(input) => input,
+            Err(e @ RequestError::UnknownKey { .. }) => {
+                return Ok(tool_result(output::render_error(&e.into_node_error())));
+            }
+            Err(RequestError::Shape(e)) => {
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required; optional on_existing fail|new_version)",
+                        request.name
+                    ),
+                    None,
+                ));
+            }
+        };
         let mut config = match &self.inner.config {
             Ok(config) => config.clone(),
             Err(e) => return Ok(tool_result(output::render_error(e))),

@@ -3,11 +3,13 @@
 //! the same codes; the embedded emulator's temporary directory is gone on
 //! every one of these exits.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{leftovers, wait_for_stderr};
 
 /// The CLI with `args`, its temporary files in `tmp`, stdout and stderr piped.
 fn start(args: &[&str], tmp: &Path) -> Child {
@@ -22,38 +24,6 @@ fn start(args: &[&str], tmp: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the CLI starts")
-}
-
-/// Reads `child`'s stderr on a thread until a line contains `marker`; the
-/// receiver then gets all of stderr once it closes.
-fn wait_for_stderr(child: &mut Child, marker: &str) -> mpsc::Receiver<String> {
-    let stderr = child.stderr.take().unwrap();
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let (all_tx, all_rx) = mpsc::channel();
-    let wanted = marker.to_owned();
-    std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut seen = Some(seen_tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains(&wanted)
-                && let Some(tx) = seen.take()
-            {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        let _ = all_tx.send(all);
-    });
-    if seen_rx.recv_timeout(Duration::from_secs(120)).is_err() {
-        let _ = child.kill();
-        panic!(
-            "no stderr line with {marker:?}: {}",
-            all_rx.recv().unwrap_or_default()
-        );
-    }
-    all_rx
 }
 
 fn signal(child: &Child, name: &str) {
@@ -76,15 +46,6 @@ fn finish(mut child: Child) -> (Option<i32>, String, Duration) {
         .unwrap();
     let status = child.wait().unwrap();
     (status.code(), stdout, started.elapsed())
-}
-
-/// The emulator directories left in `tmp`.
-fn leftovers(tmp: &Path) -> Vec<String> {
-    std::fs::read_dir(tmp)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("pinpoint-emulator-"))
-        .collect()
 }
 
 fn example(name: &str) -> String {

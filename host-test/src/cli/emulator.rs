@@ -11,6 +11,24 @@ use host_test::signals::Signals;
 use super::exit::{signal_notice, usage};
 use super::setup::emulator_config;
 
+/// What a command that may embed an emulator does first: a panic removes
+/// this process's emulator data (`emulated::remove_data_dirs_on_panic`), and
+/// the data directories of emulators whose process is gone (SIGKILL, a
+/// crash, a power loss) are removed now, saying so. Directories of live
+/// processes stay.
+pub fn clean_up_at_start() {
+    emulated::remove_data_dirs_on_panic();
+    if let Ok(removed) = emulated::remove_stale_dirs()
+        && !removed.is_empty()
+    {
+        notice(&format!(
+            "removed {} data directories of emulators whose process is gone, in {}",
+            removed.len(),
+            std::env::temp_dir().display()
+        ));
+    }
+}
+
 /// Serves the emulator on `port` (0 picks a free one), its import jobs
 /// moving one status step per `job_step_ms`.
 pub async fn serve_emulator(port: u16, job_step_ms: u64) -> ExitCode {

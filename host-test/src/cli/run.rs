@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use host_test::log::Logger;
+use host_test::log::{Logger, StderrLog};
 use host_test::node::{EventSink, LogLevel};
 use host_test::signals::Signals;
 use pinpoint_segment_import::error::NodeError;
 
 use super::args::RunArgs;
 use super::exit::{UsageError, print_error, print_outcome, signal_code, signal_notice, usage};
-use super::input::read_input;
+use super::input::{Reader, read_input};
 use super::progress::Progress;
-use super::setup::setup;
+use super::setup::{max_import_bytes, setup};
 
 /// What a command does with the input.
 pub enum Mode {
@@ -35,9 +35,23 @@ pub async fn run(args: RunArgs, mode: Mode) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot watch signals: {e}")),
     };
-    let input = match read_input(&args.input) {
+    // The input is read under a bound the settings give, and a signal
+    // cancels the read.
+    let max_import_bytes = match max_import_bytes(&args.settings) {
+        Ok(bytes) => bytes,
+        Err(e) => return print_error(&e),
+    };
+    let reader = Reader {
+        max_import_bytes,
+        cancel: &signals.token(),
+        log: &StderrLog::new(args.settings.verbose).logger(),
+    };
+    let input = match read_input(&args.input, &reader).await {
         Ok(Ok(input)) => input,
-        Ok(Err(node_error)) => return print_error(&node_error),
+        Ok(Err(node_error)) => {
+            let outcome: Result<(), _> = Err(node_error);
+            return signal_code(&signals, &outcome).unwrap_or_else(|| print_outcome(&outcome));
+        }
         Err(UsageError(m)) => return usage(&m),
     };
     let progress = Arc::new(Progress::new(args.settings.verbose));

@@ -70,7 +70,7 @@ pub async fn setup(args: &SettingsArgs, dry_run: bool, log: Logger) -> Result<Se
         let use_emulator =
             !dry_run && (args.emulator || (!args.aws && !settings::has_endpoint(&settings)));
         if use_emulator {
-            let (emulator, config) = start_emulator(args).await?;
+            let (emulator, config) = start_emulator(args, settings).await?;
             (Some(emulator), config)
         } else {
             (None, aws_config(args, settings, log).await)
@@ -90,6 +90,15 @@ pub async fn setup(args: &SettingsArgs, dry_run: bool, log: Logger) -> Result<Se
         #[cfg(feature = "emulator")]
         emulator,
     })
+}
+
+/// The `max-import-bytes` the settings give (the environment's, then the
+/// flags'), which bounds what the CLI reads; a value that is not a number is
+/// the `InvalidSettings` every run would report.
+pub fn max_import_bytes(args: &SettingsArgs) -> Result<u64, NodeError> {
+    let settings = settings_from(args);
+    pinpoint_segment_import::settings::data_limits(|k| settings.get(k).cloned())
+        .map(|limits| limits.max_import_bytes)
 }
 
 /// Settings from the environment, then the flags.
@@ -145,24 +154,31 @@ pub fn emulator_config(job_step_ms: u64) -> emulated::EmulatorConfig {
     }
 }
 
-/// Starts the embedded emulator and a run config pointing at it.
+/// Starts the embedded emulator and a run config pointing at it: every
+/// setting as given, but the emulator's own (`emulated::own_settings`).
 #[cfg(feature = "emulator")]
-async fn start_emulator(args: &SettingsArgs) -> Result<(Emulator, RunConfig), UsageError> {
+async fn start_emulator(
+    args: &SettingsArgs,
+    settings: BTreeMap<String, String>,
+) -> Result<(Emulator, RunConfig), UsageError> {
     let started = Emulator::start(
         emulator_config(args.emulator_job_step_ms),
         SocketAddr::from(([127, 0, 0, 1], 0)),
     )
     .await
     .map_err(|e| UsageError(format!("cannot start the embedded emulator: {e:#}")))?;
+    let (config, replaced) = emulated::run_config_under(&started, settings);
+    let replaced = if replaced.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; it sets {} itself, over the values given",
+            replaced.join(", ")
+        )
+    };
     notice(&format!(
-        "no AWS endpoint given and no --aws: running against the embedded S3 + Pinpoint emulator at {}",
+        "no AWS endpoint given and no --aws: running against the embedded S3 + Pinpoint emulator at {}{replaced}",
         started.endpoint_url()
     ));
-    // Only explicit node settings carry over; the emulator supplies the rest.
-    let mut overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
-    if args.no_wait {
-        overrides.insert("wait-for-completion".into(), "false".into());
-    }
-    let config = emulated::run_config(&started, &overrides);
     Ok((started, config))
 }
