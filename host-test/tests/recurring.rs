@@ -9,7 +9,8 @@
 //! each run is a `pinpoint-import run` child process that reaches it over
 //! loopback, as a user's would.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -20,23 +21,9 @@ use serde_json::Value;
 
 const NAME: &str = "Daily_Sync";
 
-async fn emulator() -> Emulator {
-    Emulator::start(
-        emulated::cli_config(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the emulator starts")
-}
-
 /// Seed example `file` as JSON, renamed to [`NAME`].
 fn example_as_daily_sync(file: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(file);
-    let mut input: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    input["segment_name"] = NAME.into();
-    input
+    support::example_named(file, NAME)
 }
 
 /// `pinpoint-import run ARGS` against `emu`, in `home`.
@@ -53,21 +40,7 @@ fn command(url: &str, home: &Path) -> Command {
     command
         .arg("run")
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env(
-            "PINPOINT_IMPORT_CACHE_DIR",
-            host_test::node::cache_dir().unwrap_or_else(|| "off".into()),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_REGION", emulated::DEFAULT_REGION)
-        .env("AWS_ACCESS_KEY_ID", emulated::DEFAULT_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", emulated::DEFAULT_SECRET_ACCESS_KEY)
-        .env("PINPOINT_IMPORT_BUCKET", emulated::DEFAULT_BUCKET)
-        .env("PINPOINT_IMPORT_ROLE_ARN", emulated::DEFAULT_ROLE_ARN)
-        .env("PINPOINT_IMPORT_POLL_INTERVAL_MS", "20")
-        .env("PINPOINT_IMPORT_POLL_MAX_INTERVAL_MS", "200")
+        .envs(support::environment(url, home))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -98,7 +71,7 @@ fn answer(out: &Output, code: i32) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daily_sync_keeps_its_segment_id_across_versions() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
 
@@ -180,7 +153,7 @@ async fn a_daily_sync_keeps_its_segment_id_across_versions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flag_value_outside_the_enum_is_a_usage_error() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let args = ["--input", "-", "--on-existing", "replace"];
     let out = tokio::task::block_in_place(|| run(&emu, dir.path(), &args));
@@ -227,7 +200,7 @@ fn at_once(emu: &Emulator, dir: &Path, name: &str, variants: std::ops::Range<usi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_of_an_existing_name_each_make_their_version() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
     let first = at_once(&emu, dir.path(), "Weekly", 0..1).remove(0);
@@ -262,7 +235,7 @@ async fn runs_at_once_of_an_existing_name_each_make_their_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_of_a_new_name_leave_one_segment_with_every_version() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
     let runs = 4;
