@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use host_test::emulated::{self, Emulator};
+use host_test::emulated::{self, Emulator, Fault, Operation};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ErrorCode, JsonObject,
     ProgressNotificationParam, ServerResult,
@@ -88,6 +88,11 @@ impl Server {
     /// `pinpoint-import mcp EXTRA...` on the embedded emulator.
     async fn start(extra: &[&str]) -> Server {
         Self::spawn(embedded(extra)).await
+    }
+
+    /// `pinpoint-import mcp EXTRA...` against `emu`, in `home`.
+    async fn against(emu: &Emulator, home: &Path, extra: &[&str]) -> Server {
+        Self::spawn(against(emu, home, extra)).await
     }
 
     async fn spawn(cmd: tokio::process::Command) -> Server {
@@ -818,4 +823,155 @@ async fn a_signal_ends_every_call_in_progress_with_the_cancelled_result() {
             }
         }
     }
+}
+
+/// The answer of a successful import call.
+fn imported(result: CallToolResult) -> Value {
+    let out = structured(&result);
+    assert_eq!(result.is_error, Some(false), "{out}");
+    out
+}
+
+/// The error object of a failed call.
+fn refused(result: CallToolResult) -> Value {
+    let out = structured(&result);
+    assert_eq!(result.is_error, Some(true), "{out}");
+    out["error"].clone()
+}
+
+fn new_version(mut input: Value) -> Value {
+    input["on_existing"] = "new_version".into();
+    input
+}
+
+const APP: &str = emulated::SEED_APPLICATION_ID;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::against(&emu, home.path(), &[]).await;
+    let run = |input| server.call("import_pinpoint_segment", input);
+    // No segment of the name: created, as without the option.
+    let day1 = new_version(example_named("1-customers-csv.json", "Daily_Sync"));
+    let first = imported(run(day1).await.unwrap());
+    assert_eq!(first["created_segment"], true, "{first}");
+    assert_eq!(first["segment_version"], 1, "{first}");
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    // The default, `fail`: the described duplicate, naming the segment.
+    let day2 = example_named("3-newsletter-subscribers-csv.json", "Daily_Sync");
+    let duplicate = refused(run(day2.clone()).await.unwrap());
+    assert_eq!(duplicate["type"], "DuplicateSegmentName", "{duplicate}");
+    assert_eq!(duplicate["segment_id"], id.as_str());
+    // One imported segment of the name: a new version of it.
+    let second = imported(run(new_version(day2.clone())).await.unwrap());
+    assert_eq!(second["segment_id"], id.as_str(), "{second}");
+    assert_eq!(second["created_segment"], false);
+    assert_eq!(second["reused_existing_segment"], false);
+    assert_eq!(second["segment_version"], 2);
+    assert_eq!(second["endpoints_imported"], 3);
+    let named: Vec<_> = emu
+        .segments(APP)
+        .into_iter()
+        .filter(|s| s.name == "Daily_Sync")
+        .collect();
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!((named[0].version, named[0].size), (2, 3));
+    // The same data as the latest version: nothing new.
+    let third = imported(run(new_version(day2)).await.unwrap());
+    assert_eq!(third["segment_id"], id.as_str(), "{third}");
+    assert_eq!(third["reused_existing_segment"], true);
+    assert_eq!(third["created_segment"], false);
+    assert_eq!(third["segment_version"], 2);
+    assert_eq!(emu.segment_versions(APP, &id).len(), 2, "no version 3");
+    assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_takes_the_oldest_of_several_segments_of_the_name() {
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let oldest = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/a.csv", 5);
+    let other = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/b.csv", 7);
+    let server = Server::against(&emu, home.path(), &["-v"]).await;
+    let input = new_version(example_named("1-customers-csv.json", "Shared_List"));
+    let out = imported(server.call("import_pinpoint_segment", input).await.unwrap());
+    assert_eq!(out["segment_id"], oldest.as_str(), "{out}");
+    assert_eq!(out["created_segment"], false);
+    assert_eq!(out["segment_version"], 2);
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "segments {other} also have this name; the oldest, {oldest}, takes the new version"
+        )),
+        "the others named: {stderr}"
+    );
+    let versions = |id: &str| emu.segment_versions(APP, id).len();
+    assert_eq!((versions(&oldest), versions(&other)), (2, 1));
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_refuses_a_dimensional_segment_of_the_name() {
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = emu.add_segment(APP, "Criteria_List");
+    let server = Server::against(&emu, home.path(), &[]).await;
+    let input = new_version(example_named("1-customers-csv.json", "Criteria_List"));
+    let error = refused(server.call("import_pinpoint_segment", input).await.unwrap());
+    assert_eq!(error["type"], "DuplicateSegmentName", "{error}");
+    assert_eq!(error["segment_id"], id.as_str());
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot take a new version") && message.contains("DIMENSIONAL"),
+        "says why: {message}"
+    );
+    assert_eq!(emu.segment_versions(APP, &id).len(), 1);
+    assert!(emu.import_jobs(APP).is_empty(), "nothing imported");
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_keeps_the_segment_when_its_job_fails() {
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::against(&emu, home.path(), &[]).await;
+    let run = |input| server.call("import_pinpoint_segment", input);
+    let first = imported(
+        run(example_named("1-customers-csv.json", "Weekly_VIPs"))
+            .await
+            .unwrap(),
+    );
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    emu.inject(
+        Operation::CreateImportJob,
+        Fault::FailJob {
+            failures: vec!["the role cannot read the bucket".into()],
+        },
+    );
+    let next = new_version(example_named(
+        "3-newsletter-subscribers-csv.json",
+        "Weekly_VIPs",
+    ));
+    let error = refused(run(next).await.unwrap());
+    assert_eq!(error["type"], "ImportJobFailed", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("the role cannot read the bucket"),
+        "{error}"
+    );
+    let named: Vec<_> = emu
+        .segments(APP)
+        .into_iter()
+        .filter(|s| s.name == "Weekly_VIPs")
+        .collect();
+    assert_eq!(named.len(), 1, "the segment is never deleted: {named:?}");
+    assert_eq!((named[0].id.as_str(), named[0].version), (id.as_str(), 1));
+    drop(server);
+    emu.shutdown().await;
 }
