@@ -26,7 +26,10 @@ use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
 use rmcp::RoleServer;
-use rmcp::model::{CallToolRequest, ErrorCode, InitializeRequest, ListToolsRequest, PingRequest};
+use rmcp::model::{
+    CallToolRequest, ClientRequest, CustomRequest, ErrorCode, InitializeRequest, JsonRpcMessage,
+    ListToolsRequest, PingRequest,
+};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::{Map, Value, json};
@@ -39,6 +42,9 @@ use crate::node::LogLevel;
 /// What a request line may hold beyond the data itself: the JSON-RPC
 /// envelope and the other arguments.
 pub const ENVELOPE_BYTES: u64 = 1 << 20;
+
+/// How [`line_bound`] follows from `max-import-bytes`, for messages.
+const BOUND_RULE: &str = "twice max-import-bytes plus 1 MiB";
 
 /// The longest line (one JSON-RPC message, without its newline) the server
 /// reads: twice `max_import_bytes`, so that a `validate`/`run` call whose
@@ -293,7 +299,7 @@ pub fn oversized_response(id: Option<&Value>, bytes: u64, bound: u64) -> Value {
         id,
         ErrorCode::INVALID_REQUEST,
         &format!(
-            "the message is {bytes} bytes or more, over the server's limit of {bound} bytes per line (twice max-import-bytes plus 1 MiB); it was not read"
+            "the message is {bytes} bytes, over the server's limit of {bound} bytes per line ({BOUND_RULE}); it was not read"
         ),
         Some(json!({"limit_bytes": bound, "actual_bytes": bytes})),
     )
@@ -330,12 +336,14 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Why the params of `method`, a method the server serves, do not fit it
-/// (`None`: they fit, or the server does not serve it and rmcp answers).
-fn params_error(method: &str, message: &Map<String, Value>) -> Option<String> {
+/// Why the params of a request rmcp took for a custom one do not fit its
+/// method, when the server serves that method (`None`: it does not, and
+/// rmcp answers "method not found").
+fn params_error(custom: &CustomRequest) -> Option<String> {
+    let method = custom.method.as_str();
     let mut request = Map::new();
     request.insert("method".into(), Value::String(method.to_owned()));
-    if let Some(params) = message.get("params") {
+    if let Some(params) = &custom.params {
         request.insert("params".into(), params.clone());
     }
     let request = Value::Object(request);
@@ -457,15 +465,25 @@ pub fn classify(line: &[u8]) -> Classified {
                     ),
                 );
             }
-            if let Some(why) = params_error(m, &message) {
-                return invalid_params(id, &format!("Invalid params: {why}"));
-            }
         }
         (Some(_), None) => {}
     }
     let id = id.cloned();
     match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(Value::Object(message)) {
-        Ok(m) => Classified::Message(Box::new(m)),
+        Ok(m) => {
+            // A method the server serves whose params do not fit it: rmcp
+            // would take it for a custom request, "method not found".
+            if let JsonRpcMessage::Request(request) = &m
+                && let ClientRequest::CustomRequest(custom) = &request.request
+                && let Some(why) = params_error(custom)
+            {
+                return invalid_params(
+                    &request.id.clone().into_json_value(),
+                    &format!("Invalid params: {why}"),
+                );
+            }
+            Classified::Message(Box::new(m))
+        }
         Err(e) => match (method, id) {
             (Some(m), Some(id)) => invalid_params(
                 &id,
@@ -488,7 +506,7 @@ type Outgoing = (Vec<u8>, Option<oneshot::Sender<std::io::Result<()>>>);
 /// task (rmcp's answers and the reader's fault answers, in order).
 pub struct BoundedStdio {
     incoming: mpsc::Receiver<RxJsonRpcMessage<RoleServer>>,
-    outgoing: mpsc::UnboundedSender<Outgoing>,
+    outgoing: mpsc::Sender<Outgoing>,
 }
 
 impl BoundedStdio {
@@ -505,8 +523,10 @@ impl BoundedStdio {
         bound: u64,
         log: Logger,
     ) -> Self {
+        // Both bounded: a client that sends faster than the server answers,
+        // or does not read its answers, holds the reader off stdin.
         let (incoming_tx, incoming) = mpsc::channel(32);
-        let (outgoing, outgoing_rx) = mpsc::unbounded_channel::<Outgoing>();
+        let (outgoing, outgoing_rx) = mpsc::channel::<Outgoing>(32);
         tokio::spawn(write_lines(output, outgoing_rx));
         let replies = outgoing.clone();
         let reader_log = log.clone();
@@ -524,10 +544,7 @@ impl BoundedStdio {
     }
 }
 
-async fn write_lines(
-    mut output: impl AsyncWrite + Unpin,
-    mut lines: mpsc::UnboundedReceiver<Outgoing>,
-) {
+async fn write_lines(mut output: impl AsyncWrite + Unpin, mut lines: mpsc::Receiver<Outgoing>) {
     while let Some((line, done)) = lines.recv().await {
         let written = async {
             output.write_all(&line).await?;
@@ -545,7 +562,7 @@ fn read_lines(
     bound: u64,
     log: Logger,
     messages: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
-    replies: mpsc::UnboundedSender<Outgoing>,
+    replies: mpsc::Sender<Outgoing>,
 ) {
     let warn = log.clone();
     let mut reader = LineReader::new(
@@ -555,7 +572,7 @@ fn read_lines(
             warn(
                 LogLevel::Warn,
                 &format!(
-                    "a message of {bytes} bytes or more is over the limit of {bound} bytes per line (twice max-import-bytes plus 1 MiB): discarding the rest of the line"
+                    "a message of {bytes} bytes or more is over the limit of {bound} bytes per line ({BOUND_RULE}): discarding the rest of the line"
                 ),
             );
         }),
@@ -563,7 +580,7 @@ fn read_lines(
     let reply = |value: Value| {
         let mut line = value.to_string().into_bytes();
         line.push(b'\n');
-        let _ = replies.send((line, None));
+        let _ = replies.blocking_send((line, None));
     };
     loop {
         match reader.next_line() {
@@ -623,7 +640,10 @@ impl Transport<RoleServer> for BoundedStdio {
             let mut line = serde_json::to_vec(&item)?;
             line.push(b'\n');
             let (done, written) = oneshot::channel();
-            outgoing.send((line, Some(done))).map_err(|_| closed())?;
+            outgoing
+                .send((line, Some(done)))
+                .await
+                .map_err(|_| closed())?;
             written.await.map_err(|_| closed())?
         }
     }
@@ -638,6 +658,7 @@ impl Transport<RoleServer> for BoundedStdio {
         let (done, written) = oneshot::channel();
         self.outgoing
             .send((Vec::new(), Some(done)))
+            .await
             .map_err(|_| closed())?;
         written.await.map_err(|_| closed())?
     }
