@@ -157,6 +157,23 @@ impl Server {
             .collect()
     }
 
+    /// Waits until the call of `token` reports `stage` (at most a minute).
+    async fn wait_for_stage(&self, token: &rmcp::model::ProgressToken, stage: &str) {
+        let start = Instant::now();
+        while !self
+            .progress_of(token)
+            .iter()
+            .any(|p| p.message.as_deref() == Some(stage))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the call reaches {stage}: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until `f` holds of stderr, at most `limit`.
     async fn wait_for_stderr(&self, limit: Duration, f: impl Fn(&str) -> bool) -> bool {
         let start = Instant::now();
@@ -458,20 +475,9 @@ async fn a_cancelled_call_stops_promptly_and_the_server_goes_on() {
             object(example("1-customers-csv.json")),
         )
         .await;
-    let token = handle.progress_token.clone();
-    let start = Instant::now();
-    while !server
-        .progress_of(&token)
-        .iter()
-        .any(|p| p.message.as_deref() == Some("waiting-for-job"))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the job is created: {}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_for_stage(&handle.progress_token, "waiting-for-job")
+        .await;
     let cancelled_at = Instant::now();
     handle.cancel(Some("test".into())).await.unwrap();
     assert!(
@@ -594,6 +600,19 @@ impl Raw {
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// Checks that the session goes on: a validate call of seed example 1
+    /// with this id gets its report.
+    async fn still_serves(&mut self, id: Value) {
+        self.send(validate_call(id.clone(), example("1-customers-csv.json")))
+            .await;
+        let answer = self.answer().await;
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(
+            answer["result"]["structuredContent"]["endpoint_count"], 3,
+            "{answer}"
+        );
+    }
 }
 
 /// A `tools/call` line of the validate tool with these arguments.
@@ -669,14 +688,7 @@ async fn json_rpc_faults_get_json_rpc_errors_and_the_session_goes_on() {
         "{answer}"
     );
     // The session goes on.
-    raw.send(validate_call(json!(7), example("1-customers-csv.json")))
-        .await;
-    let answer = raw.answer().await;
-    assert_eq!(answer["id"], 7, "{answer}");
-    assert_eq!(
-        answer["result"]["structuredContent"]["endpoint_count"], 3,
-        "{answer}"
-    );
+    raw.still_serves(json!(7)).await;
     assert!(
         raw.stderr().contains("answered a faulty message"),
         "{}",
@@ -736,14 +748,7 @@ async fn a_line_over_the_bound_gets_the_limit_error_and_the_session_goes_on() {
         raw.stderr()
     );
     // The next request is served.
-    raw.send(validate_call(json!(2), example("1-customers-csv.json")))
-        .await;
-    let answer = raw.answer().await;
-    assert_eq!(answer["id"], 2, "{answer}");
-    assert_eq!(
-        answer["result"]["structuredContent"]["endpoint_count"], 3,
-        "{answer}"
-    );
+    raw.still_serves(json!(2)).await;
 }
 
 #[tokio::test]
@@ -783,19 +788,9 @@ async fn a_signal_ends_every_call_in_progress_with_the_cancelled_result() {
             handles.push(server.send("import_pinpoint_segment", object(input)).await);
         }
         for handle in &handles {
-            let start = Instant::now();
-            while !server
-                .progress_of(&handle.progress_token)
-                .iter()
-                .any(|p| p.message.as_deref() == Some("waiting-for-job"))
-            {
-                assert!(
-                    start.elapsed() < Duration::from_secs(60),
-                    "round {round}: the job is created: {}",
-                    server.stderr()
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            server
+                .wait_for_stage(&handle.progress_token, "waiting-for-job")
+                .await;
         }
         signal(server.pid, name);
         for (call, handle) in handles.into_iter().enumerate() {
@@ -846,11 +841,18 @@ fn new_version(mut input: Value) -> Value {
 
 const APP: &str = emulated::SEED_APPLICATION_ID;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
+/// An emulator in this process, and `pinpoint-import mcp EXTRA...` against
+/// it (with its home directory).
+async fn with_emulator(extra: &[&str]) -> (Emulator, tempfile::TempDir, Server) {
     let emu = support::emulator().await;
     let home = tempfile::tempdir().unwrap();
-    let server = Server::against(&emu, home.path(), &[]).await;
+    let server = Server::against(&emu, home.path(), extra).await;
+    (emu, home, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
+    let (emu, _home, server) = with_emulator(&[]).await;
     let run = |input| server.call("import_pinpoint_segment", input);
     // No segment of the name: created, as without the option.
     let day1 = new_version(example_named("1-customers-csv.json", "Daily_Sync"));
@@ -870,11 +872,7 @@ async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
     assert_eq!(second["reused_existing_segment"], false);
     assert_eq!(second["segment_version"], 2);
     assert_eq!(second["endpoints_imported"], 3);
-    let named: Vec<_> = emu
-        .segments(APP)
-        .into_iter()
-        .filter(|s| s.name == "Daily_Sync")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, APP, "Daily_Sync");
     assert_eq!(named.len(), 1, "{named:?}");
     assert_eq!((named[0].version, named[0].size), (2, 3));
     // The same data as the latest version: nothing new.
@@ -891,11 +889,9 @@ async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_version_through_the_tool_takes_the_oldest_of_several_segments_of_the_name() {
-    let emu = support::emulator().await;
-    let home = tempfile::tempdir().unwrap();
+    let (emu, _home, server) = with_emulator(&["-v"]).await;
     let oldest = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/a.csv", 5);
     let other = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/b.csv", 7);
-    let server = Server::against(&emu, home.path(), &["-v"]).await;
     let input = new_version(example_named("1-customers-csv.json", "Shared_List"));
     let out = imported(server.call("import_pinpoint_segment", input).await.unwrap());
     assert_eq!(out["segment_id"], oldest.as_str(), "{out}");
@@ -916,10 +912,8 @@ async fn new_version_through_the_tool_takes_the_oldest_of_several_segments_of_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_version_through_the_tool_refuses_a_dimensional_segment_of_the_name() {
-    let emu = support::emulator().await;
-    let home = tempfile::tempdir().unwrap();
+    let (emu, _home, server) = with_emulator(&[]).await;
     let id = emu.add_segment(APP, "Criteria_List");
-    let server = Server::against(&emu, home.path(), &[]).await;
     let input = new_version(example_named("1-customers-csv.json", "Criteria_List"));
     let error = refused(server.call("import_pinpoint_segment", input).await.unwrap());
     assert_eq!(error["type"], "DuplicateSegmentName", "{error}");
@@ -937,9 +931,7 @@ async fn new_version_through_the_tool_refuses_a_dimensional_segment_of_the_name(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_version_through_the_tool_keeps_the_segment_when_its_job_fails() {
-    let emu = support::emulator().await;
-    let home = tempfile::tempdir().unwrap();
-    let server = Server::against(&emu, home.path(), &[]).await;
+    let (emu, _home, server) = with_emulator(&[]).await;
     let run = |input| server.call("import_pinpoint_segment", input);
     let first = imported(
         run(example_named("1-customers-csv.json", "Weekly_VIPs"))
@@ -965,11 +957,7 @@ async fn new_version_through_the_tool_keeps_the_segment_when_its_job_fails() {
             .contains("the role cannot read the bucket"),
         "{error}"
     );
-    let named: Vec<_> = emu
-        .segments(APP)
-        .into_iter()
-        .filter(|s| s.name == "Weekly_VIPs")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, APP, "Weekly_VIPs");
     assert_eq!(named.len(), 1, "the segment is never deleted: {named:?}");
     assert_eq!((named[0].id.as_str(), named[0].version), (id.as_str(), 1));
     drop(server);

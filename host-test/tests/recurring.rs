@@ -104,11 +104,7 @@ async fn a_daily_sync_keeps_its_segment_id_across_versions() {
     assert_eq!(second["reused_existing_segment"], false);
     assert_eq!(second["segment_version"], 2);
     assert_eq!(second["endpoints_imported"], 3);
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == NAME)
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, NAME);
     assert_eq!(named.len(), 1, "one segment of the name: {named:?}");
     assert_eq!(named[0].id, id);
     assert_eq!(named[0].version, 2);
@@ -222,11 +218,7 @@ async fn runs_at_once_of_an_existing_name_each_make_their_version() {
         (2..2 + runs as u64).collect::<Vec<_>>(),
         "each run its own version"
     );
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == "Weekly")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, "Weekly");
     assert_eq!(named.len(), 1);
     assert_eq!(u64::from(named[0].version), 1 + runs as u64);
     assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
@@ -248,11 +240,7 @@ async fn runs_at_once_of_a_new_name_leave_one_segment_with_every_version() {
         );
     }
     let answers = at_once(&emu, dir.path(), "Fresh", 0..runs);
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == "Fresh")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, "Fresh");
     assert_eq!(named.len(), 1, "one segment of the name: {named:?}");
     let id = named[0].id.clone();
     let created = answers

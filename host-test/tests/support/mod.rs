@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use host_test::emulated::{self, Emulator};
+use host_test::emulated::{self, Emulator, SegmentInfo};
 use serde_json::Value;
 
 /// An emulator on a free loopback port, its jobs as fast as the CLI's.
@@ -59,4 +59,12 @@ pub fn environment(url: &str, home: &Path) -> Vec<(String, OsString)> {
             .map(|(k, v)| (k.to_owned(), v.into())),
     );
     vars
+}
+
+/// The segments of `app` in `emu` named `name`, in creation order.
+pub fn segments_named(emu: &Emulator, app: &str, name: &str) -> Vec<SegmentInfo> {
+    emu.segments(app)
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect()
 }
