@@ -202,9 +202,10 @@ impl McpServer {
             () = shutdown.cancelled() => {}
         }
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, idle.wait_for(|n| *n == 0)).await;
-        // rmcp writes the answers still on their way, then closes.
+        // rmcp writes the answers still on their way (for at most 2 s),
+        // then closes.
         stop.cancel();
-        let _ = waiting.await;
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, waiting).await;
         Ok(())
     }
 

@@ -181,12 +181,27 @@ impl IdScanner {
     /// The longest id text kept.
     const MAX_ID: usize = 1024;
 
-    fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some((&b, rest)) = bytes.split_first() {
             if self.done {
                 return;
             }
+            // Inside a string that is not kept (the data, mostly): on to
+            // its next quote or backslash.
+            if self.in_string
+                && !self.escaped
+                && !matches!(self.at, Place::InKey | Place::Value(true))
+                && b != b'"'
+                && b != b'\\'
+            {
+                match bytes.iter().position(|&c| c == b'"' || c == b'\\') {
+                    Some(i) => bytes = &bytes[i..],
+                    None => return,
+                }
+                continue;
+            }
             self.byte(b);
+            bytes = rest;
         }
     }
 
@@ -523,9 +538,10 @@ impl BoundedStdio {
         bound: u64,
         log: Logger,
     ) -> Self {
-        // Both bounded: a client that sends faster than the server answers,
-        // or does not read its answers, holds the reader off stdin.
-        let (incoming_tx, incoming) = mpsc::channel(32);
+        // Both bounded: a client that sends faster than rmcp takes its
+        // messages (each up to the bound), or does not read its answers,
+        // holds the reader off stdin.
+        let (incoming_tx, incoming) = mpsc::channel(1);
         let (outgoing, outgoing_rx) = mpsc::channel::<Outgoing>(32);
         tokio::spawn(write_lines(output, outgoing_rx));
         let replies = outgoing.clone();
