@@ -589,9 +589,14 @@ impl Raw {
         self.stdin.flush().await.unwrap();
     }
 
-    /// The next line of stdout, as JSON.
+    /// The next line of stdout, as JSON (a server that does not answer
+    /// within a minute fails the test rather than hangs it).
     async fn answer(&mut self) -> Value {
-        let line = self.stdout.next_line().await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line());
+        let Ok(line) = next.await else {
+            panic!("no answer within a minute; stderr: {}", self.stderr())
+        };
+        let line = line.unwrap();
         let line =
             line.unwrap_or_else(|| panic!("stdout ended; stderr: {}", self.stderr.lock().unwrap()));
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
@@ -759,11 +764,12 @@ async fn a_call_of_16_mib_or_more_is_answered() {
     let (data, rows) = big_csv(17 << 20);
     let input = json!({"application_id": emulated::SEED_APPLICATION_ID,
         "segment_name": "Big", "format": "CSV", "data": data});
-    let report = server
-        .call("validate_pinpoint_segment", input)
-        .await
-        .unwrap();
-    let report = structured(&report);
+    // A server that drops the line never answers: fail rather than hang.
+    let call = server.call("validate_pinpoint_segment", input);
+    let Ok(report) = tokio::time::timeout(Duration::from_secs(120), call).await else {
+        panic!("no answer within two minutes: {}", server.stderr())
+    };
+    let report = structured(&report.unwrap());
     assert_eq!(report["endpoint_count"], rows, "{report}");
 }
 
