@@ -69,7 +69,7 @@ pub use state::JobStatus;
 
 use datadir::DataDir;
 use faults::FaultQueues;
-use state::{PinpointState, Segment, SegmentDefinition, SegmentVersion};
+use state::{ImportDefinition, PinpointState, Segment, SegmentDefinition, SegmentVersion};
 use util::lock;
 
 /// The application id of the seed's examples (not hex, as the node's public doc has it).
@@ -429,6 +429,27 @@ impl Emulator {
         let mut state = lock(&self.shared.pinpoint);
         let created = state.segment_clock.next();
         let segment = Segment::new(Some(name.into()), SegmentDefinition::Dimensional, created);
+        let id = segment.id.clone();
+        state.add_app(app).segments.push(segment);
+        id
+    }
+
+    /// Adds a pre-existing imported segment named `name` to `app` (adding the app if
+    /// needed), as made outside the node from the CSV file at `s3_url` with `size`
+    /// endpoints, and returns its id: with two of a name, a name made ambiguous
+    /// outside the node.
+    pub fn add_imported_segment(&self, app: &str, name: &str, s3_url: &str, size: u64) -> String {
+        let mut state = lock(&self.shared.pinpoint);
+        let created = state.segment_clock.next();
+        let definition = SegmentDefinition::Import(ImportDefinition {
+            format: "CSV".into(),
+            s3_url: s3_url.into(),
+            role_arn: DEFAULT_ROLE_ARN.into(),
+            external_id: None,
+            size,
+            channel_counts: Default::default(),
+        });
+        let segment = Segment::new(Some(name.into()), definition, created);
         let id = segment.id.clone();
         state.add_app(app).segments.push(segment);
         id

@@ -24,12 +24,23 @@
 //! cancels the CLI's ([`RunConfig::cancellation`]): the run stops within
 //! 2 s, deletes a staged file no import job reads and ends in `Cancelled`
 //! (logged on stderr); no answer follows, as MCP allows. Cancelling the
-//! server's config's token cancels every call. When a request carries a progress token, the node's
+//! server's config's token (the CLI's signal) cancels every call, and each
+//! answers with its `Cancelled` result before the session ends
+//! ([`McpServer::serve_stdio`]).
+//!
+//! stdin and stdout are [`stdio::BoundedStdio`]: lines of at most
+//! [`stdio::line_bound`] bytes, and JSON-RPC's answers to protocol faults
+//! (parse errors, invalid requests, invalid params).
+//!
+//! When a request carries a progress token, the node's
 //! progress becomes `notifications/progress`: the stage's name as the
 //! message, and the progress through the node's stages (of
 //! [`PROGRESS_TOTAL`]) as the number, strictly increasing.
 
+pub mod stdio;
+
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pinpoint_segment_import::error::NodeError;
 use pinpoint_segment_import::import::Stage;
@@ -42,9 +53,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
-use crate::node::{EventSink, LogLevel, NodeHost, RunConfig};
+use crate::node::{CANCEL_GRACE, EventSink, LogLevel, NodeHost, RunConfig};
 use crate::output::{self, Rendered};
 
 /// The name of the import tool: the node's action id.
@@ -87,6 +99,29 @@ struct Inner {
     tools: Vec<Tool>,
     title: String,
     log: Logger,
+    /// The calls in progress.
+    in_flight: watch::Sender<usize>,
+}
+
+/// How long the server waits, after its cancellation (a signal), for the
+/// calls in progress to answer: a cancelled run ends within
+/// [`CANCEL_GRACE`] and its clean-up requests, within 2 s.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_millis(CANCEL_GRACE.as_millis() as u64 + 1000);
+
+/// Counts a call in progress while it lives.
+struct InFlight(watch::Sender<usize>);
+
+impl InFlight {
+    fn enter(calls: &watch::Sender<usize>) -> InFlight {
+        calls.send_modify(|n| *n += 1);
+        InFlight(calls.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -118,6 +153,7 @@ impl McpServer {
                 tools,
                 title,
                 log,
+                in_flight: watch::Sender::new(0),
             }),
         })
     }
@@ -127,16 +163,49 @@ impl McpServer {
         &self.inner.tools
     }
 
-    /// Serves MCP on stdin and stdout until the client closes stdin.
-    pub async fn serve_stdio(self) -> Result<(), McpError> {
-        let running = self
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| McpError(format!("the MCP session did not start: {e}")))?;
-        running
-            .waiting()
-            .await
-            .map_err(|e| McpError(format!("the MCP session failed: {e}")))?;
+    /// The longest request line the server reads: [`stdio::line_bound`]
+    /// of the settings' `max-import-bytes` (its default when the settings
+    /// are invalid).
+    pub fn line_bound(&self) -> u64 {
+        let limits = self.inner.config.as_ref().ok().and_then(|c| {
+            pinpoint_segment_import::settings::data_limits(|k| c.settings.get(k).cloned()).ok()
+        });
+        stdio::line_bound(limits.map_or(
+            pinpoint_segment_import::settings::DEFAULT_MAX_IMPORT_BYTES,
+            |l| l.max_import_bytes,
+        ))
+    }
+
+    /// Serves MCP on stdin and stdout ([`stdio::BoundedStdio`]) until the
+    /// client closes stdin, or `shutdown` is cancelled. The calls in
+    /// progress are cancelled with `shutdown` (it is the config's
+    /// cancellation): the session stays open until each has answered with
+    /// its `Cancelled` result (at most [`SHUTDOWN_WAIT`]), then closes.
+    pub async fn serve_stdio(self, shutdown: CancellationToken) -> Result<(), McpError> {
+        let transport = stdio::BoundedStdio::stdio(self.line_bound(), self.inner.log.clone());
+        let mut idle = self.inner.in_flight.subscribe();
+        let running = tokio::select! {
+            running = self.serve(transport) => running
+                .map_err(|e| McpError(format!("the MCP session did not start: {e}")))?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let stop = running.cancellation_token();
+        // Dropping the session would cancel every call's request context
+        // and close it before the calls answer: it is kept until they have.
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
+        tokio::select! {
+            quit = &mut waiting => {
+                quit.map_err(|e| McpError(format!("the MCP session failed: {e}")))?;
+                return Ok(());
+            }
+            () = shutdown.cancelled() => {}
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, idle.wait_for(|n| *n == 0)).await;
+        // rmcp writes the answers still on their way (for at most 2 s),
+        // then closes.
+        stop.cancel();
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, waiting).await;
         Ok(())
     }
 
@@ -149,6 +218,7 @@ impl McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
+        let _in_flight = InFlight::enter(&self.inner.in_flight);
         let action = match request.name.as_ref() {
             RUN_TOOL => Action::Run,
             VALIDATE_TOOL => Action::Validate,
@@ -189,7 +259,8 @@ impl McpServer {
         );
         config.events = events.clone();
         // The client's cancellation (or the server's) cancels this run only.
-        let cancel = config.cancellation.child_token();
+        let server_cancel = config.cancellation.clone();
+        let cancel = server_cancel.child_token();
         config.cancellation = cancel.clone();
         let client_cancel = context.ct.clone();
         let link = tokio::spawn(async move {
@@ -203,11 +274,16 @@ impl McpServer {
             Action::Validate => output::render(&host.validate_owned(input, &config).await),
         };
         link.abort();
-        let cancelled = config.cancellation.is_cancelled();
+        // Cancelled by the client alone: the server's cancellation (a
+        // signal) also cancels the request's context in rmcp, and then the
+        // call answers with its result.
+        let by_client = config.cancellation.is_cancelled()
+            && !server_cancel.is_cancelled()
+            && context.ct.is_cancelled();
         // The run (and its store) is gone: no more events.
         drop(config);
         events.close();
-        if cancelled && context.ct.is_cancelled() {
+        if by_client {
             if let Some(forwarder) = forwarder {
                 forwarder.abort();
             }
@@ -279,10 +355,18 @@ fn with_options(
     Ok(schema)
 }
 
+/// `schema` with `additionalProperties: false`: a tool takes no arguments
+/// besides its schema's (the input's parsing refuses others by name).
+fn closed(mut schema: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    schema.insert("additionalProperties".into(), Value::Bool(false));
+    schema
+}
+
 /// The two tools from the node's descriptor.
 fn tools_from(descriptor: &Value) -> Result<Vec<Tool>, McpError> {
     let input_schema = object(&descriptor["input_schema"], "input_schema")?;
-    let run_schema = with_options(&input_schema, &descriptor["options_schema"])?;
+    let run_schema = closed(with_options(&input_schema, &descriptor["options_schema"])?);
+    let input_schema = Arc::new(closed((*input_schema).clone()));
     let output_schema = object(&descriptor["output_schema"], "output_schema")?;
     let title = descriptor["title"].as_str().unwrap_or(RUN_TOOL).to_owned();
     let description = descriptor["description"]

@@ -2,11 +2,18 @@
 //! binary's stdin and stdout): tools/list, the seed examples, typed errors,
 //! protocol errors, progress, cancellation and concurrent calls. The client
 //! reads stdout as MCP messages only, so any other output there fails it.
+//! JSON-RPC faults (lines no client library sends) go through [`Raw`], a
+//! bare pipe. The recurring imports (issue 16) run against an emulator in
+//! the test process, whose state the tests read.
 
+mod support;
+
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use host_test::emulated::{self, Emulator, Fault, Operation};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ErrorCode, JsonObject,
     ProgressNotificationParam, ServerResult,
@@ -15,7 +22,7 @@ use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, RoleClient, ServiceError, ServiceExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A client that records every progress notification.
 #[derive(Clone, Default)]
@@ -37,32 +44,64 @@ struct Server {
     client: RunningService<RoleClient, Recorder>,
     recorder: Recorder,
     stderr: Arc<Mutex<String>>,
+    pid: u32,
+}
+
+/// `pinpoint-import mcp EXTRA...` with no endpoint in the environment:
+/// the embedded emulator.
+fn embedded(extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinpoint-import"));
+    cmd.arg("mcp")
+        .args(extra)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_PINPOINT");
+    cmd
+}
+
+/// `pinpoint-import mcp EXTRA...` against `emu`, in `home`.
+fn against(emu: &Emulator, home: &Path, extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinpoint-import"));
+    cmd.arg("mcp")
+        .args(extra)
+        .env_clear()
+        .envs(support::environment(&emu.endpoint_url(), home));
+    cmd
+}
+
+/// Collects the lines of `stderr` as they come.
+fn collect(stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    let mut lines = BufReader::new(stderr).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut t = sink.lock().unwrap();
+            t.push_str(&line);
+            t.push('\n');
+        }
+    });
+    text
 }
 
 impl Server {
-    /// `pinpoint-import mcp EXTRA...` with no endpoint in the environment:
-    /// the embedded emulator.
+    /// `pinpoint-import mcp EXTRA...` on the embedded emulator.
     async fn start(extra: &[&str]) -> Server {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pinpoint-import"));
-        cmd.arg("mcp")
-            .args(extra)
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_ENDPOINT_URL_S3")
-            .env_remove("AWS_ENDPOINT_URL_PINPOINT");
+        Self::spawn(embedded(extra)).await
+    }
+
+    /// `pinpoint-import mcp EXTRA...` against `emu`, in `home`.
+    async fn against(emu: &Emulator, home: &Path, extra: &[&str]) -> Server {
+        Self::spawn(against(emu, home, extra)).await
+    }
+
+    async fn spawn(cmd: tokio::process::Command) -> Server {
         let (transport, stderr) = TokioChildProcess::builder(cmd)
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server starts");
-        let text = Arc::new(Mutex::new(String::new()));
-        let sink = text.clone();
-        let mut lines = BufReader::new(stderr.expect("stderr is piped")).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut t = sink.lock().unwrap();
-                t.push_str(&line);
-                t.push('\n');
-            }
-        });
+        let pid = transport.id().expect("the server runs");
+        let text = collect(stderr.expect("stderr is piped"));
         let recorder = Recorder::default();
         let client = recorder
             .clone()
@@ -73,6 +112,7 @@ impl Server {
             client,
             recorder,
             stderr: text,
+            pid,
         }
     }
 
@@ -117,6 +157,23 @@ impl Server {
             .collect()
     }
 
+    /// Waits until the call of `token` reports `stage` (at most a minute).
+    async fn wait_for_stage(&self, token: &rmcp::model::ProgressToken, stage: &str) {
+        let start = Instant::now();
+        while !self
+            .progress_of(token)
+            .iter()
+            .any(|p| p.message.as_deref() == Some(stage))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the call reaches {stage}: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until `f` holds of stderr, at most `limit`.
     async fn wait_for_stderr(&self, limit: Duration, f: impl Fn(&str) -> bool) -> bool {
         let start = Instant::now();
@@ -130,11 +187,7 @@ impl Server {
     }
 }
 
-fn example(name: &str) -> Value {
-    let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
+use support::{example, example_named};
 
 fn object(v: Value) -> JsonObject {
     match v {
@@ -204,13 +257,16 @@ async fn lists_both_tools_with_the_descriptors_schemas_and_hints() {
         ["import_pinpoint_segment", "validate_pinpoint_segment"]
     );
     // The dry run takes the description's input; the run also its options
-    // (optional, with their defaults; nothing more is required).
+    // (optional, with their defaults; nothing more is required). Neither
+    // takes other arguments.
+    let mut closed = descriptor["input_schema"].clone();
+    closed["additionalProperties"] = json!(false);
     assert_eq!(
         Value::Object((*tools[1].input_schema).clone()),
-        descriptor["input_schema"],
-        "the validate tool: the descriptor's input schema"
+        closed,
+        "the validate tool: the descriptor's input schema, closed"
     );
-    let mut with_options = descriptor["input_schema"].clone();
+    let mut with_options = closed.clone();
     for (name, property) in descriptor["options_schema"]["properties"]
         .as_object()
         .unwrap()
@@ -419,20 +475,9 @@ async fn a_cancelled_call_stops_promptly_and_the_server_goes_on() {
             object(example("1-customers-csv.json")),
         )
         .await;
-    let token = handle.progress_token.clone();
-    let start = Instant::now();
-    while !server
-        .progress_of(&token)
-        .iter()
-        .any(|p| p.message.as_deref() == Some("waiting-for-job"))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the job is created: {}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_for_stage(&handle.progress_token, "waiting-for-job")
+        .await;
     let cancelled_at = Instant::now();
     handle.cancel(Some("test".into())).await.unwrap();
     assert!(
@@ -500,33 +545,427 @@ async fn twelve_concurrent_calls_run_at_once_and_all_succeed() {
     );
 }
 
+/// The server on a bare pipe, for lines no MCP client sends: it writes
+/// lines and reads the answers one by one.
+struct Raw {
+    _child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Raw {
+    /// The server of `cmd` (`pinpoint-import mcp ...`), initialized.
+    async fn start(mut cmd: tokio::process::Command) -> Raw {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("the server starts");
+        let mut raw = Raw {
+            stdin: child.stdin.take().unwrap(),
+            stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
+            stderr: collect(child.stderr.take().unwrap()),
+            _child: child,
+        };
+        raw.send(
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}})
+            .to_string(),
+        )
+        .await;
+        let answer = raw.answer().await;
+        assert!(answer["result"]["serverInfo"].is_object(), "{answer}");
+        raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string())
+            .await;
+        raw
+    }
+
+    /// Writes `line` and its newline.
+    async fn send(&mut self, line: impl AsRef<[u8]>) {
+        self.stdin.write_all(line.as_ref()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The next line of stdout, as JSON (a server that does not answer
+    /// within a minute fails the test rather than hangs it).
+    async fn answer(&mut self) -> Value {
+        let next = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line());
+        let Ok(line) = next.await else {
+            panic!("no answer within a minute; stderr: {}", self.stderr())
+        };
+        let line = line.unwrap();
+        let line =
+            line.unwrap_or_else(|| panic!("stdout ended; stderr: {}", self.stderr.lock().unwrap()));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Checks that the session goes on: a validate call of seed example 1
+    /// with this id gets its report.
+    async fn still_serves(&mut self, id: Value) {
+        self.send(validate_call(id.clone(), example("1-customers-csv.json")))
+            .await;
+        let answer = self.answer().await;
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(
+            answer["result"]["structuredContent"]["endpoint_count"], 3,
+            "{answer}"
+        );
+    }
+}
+
+/// A `tools/call` line of the validate tool with these arguments.
+fn validate_call(id: Value, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "validate_pinpoint_segment", "arguments": arguments}})
+    .to_string()
+}
+
 #[tokio::test]
-async fn a_recurring_import_through_the_tool_keeps_the_segment_id() {
-    let server = Server::start(&[]).await;
-    let mut day1 = example("1-customers-csv.json");
-    day1["segment_name"] = "Daily_Sync".into();
-    let mut day2 = example("3-newsletter-subscribers-csv.json");
-    day2["segment_name"] = "Daily_Sync".into();
-    let first = server.call("import_pinpoint_segment", day1).await.unwrap();
-    let first = structured(&first);
-    assert_eq!(first["created_segment"], true, "{first}");
-    let id = first["segment_id"].as_str().unwrap().to_owned();
-    // Without the option, as described: a duplicate naming the segment.
-    let duplicate = server
-        .call("import_pinpoint_segment", day2.clone())
-        .await
-        .unwrap();
-    assert_eq!(duplicate.is_error, Some(true));
+async fn json_rpc_faults_get_json_rpc_errors_and_the_session_goes_on() {
+    let mut raw = Raw::start(embedded(&[])).await;
+    let null = Value::Null;
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        // Parse errors.
+        (
+            br#"{"jsonrpc": "2.0", "id": 1, "method""#.to_vec(),
+            -32700,
+            null.clone(),
+        ),
+        (b"this is not JSON".to_vec(), -32700, null.clone()),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\xff\xfe\"}".to_vec(),
+            -32700,
+            null.clone(),
+        ),
+        // Invalid requests.
+        (b"[]".to_vec(), -32600, null.clone()),
+        (b"{}".to_vec(), -32600, null.clone()),
+        (
+            br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","id":{"n":1},"method":"ping"}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (br#"{"jsonrpc":"2.0","id":3}"#.to_vec(), -32600, json!(3)),
+        // Invalid params: arguments that are not an object.
+        (
+            validate_call(json!(4), json!("application_id=a1")).into_bytes(),
+            -32602,
+            json!(4),
+        ),
+        (
+            validate_call(json!("five"), json!([1, 2])).into_bytes(),
+            -32602,
+            json!("five"),
+        ),
+    ];
+    for (line, code, id) in cases {
+        let shown = String::from_utf8_lossy(&line).into_owned();
+        raw.send(&line).await;
+        let answer = raw.answer().await;
+        assert_eq!(answer["jsonrpc"], "2.0", "{shown}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{shown}: {answer}");
+        assert!(answer["error"]["message"].is_string(), "{shown}: {answer}");
+        assert!(
+            answer.as_object().unwrap().contains_key("id"),
+            "{shown}: an id, null when unknown: {answer}"
+        );
+        assert_eq!(answer["id"], id, "{shown}: {answer}");
+    }
+    // An unknown method is still rmcp's answer.
+    raw.send(r#"{"jsonrpc":"2.0","id":6,"method":"no/such/method"}"#)
+        .await;
+    let answer = raw.answer().await;
     assert_eq!(
-        structured(&duplicate)["error"]["type"],
-        "DuplicateSegmentName"
+        (answer["id"].clone(), answer["error"]["code"].clone()),
+        (json!(6), json!(-32601)),
+        "{answer}"
     );
-    day2["on_existing"] = "new_version".into();
-    let second = server.call("import_pinpoint_segment", day2).await.unwrap();
-    assert_eq!(second.is_error, Some(false));
-    let second = structured(&second);
+    // The session goes on.
+    raw.still_serves(json!(7)).await;
+    assert!(
+        raw.stderr().contains("answered a faulty message"),
+        "{}",
+        raw.stderr()
+    );
+}
+
+/// CSV data of about `bytes` bytes: a header and EMAIL rows; the rows.
+fn big_csv(bytes: usize) -> (String, u64) {
+    use std::fmt::Write;
+    let mut data = String::with_capacity(bytes + 64);
+    data.push_str("ChannelType,Address\n");
+    let mut rows = 0;
+    while data.len() < bytes {
+        writeln!(data, "EMAIL,user{rows:08}@example.com").unwrap();
+        rows += 1;
+    }
+    (data, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_over_the_bound_gets_the_limit_error_and_the_session_goes_on() {
+    // At most 4 MiB of data: lines of up to 2 * 4 MiB + 1 MiB. (Against an
+    // explicit endpoint: the embedded emulator's setup does not apply every
+    // setting yet, issue 20 item 4.)
+    let max = 4u64 << 20;
+    let bound = 2 * max + (1 << 20);
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = against(&emu, home.path(), &[]);
+    cmd.env("PINPOINT_IMPORT_MAX_IMPORT_BYTES", max.to_string());
+    let mut raw = Raw::start(cmd).await;
+    let (data, _) = big_csv(17 << 20);
+    let arguments = json!({"application_id": emulated::SEED_APPLICATION_ID,
+        "segment_name": "Big", "format": "CSV", "data": data});
+    // The id last, as the TypeScript SDK writes a request.
+    let line = format!(
+        r#"{{"jsonrpc":"2.0","method":"tools/call","params":{},"id":"big-1"}}"#,
+        json!({"name": "validate_pinpoint_segment", "arguments": arguments})
+    );
+    assert!(line.len() > 16 << 20);
+    raw.send(&line).await;
+    let answer = raw.answer().await;
+    assert_eq!(answer["id"], "big-1", "the call gets its answer: {answer}");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&bound.to_string()),
+        "names the limit: {message}"
+    );
+    assert_eq!(answer["error"]["data"]["limit_bytes"], bound);
+    assert_eq!(answer["error"]["data"]["actual_bytes"], line.len() as u64);
+    assert!(
+        raw.stderr()
+            .contains(&format!("over the limit of {bound} bytes")),
+        "logged: {}",
+        raw.stderr()
+    );
+    // The next request is served.
+    raw.still_serves(json!(2)).await;
+}
+
+#[tokio::test]
+async fn a_call_of_16_mib_or_more_is_answered() {
+    // Under the default max-import-bytes (1 GiB), a validate call of 17 MiB
+    // (rmcp's own transport dropped any line of 16 MiB without a word).
+    let server = Server::start(&[]).await;
+    let (data, rows) = big_csv(17 << 20);
+    let input = json!({"application_id": emulated::SEED_APPLICATION_ID,
+        "segment_name": "Big", "format": "CSV", "data": data});
+    // A server that drops the line never answers: fail rather than hang.
+    let call = server.call("validate_pinpoint_segment", input);
+    let Ok(report) = tokio::time::timeout(Duration::from_secs(120), call).await else {
+        panic!("no answer within two minutes: {}", server.stderr())
+    };
+    let report = structured(&report.unwrap());
+    assert_eq!(report["endpoint_count"], rows, "{report}");
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_signal_ends_every_call_in_progress_with_the_cancelled_result() {
+    // Ten rounds: the race this guards against lost about one call in four.
+    for round in 0..10 {
+        let name = if round % 2 == 0 { "TERM" } else { "INT" };
+        // The first poll of each job would come a minute after it is made.
+        let server = Server::start(&["--set", "poll-interval-ms=60000"]).await;
+        let mut handles = Vec::new();
+        for call in 0..2 {
+            let input = example_named("1-customers-csv.json", &format!("Signalled_{call}"));
+            handles.push(server.send("import_pinpoint_segment", object(input)).await);
+        }
+        for handle in &handles {
+            server
+                .wait_for_stage(&handle.progress_token, "waiting-for-job")
+                .await;
+        }
+        signal(server.pid, name);
+        for (call, handle) in handles.into_iter().enumerate() {
+            let response = handle.await_response().await;
+            let Ok(ServerResult::CallToolResult(result)) = response else {
+                panic!(
+                    "round {round} (SIG{name}), call {call}: not the Cancelled result: {response:?}\n{}",
+                    server.stderr()
+                );
+            };
+            assert_eq!(result.is_error, Some(true));
+            let error = &structured(&result)["error"];
+            assert_eq!(error["type"], "Cancelled", "round {round}: {error}");
+            // It names what is left: the job, its segment, the staged file.
+            let message = error["message"].as_str().unwrap();
+            for detail in ["import_job_id", "segment_id", "staged_object"] {
+                let value = error[detail]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("round {round}: {detail}: {error}"));
+                let value = value.rsplit('/').next().unwrap();
+                assert!(
+                    message.contains(value),
+                    "round {round}: {detail}: {message}"
+                );
+            }
+        }
+    }
+}
+
+/// The answer of a successful import call.
+fn imported(result: CallToolResult) -> Value {
+    let out = structured(&result);
+    assert_eq!(result.is_error, Some(false), "{out}");
+    out
+}
+
+/// The error object of a failed call.
+fn refused(result: CallToolResult) -> Value {
+    let out = structured(&result);
+    assert_eq!(result.is_error, Some(true), "{out}");
+    out["error"].clone()
+}
+
+fn new_version(mut input: Value) -> Value {
+    input["on_existing"] = "new_version".into();
+    input
+}
+
+const APP: &str = emulated::SEED_APPLICATION_ID;
+
+/// An emulator in this process, and `pinpoint-import mcp EXTRA...` against
+/// it (with its home directory).
+async fn with_emulator(extra: &[&str]) -> (Emulator, tempfile::TempDir, Server) {
+    let emu = support::emulator().await;
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::against(&emu, home.path(), extra).await;
+    (emu, home, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_creates_then_versions_then_reuses() {
+    let (emu, _home, server) = with_emulator(&[]).await;
+    let run = |input| server.call("import_pinpoint_segment", input);
+    // No segment of the name: created, as without the option.
+    let day1 = new_version(example_named("1-customers-csv.json", "Daily_Sync"));
+    let first = imported(run(day1).await.unwrap());
+    assert_eq!(first["created_segment"], true, "{first}");
+    assert_eq!(first["segment_version"], 1, "{first}");
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    // The default, `fail`: the described duplicate, naming the segment.
+    let day2 = example_named("3-newsletter-subscribers-csv.json", "Daily_Sync");
+    let duplicate = refused(run(day2.clone()).await.unwrap());
+    assert_eq!(duplicate["type"], "DuplicateSegmentName", "{duplicate}");
+    assert_eq!(duplicate["segment_id"], id.as_str());
+    // One imported segment of the name: a new version of it.
+    let second = imported(run(new_version(day2.clone())).await.unwrap());
     assert_eq!(second["segment_id"], id.as_str(), "{second}");
     assert_eq!(second["created_segment"], false);
+    assert_eq!(second["reused_existing_segment"], false);
     assert_eq!(second["segment_version"], 2);
     assert_eq!(second["endpoints_imported"], 3);
+    let named: Vec<_> = support::segments_named(&emu, APP, "Daily_Sync");
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!((named[0].version, named[0].size), (2, 3));
+    // The same data as the latest version: nothing new.
+    let third = imported(run(new_version(day2)).await.unwrap());
+    assert_eq!(third["segment_id"], id.as_str(), "{third}");
+    assert_eq!(third["reused_existing_segment"], true);
+    assert_eq!(third["created_segment"], false);
+    assert_eq!(third["segment_version"], 2);
+    assert_eq!(emu.segment_versions(APP, &id).len(), 2, "no version 3");
+    assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_takes_the_oldest_of_several_segments_of_the_name() {
+    let (emu, _home, server) = with_emulator(&["-v"]).await;
+    let oldest = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/a.csv", 5);
+    let other = emu.add_imported_segment(APP, "Shared_List", "s3://elsewhere/b.csv", 7);
+    let input = new_version(example_named("1-customers-csv.json", "Shared_List"));
+    let out = imported(server.call("import_pinpoint_segment", input).await.unwrap());
+    assert_eq!(out["segment_id"], oldest.as_str(), "{out}");
+    assert_eq!(out["created_segment"], false);
+    assert_eq!(out["segment_version"], 2);
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "segments {other} also have this name; the oldest, {oldest}, takes the new version"
+        )),
+        "the others named: {stderr}"
+    );
+    let versions = |id: &str| emu.segment_versions(APP, id).len();
+    assert_eq!((versions(&oldest), versions(&other)), (2, 1));
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_refuses_a_dimensional_segment_of_the_name() {
+    let (emu, _home, server) = with_emulator(&[]).await;
+    let id = emu.add_segment(APP, "Criteria_List");
+    let input = new_version(example_named("1-customers-csv.json", "Criteria_List"));
+    let error = refused(server.call("import_pinpoint_segment", input).await.unwrap());
+    assert_eq!(error["type"], "DuplicateSegmentName", "{error}");
+    assert_eq!(error["segment_id"], id.as_str());
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot take a new version") && message.contains("DIMENSIONAL"),
+        "says why: {message}"
+    );
+    assert_eq!(emu.segment_versions(APP, &id).len(), 1);
+    assert!(emu.import_jobs(APP).is_empty(), "nothing imported");
+    drop(server);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_version_through_the_tool_keeps_the_segment_when_its_job_fails() {
+    let (emu, _home, server) = with_emulator(&[]).await;
+    let run = |input| server.call("import_pinpoint_segment", input);
+    let first = imported(
+        run(example_named("1-customers-csv.json", "Weekly_VIPs"))
+            .await
+            .unwrap(),
+    );
+    let id = first["segment_id"].as_str().unwrap().to_owned();
+    emu.inject(
+        Operation::CreateImportJob,
+        Fault::FailJob {
+            failures: vec!["the role cannot read the bucket".into()],
+        },
+    );
+    let next = new_version(example_named(
+        "3-newsletter-subscribers-csv.json",
+        "Weekly_VIPs",
+    ));
+    let error = refused(run(next).await.unwrap());
+    assert_eq!(error["type"], "ImportJobFailed", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("the role cannot read the bucket"),
+        "{error}"
+    );
+    let named: Vec<_> = support::segments_named(&emu, APP, "Weekly_VIPs");
+    assert_eq!(named.len(), 1, "the segment is never deleted: {named:?}");
+    assert_eq!((named[0].id.as_str(), named[0].version), (id.as_str(), 1));
+    drop(server);
+    emu.shutdown().await;
 }

@@ -9,7 +9,8 @@
 //! each run is a `pinpoint-import run` child process that reaches it over
 //! loopback, as a user's would.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -20,23 +21,9 @@ use serde_json::Value;
 
 const NAME: &str = "Daily_Sync";
 
-async fn emulator() -> Emulator {
-    Emulator::start(
-        emulated::cli_config(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the emulator starts")
-}
-
 /// Seed example `file` as JSON, renamed to [`NAME`].
 fn example_as_daily_sync(file: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(file);
-    let mut input: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    input["segment_name"] = NAME.into();
-    input
+    support::example_named(file, NAME)
 }
 
 /// `pinpoint-import run ARGS` against `emu`, in `home`.
@@ -53,21 +40,7 @@ fn command(url: &str, home: &Path) -> Command {
     command
         .arg("run")
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env(
-            "PINPOINT_IMPORT_CACHE_DIR",
-            host_test::node::cache_dir().unwrap_or_else(|| "off".into()),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_REGION", emulated::DEFAULT_REGION)
-        .env("AWS_ACCESS_KEY_ID", emulated::DEFAULT_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", emulated::DEFAULT_SECRET_ACCESS_KEY)
-        .env("PINPOINT_IMPORT_BUCKET", emulated::DEFAULT_BUCKET)
-        .env("PINPOINT_IMPORT_ROLE_ARN", emulated::DEFAULT_ROLE_ARN)
-        .env("PINPOINT_IMPORT_POLL_INTERVAL_MS", "20")
-        .env("PINPOINT_IMPORT_POLL_MAX_INTERVAL_MS", "200")
+        .envs(support::environment(url, home))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -98,7 +71,7 @@ fn answer(out: &Output, code: i32) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daily_sync_keeps_its_segment_id_across_versions() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
 
@@ -131,11 +104,7 @@ async fn a_daily_sync_keeps_its_segment_id_across_versions() {
     assert_eq!(second["reused_existing_segment"], false);
     assert_eq!(second["segment_version"], 2);
     assert_eq!(second["endpoints_imported"], 3);
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == NAME)
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, NAME);
     assert_eq!(named.len(), 1, "one segment of the name: {named:?}");
     assert_eq!(named[0].id, id);
     assert_eq!(named[0].version, 2);
@@ -180,7 +149,7 @@ async fn a_daily_sync_keeps_its_segment_id_across_versions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flag_value_outside_the_enum_is_a_usage_error() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let args = ["--input", "-", "--on-existing", "replace"];
     let out = tokio::task::block_in_place(|| run(&emu, dir.path(), &args));
@@ -227,7 +196,7 @@ fn at_once(emu: &Emulator, dir: &Path, name: &str, variants: std::ops::Range<usi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_of_an_existing_name_each_make_their_version() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
     let first = at_once(&emu, dir.path(), "Weekly", 0..1).remove(0);
@@ -249,11 +218,7 @@ async fn runs_at_once_of_an_existing_name_each_make_their_version() {
         (2..2 + runs as u64).collect::<Vec<_>>(),
         "each run its own version"
     );
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == "Weekly")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, "Weekly");
     assert_eq!(named.len(), 1);
     assert_eq!(u64::from(named[0].version), 1 + runs as u64);
     assert!(emu.objects(emulated::DEFAULT_BUCKET).is_empty());
@@ -262,7 +227,7 @@ async fn runs_at_once_of_an_existing_name_each_make_their_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_of_a_new_name_leave_one_segment_with_every_version() {
-    let emu = emulator().await;
+    let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let app = emulated::SEED_APPLICATION_ID;
     let runs = 4;
@@ -275,11 +240,7 @@ async fn runs_at_once_of_a_new_name_leave_one_segment_with_every_version() {
         );
     }
     let answers = at_once(&emu, dir.path(), "Fresh", 0..runs);
-    let named: Vec<_> = emu
-        .segments(app)
-        .into_iter()
-        .filter(|s| s.name == "Fresh")
-        .collect();
+    let named: Vec<_> = support::segments_named(&emu, app, "Fresh");
     assert_eq!(named.len(), 1, "one segment of the name: {named:?}");
     let id = named[0].id.clone();
     let created = answers

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use host_test::log::{StderrLog, notice};
 use host_test::mcp::{self, McpServer};
-use host_test::node::CANCEL_GRACE;
 use host_test::signals::Signals;
 
 use super::args::SettingsArgs;
@@ -52,17 +51,13 @@ pub async fn mcp(args: SettingsArgs) -> ExitCode {
         mcp::RUN_TOOL,
         mcp::VALIDATE_TOOL
     ));
-    let served = tokio::select! {
-        served = server.serve_stdio() => served,
-        signal = signals.first() => {
-            // The calls were cancelled with the signal: give them the time
-            // a cancelled run takes to clean up.
-            tokio::time::sleep(CANCEL_GRACE).await;
-            setup.shutdown().await;
-            return ExitCode::from(signal.exit_code());
-        }
-    };
+    // A signal cancels the calls; each answers with its `Cancelled` result
+    // before the session closes.
+    let served = server.serve_stdio(signals.token()).await;
     setup.shutdown().await;
+    if let Some(signal) = signals.received() {
+        return ExitCode::from(signal.exit_code());
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => usage(&e.to_string()),
