@@ -42,6 +42,7 @@ pub mod log;
 pub mod mcp;
 pub mod node;
 pub mod output;
+pub mod request_bound;
 pub mod settings;
 pub mod signals;
 #[cfg(feature = "web")]

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
-use common::{leftovers, wait_for_stderr};
+mod support;
+use support::{leftovers, wait_for_stderr};
 
 /// `max-import-bytes` of the bounded-read tests: the data bound is this plus
 /// 1 MiB.

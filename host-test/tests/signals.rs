@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{leftovers, wait_for_stderr};
+mod support;
+use support::{leftovers, wait_for_stderr};
 
 /// The CLI with `args`, its temporary files in `tmp`, stdout and stderr piped.
 fn start(args: &[&str], tmp: &Path) -> Child {

@@ -33,7 +33,7 @@ pub enum ReadBound {
         /// The `max-import-bytes` setting the bound is made from.
         max_import_bytes: u64,
     },
-    /// `--input`: twice `max-import-bytes` + [`DATA_SLACK_BYTES`], since
+    /// `--input`: [`host_test::request_bound::json_request_bound`], since
     /// the JSON wrapper escapes the data (a quote or a line end takes two
     /// bytes).
     Input {
@@ -49,9 +49,9 @@ impl ReadBound {
             ReadBound::Data { max_import_bytes } => {
                 max_import_bytes.saturating_add(DATA_SLACK_BYTES)
             }
-            ReadBound::Input { max_import_bytes } => max_import_bytes
-                .saturating_mul(2)
-                .saturating_add(DATA_SLACK_BYTES),
+            ReadBound::Input { max_import_bytes } => {
+                host_test::request_bound::json_request_bound(max_import_bytes)
+            }
         }
     }
 
@@ -62,7 +62,10 @@ impl ReadBound {
                 format!("max-import-bytes {max_import_bytes} plus 1 MiB")
             }
             ReadBound::Input { max_import_bytes } => {
-                format!("twice max-import-bytes {max_import_bytes} plus 1 MiB")
+                format!(
+                    "{} (max-import-bytes {max_import_bytes})",
+                    host_test::request_bound::RULE
+                )
             }
         }
     }

@@ -39,21 +39,15 @@ use tokio::sync::{mpsc, oneshot};
 use crate::log::Logger;
 use crate::node::LogLevel;
 
-/// What a request line may hold beyond the data itself: the JSON-RPC
-/// envelope and the other arguments.
-pub const ENVELOPE_BYTES: u64 = 1 << 20;
-
 /// How [`line_bound`] follows from `max-import-bytes`, for messages.
-const BOUND_RULE: &str = "twice max-import-bytes plus 1 MiB";
+const BOUND_RULE: &str = crate::request_bound::RULE;
 
 /// The longest line (one JSON-RPC message, without its newline) the server
-/// reads: twice `max_import_bytes`, so that a `validate`/`run` call whose
-/// data is at the limit fits with its data escaped (JSON doubles a quote,
-/// a backslash or a line break), plus [`ENVELOPE_BYTES`].
+/// reads: [`crate::request_bound::json_request_bound`], so that a
+/// `validate`/`run` call whose data is at the limit fits with its data
+/// escaped.
 pub fn line_bound(max_import_bytes: u64) -> u64 {
-    max_import_bytes
-        .saturating_mul(2)
-        .saturating_add(ENVELOPE_BYTES)
+    crate::request_bound::json_request_bound(max_import_bytes)
 }
 
 /// One line of the input, as [`LineReader::next_line`] reads it.
