@@ -54,7 +54,10 @@ const MARKERS: &[(&str, &str)] = &[
 
 /// The stderr lines of `child`, each with the seconds since `start` when it
 /// arrived, read until the stream ends.
-pub fn stamped_lines(child: &mut Child, start: Instant) -> std::thread::JoinHandle<Vec<(f64, String)>> {
+pub fn stamped_lines(
+    child: &mut Child,
+    start: Instant,
+) -> std::thread::JoinHandle<Vec<(f64, String)>> {
     let stderr = child.stderr.take().expect("stderr is piped");
     std::thread::spawn(move || {
         BufReader::new(stderr)
@@ -115,14 +118,19 @@ fn aws_cli() -> Result<PathBuf, String> {
         Command::new(&aws)
             .arg("--version")
             .output()
-            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(AWS_CLI_VERSION)
-                || String::from_utf8_lossy(&o.stderr).contains(AWS_CLI_VERSION))
+            .map(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).contains(AWS_CLI_VERSION)
+                    || String::from_utf8_lossy(&o.stderr).contains(AWS_CLI_VERSION)
+            })
             .unwrap_or(false)
     };
     if installed() {
         return Ok(aws);
     }
-    eprintln!("installing awscli=={AWS_CLI_VERSION} into {}", venv.display());
+    eprintln!(
+        "installing awscli=={AWS_CLI_VERSION} into {}",
+        venv.display()
+    );
     let status = |c: &mut Command, what: &str| -> Result<(), String> {
         let o = c
             .stdout(Stdio::null())
@@ -133,7 +141,10 @@ fn aws_cli() -> Result<PathBuf, String> {
         } else {
             Err(format!(
                 "{what} failed: {}",
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             ))
         }
     };
@@ -142,8 +153,11 @@ fn aws_cli() -> Result<PathBuf, String> {
         "python3 -m venv",
     )?;
     status(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", &format!("awscli=={AWS_CLI_VERSION}")]),
+        Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            &format!("awscli=={AWS_CLI_VERSION}"),
+        ]),
         "pip install awscli",
     )?;
     if installed() {
@@ -199,7 +213,8 @@ pub fn compare(exe: &Path, path: &Path, bytes: u64) -> Result<Comparison, String
         .arg("--version")
         .output()
         .map(|o| {
-            let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
             text.split_whitespace().next().unwrap_or("aws").to_owned()
         })
         .unwrap_or_default();
@@ -228,7 +243,12 @@ fn node_run(
 ) -> Result<Vec<Split>, String> {
     let start = Instant::now();
     let mut child = Command::new(exe)
-        .args(["run", "-v", "--application-id", emulated::SEED_APPLICATION_ID])
+        .args([
+            "run",
+            "-v",
+            "--application-id",
+            emulated::SEED_APPLICATION_ID,
+        ])
         .args(["--segment-name", &format!("bench-vs-aws-{bytes}")])
         .args(["--format", "CSV", "--data-file"])
         .arg(path)
@@ -288,7 +308,13 @@ fn aws_import(
     };
     let s3_url = format!("s3://{}/aws-cli/endpoints.csv", emulated::DEFAULT_BUCKET);
     let t = Instant::now();
-    run(&["s3", "cp", &path.display().to_string(), &s3_url, "--only-show-errors"])?;
+    run(&[
+        "s3",
+        "cp",
+        &path.display().to_string(),
+        &s3_url,
+        "--only-show-errors",
+    ])?;
     let uploaded = t.elapsed().as_secs_f64();
     let request = serde_json::json!({
         "Format": "CSV",
@@ -325,7 +351,9 @@ fn aws_import(
             "COMPLETED" => break,
             "FAILED" => return Err(format!("the AWS CLI's import job {job} FAILED")),
             _ if t.elapsed().as_secs() > 600 => {
-                return Err(format!("the AWS CLI's import job {job} was still {status} after 600 s"));
+                return Err(format!(
+                    "the AWS CLI's import job {job} was still {status} after 600 s"
+                ));
             }
             _ => {}
         }

@@ -142,7 +142,9 @@ mod tests {
 
     #[test]
     fn a_crc32c_upload_sends_the_checksum_headers_the_sdks_send() {
-        let url: http::Uri = "https://s3.us-east-1.amazonaws.com/b/k.csv".parse().unwrap();
+        let url: http::Uri = "https://s3.us-east-1.amazonaws.com/b/k.csv"
+            .parse()
+            .unwrap();
         // CRC32C("123456789") = 0xE3069283 (the check value of the Castagnoli CRC).
         let r = put_object_streamed(&url, PayloadCheck::UnsignedCrc32c(0xE306_9283), "text/csv");
         assert_eq!(r.headers()["x-amz-checksum-crc32c"], "4waSgw==");

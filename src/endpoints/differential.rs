@@ -28,7 +28,10 @@ fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError
     });
     let summaries = |c: &Checked<'_>| c.summary();
     prop_assert_eq!(
-        writing.as_ref().map(|(c, _)| summaries(c)).map_err(Clone::clone),
+        writing
+            .as_ref()
+            .map(|(c, _)| summaries(c))
+            .map_err(Clone::clone),
         check(format, data, limits, &mut |_| {}).map(|c| summaries(&c)),
         "check_writing: {:?}",
         data
@@ -579,9 +582,15 @@ fn the_check_writes_the_staged_file_when_the_header_says_what_it_is() {
     // Every column used by some row (each multi-valued one as often as
     // the header names it): the bytes are the staged file's.
     let all = "ChannelType,Address,Attributes.A,Attributes.A,Metrics.m\nEMAIL,a@example.com,x,,1\nSMS,+12065550100,y,z,\n";
-    assert_eq!(written_beside(Format::Csv, all), (true, staged(Format::Csv, all)));
+    assert_eq!(
+        written_beside(Format::Csv, all),
+        (true, staged(Format::Csv, all))
+    );
     let json = r#"[{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{"A":["x"]}}]"#;
-    assert_eq!(written_beside(Format::Json, json), (true, staged(Format::Json, json)));
+    assert_eq!(
+        written_beside(Format::Json, json),
+        (true, staged(Format::Json, json))
+    );
     // A column no row uses, or an attribute never given as many values as
     // it has columns: the staged file leaves them out, so what was written
     // is not it, and the check says so.

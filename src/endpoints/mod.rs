@@ -210,7 +210,12 @@ pub fn check_writing<'a>(
     Ok((checked(format, data, limits, counted), written))
 }
 
-fn checked<'a>(format: Format, data: &'a str, limits: &Limits, counted: staged::Counted) -> Checked<'a> {
+fn checked<'a>(
+    format: Format,
+    data: &'a str,
+    limits: &Limits,
+    counted: staged::Counted,
+) -> Checked<'a> {
     Checked {
         format,
         endpoint_count: counted.endpoints,

@@ -182,9 +182,7 @@ impl Transport for FakeAws {
                     assert_eq!(header("x-amz-sdk-checksum-algorithm"), "CRC32C");
                     assert_eq!(
                         header("x-amz-checksum-crc32c"),
-                        aws_smithy_types::base64::encode(
-                            crc32c::crc32c(req.body()).to_be_bytes()
-                        ),
+                        aws_smithy_types::base64::encode(crc32c::crc32c(req.body()).to_be_bytes()),
                         "BadDigest"
                     );
                 } else {
