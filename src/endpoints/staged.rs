@@ -404,6 +404,9 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
     }
 }
 
+/// Where a [`Speculative`] writer's bytes go (it cannot fail).
+pub(crate) type Out<'o> = dyn FnMut(&[u8]) -> Result<(), Infallible> + 'o;
+
 /// Beside the check pass, when it is asked to: the staged file written as if
 /// its rows used every column the CSV header has ([`CsvUsage::of_header`];
 /// NDJSON has no columns to guess). When the check pass finds the same
@@ -412,13 +415,13 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
 /// pass is needed (see [`super::check_writing`]).
 pub(crate) struct Speculative<'o> {
     /// Until the CSV header: where the bytes go.
-    out: Option<&'o mut dyn FnMut(&[u8]) -> Result<(), Infallible>>,
+    out: Option<&'o mut Out<'o>>,
     writer: Option<Writer<'o, Infallible>>,
 }
 
 impl<'o> Speculative<'o> {
     /// Writes a `format` staged file to `out`.
-    pub fn new(format: Format, out: &'o mut dyn FnMut(&[u8]) -> Result<(), Infallible>) -> Self {
+    pub fn new(format: Format, out: &'o mut Out<'o>) -> Self {
         match format {
             Format::Json => Speculative {
                 out: None,
