@@ -119,8 +119,8 @@ fn aws_cli() -> Result<PathBuf, String> {
             .arg("--version")
             .output()
             .map(|o| {
-                o.status.success() && String::from_utf8_lossy(&o.stdout).contains(AWS_CLI_VERSION)
-                    || String::from_utf8_lossy(&o.stderr).contains(AWS_CLI_VERSION)
+                let text = [&o.stdout[..], &o.stderr[..]].concat();
+                o.status.success() && String::from_utf8_lossy(&text).contains(AWS_CLI_VERSION)
             })
             .unwrap_or(false)
     };
