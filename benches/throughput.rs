@@ -34,8 +34,14 @@
 //! CSV file of 100 MB and of exactly 1,000,000,000 bytes, each a child
 //! process whose peak resident memory (`/usr/bin/time`'s maximum resident
 //! set size, else `VmHWM` polled) and time are printed, as a multiple of the
-//! data too. `BENCH_SIZES_MB=1,10` and `BENCH_CLI_SIZES_MB=100` pick other
-//! sizes (`BENCH_CLI_SIZES_MB=` none).
+//! data too, and each `run`'s time split by stage (validate, hash, look-ups,
+//! upload, job: see `throughput/run_stages.rs`). Up to 100 MB, the same
+//! `run` is also timed against a `pinpoint-import emulator` beside the AWS
+//! CLI doing the same import (`aws s3 cp`, `aws pinpoint create-import-job`,
+//! a `get-import-job` loop) against it, with the ratio; without `python3`
+//! (to install the pinned AWS CLI under `target/`) the bench says it skipped
+//! that comparison. `BENCH_SIZES_MB=1,10` and `BENCH_CLI_SIZES_MB=100` pick
+//! other sizes (`BENCH_CLI_SIZES_MB=` none).
 //!
 //! Run without `--bench` (as `cargo test --benches` does) it only checks
 //! small cases once.
@@ -55,6 +61,9 @@ use pinpoint_segment_import::endpoints::Limits;
 use pinpoint_segment_import::import;
 use pinpoint_segment_import::input::{Format, ImportInput};
 use serde_json::{Map, Value, json};
+
+#[path = "throughput/run_stages.rs"]
+mod run_stages;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -114,7 +123,7 @@ fn main() {
     std::fs::copy(env!("CARGO_BIN_EXE_pinpoint-import"), &exe).expect("the binary is copied");
     let mut cli = Vec::new();
     for &mb in &cli_sizes {
-        cli.extend(measure_cli(&exe, mb));
+        cli.extend(measure_cli(&exe, mb, bench));
     }
     print_cli_table(&cli);
 }
@@ -480,11 +489,14 @@ struct CliRow {
     peak: Option<u64>,
     seconds: f64,
     outcome: String,
+    /// `run`: its time split by stage.
+    stages: Vec<run_stages::Split>,
 }
 
 /// `validate` and `run` of a CSV file of `mb` MB (1000 MB: exactly 10^9
-/// bytes) by the `pinpoint-import` binary.
-fn measure_cli(exe: &Path, mb: f64) -> Vec<CliRow> {
+/// bytes) by the `pinpoint-import` binary; with `compare`, up to 100 MB,
+/// also the AWS CLI's import of the file beside the node's.
+fn measure_cli(exe: &Path, mb: f64, compare: bool) -> Vec<CliRow> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("endpoints.csv");
     let bytes = {
@@ -498,10 +510,42 @@ fn measure_cli(exe: &Path, mb: f64) -> Vec<CliRow> {
         );
         data.len() as u64
     };
-    ["validate", "run"]
+    let rows = ["validate", "run"]
         .into_iter()
         .map(|command| run_cli(exe, command, &path, bytes))
-        .collect()
+        .collect();
+    if compare && mb <= 100.0 {
+        print_aws_comparison(exe, &path, bytes);
+    }
+    rows
+}
+
+/// The node's `run` beside the AWS CLI's import of the same file against one
+/// `pinpoint-import emulator` (see [`run_stages`]), or why it was skipped.
+fn print_aws_comparison(exe: &Path, path: &Path, bytes: u64) {
+    let mut out = format!(
+        "\n`run` of the {bytes}-byte CSV beside the AWS CLI doing the same import, both against one `pinpoint-import emulator` on loopback\n\n"
+    );
+    match run_stages::compare(exe, path, bytes) {
+        Err(why) => {
+            let _ = writeln!(out, "skipped the AWS CLI comparison: {why}");
+        }
+        Ok(c) => {
+            let _ = writeln!(out, "pinpoint-import run:\n");
+            run_stages::split_table(&mut out, &c.node);
+            let _ = writeln!(out, "\nthe AWS CLI ({}):\n", c.aws_version);
+            run_stages::split_table(&mut out, &c.aws);
+            let node: f64 = c.node.iter().map(|s| s.seconds).sum();
+            let aws: f64 = c.aws.iter().map(|s| s.seconds).sum();
+            let ratio = node / aws.max(1e-9);
+            let _ = writeln!(
+                out,
+                "\nrun / AWS CLI: {node:.2} s / {aws:.2} s = {ratio:.2}x (target <= 1.00x: {})",
+                if ratio <= 1.0 { "met" } else { "not met" }
+            );
+        }
+    }
+    print!("{out}");
 }
 
 /// Runs `pinpoint-import COMMAND` on the CSV file at `path`, measuring the
@@ -509,6 +553,8 @@ fn measure_cli(exe: &Path, mb: f64) -> Vec<CliRow> {
 fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow {
     let mut args: Vec<String> = vec![
         command.into(),
+        // One line per stage (stderr is a pipe), to split the run's time.
+        "-v".into(),
         "--application-id".into(),
         host_test::emulated::SEED_APPLICATION_ID.into(),
         "--segment-name".into(),
@@ -533,11 +579,17 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let t = Instant::now();
-    let child = cmd.spawn().expect("pinpoint-import starts");
+    let mut child = cmd.spawn().expect("pinpoint-import starts");
+    let lines = run_stages::stamped_lines(&mut child, t);
     let pid = child.id();
     let (polled, output) = poll_peak(pid, child);
     let seconds = t.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = lines.join().unwrap_or_default();
+    let stderr: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    let stages = match command {
+        "run" => run_stages::split(&lines, seconds),
+        _ => Vec::new(),
+    };
     let peak = stderr
         .lines()
         .rev()
@@ -565,6 +617,7 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
         peak,
         seconds,
         outcome,
+        stages,
     }
 }
 
@@ -622,6 +675,14 @@ fn print_cli_table(rows: &[CliRow]) {
             "| {} | {} | {} | {:.1} | {peak} | {ratio} |",
             r.command, r.bytes, r.outcome, r.seconds
         );
+    }
+    for r in rows.iter().filter(|r| !r.stages.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n`run` of {} bytes into the embedded emulator, by stage (from its `-v` stage lines)\n",
+            r.bytes
+        );
+        run_stages::split_table(&mut out, &r.stages);
     }
     print!("{out}");
 }

@@ -19,7 +19,7 @@
 //! - the size limit is exact: the body's own size passes, one byte less fails
 //!   with `ImportSizeExceeded`.
 
-use pinpoint_segment_import::endpoints::{Limits, Prepared, oracle, prepare, read};
+use pinpoint_segment_import::endpoints::{Limits, Prepared, check_writing, oracle, prepare, read};
 use pinpoint_segment_import::error::{ErrorKind, MAX_REPORTED_PROBLEMS, NodeError};
 use pinpoint_segment_import::input::Format;
 
@@ -63,11 +63,7 @@ pub fn check(format: Format, data: &[u8]) {
 
 /// `prepare` of `text`, after checking that it and `read` give what the
 /// whole-file reader gives.
-fn differential(
-    format: Format,
-    text: &str,
-    limits: &Limits,
-) -> Result<Prepared, NodeError> {
+fn differential(format: Format, text: &str, limits: &Limits) -> Result<Prepared, NodeError> {
     let streamed = prepare(format, text, limits);
     assert_eq!(
         streamed,
@@ -79,6 +75,22 @@ fn differential(
         oracle::read(format, text, limits),
         "read and the whole-file reader differ: {text:?}"
     );
+    // The check that writes the staged file beside it (a run's): the same
+    // verdict, and when it says it wrote the staged file, its bytes.
+    let mut written = Vec::new();
+    let writing = check_writing(format, text, limits, &mut |_| {}, &mut |c| {
+        written.extend_from_slice(c)
+    });
+    match (&writing, &streamed) {
+        (Ok((checked, complete)), Ok(p)) => {
+            assert_eq!(checked.staged_bytes, p.body.len() as u64, "{text:?}");
+            if *complete {
+                assert_eq!(written, p.body, "written beside the check: {text:?}");
+            }
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b, "check_writing's error: {text:?}"),
+        _ => panic!("check_writing and prepare differ in verdict: {text:?}"),
+    }
     streamed
 }
 

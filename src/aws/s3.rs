@@ -2,7 +2,23 @@
 //! (and its errors typed) from [`super::urls::s3_object_uri`].
 
 use super::Request;
-use super::sign::PayloadSha256;
+use super::sign::{PayloadSha256, UnsignedPayload};
+
+/// How S3 checks the bytes of a streamed `PutObject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadCheck {
+    /// The body's SHA-256, signed as the payload hash
+    /// (`x-amz-content-sha256`): S3 refuses the object
+    /// (`XAmzContentSHA256Mismatch`) if the bytes differ, and nobody on the
+    /// way can change the hash (the signature covers it). For plain HTTP.
+    SignedSha256([u8; 32]),
+    /// `UNSIGNED-PAYLOAD` with the body's CRC32C in `x-amz-checksum-crc32c`
+    /// (and `x-amz-sdk-checksum-algorithm: CRC32C`), as the AWS SDKs and CLI
+    /// send `PutObject`: S3 refuses the object (`BadDigest`) if the bytes
+    /// differ. For HTTPS, where TLS protects the bytes on the way; a CRC32C
+    /// costs a fraction of a SHA-256.
+    UnsignedCrc32c(u32),
+}
 
 /// `PutObject` of `body` at `object_url`. No checksum headers: the signed
 /// payload hash (`x-amz-content-sha256`) already makes S3 verify the bytes.
@@ -18,18 +34,35 @@ pub fn put_object(object_url: &http::Uri, body: Vec<u8>, content_type: &'static 
 }
 
 /// `PutObject` at `object_url` of a body sent as a stream (the import host's `Body`)
-/// whose SHA-256 is `sha256`: the request carries no body, only the hash,
-/// which is signed as the payload hash ([`PayloadSha256`]). S3 checks the
-/// bytes it receives against that signed hash and refuses the object
-/// (`XAmzContentSHA256Mismatch`) if they differ, as for a body in memory.
+/// that S3 checks by `check`: the request carries no body, only the signed
+/// SHA-256 ([`PayloadSha256`]) or the CRC32C header with
+/// [`UnsignedPayload`]. S3 refuses the object if the bytes it receives
+/// differ, as for a body in memory.
 pub fn put_object_streamed(
     object_url: &http::Uri,
-    sha256: &[u8; 32],
+    check: PayloadCheck,
     content_type: &'static str,
 ) -> Request {
     let mut r = put_object(object_url, Vec::new(), content_type);
-    r.extensions_mut()
-        .insert(PayloadSha256(hex::encode(sha256)));
+    match check {
+        PayloadCheck::SignedSha256(sha256) => {
+            r.extensions_mut()
+                .insert(PayloadSha256(hex::encode(sha256)));
+        }
+        PayloadCheck::UnsignedCrc32c(crc) => {
+            let headers = r.headers_mut();
+            headers.insert(
+                "x-amz-sdk-checksum-algorithm",
+                http::HeaderValue::from_static("CRC32C"),
+            );
+            if let Ok(value) =
+                http::HeaderValue::from_str(&aws_smithy_types::base64::encode(crc.to_be_bytes()))
+            {
+                headers.insert("x-amz-checksum-crc32c", value);
+            }
+            r.extensions_mut().insert(UnsignedPayload);
+        }
+    }
     r
 }
 
@@ -106,6 +139,26 @@ fn xml_unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crc32c_upload_sends_the_checksum_headers_the_sdks_send() {
+        let url: http::Uri = "https://s3.us-east-1.amazonaws.com/b/k.csv"
+            .parse()
+            .unwrap();
+        // CRC32C("123456789") = 0xE3069283 (the check value of the Castagnoli CRC).
+        let r = put_object_streamed(&url, PayloadCheck::UnsignedCrc32c(0xE306_9283), "text/csv");
+        assert_eq!(r.headers()["x-amz-checksum-crc32c"], "4waSgw==");
+        assert_eq!(r.headers()["x-amz-sdk-checksum-algorithm"], "CRC32C");
+        assert!(r.extensions().get::<UnsignedPayload>().is_some());
+        assert!(r.extensions().get::<PayloadSha256>().is_none());
+        let signed = put_object_streamed(&url, PayloadCheck::SignedSha256([7; 32]), "text/csv");
+        assert!(signed.headers().get("x-amz-checksum-crc32c").is_none());
+        assert_eq!(
+            signed.extensions().get::<PayloadSha256>(),
+            Some(&PayloadSha256(hex::encode([7; 32])))
+        );
+        assert!(signed.extensions().get::<UnsignedPayload>().is_none());
+    }
 
     #[test]
     fn listed_keys_are_read_and_unescaped() {

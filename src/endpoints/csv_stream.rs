@@ -35,7 +35,7 @@ use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
 };
-use super::stream::{Sink, Ticker};
+use super::stream::{HeaderWidths, Sink, Ticker};
 
 /// One value of a row.
 #[derive(Debug)]
@@ -644,7 +644,21 @@ pub(crate) fn read<'a>(
         .filter(|(_, f)| header.columns.iter().any(|c| c.as_ref() == Some(*f)))
         .map(|(i, _)| i)
         .collect();
-    sink.header(&draft, &fixed);
+    let mut widths = HeaderWidths {
+        attributes: vec![0; draft.attributes.len()],
+        user_attributes: vec![0; draft.user_attributes.len()],
+    };
+    for (column, slot) in header.columns.iter().zip(&slots) {
+        let list = match column {
+            Some(Field::Attribute(_)) => &mut widths.attributes,
+            Some(Field::UserAttribute(_)) => &mut widths.user_attributes,
+            _ => continue,
+        };
+        if let Some(n) = slot.and_then(|i| list.get_mut(i)) {
+            *n += 1;
+        }
+    }
+    sink.header(&draft, &fixed, &widths);
     let mut record = 0u64;
     let problems = report.problems;
     loop {

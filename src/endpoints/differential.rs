@@ -20,6 +20,25 @@ fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError
         let counted = check(format, data, limits, &mut |_| {}).map(|c| c.staged_bytes);
         prop_assert_eq!(counted, Ok(p.body.len() as u64), "staged bytes: {:?}", data);
     }
+    // The check that writes beside it: the same verdict, and when it says
+    // it wrote the staged file, exactly its bytes.
+    let mut written = Vec::new();
+    let writing = check_writing(format, data, limits, &mut |_| {}, &mut |c| {
+        written.extend_from_slice(c)
+    });
+    let summaries = |c: &Checked<'_>| c.summary();
+    prop_assert_eq!(
+        writing
+            .as_ref()
+            .map(|(c, _)| summaries(c))
+            .map_err(Clone::clone),
+        check(format, data, limits, &mut |_| {}).map(|c| summaries(&c)),
+        "check_writing: {:?}",
+        data
+    );
+    if let (Ok((_, true)), Ok(p)) = (&writing, &new) {
+        prop_assert_eq!(&written, &p.body, "written beside the check: {:?}", data);
+    }
     let new = read(format, data, limits);
     let old = oracle::read(format, data, limits);
     prop_assert_eq!(&new, &old, "read: {:?}", data);
@@ -545,6 +564,45 @@ fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
         Err("full")
     });
     assert_eq!((stopped, calls), (Err("full"), 1));
+}
+
+/// `check_writing` and what it wrote; panics on a data error.
+fn written_beside(format: Format, data: &str) -> (bool, Vec<u8>) {
+    let mut written = Vec::new();
+    let (_, complete) = check_writing(format, data, &Limits::default(), &mut |_| {}, &mut |c| {
+        written.extend_from_slice(c)
+    })
+    .unwrap();
+    (complete, written)
+}
+
+#[test]
+fn the_check_writes_the_staged_file_when_the_header_says_what_it_is() {
+    let staged = |format, data: &str| prepare(format, data, &Limits::default()).unwrap().body;
+    // Every column used by some row (each multi-valued one as often as
+    // the header names it): the bytes are the staged file's.
+    let all = "ChannelType,Address,Attributes.A,Attributes.A,Metrics.m\nEMAIL,a@example.com,x,,1\nSMS,+12065550100,y,z,\n";
+    assert_eq!(
+        written_beside(Format::Csv, all),
+        (true, staged(Format::Csv, all))
+    );
+    let json = r#"[{"ChannelType":"EMAIL","Address":"a@example.com","Attributes":{"A":["x"]}}]"#;
+    assert_eq!(
+        written_beside(Format::Json, json),
+        (true, staged(Format::Json, json))
+    );
+    // A column no row uses, or an attribute never given as many values as
+    // it has columns: the staged file leaves them out, so what was written
+    // is not it, and the check says so.
+    for some in [
+        "ChannelType,Address,Attributes.A,Metrics.m\nEMAIL,a@example.com,x,\n",
+        "ChannelType,Address,Attributes.A,Attributes.A\nEMAIL,a@example.com,x,\n",
+        "ChannelType,Address,User.UserId\nEMAIL,a@example.com,\n",
+    ] {
+        let (complete, written) = written_beside(Format::Csv, some);
+        assert!(!complete, "{some:?}");
+        assert_ne!(written, staged(Format::Csv, some), "{some:?}");
+    }
 }
 
 #[test]

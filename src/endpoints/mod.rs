@@ -21,15 +21,18 @@
 //!
 //! The staged file is never held either: [`Checked::write_staged`] writes it
 //! in chunks from a second pass over the data (the rows again, now that the
-//! CSV columns are known), as often as it is asked (a hash, then the upload,
-//! then a retried upload). [`prepare`] still returns it whole, for tests and
+//! CSV columns are known), as often as it is asked (the upload, a retried
+//! upload). A run hashes it in the check pass itself ([`check_writing`]):
+//! JSON's NDJSON needs no columns, and a CSV file is written as its header
+//! promises (every column used), which the end of the pass confirms or not;
+//! only when not is a pass more needed for the hash. [`prepare`] still returns it whole, for tests and
 //! small data. The problems, their positions, messages and order are those
 //! of the whole-file reader this pass replaced, which is kept as a test
 //! oracle (`oracle`, with the `oracle` feature) and compared with it on
 //! random and fuzzed data.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-#[cfg(any(test, feature = "oracle"))]
 use std::convert::Infallible;
 
 use serde::Serialize;
@@ -68,7 +71,7 @@ use oracle::writer;
 
 use problems::Problems;
 use rules::size_problem;
-use staged::{Columns, Tally};
+use staged::{Both, Columns, Speculative, Tally};
 use stream::{Sink, Ticker};
 
 /// Endpoint data that passed every check, with the staged file in memory
@@ -149,7 +152,7 @@ impl Checked<'_> {
     /// [`Checked::staged_bytes`] of them.
     pub fn write_staged<E>(&self, out: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
         let mut problems = Problems::counted();
-        let mut writer = staged::Writer::new(self.columns.as_ref(), out);
+        let mut writer = staged::Writer::new(self.columns.as_ref().map(Cow::Borrowed), out);
         pass(
             self.format,
             self.text,
@@ -179,8 +182,41 @@ pub fn check<'a>(
     limits: &Limits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Checked<'a>, NodeError> {
-    let counted = check_pass(format, data, limits, progress)?;
-    Ok(Checked {
+    let counted = check_pass(format, data, limits, progress, None)?;
+    Ok(checked(format, data, limits, counted))
+}
+
+/// [`check`], writing the staged file to `out` in the same pass when it can
+/// (see the module documentation): it writes the file as the CSV header
+/// promises it, every column used (JSON's NDJSON has no columns to guess).
+/// The answer says whether those were the staged file's bytes,
+/// [`Checked::write_staged`]'s: true when every column the header names was
+/// used by some row (as real data usually does). When false, what `out` got
+/// is not the staged file and `write_staged` is needed to write it.
+pub fn check_writing<'a>(
+    format: Format,
+    data: &'a str,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64),
+    out: &mut dyn FnMut(&[u8]),
+) -> Result<(Checked<'a>, bool), NodeError> {
+    let mut out = |chunk: &[u8]| -> Result<(), Infallible> {
+        out(chunk);
+        Ok(())
+    };
+    let mut writer = Speculative::new(format, &mut out);
+    let counted = check_pass(format, data, limits, progress, Some(&mut writer))?;
+    let written = writer.finish().is_some_and(|c| c == counted.columns);
+    Ok((checked(format, data, limits, counted), written))
+}
+
+fn checked<'a>(
+    format: Format,
+    data: &'a str,
+    limits: &Limits,
+    counted: staged::Counted,
+) -> Checked<'a> {
+    Checked {
         format,
         endpoint_count: counted.endpoints,
         channel_counts: counted.channel_counts,
@@ -188,7 +224,7 @@ pub fn check<'a>(
         text: without_bom(data),
         limits: limits.clone(),
         columns: counted.columns,
-    })
+    }
 }
 
 /// Reads, validates and converts; every problem found is reported (not just
@@ -243,18 +279,29 @@ fn without_bom(data: &str) -> &str {
     data.strip_prefix('\u{feff}').unwrap_or(data)
 }
 
-/// The check pass: counts, or the data error.
+/// The check pass: counts, or the data error; `beside`, a writer fed the
+/// same endpoints.
 fn check_pass(
     format: Format,
     data: &str,
     limits: &Limits,
     progress: &mut dyn FnMut(u64),
+    beside: Option<&mut Speculative<'_>>,
 ) -> Result<staged::Counted, NodeError> {
     let text = without_bom(data);
     let mut problems = Problems::new();
     let mut tally = Tally::new(format);
     let mut ticker = Ticker::new(data.len() - text.len(), progress);
-    pass(format, text, limits, &mut problems, &mut tally, &mut ticker);
+    match beside {
+        None => pass(format, text, limits, &mut problems, &mut tally, &mut ticker),
+        Some(writer) => {
+            let mut both = Both {
+                tally: &mut tally,
+                writer,
+            };
+            pass(format, text, limits, &mut problems, &mut both, &mut ticker);
+        }
+    }
     progress(data.len() as u64);
     let counted = tally.finish(&mut problems);
     let actual = counted.staged_bytes;

@@ -10,7 +10,9 @@
 //! end), and the write pass, which knows the columns, writes the rows again
 //! from the data. Neither holds the file.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use crate::input::Format;
 
@@ -21,7 +23,7 @@ use super::import_checks::ImportChecks;
 use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
 use super::rules::Origin;
-use super::stream::Sink;
+use super::stream::{HeaderWidths, Sink};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -168,6 +170,33 @@ impl<'a> Tally<'a> {
 }
 
 impl CsvUsage {
+    /// Takes the custom names of the header's `template`.
+    fn names(&mut self, template: &Draft<'_>) {
+        let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
+        self.attribute_names = names(&template.attributes);
+        self.user_attribute_names = names(&template.user_attributes);
+        self.metric_names = template
+            .metrics
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect();
+    }
+
+    /// The columns of a staged file whose rows use every column the header
+    /// has: each fixed field of `fixed`, each multi-valued attribute as often
+    /// as the header names it (`widths`), every metric.
+    fn of_header(template: &Draft<'_>, fixed: &[usize], widths: &HeaderWidths) -> Columns {
+        let mut usage = CsvUsage {
+            fixed_set: fixed.iter().fold(0, |set, i| set | (1 << i)),
+            attributes: widths.attributes.clone(),
+            metrics: vec![true; template.metrics.len()],
+            user_attributes: widths.user_attributes.clone(),
+            ..CsvUsage::default()
+        };
+        usage.names(template);
+        usage.columns()
+    }
+
     fn columns(&self) -> Columns {
         let mut groups = Vec::new();
         let mut header = Vec::new();
@@ -217,17 +246,10 @@ impl CsvUsage {
 }
 
 impl<'a> Sink<'a> for Tally<'a> {
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
-        let _ = fixed;
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
+        let _ = (fixed, widths);
         self.checks.fixed_names(template);
-        let names = |list: &[Custom<'_>]| list.iter().map(|c| c.name.to_string()).collect();
-        self.csv.attribute_names = names(&template.attributes);
-        self.csv.user_attribute_names = names(&template.user_attributes);
-        self.csv.metric_names = template
-            .metrics
-            .iter()
-            .map(|m| m.name.to_string())
-            .collect();
+        self.csv.names(template);
     }
 
     fn endpoint(
@@ -258,7 +280,7 @@ impl<'a> Sink<'a> for Tally<'a> {
 /// The write pass's sink: writes the staged file in chunks of about
 /// [`CHUNK_BYTES`] to `out`, stopping at its first error.
 pub(crate) struct Writer<'o, E> {
-    columns: Option<&'o Columns>,
+    columns: Option<Cow<'o, Columns>>,
     buf: Vec<u8>,
     number: String,
     out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
@@ -269,7 +291,7 @@ impl<'o, E> Writer<'o, E> {
     /// A writer of NDJSON (`columns` `None`) or CSV with `columns`; the CSV
     /// header is written at once.
     pub fn new(
-        columns: Option<&'o Columns>,
+        columns: Option<Cow<'o, Columns>>,
         out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Self {
         let mut w = Writer {
@@ -279,23 +301,19 @@ impl<'o, E> Writer<'o, E> {
             out,
             error: None,
         };
-        if let Some(columns) = columns {
-            w.row(columns.header.iter().map(String::as_str));
+        if let Some(columns) = &w.columns {
+            for (i, cell) in columns.header.iter().enumerate() {
+                if i > 0 {
+                    w.buf.push(b',');
+                }
+                write_cell(&mut w.buf, cell);
+            }
+            w.buf.push(b'\n');
         }
         w
     }
 
-    fn row<'c>(&mut self, cells: impl Iterator<Item = &'c str>) {
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
-            write_cell(&mut self.buf, cell);
-        }
-        self.buf.push(b'\n');
-    }
-
-    fn csv_row(&mut self, draft: &Draft<'_>, columns: &Columns) {
+    fn csv_row(buf: &mut Vec<u8>, number: &mut String, draft: &Draft<'_>, columns: &Columns) {
         let mut first = true;
         let mut cell = |buf: &mut Vec<u8>, text: &str| {
             if !first {
@@ -307,8 +325,8 @@ impl<'o, E> Writer<'o, E> {
         for group in &columns.groups {
             match *group {
                 Column::Fixed(i) => {
-                    let text = draft.fixed_text(i, &mut self.number).unwrap_or("");
-                    cell(&mut self.buf, text);
+                    let text = draft.fixed_text(i, number).unwrap_or("");
+                    cell(buf, text);
                 }
                 Column::Attribute(i, n) | Column::UserAttribute(i, n) => {
                     let list = match group {
@@ -322,19 +340,19 @@ impl<'o, E> Writer<'o, E> {
                         .unwrap_or_default();
                     for k in 0..n {
                         let text = values.get(k).map(|v| v.as_ref()).unwrap_or("");
-                        cell(&mut self.buf, text);
+                        cell(buf, text);
                     }
                 }
                 Column::Metric(i) => {
-                    self.number.clear();
+                    number.clear();
                     if let Some(x) = draft.metrics.get(i).and_then(|m| m.value) {
-                        write_number(&mut self.number, x);
+                        write_number(number, x);
                     }
-                    cell(&mut self.buf, &self.number);
+                    cell(buf, number);
                 }
             }
         }
-        self.buf.push(b'\n');
+        buf.push(b'\n');
     }
 
     fn flush(&mut self) -> bool {
@@ -370,8 +388,8 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
         _finished: Finished,
         _problems: &mut Problems,
     ) -> bool {
-        match self.columns {
-            Some(columns) => self.csv_row(draft, columns),
+        match &self.columns {
+            Some(columns) => Self::csv_row(&mut self.buf, &mut self.number, draft, columns),
             None => {
                 // A draft always serialises: its keys are text and its
                 // numbers finite (the check pass measured it the same way).
@@ -383,5 +401,97 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
             return self.flush();
         }
         true
+    }
+}
+
+/// Where a [`Speculative`] writer's bytes go (it cannot fail).
+pub(crate) type Out<'o> = dyn FnMut(&[u8]) -> Result<(), Infallible> + 'o;
+
+/// Beside the check pass, when it is asked to: the staged file written as if
+/// its rows used every column the CSV header has ([`CsvUsage::of_header`];
+/// NDJSON has no columns to guess). When the check pass finds the same
+/// columns, these are the staged file's bytes and the pass that writes it
+/// again only to hash it can be skipped; otherwise they are not, and that
+/// pass is needed (see [`super::check_writing`]).
+pub(crate) struct Speculative<'o> {
+    /// Until the CSV header: where the bytes go.
+    out: Option<&'o mut Out<'o>>,
+    writer: Option<Writer<'o, Infallible>>,
+}
+
+impl<'o> Speculative<'o> {
+    /// Writes a `format` staged file to `out`.
+    pub fn new(format: Format, out: &'o mut Out<'o>) -> Self {
+        match format {
+            Format::Json => Speculative {
+                out: None,
+                writer: Some(Writer::new(None, out)),
+            },
+            Format::Csv => Speculative {
+                out: Some(out),
+                writer: None,
+            },
+        }
+    }
+
+    /// Hands out the rest; the columns it wrote with (`Some(None)` for
+    /// NDJSON), `None` if it wrote nothing (no CSV header).
+    pub fn finish(self) -> Option<Option<Columns>> {
+        let writer = self.writer?;
+        let columns = writer.columns.clone().map(Cow::into_owned);
+        match writer.finish() {
+            Ok(()) => Some(columns),
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Speculative<'_> {
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
+        if let Some(out) = self.out.take() {
+            let columns = CsvUsage::of_header(template, fixed, widths);
+            self.writer = Some(Writer::new(Some(Cow::Owned(columns)), out));
+        }
+    }
+
+    fn endpoint(
+        &mut self,
+        draft: &Draft<'a>,
+        origin: Origin,
+        finished: Finished,
+        problems: &mut Problems,
+    ) -> bool {
+        match &mut self.writer {
+            Some(w) => w.endpoint(draft, origin, finished, problems),
+            None => true,
+        }
+    }
+}
+
+/// Two sinks fed the same endpoints: the check pass's [`Tally`] and
+/// a [`Speculative`] writer.
+pub(crate) struct Both<'s, 'a, 'o> {
+    /// The check pass's sink.
+    pub tally: &'s mut Tally<'a>,
+    /// The writer beside it.
+    pub writer: &'s mut Speculative<'o>,
+}
+
+impl<'a> Sink<'a> for Both<'_, 'a, '_> {
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
+        self.tally.header(template, fixed, widths);
+        self.writer.header(template, fixed, widths);
+    }
+
+    fn endpoint(
+        &mut self,
+        draft: &Draft<'a>,
+        origin: Origin,
+        finished: Finished,
+        problems: &mut Problems,
+    ) -> bool {
+        // The tally first: its checks report the problems.
+        let go_on = self.tally.endpoint(draft, origin, finished, problems);
+        self.writer.endpoint(draft, origin, finished, problems) && go_on
     }
 }

@@ -9,9 +9,10 @@ use super::rules::Origin;
 pub(crate) trait Sink<'a> {
     /// The CSV header was read: `template` holds its custom names, unset, in
     /// the order every row's draft will have them; `fixed` lists the fixed
-    /// fields (by index in [`super::model::Field::fixed`]) its columns set.
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize]) {
-        let _ = (template, fixed);
+    /// fields (by index in [`super::model::Field::fixed`]) its columns set;
+    /// `widths`, how many of its columns each custom list has.
+    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
+        let _ = (template, fixed, widths);
     }
 
     /// One endpoint, read and checked; false stops the pass.
@@ -22,6 +23,16 @@ pub(crate) trait Sink<'a> {
         finished: Finished,
         problems: &mut Problems,
     ) -> bool;
+}
+
+/// How many columns of a CSV header name each multi-valued attribute (the
+/// most values a row can give it), by its index in the template's list.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct HeaderWidths {
+    /// Per `Attributes.*` name, in the template's order.
+    pub attributes: Vec<usize>,
+    /// Per `User.UserAttributes.*` name, in the template's order.
+    pub user_attributes: Vec<usize>,
 }
 
 /// Keeps every endpoint, owned ([`super::read`]).

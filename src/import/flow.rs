@@ -13,7 +13,7 @@ use super::outcome::{Outcome, Target};
 use super::output::ImportOutput;
 use super::run_state::RunState;
 use super::staging::{DataKeys, StagedObject, segment_s3_url};
-use super::upload_body::UploadBody;
+use super::upload_body::{CheckKind, Hashes, UploadBody};
 use super::validate::limits;
 use crate::aws::pinpoint::{ImportJob, Segment};
 use crate::aws::{s3, urls};
@@ -33,9 +33,22 @@ pub fn run<T: Transport, R: Runtime>(
     input.check()?;
     let total = input.data.len() as u64;
     runtime.progress(Stage::Validating, 0, Some(total));
-    let checked = endpoints::check(input.format, &input.data, &limits(settings), &mut |done| {
-        runtime.progress(Stage::Validating, done, Some(total))
-    })?;
+    // The staging bucket's URL (its scheme picks the upload's check) does
+    // not depend on the key; a URL that does not parse fails below, after
+    // the data's problems, as it always did.
+    let kind = urls::s3_object_uri(settings, "")
+        .map(|uri| CheckKind::for_uri(&uri))
+        .unwrap_or(CheckKind::SignedSha256);
+    // The check pass writes the staged file into the hashes of the data's
+    // staging keys and of the upload's check as it goes, when it can.
+    let mut hashes = Hashes::new(kind, DataKeys::hasher(input));
+    let (checked, hashed) = endpoints::check_writing(
+        input.format,
+        &input.data,
+        &limits(settings),
+        &mut |done| runtime.progress(Stage::Validating, done, Some(total)),
+        &mut |chunk| hashes.update(chunk),
+    )?;
     runtime.log(
         Level::Info,
         &format!(
@@ -43,11 +56,20 @@ pub fn run<T: Transport, R: Runtime>(
             checked.endpoint_count, checked.staged_bytes
         ),
     );
-    // Part of the validation as progress goes (stages are reported in
-    // order): the staged file is written once more, into the hashes of its
-    // body and of the data's staging keys.
-    let mut key_hasher = DataKeys::hasher(input);
-    let body = UploadBody::hash(&checked, &mut key_hasher);
+    let (body, key_hasher) = if hashed {
+        let (check, keys) = hashes.finish();
+        (
+            UploadBody {
+                checked: &checked,
+                check,
+            },
+            keys,
+        )
+    } else {
+        // Part of the validation as progress goes (stages are reported in
+        // order): the staged file is written once more, into the hashes.
+        UploadBody::hash(&checked, Hashes::new(kind, DataKeys::hasher(input)))
+    };
     let data = DataKeys::from_hasher(settings, input, key_hasher);
     let own = StagedObject::new(settings, &data, &data.key(runtime.random()))?;
     let mut flow = Flow {
@@ -178,7 +200,7 @@ impl<T: Transport, R: Runtime> Flow<'_, T, R> {
             Format::Csv => "text/csv",
             Format::Json => "application/x-ndjson",
         };
-        let put = s3::put_object_streamed(&self.own.uri, &body.sha256, content_type);
+        let put = s3::put_object_streamed(&self.own.uri, body.check, content_type);
         self.state.object_sent(&self.own.s3_url);
         let own = self.own.clone();
         match self.calls.client.s3_streaming("PutObject", &put, body) {

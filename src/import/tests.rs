@@ -14,6 +14,7 @@ use crate::endpoints;
 use crate::error::{ErrorKind, NodeError};
 use crate::input::{Format, ImportInput, ImportRequest, OnExisting};
 use crate::settings::{RetryPolicy, Settings};
+use sha2::{Digest, Sha256};
 
 const APP: &str = "d5ecad8e417d498389e1d5b9454d4e0c";
 
@@ -44,6 +45,8 @@ struct FakeAws {
     /// first completes right after the next import into the segment
     /// completes (so that one's version is no longer the latest).
     rival_versions: Vec<String>,
+    /// `x-amz-content-sha256` of each `PutObject`, checked as S3 checks it.
+    payload_checks: Vec<String>,
 }
 
 /// The `CreationDate` of the segments the fake's `CreateImportJob` makes.
@@ -165,6 +168,31 @@ impl Transport for FakeAws {
                 }
             }
             "PutObject" => {
+                // S3's checks of the bytes: the signed SHA-256, or with
+                // UNSIGNED-PAYLOAD the CRC32C header.
+                let header = |name: &str| {
+                    req.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let payload = header("x-amz-content-sha256");
+                if payload == "UNSIGNED-PAYLOAD" {
+                    assert_eq!(header("x-amz-sdk-checksum-algorithm"), "CRC32C");
+                    assert_eq!(
+                        header("x-amz-checksum-crc32c"),
+                        aws_smithy_types::base64::encode(crc32c::crc32c(req.body()).to_be_bytes()),
+                        "BadDigest"
+                    );
+                } else {
+                    assert_eq!(
+                        payload,
+                        hex::encode(Sha256::digest(req.body())),
+                        "XAmzContentSHA256Mismatch"
+                    );
+                }
+                self.payload_checks.push(payload);
                 self.objects
                     .insert(req.uri().path().to_owned(), req.body().clone());
                 http::Response::new(Vec::new())
@@ -832,6 +860,44 @@ fn bad_data_never_reaches_the_network() {
     let err = run(&bad, &settings(), &mut aws, &mut FakeRuntime::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidChannelType);
     assert!(aws.log.is_empty());
+}
+
+#[test]
+fn uploads_carry_a_crc32c_over_https_and_a_signed_sha256_over_http() {
+    // The second input's header has a column no row uses: the staged file
+    // leaves it out, so the check pass cannot hash it and a pass more does.
+    let mut unused = input("Unused");
+    unused.data = "ChannelType,Address,User.UserId\nEMAIL,a@example.com,\n".into();
+    for input in [input("Seg"), unused] {
+        for (endpoint, check) in [
+            (None, "UNSIGNED-PAYLOAD"),
+            (Some("http://127.0.0.1:4566"), "signed"),
+        ] {
+            let mut s = settings();
+            s.s3_endpoint = endpoint.map(Into::into);
+            let mut aws = FakeAws {
+                job_statuses: ["COMPLETED"].into(),
+                ..Default::default()
+            };
+            run(&input, &s, &mut aws, &mut FakeRuntime::default()).unwrap();
+            // The fake checked each as S3 does; which check it was:
+            let body = endpoints::prepare(input.format, &input.data, &limits(&s))
+                .unwrap()
+                .body;
+            let expected = match check {
+                "signed" => hex::encode(Sha256::digest(&body)),
+                other => other.to_owned(),
+            };
+            assert_eq!(aws.payload_checks, [expected], "{endpoint:?}");
+            // The object's key is the data's, whichever pass hashed it.
+            let stem = DataKeys::new(&s, &input, &body).stem().to_owned();
+            assert!(
+                aws.objects.keys().all(|k| k.contains(&stem)),
+                "{:?} {stem}",
+                aws.objects.keys()
+            );
+        }
+    }
 }
 
 #[test]

@@ -146,6 +146,14 @@ impl SigningRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadSha256(pub String);
 
+/// In a request's extensions: the body is not in the request (it is
+/// streamed when sent) and is not hashed at all: `UNSIGNED-PAYLOAD` is
+/// signed as the payload hash (`x-amz-content-sha256` for S3), as the AWS
+/// SDKs and CLI do over HTTPS, where TLS protects the bytes on the way and
+/// a checksum header (`x-amz-checksum-crc32c`) lets S3 check them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnsignedPayload;
+
 /// Signs `request` in place for `service`: adds `x-amz-date`,
 /// `authorization`, and where they apply `x-amz-content-sha256` and
 /// `x-amz-security-token`.
@@ -198,9 +206,13 @@ pub fn sign_with_rules(
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    let body = match request.extensions().get::<PayloadSha256>() {
-        Some(hash) => SignableBody::Precomputed(hash.0.clone()),
-        None => SignableBody::Bytes(request.body()),
+    let body = match (
+        request.extensions().get::<PayloadSha256>(),
+        request.extensions().get::<UnsignedPayload>(),
+    ) {
+        (Some(hash), _) => SignableBody::Precomputed(hash.0.clone()),
+        (None, Some(UnsignedPayload)) => SignableBody::UnsignedPayload,
+        (None, None) => SignableBody::Bytes(request.body()),
     };
     let signable = SignableRequest::new(request.method().as_str(), uri, headers.into_iter(), body)
         .map_err(|e| signing_error(&e.to_string()))?;
@@ -322,6 +334,21 @@ mod tests {
             header(&streamed, "authorization"),
             header(&whole, "authorization")
         );
+    }
+
+    #[test]
+    fn an_unsigned_payload_is_signed_as_unsigned_with_its_checksum_headers() {
+        let mut r = http::Request::put("https://s3.us-east-1.amazonaws.com/b/k.csv")
+            .header("x-amz-checksum-crc32c", "yZRlqg==")
+            .header("x-amz-sdk-checksum-algorithm", "CRC32C")
+            .body(Vec::new())
+            .unwrap();
+        r.extensions_mut().insert(UnsignedPayload);
+        sign_request(&mut r, Service::S3, "us-east-1", &creds(None), at_2015()).unwrap();
+        assert_eq!(header(&r, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+        assert!(header(&r, "authorization").contains(
+            "SignedHeaders=host;x-amz-checksum-crc32c;x-amz-content-sha256;x-amz-date;x-amz-sdk-checksum-algorithm"
+        ));
     }
 
     #[test]
