@@ -283,7 +283,10 @@ async fn round(
         row.latencies.push(done.saturating_duration_since(start));
         row.instantiations.extend(instantiated);
         match outcome {
-            Ok(out) if out.job_status == "COMPLETED" && out.endpoints_imported == Some(3) => {}
+            Ok(out)
+                if out.job_status
+                    == pinpoint_segment_import::aws::job_status::JobStatus::Completed
+                    && out.endpoints_imported == Some(3) => {}
             Ok(out) => {
                 row.errors += 1;
                 row.first_error

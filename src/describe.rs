@@ -337,7 +337,7 @@ mod tests {
             segment_id: "s".into(),
             import_job_id: "j".into(),
             segment_name: "n".into(),
-            job_status: "COMPLETED".into(),
+            job_status: crate::aws::job_status::JobStatus::Completed,
             endpoints_submitted: 1,
             endpoints_imported: Some(1),
             endpoints_failed: Some(0),

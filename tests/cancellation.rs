@@ -82,7 +82,10 @@ async fn a_cancelled_wait_keeps_the_job_and_a_rerun_finishes_it() {
     assert_eq!(out.segment_id, segment);
     assert_eq!(out.import_job_id, job);
     assert!(out.reused_existing_segment);
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(
+        out.job_status,
+        pinpoint_segment_import::aws::job_status::JobStatus::Completed
+    );
     assert!(out.staged_object_deleted);
     assert!(staged(&emu).is_empty(), "{:?}", staged(&emu));
     assert_eq!(

@@ -80,7 +80,11 @@ async fn the_seed_examples_create_segments_and_leave_nothing_staged() {
         assert_eq!(out.segment_name, input.segment_name, "{name}");
         assert_eq!(out.endpoints_submitted, *count, "{name}");
         assert_eq!(out.endpoints_imported, Some(*count), "{name}");
-        assert_eq!(out.job_status, "COMPLETED", "{name}");
+        assert_eq!(
+            out.job_status,
+            pinpoint_segment_import::aws::job_status::JobStatus::Completed,
+            "{name}"
+        );
         assert!(out.staged_object_deleted, "{name}");
         let segments = emu.segments(SEED_APPLICATION_ID);
         let segment = segments

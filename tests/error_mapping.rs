@@ -217,7 +217,10 @@ async fn one_429_then_success() {
     let mut cfg = fast_config(&emu, &[]);
     cfg.events = recorder.clone();
     let out = run(&csv_input("Seg", VALID_CSV), &cfg).await.unwrap();
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(
+        out.job_status,
+        pinpoint_segment_import::aws::job_status::JobStatus::Completed
+    );
     assert_eq!(count(&emu, Operation::CreateImportJob), 2);
     assert_eq!(emu.import_jobs(SEED_APPLICATION_ID).len(), 1, "one job");
     assert_eq!(emu.segments(SEED_APPLICATION_ID).len(), 1, "one segment");
@@ -580,7 +583,10 @@ async fn a_completed_job_with_failed_rows_is_a_success_that_reports_them() {
     let out = run(&csv_input("Seg", data), &fast_config(&emu, &[]))
         .await
         .expect("COMPLETED with failures is a success");
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(
+        out.job_status,
+        pinpoint_segment_import::aws::job_status::JobStatus::Completed
+    );
     assert_eq!(out.endpoints_submitted, 3);
     assert_eq!(out.endpoints_failed, Some(1));
     assert_eq!(out.endpoints_imported, Some(2), "{out:?}");
@@ -662,7 +668,10 @@ async fn not_waiting_succeeds_right_after_create_import_job() {
     )
     .await
     .unwrap();
-    assert_ne!(out.job_status, "COMPLETED");
+    assert_ne!(
+        out.job_status,
+        pinpoint_segment_import::aws::job_status::JobStatus::Completed
+    );
     assert_eq!(out.endpoints_imported, None);
     assert!(!out.staged_object_deleted);
     let key = out

@@ -172,7 +172,11 @@ async fn soak_under_random_faults() {
         match result {
             Ok(out) => {
                 assert!(!out.segment_id.is_empty(), "{context}: {out:?}");
-                assert_eq!(out.job_status, "COMPLETED", "{context}: {out:?}");
+                assert_eq!(
+                    out.job_status,
+                    pinpoint_segment_import::aws::job_status::JobStatus::Completed,
+                    "{context}: {out:?}"
+                );
                 texts.push(serde_json::to_string(out).unwrap());
                 texts.push(format!("{out:?}"));
                 *outcomes.entry("success".into()).or_default() += 1;
@@ -399,7 +403,11 @@ async fn crash_and_rerun(name: &str, crash: Crash) -> Left {
         .run(&input, &cfg)
         .await
         .unwrap_or_else(|e| panic!("{name}: the re-run succeeds: {e:?}"));
-    assert_eq!(out.job_status, "COMPLETED", "{name}");
+    assert_eq!(
+        out.job_status,
+        pinpoint_segment_import::aws::job_status::JobStatus::Completed,
+        "{name}"
+    );
     let segments = emu.segments(SEED_APPLICATION_ID);
     assert_eq!(
         segments.len(),

@@ -34,7 +34,7 @@ pub fn from_wit_output(o: wit::ImportOutput) -> ImportOutput {
         segment_id: o.segment_id,
         import_job_id: o.import_job_id,
         segment_name: o.segment_name,
-        job_status: from_wit_status(o.job_status).as_str().to_owned(),
+        job_status: from_wit_status(o.job_status),
         endpoints_submitted: o.endpoints_submitted,
         endpoints_imported: o.endpoints_imported,
         endpoints_failed: o.endpoints_failed,

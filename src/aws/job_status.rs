@@ -1,7 +1,7 @@
 //! Pinpoint's import job states (`JobStatus`): the documented set, and the
 //! raw name of any other, read once where an answer is parsed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The state of a Pinpoint import job.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -89,6 +89,13 @@ impl From<String> for JobStatus {
 impl Default for JobStatus {
     fn default() -> Self {
         JobStatus::Unknown(String::new())
+    }
+}
+
+impl Serialize for JobStatus {
+    /// As Pinpoint names it (`"COMPLETED"`): the CLI's and MCP's `job_status`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

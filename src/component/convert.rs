@@ -26,7 +26,7 @@ pub(super) fn from_wit_input(input: wit::ImportInput) -> ImportRequest {
 }
 
 pub(super) fn to_wit_output(o: ImportOutput) -> Result<wit::ImportOutput, NodeError> {
-    let job_status = to_wit_status(&o.job_status)?;
+    let job_status = to_wit_status(o.job_status)?;
     Ok(wit::ImportOutput {
         segment_id: o.segment_id,
         import_job_id: o.import_job_id,
@@ -46,9 +46,9 @@ pub(super) fn to_wit_output(o: ImportOutput) -> Result<wit::ImportOutput, NodeEr
 
 /// Pinpoint's job status as the WIT enum; a name outside Pinpoint's closed
 /// set is an answer the node cannot report, so a `ServiceError`.
-fn to_wit_status(name: &str) -> Result<wit::JobStatus, NodeError> {
+fn to_wit_status(status: JobStatus) -> Result<wit::JobStatus, NodeError> {
     use wit::JobStatus as W;
-    Ok(match JobStatus::read(name.to_owned()) {
+    Ok(match status {
         JobStatus::Created => W::Created,
         JobStatus::PreparingForInitialization => W::PreparingForInitialization,
         JobStatus::Initializing => W::Initializing,

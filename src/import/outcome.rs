@@ -1,5 +1,5 @@
-//! A run's result while the flow finishes it: the output, with the job's
-//! status as the enum (the output carries its name).
+//! A run's result while the flow finishes it: the output, and what the run's
+//! job made.
 
 use super::output::ImportOutput;
 use crate::aws::job_status::JobStatus;
@@ -16,11 +16,9 @@ pub enum Target {
     NewVersion,
 }
 
-/// A successful run's output, and its job's last status.
+/// A successful run's output (its `job_status` is the job's last status).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The job's last status; the output's `job_status` is its name.
-    pub status: JobStatus,
     /// The output (its staged object and clean-up filled in as the run ends).
     pub output: ImportOutput,
 }
@@ -54,7 +52,7 @@ impl Outcome {
                 segment_id,
                 import_job_id: job.id,
                 segment_name: segment_name.to_owned(),
-                job_status: job.job_status.to_string(),
+                job_status: job.job_status,
                 endpoints_submitted,
                 staged_object: job.definition.s3_url.unwrap_or_default(),
                 staged_object_deleted: false,
@@ -62,7 +60,6 @@ impl Outcome {
                 segment_version: None,
                 created_segment: target == Target::NewSegment,
             },
-            status: job.job_status,
         }
     }
 
@@ -74,7 +71,6 @@ impl Outcome {
         segment_name: &str,
         endpoints_submitted: u64,
     ) -> Outcome {
-        let status = JobStatus::Completed;
         Outcome {
             output: ImportOutput {
                 segment_version: segment.version,
@@ -82,7 +78,7 @@ impl Outcome {
                 segment_id: segment.id,
                 import_job_id: String::new(),
                 segment_name: segment_name.to_owned(),
-                job_status: status.to_string(),
+                job_status: JobStatus::Completed,
                 endpoints_submitted,
                 endpoints_imported: segment.import_definition.and_then(|d| d.size),
                 endpoints_failed: None,
@@ -91,13 +87,12 @@ impl Outcome {
                 staged_object_deleted: false,
                 reused_existing_segment: true,
             },
-            status,
         }
     }
 
     /// Whether the import completed (not only started, as when the run does
     /// not wait).
     pub fn completed(&self) -> bool {
-        self.status == JobStatus::Completed
+        self.output.job_status == JobStatus::Completed
     }
 }

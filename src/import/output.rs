@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::aws::job_status::JobStatus;
 use crate::input::Format;
 
 /// What a successful run returns.
@@ -17,9 +18,8 @@ pub struct ImportOutput {
     /// The segment's name.
     pub segment_name: String,
     /// The job's last status: `COMPLETED`, or an earlier one when not
-    /// waiting. Pinpoint's name of the run's
-    /// [`JobStatus`](crate::aws::job_status::JobStatus), as the CLI prints it.
-    pub job_status: String,
+    /// waiting (serialised as Pinpoint names it).
+    pub job_status: JobStatus,
     /// Endpoints in the staged file.
     pub endpoints_submitted: u64,
     /// Endpoints Pinpoint imported, once the job completed.

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::calls::MAX_PAGES;
 use super::*;
+use crate::aws::job_status::JobStatus;
 use crate::aws::sign::Credentials;
 use crate::aws::{Request, Response, urls};
 use crate::endpoints;
@@ -401,7 +402,7 @@ fn happy_path_creates_waits_and_cleans_up() {
     let mut rt = FakeRuntime::default();
     let out = run_with(&mut aws, &mut rt, "New").unwrap();
     assert_eq!(out.segment_id, "seg-new");
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(out.job_status, JobStatus::Completed);
     assert_eq!(
         (
             out.endpoints_submitted,
@@ -1011,7 +1012,7 @@ fn a_host_that_refreshes_credentials_is_honoured() {
         ..Default::default()
     };
     let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(out.job_status, JobStatus::Completed);
     assert_eq!(
         rt.credential_calls,
         aws.log.len(),
@@ -1163,7 +1164,7 @@ fn losing_to_an_older_segment_of_the_same_data_returns_it() {
     let out = run_with(&mut aws, &mut rt, "Seg").unwrap();
     assert_eq!(out.segment_id, "seg-older");
     assert_eq!(out.import_job_id, "job-older");
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(out.job_status, JobStatus::Completed);
     assert!(out.reused_existing_segment);
     assert_eq!(out.staged_object, url);
     assert!(out.staged_object_deleted);
@@ -1294,7 +1295,7 @@ fn a_rerun_after_a_crash_resumes_segments_of_the_old_and_the_new_keys() {
         let out = run_with(&mut aws, &mut FakeRuntime::default(), "Seg").unwrap();
         assert_eq!(out.segment_id, "seg-crashed", "{key}");
         assert_eq!(out.import_job_id, "job-crashed");
-        assert_eq!(out.job_status, "COMPLETED");
+        assert_eq!(out.job_status, JobStatus::Completed);
         assert!(out.reused_existing_segment && out.staged_object_deleted);
         assert_eq!(out.staged_object, url);
         assert!(

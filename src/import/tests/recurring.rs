@@ -83,7 +83,7 @@ fn one_imported_segment_takes_the_data_as_a_new_version_and_keeps_its_id() {
     let mut aws = after_a_first_run();
     let out = new_version(&mut aws, &mut FakeRuntime::default()).unwrap();
     assert_eq!(out.segment_id, "seg-old");
-    assert_eq!(out.job_status, "COMPLETED");
+    assert_eq!(out.job_status, JobStatus::Completed);
     assert!(!out.created_segment && !out.reused_existing_segment);
     assert_eq!(out.segment_version, Some(2));
     assert_eq!(out.endpoints_submitted, 2);
