@@ -109,7 +109,7 @@ pub enum RequestError {
 impl RequestError {
     /// The `InvalidInput` error this is; an unknown key is also its `field`.
     pub fn into_node_error(self) -> NodeError {
-        let schema = "the node's input has application_id, segment_name, format (CSV or JSON) and data, all required, and the optional on_existing (fail or new_version)";
+        let schema = ImportRequest::SHAPE;
         match self {
             RequestError::UnknownKey {
                 key,
@@ -138,6 +138,9 @@ impl RequestError {
 }
 
 impl ImportRequest {
+    /// The JSON form in a sentence, for messages about input that is not it.
+    pub const SHAPE: &'static str = "the node's input has application_id, segment_name, format (CSV or JSON) and data, all required, and the optional on_existing (fail or new_version)";
+
     /// Every key of the JSON form: the seed's four fields, then the options.
     pub const KEYS: [&'static str; 5] = [
         "application_id",

@@ -239,8 +239,9 @@ impl McpServer {
             Err(RequestError::Shape(e)) => {
                 return Err(ErrorData::invalid_params(
                     format!(
-                        "the arguments do not fit the input schema of {}: {e} (application_id, segment_name, format CSV|JSON and data, all strings, all required; optional on_existing fail|new_version)",
-                        request.name
+                        "the arguments do not fit the input schema of {}: {e} ({})",
+                        request.name,
+                        ImportRequest::SHAPE
                     ),
                     None,
                 ));

@@ -2,7 +2,7 @@
 //! (and its errors typed) from [`super::urls::s3_object_uri`].
 
 use super::Request;
-use super::sign::{PayloadSha256, UnsignedPayload};
+use super::sign::StreamedPayload;
 
 /// How S3 checks the bytes of a streamed `PutObject`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +35,8 @@ pub fn put_object(object_url: &http::Uri, body: Vec<u8>, content_type: &'static 
 
 /// `PutObject` at `object_url` of a body sent as a stream (the import host's `Body`)
 /// that S3 checks by `check`: the request carries no body, only the signed
-/// SHA-256 ([`PayloadSha256`]) or the CRC32C header with
-/// [`UnsignedPayload`]. S3 refuses the object if the bytes it receives
+/// SHA-256 ([`StreamedPayload::Sha256`]) or the CRC32C header with
+/// [`StreamedPayload::Unsigned`]. S3 refuses the object if the bytes it receives
 /// differ, as for a body in memory.
 pub fn put_object_streamed(
     object_url: &http::Uri,
@@ -47,7 +47,7 @@ pub fn put_object_streamed(
     match check {
         PayloadCheck::SignedSha256(sha256) => {
             r.extensions_mut()
-                .insert(PayloadSha256(hex::encode(sha256)));
+                .insert(StreamedPayload::Sha256(hex::encode(sha256)));
         }
         PayloadCheck::UnsignedCrc32c(crc) => {
             let headers = r.headers_mut();
@@ -60,7 +60,7 @@ pub fn put_object_streamed(
             {
                 headers.insert("x-amz-checksum-crc32c", value);
             }
-            r.extensions_mut().insert(UnsignedPayload);
+            r.extensions_mut().insert(StreamedPayload::Unsigned);
         }
     }
     r
@@ -149,15 +149,16 @@ mod tests {
         let r = put_object_streamed(&url, PayloadCheck::UnsignedCrc32c(0xE306_9283), "text/csv");
         assert_eq!(r.headers()["x-amz-checksum-crc32c"], "4waSgw==");
         assert_eq!(r.headers()["x-amz-sdk-checksum-algorithm"], "CRC32C");
-        assert!(r.extensions().get::<UnsignedPayload>().is_some());
-        assert!(r.extensions().get::<PayloadSha256>().is_none());
+        assert_eq!(
+            r.extensions().get::<StreamedPayload>(),
+            Some(&StreamedPayload::Unsigned)
+        );
         let signed = put_object_streamed(&url, PayloadCheck::SignedSha256([7; 32]), "text/csv");
         assert!(signed.headers().get("x-amz-checksum-crc32c").is_none());
         assert_eq!(
-            signed.extensions().get::<PayloadSha256>(),
-            Some(&PayloadSha256(hex::encode([7; 32])))
+            signed.extensions().get::<StreamedPayload>(),
+            Some(&StreamedPayload::Sha256(hex::encode([7; 32])))
         );
-        assert!(signed.extensions().get::<UnsignedPayload>().is_none());
     }
 
     #[test]

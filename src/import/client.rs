@@ -54,7 +54,7 @@ impl<T: Transport, R: Runtime> Client<'_, T, R> {
     }
 
     /// [`Client::s3`] with `body` streamed as the request's body (its hash
-    /// is in the request, [`crate::aws::sign::PayloadSha256`]).
+    /// is in the request, [`crate::aws::sign::StreamedPayload`]).
     pub fn s3_streaming(
         &mut self,
         operation: &str,

@@ -138,21 +138,19 @@ impl SigningRules {
     }
 }
 
-/// In a request's extensions: the hex SHA-256 of a body that is not in the
-/// request (it is streamed when sent, as the import host's `Body`). It is signed
-/// as the payload hash (`x-amz-content-sha256` for S3, which then checks the
-/// bytes it receives against it) instead of the hash of the request's own
-/// (empty) body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayloadSha256(pub String);
-
 /// In a request's extensions: the body is not in the request (it is
-/// streamed when sent) and is not hashed at all: `UNSIGNED-PAYLOAD` is
-/// signed as the payload hash (`x-amz-content-sha256` for S3), as the AWS
-/// SDKs and CLI do over HTTPS, where TLS protects the bytes on the way and
-/// a checksum header (`x-amz-checksum-crc32c`) lets S3 check them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnsignedPayload;
+/// streamed when sent, as the import host's `Body`), and what is signed as
+/// its payload hash (`x-amz-content-sha256` for S3) instead of the hash of
+/// the request's own (empty) body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamedPayload {
+    /// The body's hex SHA-256: S3 checks the bytes it receives against it.
+    Sha256(String),
+    /// Not hashed at all: `UNSIGNED-PAYLOAD`, as the AWS SDKs and CLI sign
+    /// over HTTPS, where TLS protects the bytes on the way and a checksum
+    /// header (`x-amz-checksum-crc32c`) lets S3 check them.
+    Unsigned,
+}
 
 /// Signs `request` in place for `service`: adds `x-amz-date`,
 /// `authorization`, and where they apply `x-amz-content-sha256` and
@@ -206,13 +204,10 @@ pub fn sign_with_rules(
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    let body = match (
-        request.extensions().get::<PayloadSha256>(),
-        request.extensions().get::<UnsignedPayload>(),
-    ) {
-        (Some(hash), _) => SignableBody::Precomputed(hash.0.clone()),
-        (None, Some(UnsignedPayload)) => SignableBody::UnsignedPayload,
-        (None, None) => SignableBody::Bytes(request.body()),
+    let body = match request.extensions().get::<StreamedPayload>() {
+        Some(StreamedPayload::Sha256(hash)) => SignableBody::Precomputed(hash.clone()),
+        Some(StreamedPayload::Unsigned) => SignableBody::UnsignedPayload,
+        None => SignableBody::Bytes(request.body()),
     };
     let signable = SignableRequest::new(request.method().as_str(), uri, headers.into_iter(), body)
         .map_err(|e| signing_error(&e.to_string()))?;
@@ -309,7 +304,7 @@ mod tests {
         let hash = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         streamed
             .extensions_mut()
-            .insert(PayloadSha256(hash.to_owned()));
+            .insert(StreamedPayload::Sha256(hash.to_owned()));
         sign_request(
             &mut streamed,
             Service::S3,
@@ -343,7 +338,7 @@ mod tests {
             .header("x-amz-sdk-checksum-algorithm", "CRC32C")
             .body(Vec::new())
             .unwrap();
-        r.extensions_mut().insert(UnsignedPayload);
+        r.extensions_mut().insert(StreamedPayload::Unsigned);
         sign_request(&mut r, Service::S3, "us-east-1", &creds(None), at_2015()).unwrap();
         assert_eq!(header(&r, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
         assert!(header(&r, "authorization").contains(
