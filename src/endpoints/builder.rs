@@ -100,6 +100,20 @@ impl<'n, 'a> Name<'n, 'a> {
     }
 }
 
+/// The index (in [`Field::fixed`]) of a field that [`Builder::set_text`]
+/// sets with no rule of its own (an id, a demographic, the location but its
+/// coordinates, the user id); `None` for any other field.
+pub(crate) fn ruleless_text(field: &Field) -> Option<usize> {
+    match field {
+        Field::ChannelType
+        | Field::Address
+        | Field::OptOut
+        | Field::EffectiveDate
+        | Field::Location(LocationField::Latitude | LocationField::Longitude) => None,
+        f => fixed_index(f),
+    }
+}
+
 /// Builds one endpoint (see the module documentation).
 pub(crate) struct Builder<'b, 'a, L: Locate, P: ProblemSink = Problems> {
     origin: Origin,
@@ -240,11 +254,8 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
                 }
             }
             Some(f) => {
-                if let Some(i) = fixed_index(f) {
-                    self.draft.count_csv(i, &value);
-                }
-                if let Some(slot) = self.draft.text_slot(f) {
-                    *slot = Some(value);
+                if let Some(i) = ruleless_text(f) {
+                    self.draft.set_fixed_text(i, value);
                 }
             }
         }
@@ -384,7 +395,18 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
         }
     }
 
-    fn push_value(
+    /// Sets a field with no rule of its own ([`ruleless_text`]'s `index`)
+    /// from a non-empty CSV value (`plain`: unquoted), as [`Builder::set_text`]
+    /// sets it.
+    #[inline]
+    pub fn set_ruleless(&mut self, index: usize, plain: bool, value: Cow<'a, str>) {
+        self.csv_plain(plain);
+        self.draft.set_fixed_text(index, value);
+    }
+
+    /// Appends `value` to the multi-valued attribute `name` of list `kind`
+    /// (at index `name.1` of it, when known), `field` naming it in problems.
+    pub fn push_value(
         &mut self,
         field: Name<'_, 'a>,
         kind: ListKind,

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 
 use crate::error::{ProblemKind, quote};
 
-use super::builder::{Builder, Known, Name};
+use super::builder::{Builder, Known, Name, ruleless_text};
 use super::draft::{Custom, Draft, ListKind};
 use super::limits::Limits;
 use super::marks::Scanner;
@@ -47,6 +47,15 @@ pub(crate) struct Cell<'a> {
     pub bad: bool,
     /// The value was in double quotes (so it may hold `,` `"` CR LF).
     pub quoted: bool,
+}
+
+/// Where one value of a plain row is ([`Tokenizer::plain_row`]).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    /// The value was in double quotes (with no quote inside).
+    quoted: bool,
 }
 
 /// How a field ended.
@@ -430,6 +439,65 @@ impl<'a> Tokenizer<'a> {
         (cell, end)
     }
 
+    /// The values of the row at the reader's place, into `values`, when
+    /// the row is plain: exactly `columns` values, each unquoted or in
+    /// quotes with no quote inside, none with a byte that needs a look (a
+    /// control, TAB, CR, DEL or C1 lead byte), the row ended by a line break
+    /// or the end of the text. Then the reader moves past the row. `None`
+    /// (the reader unmoved) for any other row, which [`Tokenizer::cell`]
+    /// reads value by value with every problem.
+    #[inline]
+    fn plain_row(&mut self, columns: usize, values: &mut Vec<Span>) -> Option<()> {
+        values.clear();
+        let mut from = self.pos;
+        loop {
+            if values.len() >= columns {
+                return None;
+            }
+            let mut i = self.scan.next(self.bytes, from, true);
+            let mut span = Span {
+                start: from,
+                end: i,
+                quoted: false,
+            };
+            if i == from && self.byte(i) == Some(b'"') {
+                let close = self.scan.next(self.bytes, i + 1, false);
+                if self.byte(close) != Some(b'"') {
+                    return None;
+                }
+                span = Span {
+                    start: i + 1,
+                    end: close,
+                    quoted: true,
+                };
+                i = close + 1;
+            }
+            values.push(span);
+            match self.byte(i) {
+                Some(b',') => from = i + 1,
+                Some(b'\n') => {
+                    from = i + 1;
+                    break;
+                }
+                Some(b'\r') if self.byte(i + 1) == Some(b'\n') => {
+                    from = i + 2;
+                    break;
+                }
+                None if values.len() == columns => {
+                    self.pos = i;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+        if values.len() != columns {
+            return None;
+        }
+        self.pos = from;
+        self.line += 1;
+        Some(())
+    }
+
     /// Skips the rest of a broken value, to the next comma or line end.
     fn unquoted_rest(&mut self) -> End {
         let mut i = self.pos;
@@ -659,6 +727,15 @@ pub(crate) fn read<'a>(
         }
     }
     sink.header(&draft, &fixed, &widths);
+    // The fixed fields a row can set: those of the header's columns.
+    let fields = fixed.iter().fold(0u32, |bits, i| bits | 1 << i);
+    let plans: Vec<Plan<'_, 'a>> = header
+        .columns
+        .iter()
+        .zip(&slots)
+        .map(|(column, slot)| Plan::of(column.as_ref(), *slot))
+        .collect();
+    let mut spans: Vec<Span> = Vec::with_capacity(plans.len());
     let mut record = 0u64;
     let problems = report.problems;
     loop {
@@ -672,23 +749,37 @@ pub(crate) fn read<'a>(
             record,
             at: Position::at(tokenizer.line, None),
         };
-        draft.reset(true);
+        draft.reset_row(fields);
         let finished = {
             let mut known = Known;
             let mut builder = Builder::new(origin, limits, problems, &mut known, &mut draft);
-            // Each value goes to the builder as it is read.
+            let line = tokenizer.line;
             let mut found = 0;
-            loop {
-                let column = found + 1;
-                let mut report = Report {
-                    problems: builder.problems(),
-                    record: Some(record),
-                };
-                let (cell, end) = tokenizer.cell(column, &mut report);
-                set_cell(&header, &slots, found, cell, &mut builder);
-                found = column;
-                if end != End::Comma {
-                    break;
+            // A plain row (most are) goes to the builder value by value from
+            // where its values end; any other row is read cell by cell.
+            if tokenizer.plain_row(plans.len(), &mut spans).is_some() {
+                for (index, (span, plan)) in spans.iter().zip(&plans).enumerate() {
+                    let value = tokenizer.slice(span.start, span.end);
+                    if !value.is_empty() {
+                        let at = || Position::at(line, Some(index as u64 + 1));
+                        plan.set(&mut builder, Cow::Borrowed(value), !span.quoted, at);
+                    }
+                }
+                found = plans.len();
+            } else {
+                // Each value goes to the builder as it is read.
+                loop {
+                    let column = found + 1;
+                    let mut report = Report {
+                        problems: builder.problems(),
+                        record: Some(record),
+                    };
+                    let (cell, end) = tokenizer.cell(column, &mut report);
+                    set_cell(&header, &slots, found, cell, &mut builder);
+                    found = column;
+                    if end != End::Comma {
+                        break;
+                    }
                 }
             }
             end_row(&header, found, &mut builder);
@@ -714,6 +805,66 @@ pub(crate) fn read<'a>(
             || None,
             || NO_ENDPOINTS_MESSAGE.into(),
         );
+    }
+}
+
+/// What one column of the header sets, resolved once from the header, so
+/// that the values of a plain row go straight to it.
+#[derive(Debug, Clone, Copy)]
+enum Plan<'h, 'a> {
+    /// A column already reported as wrong: its values are not read.
+    Skip,
+    /// A field with no rule of its own ([`ruleless_text`]'s index).
+    Ruleless(usize),
+    /// One value of a multi-valued attribute: its name, list and index there.
+    List(Name<'h, 'a>, ListKind, &'h str, usize),
+    /// Any other field, through [`Builder::set_text`] and its rules.
+    Rules(Name<'h, 'a>),
+}
+
+impl<'h, 'a> Plan<'h, 'a> {
+    /// The plan of a column setting `field`, at `slot` of its custom list.
+    fn of(field: Option<&'h Field>, slot: Option<usize>) -> Self {
+        let Some(field) = field else {
+            return Plan::Skip;
+        };
+        if let Some(index) = ruleless_text(field) {
+            return Plan::Ruleless(index);
+        }
+        let list = match field {
+            Field::Attribute(n) => Some((ListKind::Attributes, n)),
+            Field::UserAttribute(n) => Some((ListKind::UserAttributes, n)),
+            _ => None,
+        };
+        match (slot, list) {
+            (Some(slot), Some((kind, n))) => Plan::List(Name::Column(field, slot), kind, n, slot),
+            (Some(slot), None) => Plan::Rules(Name::Column(field, slot)),
+            (None, _) => Plan::Rules(Name::Field(field)),
+        }
+    }
+
+    /// Sets a non-empty `value` (`plain`: unquoted) at `at`, as [`set_cell`]
+    /// does.
+    #[inline]
+    fn set<P: ProblemSink>(
+        self,
+        builder: &mut Builder<'_, 'a, Known, P>,
+        value: Cow<'a, str>,
+        plain: bool,
+        at: impl FnOnce() -> Position,
+    ) {
+        match self {
+            Plan::Skip => {}
+            Plan::Ruleless(index) => builder.set_ruleless(index, plain, value),
+            Plan::List(name, kind, n, slot) => {
+                builder.csv_plain(plain);
+                builder.push_value(name, kind, (n, Some(slot)), value, at());
+            }
+            Plan::Rules(name) => {
+                builder.csv_plain(plain);
+                builder.set_text(name, value, at());
+            }
+        }
     }
 }
 
@@ -819,6 +970,47 @@ mod tests {
             .map(|c| matches!(c.value, Cow::Borrowed(_)))
             .collect();
         assert_eq!(borrowed, vec![true, true, false]);
+    }
+
+    #[test]
+    fn plain_rows_are_read_at_once_and_any_other_row_is_left_to_the_cells() {
+        let plain: [(&str, &[&str]); 5] = [
+            ("a,b,c\nnext", &["a", "b", "c"]),
+            ("a,,c\r\nnext", &["a", "", "c"]),
+            ("\"x,y\",b,\"\"\n", &["x,y", "b", ""]),
+            ("é,Köln,c", &["é", "Köln", "c"]),
+            (",,\n", &["", "", ""]),
+        ];
+        for (text, want) in plain {
+            let mut t = Tokenizer::new(text);
+            let mut spans = Vec::new();
+            assert_eq!(t.plain_row(3, &mut spans), Some(()), "{text:?}");
+            let got: Vec<&str> = spans.iter().map(|s| t.slice(s.start, s.end)).collect();
+            assert_eq!(got, want, "{text:?}");
+            assert_eq!(t.line, 1 + u64::from(text.contains('\n')), "{text:?}");
+            let rest = text.find('\n').map_or(text.len(), |i| i + 1);
+            assert_eq!(t.pos, rest, "{text:?}");
+        }
+        let not_plain = [
+            "a,b\n",
+            "a,b,c,d\n",
+            "a,\"b\"\"q\",c\n",
+            "a,\"b\"x,c\n",
+            "a,b\"q,c\n",
+            "a,\"b\nc\",d\n",
+            "a,b\tx,c\n",
+            "a,b\rx,c\n",
+            "a,b\u{7f},c\n",
+            "a,\u{85}b,c\n",
+            "a,b,\"c",
+            "a,b,c\r",
+        ];
+        for text in not_plain {
+            let mut t = Tokenizer::new(text);
+            let mut spans = Vec::new();
+            assert_eq!(t.plain_row(3, &mut spans), None, "{text:?}");
+            assert_eq!((t.pos, t.line), (0, 1), "{text:?}");
+        }
     }
 
     #[test]

@@ -526,6 +526,53 @@ proptest! {
     }
 }
 
+/// Plain rows (read at once, straight into the draft) between rows of
+/// every kind that is read cell by cell: the same verdict, problems and
+/// staged file as the whole-file reader.
+#[test]
+fn plain_rows_and_rows_read_cell_by_cell_stream_as_the_whole_file_reader() {
+    let header = "ChannelType,Address,Id,OptOut,EffectiveDate,Demographic.Locale,Location.City,Location.Latitude,User.UserId,Attributes.Tags,Attributes.Tags,Metrics.score,Bogus";
+    let plain = "EMAIL,a@example.com,ep1,NONE,2024-05-01,en_US,\"Washington, D.C.\",47.6,u1,a,\"b,c\",1.5,x";
+    let others = [
+        "SMS,+12065550100,ep2,ALL,,,Köln,,u2,,,,",
+        "EMAIL,\"say \"\"hi\"\"\",ep3,,,,,,,,,,",
+        "EMAIL,b@example.com,ep4,NONE,not a date,en_US,City,91,u1,t,t,x,y",
+        "EMAIL,c@example.com,\"ep\"5,,,,,,,,,,",
+        "EMAIL,d@example.com,ep6,,,,,,",
+        "EMAIL,e@example.com,ep7,,,,,,,,,,,extra",
+        "EMAIL,f@example.com,e\tp8,,,,,,,,,,",
+        "EMAIL,g@example.com,\"e\np9\",,,,,,,,,,",
+        "email,h@example.com,ep10,,,,,,,,,,",
+        "EMAIL,  ,ep11,,,,,,,,,,",
+        "EMAIL,i@example.com,ep\u{7f}12,,,,,,,,,,",
+        "EMAIL,j@example.com,,NONE,2024-05-01T12:00:00Z,,,-90,u3,,,,",
+    ];
+    for limits in [
+        Limits::default(),
+        Limits {
+            check_address_format: false,
+            ..Limits::default()
+        },
+    ] {
+        for other in others {
+            for end in ["\n", "\r\n"] {
+                let data = [header, plain, other, plain, plain, other].join(end);
+                same(Format::Csv, &data, &limits).unwrap();
+                same(Format::Csv, &format!("{data}{end}"), &limits).unwrap();
+            }
+        }
+        // Without the unknown column, the valid rows make a valid file.
+        let valid: Vec<&str> = [header, plain, others[0], others[11], plain]
+            .iter()
+            .map(|row| row.rsplit_once(',').map_or(*row, |(kept, _)| kept))
+            .collect();
+        let valid = valid.join("\n");
+        same(Format::Csv, &valid, &limits).unwrap();
+        let prepared = prepare(Format::Csv, &valid, &limits).unwrap();
+        assert_eq!(prepared.endpoint_count, 4);
+    }
+}
+
 #[test]
 fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
     let mut data = String::from("ChannelType,Address,Attributes.Note\n");

@@ -13,9 +13,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::csv_cell::cell_len;
-use super::model::{
-    ChannelType, DemographicField, Field, LocationField, Number, OptOut, whole_number,
-};
+use super::model::{ChannelType, DemographicField, Field, Number, OptOut, whole_number};
 
 /// A custom attribute that takes several values (`Attributes.*`,
 /// `User.UserAttributes.*`).
@@ -110,6 +108,8 @@ impl CsvCount {
 /// [`Field::fixed`].
 pub(crate) const LATITUDE: usize = 16;
 pub(crate) const LONGITUDE: usize = 17;
+/// How many fields [`Field::fixed`] lists.
+pub(crate) const FIXED_COUNT: usize = 21;
 
 /// The index of a fixed field in [`Field::fixed`].
 pub(crate) fn fixed_index(field: &Field) -> Option<usize> {
@@ -132,42 +132,91 @@ impl<'a> Draft<'a> {
     /// reader, whose custom names are the header's), the custom lists keep
     /// their names, unset; otherwise they are emptied.
     pub fn reset(&mut self, keep_names: bool) {
+        if keep_names {
+            self.reset_row(u32::MAX);
+            return;
+        }
         if let Some(count) = &mut self.csv {
             *count = CsvCount::default();
         }
-        self.channel_type = None;
-        self.address = None;
-        self.id = None;
-        self.request_id = None;
-        self.opt_out = None;
-        self.effective_date = None;
-        self.demographic = Default::default();
-        self.city = None;
-        self.country = None;
-        self.latitude = None;
-        self.longitude = None;
-        self.postal_code = None;
-        self.region = None;
-        self.user_id = None;
-        if keep_names {
-            for c in self.attributes.iter_mut().chain(&mut self.user_attributes) {
-                c.values.clear();
-                c.present = false;
+        for index in 0..FIXED_COUNT {
+            self.clear_fixed(index);
+        }
+        for c in self
+            .attributes
+            .drain(..)
+            .chain(self.user_attributes.drain(..))
+        {
+            let mut values = c.values;
+            values.clear();
+            self.spare.push(values);
+        }
+        self.metrics.clear();
+    }
+
+    /// Clears, for the next CSV row, the fixed fields of `fields` (bit `i`
+    /// for index `i` of [`Field::fixed`]: the CSV reader gives those its
+    /// header's columns set, the only ones a row can set) and the values of
+    /// the custom lists, which keep their names.
+    pub fn reset_row(&mut self, fields: u32) {
+        if let Some(count) = &mut self.csv {
+            *count = CsvCount::default();
+        }
+        let mut rest = fields & ((1 << FIXED_COUNT) - 1);
+        while rest != 0 {
+            self.clear_fixed(rest.trailing_zeros() as usize);
+            rest &= rest - 1;
+        }
+        for c in self.attributes.iter_mut().chain(&mut self.user_attributes) {
+            c.values.clear();
+            c.present = false;
+        }
+        for m in &mut self.metrics {
+            m.value = None;
+        }
+    }
+
+    /// Clears fixed field `index` ([`Field::fixed`] order).
+    #[inline]
+    fn clear_fixed(&mut self, index: usize) {
+        match index {
+            0 => self.channel_type = None,
+            4 => self.opt_out = None,
+            LATITUDE => self.latitude = None,
+            LONGITUDE => self.longitude = None,
+            _ => {
+                if let Some(slot) = self.fixed_slot(index) {
+                    *slot = None;
+                }
             }
-            for m in &mut self.metrics {
-                m.value = None;
-            }
-        } else {
-            for c in self
-                .attributes
-                .drain(..)
-                .chain(self.user_attributes.drain(..))
-            {
-                let mut values = c.values;
-                values.clear();
-                self.spare.push(values);
-            }
-            self.metrics.clear();
+        }
+    }
+
+    /// The slot of text field `index` ([`Field::fixed`] order).
+    #[inline]
+    fn fixed_slot(&mut self, index: usize) -> Option<&mut Option<Cow<'a, str>>> {
+        Some(match index {
+            1 => &mut self.address,
+            2 => &mut self.id,
+            3 => &mut self.request_id,
+            5 => &mut self.effective_date,
+            6..=13 => self.demographic.get_mut(index - 6)?,
+            14 => &mut self.city,
+            15 => &mut self.country,
+            18 => &mut self.postal_code,
+            19 => &mut self.region,
+            20 => &mut self.user_id,
+            _ => return None,
+        })
+    }
+
+    /// Sets text field `index` ([`Field::fixed`] order) to `value`, counted
+    /// (a field with no rule of its own: see [`super::builder::Builder::set_text`]).
+    #[inline]
+    pub fn set_fixed_text(&mut self, index: usize, value: Cow<'a, str>) {
+        self.count_csv(index, &value);
+        if let Some(slot) = self.fixed_slot(index) {
+            *slot = Some(value);
         }
     }
 
@@ -281,23 +330,6 @@ impl<'a> Draft<'a> {
         if let Some(m) = self.metrics.get_mut(i) {
             m.value = Some(x);
         }
-    }
-
-    /// The slot of a single-valued text field.
-    pub fn text_slot(&mut self, field: &Field) -> Option<&mut Option<Cow<'a, str>>> {
-        Some(match field {
-            Field::Address => &mut self.address,
-            Field::Id => &mut self.id,
-            Field::RequestId => &mut self.request_id,
-            Field::EffectiveDate => &mut self.effective_date,
-            Field::Demographic(d) => self.demographic.get_mut(*d as usize)?,
-            Field::Location(LocationField::City) => &mut self.city,
-            Field::Location(LocationField::Country) => &mut self.country,
-            Field::Location(LocationField::PostalCode) => &mut self.postal_code,
-            Field::Location(LocationField::Region) => &mut self.region,
-            Field::UserId => &mut self.user_id,
-            _ => return None,
-        })
     }
 
     fn demographic_is_empty(&self) -> bool {
@@ -647,6 +679,7 @@ impl Serialize for Draft<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::model::LocationField;
 
     fn full() -> Draft<'static> {
         let mut d = Draft {
