@@ -727,8 +727,6 @@ pub(crate) fn read<'a>(
         }
     }
     sink.header(&draft, &fixed, &widths);
-    // The fixed fields a row can set: those of the header's columns.
-    let fields = fixed.iter().fold(0u32, |bits, i| bits | 1 << i);
     let plans: Vec<Plan<'_, 'a>> = header
         .columns
         .iter()
@@ -749,7 +747,7 @@ pub(crate) fn read<'a>(
             record,
             at: Position::at(tokenizer.line, None),
         };
-        draft.reset_row(fields);
+        draft.reset(true);
         let finished = {
             let mut known = Known;
             let mut builder = Builder::new(origin, limits, problems, &mut known, &mut draft);

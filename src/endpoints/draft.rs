@@ -108,8 +108,6 @@ impl CsvCount {
 /// [`Field::fixed`].
 pub(crate) const LATITUDE: usize = 16;
 pub(crate) const LONGITUDE: usize = 17;
-/// How many fields [`Field::fixed`] lists.
-pub(crate) const FIXED_COUNT: usize = 21;
 
 /// The index of a fixed field in [`Field::fixed`].
 pub(crate) fn fixed_index(field: &Field) -> Option<usize> {
@@ -132,63 +130,42 @@ impl<'a> Draft<'a> {
     /// reader, whose custom names are the header's), the custom lists keep
     /// their names, unset; otherwise they are emptied.
     pub fn reset(&mut self, keep_names: bool) {
+        if let Some(count) = &mut self.csv {
+            *count = CsvCount::default();
+        }
+        self.channel_type = None;
+        self.address = None;
+        self.id = None;
+        self.request_id = None;
+        self.opt_out = None;
+        self.effective_date = None;
+        self.demographic = Default::default();
+        self.city = None;
+        self.country = None;
+        self.latitude = None;
+        self.longitude = None;
+        self.postal_code = None;
+        self.region = None;
+        self.user_id = None;
         if keep_names {
-            self.reset_row(u32::MAX);
-            return;
-        }
-        if let Some(count) = &mut self.csv {
-            *count = CsvCount::default();
-        }
-        for index in 0..FIXED_COUNT {
-            self.clear_fixed(index);
-        }
-        for c in self
-            .attributes
-            .drain(..)
-            .chain(self.user_attributes.drain(..))
-        {
-            let mut values = c.values;
-            values.clear();
-            self.spare.push(values);
-        }
-        self.metrics.clear();
-    }
-
-    /// Clears, for the next CSV row, the fixed fields of `fields` (bit `i`
-    /// for index `i` of [`Field::fixed`]: the CSV reader gives those its
-    /// header's columns set, the only ones a row can set) and the values of
-    /// the custom lists, which keep their names.
-    pub fn reset_row(&mut self, fields: u32) {
-        if let Some(count) = &mut self.csv {
-            *count = CsvCount::default();
-        }
-        let mut rest = fields & ((1 << FIXED_COUNT) - 1);
-        while rest != 0 {
-            self.clear_fixed(rest.trailing_zeros() as usize);
-            rest &= rest - 1;
-        }
-        for c in self.attributes.iter_mut().chain(&mut self.user_attributes) {
-            c.values.clear();
-            c.present = false;
-        }
-        for m in &mut self.metrics {
-            m.value = None;
-        }
-    }
-
-    /// Clears fixed field `index` ([`Field::fixed`] order).
-    #[inline]
-    fn clear_fixed(&mut self, index: usize) {
-        match index {
-            0 => self.channel_type = None,
-            4 => self.opt_out = None,
-            LATITUDE => self.latitude = None,
-            LONGITUDE => self.longitude = None,
-            _ => {
-                if let Some(slot) = self.fixed_slot(index) {
-                    *slot = None;
-                }
+            for c in self.attributes.iter_mut().chain(&mut self.user_attributes) {
+                c.values.clear();
+                c.present = false;
             }
+            for m in &mut self.metrics {
+                m.value = None;
+            }
+        } else {
+            for c in self
+                .attributes
+                .drain(..)
+                .chain(self.user_attributes.drain(..))
+            {
+                let mut values = c.values;
+                values.clear();
+                self.spare.push(values);
+            }
+            self.metrics.clear();
         }
     }
 
