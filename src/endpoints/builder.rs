@@ -227,7 +227,9 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
             _ => None,
         };
         if matches!(fixed, Some(Field::ChannelType | Field::Address)) {
-            if value.trim().is_empty() {
+            // A value that starts with a visible ASCII character is not blank.
+            let visible = value.as_bytes().first().is_some_and(u8::is_ascii_graphic);
+            if !visible && value.trim().is_empty() {
                 return;
             }
         } else if value.is_empty() {

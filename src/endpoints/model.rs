@@ -339,7 +339,10 @@ pub fn format_number(x: f64) -> String {
 /// `x` as an integer when it is one that prints exactly.
 pub(crate) fn whole_number(x: f64) -> Option<i64> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if x.is_finite() && x.fract() == 0.0 && x.abs() < EXACT {
+    // Below 2^53 in magnitude (so finite), `x` is whole when the integer
+    // it truncates to is `x` again (`-0.0` as `0`): a conversion there and
+    // back, not `fract`, which is a library call on some targets.
+    if x.abs() < EXACT && (x as i64) as f64 == x {
         Some(x as i64)
     } else {
         None

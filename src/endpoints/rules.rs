@@ -162,25 +162,24 @@ fn simple_decimal(text: &[u8]) -> Option<f64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    let (whole, fraction) = match digits.iter().position(|b| *b == b'.') {
-        Some(i) => (digits.get(..i)?, Some(digits.get(i + 1..)?)),
-        None => (digits, None),
-    };
-    let fraction = fraction.unwrap_or_default();
-    if whole.is_empty() || (digits.len() > whole.len() && fraction.is_empty()) {
-        return None;
-    }
-    if whole.len() + fraction.len() > 15 {
-        return None;
-    }
+    // One pass: the digits into the mantissa, and where the point is.
     let mut mantissa: u64 = 0;
-    for b in whole.iter().chain(fraction) {
-        if !b.is_ascii_digit() {
-            return None;
+    let mut point: Option<usize> = None;
+    for (i, b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => mantissa = mantissa.wrapping_mul(10) + u64::from(b - b'0'),
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
         }
-        mantissa = mantissa * 10 + u64::from(b - b'0');
     }
-    let x = mantissa as f64 / POW10.get(fraction.len())?;
+    let (whole, fraction) = match point {
+        Some(i) => (i, digits.len() - i - 1),
+        None => (digits.len(), 0),
+    };
+    if whole == 0 || (point.is_some() && fraction == 0) || whole + fraction > 15 {
+        return None;
+    }
+    let x = mantissa as f64 / POW10.get(fraction)?;
     Some(if negative { -x } else { x })
 }
 
