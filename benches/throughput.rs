@@ -568,6 +568,7 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
         "--data-file".into(),
         path.display().to_string(),
     ];
+    let cache = run_stages::component_cache(exe);
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -580,6 +581,7 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
     cmd.args(args.drain(..))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(cache.0, cache.1)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let t = Instant::now();

@@ -236,19 +236,39 @@ impl<'a> Draft<'a> {
     /// The custom attribute `name` of list `kind` (at index `slot` of the
     /// list, when known), added (unset, in name order, named by `make`) if
     /// missing.
+    #[inline]
     pub fn custom_mut(
         &mut self,
         kind: ListKind,
         (name, slot): (&str, Option<usize>),
         make: impl FnOnce() -> Cow<'a, str>,
     ) -> Option<&mut Custom<'a>> {
+        // The slot the CSV header resolved (every value of a CSV row).
+        if let Some(i) = slot.filter(|i| *i < self.list(kind).len()) {
+            return self.list_mut(kind).get_mut(i);
+        }
+        self.custom_by_name(kind, name, make)
+    }
+
+    fn list_mut(&mut self, kind: ListKind) -> &mut Vec<Custom<'a>> {
+        match kind {
+            ListKind::Attributes => &mut self.attributes,
+            ListKind::UserAttributes => &mut self.user_attributes,
+        }
+    }
+
+    /// [`Draft::custom_mut`] by name: found, or added in name order.
+    fn custom_by_name(
+        &mut self,
+        kind: ListKind,
+        name: &str,
+        make: impl FnOnce() -> Cow<'a, str>,
+    ) -> Option<&mut Custom<'a>> {
+        let spare = &mut self.spare;
         let list = match kind {
             ListKind::Attributes => &mut self.attributes,
             ListKind::UserAttributes => &mut self.user_attributes,
         };
-        if let Some(i) = slot.filter(|i| *i < list.len()) {
-            return list.get_mut(i);
-        }
         let i = match list.binary_search_by(|c| c.name.as_ref().cmp(name)) {
             Ok(i) => i,
             Err(i) => {
@@ -256,7 +276,7 @@ impl<'a> Draft<'a> {
                     i,
                     Custom {
                         name: make(),
-                        values: self.spare.pop().unwrap_or_default(),
+                        values: spare.pop().unwrap_or_default(),
                         present: false,
                     },
                 );
