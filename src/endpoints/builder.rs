@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use crate::error::{ProblemKind, quote};
 
 use super::draft::{Draft, LATITUDE, LONGITUDE, ListKind, fixed_index};
+use super::json_size::compact_size;
 use super::limits::Limits;
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Field, LocationField, METRICS_PREFIX, OptOut,
@@ -20,7 +21,7 @@ use super::model::{
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ATTRIBUTE_VALUE_CHARS, MAX_ENDPOINT_BYTES, MAX_VALUES_PER_ATTRIBUTE, Origin, Position,
-    e164_problem, email_problem, is_iso8601, json_size_of, parse_number,
+    e164_problem, email_problem, is_iso8601, parse_number,
 };
 
 /// Turns a reader's description of where a value is into a position.
@@ -501,7 +502,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     }
 
     fn check_size(&mut self) -> usize {
-        let size = json_size_of(&*self.draft);
+        let size = compact_size(self.draft);
         if size > MAX_ENDPOINT_BYTES {
             let at = self.origin.at;
             let record = Some(self.origin.record);

@@ -46,6 +46,7 @@ mod csv_stream;
 mod draft;
 mod import_checks;
 mod json_keys;
+mod json_size;
 mod json_stream;
 mod limits;
 mod marks;

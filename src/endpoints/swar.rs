@@ -3,7 +3,8 @@
 
 /// `0x01` in every byte.
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// `0x80` in every byte.
+pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of `w` that is zero. Exact for the lowest such
 /// byte (a higher one may be marked after it), so its index is the first.
