@@ -47,12 +47,13 @@ use crate::error::{Problem, ProblemKind, quote};
 
 use super::builder::{Builder, Locate, Name};
 use super::draft::{Draft, ListKind};
+use super::json_fast;
 use super::json_keys::KeyMap;
 use super::limits::Limits;
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
-    Origin, Position, control_message, custom_name_text_problem, forbidden_control, parse_number,
+    Origin, Position, control_in, control_message, custom_name_text_problem, parse_number,
 };
 use super::stream::{Sink, Ticker};
 use super::swar::{bytes_equal, word_at};
@@ -638,10 +639,8 @@ impl<'a> Reader<'a, '_> {
         loop {
             ticker.tick(pos);
             let record = self.records + 1;
-            match self.parse_at(pos) {
-                Ok((value, end)) => {
-                    self.records = record;
-                    self.endpoint(value, pos, end);
+            match self.read_endpoint(record, pos) {
+                Ok(end) => {
                     if self.stopped {
                         return;
                     }
@@ -704,9 +703,8 @@ impl<'a> Reader<'a, '_> {
                 pos = self.resync(pos);
                 continue;
             }
-            match self.parse_at(pos) {
-                Ok((value, end)) => {
-                    self.endpoint(value, pos, end);
+            match self.read_endpoint(record, pos) {
+                Ok(end) => {
                     last_end_line = self.position(end.saturating_sub(1)).line;
                     pos = end;
                 }
@@ -747,6 +745,32 @@ impl<'a> Reader<'a, '_> {
             i += 1;
         }
         i
+    }
+
+    /// Reads endpoint `record`, the value at `start`: by the fast path
+    /// ([`json_fast`]) when it is an ordinary endpoint, else from its tree.
+    /// The offset after it, or the syntax error.
+    fn read_endpoint(&mut self, record: u64, start: usize) -> Result<usize, serde_json::Error> {
+        let at = self.position(start);
+        let origin = Origin { record, at };
+        if let Some((end, finished)) =
+            json_fast::read_endpoint(self.text, start, origin, self.limits, &mut self.draft)
+        {
+            json_fast::count(true);
+            self.records = record;
+            if !self
+                .sink
+                .endpoint(&self.draft, origin, finished, self.problems)
+            {
+                self.stopped = true;
+            }
+            return Ok(end);
+        }
+        json_fast::count(false);
+        let (value, end) = self.parse_at(start)?;
+        self.records = record;
+        self.endpoint(value, start, end);
+        Ok(end)
     }
 
     /// Turns one parsed value, found at `start..end`, into an endpoint.
@@ -849,22 +873,6 @@ fn has_unusual(object: &Object<'_>) -> bool {
         }
     }
     object.unusual || object.iter().any(|(_, v)| value_unusual(v))
-}
-
-/// True when `text` may hold a control character (a byte below 0x20, DEL,
-/// or the first byte of a C1 character): a quick look before the real one.
-fn may_have_control(text: &str) -> bool {
-    text.bytes().fold(false, |seen, b| {
-        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
-    })
-}
-
-fn control_in(text: &str) -> Option<char> {
-    if may_have_control(text) {
-        forbidden_control(text)
-    } else {
-        None
-    }
 }
 
 /// Every key and string under `object` with a forbidden control character:

@@ -45,6 +45,7 @@ mod csv_cell;
 mod csv_stream;
 mod draft;
 mod import_checks;
+mod json_fast;
 mod json_keys;
 mod json_size;
 mod json_stream;

@@ -334,6 +334,24 @@ pub(crate) fn forbidden_control(text: &str) -> Option<char> {
         .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
 }
 
+/// True when `text` may hold a control character (a byte below 0x20, DEL,
+/// or the first byte of a C1 character): a quick look before the real one.
+fn may_have_control(text: &str) -> bool {
+    text.bytes().fold(false, |seen, b| {
+        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+    })
+}
+
+/// The first forbidden control character in `text` ([`forbidden_control`]),
+/// after a quick look.
+pub(crate) fn control_in(text: &str) -> Option<char> {
+    if may_have_control(text) {
+        forbidden_control(text)
+    } else {
+        None
+    }
+}
+
 /// The problem message for control character `c` in `what` ("the value").
 pub(crate) fn control_message(what: &str, c: char) -> String {
     format!(
