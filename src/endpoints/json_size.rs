@@ -5,7 +5,7 @@
 
 use super::draft::{Custom, Draft};
 use super::model::DemographicField;
-use super::swar::{HIGHS, ONES, bytes_equal};
+use super::swar::{any_marked, bytes_below, bytes_equal};
 
 /// The bytes of one JSON object being counted: its entries so far.
 #[derive(Debug, Default, Clone, Copy)]
@@ -61,37 +61,12 @@ pub(crate) fn string_len(s: &str) -> usize {
     bytes.len() + 2 + extra
 }
 
-/// True when `bytes` has a byte that JSON escapes (below 0x20, `"`, `\`),
-/// looked for eight bytes at a time.
+/// True when `bytes` has a byte that JSON escapes (below 0x20, `"`, `\\`).
 #[inline]
 fn has_escapes(bytes: &[u8]) -> bool {
-    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-    let escaped = |w: u64| {
-        // Bytes below 0x20: nonzero exactly when there is one.
-        let low = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        low | bytes_equal(w, b'"') | bytes_equal(w, b'\\')
-    };
-    let mut chunks = bytes.chunks_exact(8);
-    let mut marks = 0;
-    for chunk in &mut chunks {
-        marks |= escaped(word(chunk));
-    }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
-        return marks != 0;
-    }
-    let last = match bytes.len().checked_sub(8) {
-        // The last eight bytes, overlapping the chunks: the same answer.
-        Some(from) => word(bytes.get(from..).unwrap_or_default()),
-        None => {
-            // The bytes, then `a`s.
-            let padded = u64::from_le_bytes([b'a'; 8]);
-            rest.iter()
-                .rev()
-                .fold(padded, |w, b| (w << 8) | u64::from(*b))
-        }
-    };
-    marks | escaped(last) != 0
+    any_marked(bytes, |w| {
+        bytes_below(w, 0x20) | bytes_equal(w, b'"') | bytes_equal(w, b'\\')
+    })
 }
 
 /// `[...]` of `values`.

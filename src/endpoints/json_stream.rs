@@ -247,7 +247,7 @@ impl Cursor {
         let from = self.offset.min(bytes.len());
         if to >= from {
             let span = bytes.get(from..to).unwrap_or_default();
-            let breaks = span.iter().filter(|b| **b == b'\n').count();
+            let breaks = line_breaks(span);
             if breaks > 0 {
                 self.line += breaks as u64;
                 if let Some(last) = span.iter().rposition(|b| *b == b'\n') {
@@ -278,6 +278,20 @@ impl Cursor {
         let column = offset.saturating_sub(self.line_start) + 1;
         Position::at(self.line, Some(column as u64))
     }
+}
+
+/// How many line feeds `bytes` has: counted in bytes, 255 at a time,
+/// which the compiler does sixteen at once.
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let n = chunk
+                .iter()
+                .fold(0u8, |n, b| n.wrapping_add(u8::from(*b == b'\n')));
+            usize::from(n)
+        })
+        .sum()
 }
 
 /// A path of at most three keys: where a value of an endpoint is.
@@ -1228,6 +1242,18 @@ mod tests {
         };
         assert!(!plain.unusual);
         assert!(matches!(plain.entries[0].1, Node::Str(Cow::Borrowed("é"))));
+    }
+
+    #[test]
+    fn line_breaks_are_counted_in_any_length() {
+        for len in [0, 1, 254, 255, 256, 600, 1000] {
+            let text: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { b'\n' } else { b'x' })
+                .collect();
+            let want = text.iter().filter(|b| **b == b'\n').count();
+            assert_eq!(line_breaks(&text), want, "{len}");
+        }
+        assert_eq!(line_breaks(&[b'\n'; 700]), 700);
     }
 
     #[test]
