@@ -185,7 +185,9 @@ impl<'a> Names<'a> {
     }
 }
 
-/// A key written without escapes or control characters, borrowed from the text.
+/// A key written without escapes, borrowed from the text. A key the model
+/// names has no control character; a custom name is looked at
+/// ([`custom_name`]), and any other key gives up.
 struct Key;
 
 impl<'a> DeserializeSeed<'a> for Key {
@@ -201,15 +203,13 @@ impl<'a> Visitor<'a> for Key {
         f.write_str("a key without escapes")
     }
     fn visit_borrowed_str<E: serde::de::Error>(self, v: &'a str) -> Result<&'a str, E> {
-        match control_in(v) {
-            Some(_) => Err(give_up()),
-            None => Ok(v),
-        }
+        Ok(v)
     }
 }
 
 /// A custom name (the key of an entry of `Attributes`, `Metrics` or
-/// `UserAttributes`) that Pinpoint accepts, seen once in its object.
+/// `UserAttributes`) that Pinpoint accepts, without control characters,
+/// seen once in its object.
 fn custom_name<'a, A: MapAccess<'a>>(
     map: &mut A,
     names: &mut Names<'a>,
@@ -217,7 +217,7 @@ fn custom_name<'a, A: MapAccess<'a>>(
     let Some(name) = map.next_key_seed(Key)? else {
         return Ok(None);
     };
-    if custom_name_text_problem(name).is_some() {
+    if control_in(name).is_some() || custom_name_text_problem(name).is_some() {
         return Err(give_up());
     }
     names.first(name)?;

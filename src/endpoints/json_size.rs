@@ -5,7 +5,6 @@
 
 use super::draft::{Custom, Draft};
 use super::model::DemographicField;
-use super::swar::{any_marked, bytes_below, bytes_equal};
 
 /// The bytes of one JSON object being counted: its entries so far.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,8 +63,8 @@ pub(crate) fn string_len(s: &str) -> usize {
 /// True when `bytes` has a byte that JSON escapes (below 0x20, `"`, `\\`).
 #[inline]
 fn has_escapes(bytes: &[u8]) -> bool {
-    any_marked(bytes, |w| {
-        bytes_below(w, 0x20) | bytes_equal(w, b'"') | bytes_equal(w, b'\\')
+    bytes.iter().fold(false, |seen, b| {
+        seen | (*b < 0x20) | (*b == b'"') | (*b == b'\\')
     })
 }
 

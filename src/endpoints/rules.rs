@@ -368,7 +368,12 @@ pub fn custom_name_problem(field: &Field) -> Option<String> {
 
 /// [`custom_name_problem`] of a custom attribute's name (the part after the prefix).
 pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
-    let chars = name.chars().count();
+    // Only a name of more than 50 bytes can have more than 50 characters.
+    let chars = if name.len() > MAX_ATTRIBUTE_NAME_CHARS {
+        name.chars().count()
+    } else {
+        0
+    };
     if chars > MAX_ATTRIBUTE_NAME_CHARS {
         return Some(format!(
             "the attribute name `{}` has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_NAME_CHARS}",

@@ -3,7 +3,6 @@
 
 /// `0x01` in every byte.
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
-/// `0x80` in every byte.
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of `w` that is zero. Exact for the lowest such
@@ -19,41 +18,6 @@ pub(crate) fn bytes_equal(w: u64, byte: u8) -> u64 {
     zero_bytes(w ^ (ONES * u64::from(byte)))
 }
 
-/// The high bit of each byte of `w` below `n` (at most 0x80); nonzero
-/// exactly when there is one.
-#[inline]
-pub(crate) fn bytes_below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
-}
-
-/// True when `marks` is nonzero for some eight bytes of `bytes`, in words
-/// of eight (the last one overlapping the one before, or padded with `a`
-/// when there are fewer than eight bytes): `marks` must mark none of the
-/// bytes `a`.
-#[inline]
-pub(crate) fn any_marked(bytes: &[u8], marks: impl Fn(u64) -> u64) -> bool {
-    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut found = 0;
-    for chunk in &mut chunks {
-        found |= marks(word(chunk));
-    }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
-        return found != 0;
-    }
-    let last = match bytes.len().checked_sub(8) {
-        Some(from) => word(bytes.get(from..).unwrap_or_default()),
-        None => {
-            let padded = u64::from_le_bytes([b'a'; 8]);
-            rest.iter()
-                .rev()
-                .fold(padded, |w, b| (w << 8) | u64::from(*b))
-        }
-    };
-    found | marks(last) != 0
-}
-
 /// The eight bytes at `i`, if there are eight, as one word.
 #[inline]
 pub(crate) fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
@@ -66,19 +30,6 @@ pub(crate) fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn marked_words_are_found_at_any_place() {
-        for len in 0..24 {
-            for at in 0..len {
-                let mut bytes = vec![b'x'; len];
-                bytes[at] = b'\n';
-                assert!(any_marked(&bytes, |w| bytes_below(w, 0x20)), "{len} {at}");
-                assert!(any_marked(&bytes, |w| bytes_equal(w, b'\n')), "{len} {at}");
-            }
-            assert!(!any_marked(&vec![b'x'; len], |w| bytes_below(w, 0x20)));
-        }
-    }
 
     #[test]
     fn marks_find_the_first_matching_byte() {
