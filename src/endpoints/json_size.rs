@@ -40,32 +40,34 @@ impl Object {
     }
 }
 
-/// The bytes serde_json writes for string `s`: its quotes, and each `"`,
-/// `\` and control character below U+0020 escaped (`\n`-style where JSON
-/// has a short escape, else `\u00XX`).
-#[inline]
-pub(crate) fn string_len(s: &str) -> usize {
-    let bytes = s.as_bytes();
-    if !has_escapes(bytes) {
-        return bytes.len() + 2;
+/// The bytes serde_json adds to each byte of a string when it escapes it:
+/// 1 for `"`, `\` and the controls with a short escape (`\n`, `\t`...), 5
+/// for the other controls below U+0020 (`\u00XX`), 0 for the rest.
+const EXTRA: [u8; 256] = {
+    let mut extra = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        extra[b] = 5;
+        b += 1;
     }
-    let extra: usize = bytes
-        .iter()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
-            0..=0x1f => 5,
-            _ => 0,
-        })
-        .sum();
-    bytes.len() + 2 + extra
-}
+    extra[0x08] = 1;
+    extra[0x09] = 1;
+    extra[0x0a] = 1;
+    extra[0x0c] = 1;
+    extra[0x0d] = 1;
+    extra[b'"' as usize] = 1;
+    extra[b'\\' as usize] = 1;
+    extra
+};
 
-/// True when `bytes` has a byte that JSON escapes (below 0x20, `"`, `\\`).
-#[inline]
-fn has_escapes(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |seen, b| {
-        seen | (*b < 0x20) | (*b == b'"') | (*b == b'\\')
-    })
+/// The bytes serde_json writes for string `s`: its quotes, and each `"`,
+/// `\` and control character below U+0020 escaped ([`EXTRA`]).
+pub(crate) fn string_len(s: &str) -> usize {
+    let extra: usize = s
+        .bytes()
+        .map(|b| usize::from(EXTRA.get(usize::from(b)).copied().unwrap_or(0)))
+        .sum();
+    s.len() + 2 + extra
 }
 
 /// `[...]` of `values`.

@@ -334,12 +334,26 @@ pub(crate) fn forbidden_control(text: &str) -> Option<char> {
         .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
 }
 
-/// True when `text` may hold a control character (a byte below 0x20, DEL,
-/// or the first byte of a C1 character): a quick look before the real one.
+/// 1 for the bytes that may start a control character: below 0x20, DEL,
+/// and 0xC2, the first byte of a C1 character.
+const MAY_START_CONTROL: [u8; 256] = {
+    let mut may = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        may[b] = 1;
+        b += 1;
+    }
+    may[0x7f] = 1;
+    may[0xc2] = 1;
+    may
+};
+
+/// True when `text` may hold a control character ([`MAY_START_CONTROL`]):
+/// a quick look before the real one.
 fn may_have_control(text: &str) -> bool {
-    text.bytes().fold(false, |seen, b| {
-        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
-    })
+    text.bytes().fold(0, |seen, b| {
+        seen | MAY_START_CONTROL.get(usize::from(b)).copied().unwrap_or(0)
+    }) != 0
 }
 
 /// The first forbidden control character in `text` ([`forbidden_control`]),
@@ -443,6 +457,14 @@ mod tests {
             let money = format!("{}.{cents:02}", whole % 10_000_000_000_000);
             let want = money.parse::<f64>().ok();
             proptest::prop_assert_eq!(parse_number(&money).map(f64::to_bits), want.map(f64::to_bits), "{:?}", money);
+        }
+    }
+
+    #[test]
+    fn the_quick_look_misses_no_control_character() {
+        for c in (0u32..0x800).filter_map(char::from_u32) {
+            let text = format!("ab{c}cd");
+            assert_eq!(control_in(&text), forbidden_control(&text), "{c:?}");
         }
     }
 
