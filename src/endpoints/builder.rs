@@ -21,7 +21,7 @@ use super::model::{
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ATTRIBUTE_VALUE_CHARS, MAX_ENDPOINT_BYTES, MAX_VALUES_PER_ATTRIBUTE, Origin, Position,
-    e164_problem, email_problem, is_iso8601, parse_number,
+    e164_problem, email_problem, is_blank, is_iso8601, parse_number,
 };
 
 /// Turns a reader's description of where a value is into a position.
@@ -214,7 +214,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
             _ => None,
         };
         if matches!(fixed, Some(Field::ChannelType | Field::Address)) {
-            if value.trim().is_empty() {
+            if is_blank(&value) {
                 return;
             }
         } else if value.is_empty() {

@@ -394,10 +394,19 @@ pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
             quote(name)
         ));
     }
-    if name.trim().is_empty() {
+    if is_blank(name) {
         return Some("the attribute name is blank".into());
     }
     None
+}
+
+/// True when `text` is empty or only white space (`str::trim`'s), with a
+/// quick answer for text that starts with a visible ASCII character.
+pub(crate) fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => false,
+        _ => text.trim().is_empty(),
+    }
 }
 
 /// The problem of a staged file over the limit.
@@ -465,6 +474,24 @@ mod tests {
         for c in (0u32..0x800).filter_map(char::from_u32) {
             let text = format!("ab{c}cd");
             assert_eq!(control_in(&text), forbidden_control(&text), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn blank_is_what_trims_to_nothing() {
+        for text in [
+            "",
+            " ",
+            "\t\n",
+            "\u{a0}",
+            "\u{3000} ",
+            " x",
+            "x ",
+            "é",
+            "-",
+            "\u{1}",
+        ] {
+            assert_eq!(is_blank(text), text.trim().is_empty(), "{text:?}");
         }
     }
 
