@@ -80,7 +80,7 @@ thread_local! {
 }
 
 /// Counts an endpoint read by the fast path (`true`) or the tree path
-/// (tests only; see [`taken`]).
+/// (tests only; see `taken`).
 #[inline]
 pub(crate) fn count(fast: bool) {
     #[cfg(test)]

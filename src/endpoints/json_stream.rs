@@ -29,10 +29,15 @@
 //! line that starts with `{`, so one broken line does not hide the others; in
 //! an array, reading stops at the first syntax error.
 //!
-//! Each endpoint is parsed (with `serde_json`) into a [`Node`] tree whose
-//! strings are borrowed from the text unless they have escapes; objects hold
-//! their keys in order, each once, the last value of a repeated key winning
-//! (as `serde_json::Value` does). Where a key is in the text is worked out
+//! An endpoint of the ordinary shape is read straight into its draft as
+//! `serde_json` parses it ([`super::json_fast`]); any other (a repeated or
+//! escaped key, a control character, a value of an unusual type, a problem,
+//! a syntax error) is read again from its start by the tree path below.
+//!
+//! The tree path parses an endpoint (with `serde_json`) into a [`Node`] tree
+//! whose strings are borrowed from the text unless they have escapes; objects
+//! hold their keys in order, each once, the last value of a repeated key
+//! winning (as `serde_json::Value` does). Where a key is in the text is worked out
 //! only for an object that has a problem or a key that may repeat
 //! ([`KeyMap`]); lines are counted as the reader moves on.
 
