@@ -641,6 +641,9 @@ const FAST_TOO: &[&str] = &[
     r#"{"Id":"ep-1","Attributes":{"Note":["a\tb","\u00e9\n"]},"RequestId":"r\\1"}"#,
     r#"{"User":{"UserAttributes":null,"UserId":"u"},"Id":"x","Attributes":null,"Metrics":null}"#,
     "{ \"ChannelType\" : \"GCM\" ,\n \"Address\" : \"tok\" }",
+    // Numbers and true/false where text is expected, written as text.
+    r#"{"Id":42,"RequestId":-0.0,"User":{"UserId":18446744073709551615},"Demographic":{"AppVersion":true,"Model":2.50,"Locale":1e21}}"#,
+    r#"{"Id":-9223372036854775808,"Attributes":{"A":[1,false,0.1,"x"],"B":7,"C":true,"D":1e-7},"Location":{"City":3,"Latitude":-0}}"#,
 ];
 
 /// Endpoints the fast path gives up on: the tree path reads each again and
@@ -672,13 +675,11 @@ fn unusual() -> Vec<String> {
         g("\"Attributes\":{\"A\u{9b}\":[\"x\"]}"),
         g(r#""Attributes":{"A":["x\u0000"]}"#),
         // Other types than the plain ones.
-        g(r#""User":{"UserId":42}"#),
-        g(r#""Demographic":{"AppVersion":true}"#),
-        g(r#""Attributes":{"A":"x","B":7}"#),
         g(r#""Metrics":{"m":"3"}"#),
+        g(r#""Metrics":{"m":true}"#),
+        g(r#""Location":{"Longitude":false}"#),
         g(r#""Location":{"Latitude":"47.6"}"#),
         g(r#""Attributes":{"A":[null]}"#),
-        g(r#""Attributes":{"A":[1,false]}"#),
         g(r#""Attributes":{"A":[["x"]]}"#),
         g(r#""Attributes":{"A":{"x":1}}"#),
         g(r#""Attributes":["x"]"#),
@@ -692,6 +693,8 @@ fn unusual() -> Vec<String> {
         g(r#""User":{"Name":"x"}"#),
         // Problems the builder reports.
         r#"{"ChannelType":"email","Address":"t"}"#.into(),
+        r#"{"ChannelType":5,"Address":"t"}"#.into(),
+        g(r#""OptOut":true"#),
         r#"{"ChannelType":"EMAIL","Address":"not-an-email"}"#.into(),
         r#"{"ChannelType":"GCM"}"#.into(),
         r#"{"Address":"t","ChannelType":"  "}"#.into(),

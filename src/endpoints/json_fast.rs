@@ -9,9 +9,8 @@
 //! - a syntax error, or a value nested deeper than Pinpoint's format nests;
 //! - a key written twice or with escapes, a key the model does not have;
 //! - a control character in a key or string;
-//! - a value of another type than the plain one (a number or `true`/`false`
-//!   where text is expected, which the tree path writes as text; text where
-//!   a number is expected; `null` or anything but a string in a list; an
+//! - a value of another type than the ones accepted without a problem (text
+//!   where a number is expected; `null`, a list or an object in a list; an
 //!   object where a list or text is expected...);
 //! - a custom name that breaks Pinpoint's rules, more than [`MAX_NAMES`]
 //!   custom names in one object;
@@ -34,7 +33,9 @@ use super::draft::{Draft, ListKind, fixed_index};
 use super::limits::Limits;
 use super::model::{DemographicField, Field, LocationField};
 use super::problems::ProblemSink;
-use super::rules::{Origin, Position, control_in, custom_name_text_problem};
+use super::rules::{
+    Origin, Position, control_in, custom_name_text_problem, json_bool_text, json_number_text,
+};
 
 /// The most custom names of one object (`Attributes`, `Metrics`,
 /// `UserAttributes`) read here; more go to the tree path, which finds
@@ -276,7 +277,8 @@ impl<'a> Visitor<'a> for Top<'_, '_, 'a> {
     }
 }
 
-/// A value where text is expected: a string, or `null` for "not given".
+/// A value where text is expected: a string, a number or `true`/`false`
+/// (as text), or `null` for "not given".
 struct Text<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>);
 
 impl<'a> DeserializeSeed<'a> for Text<'_, '_, '_, 'a> {
@@ -307,6 +309,21 @@ impl<'a> Visitor<'a> for Text<'_, '_, '_, 'a> {
     }
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
         self.set(Cow::Owned(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.set(Cow::Owned(json_number_text(&v.into())))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.set(Cow::Owned(json_number_text(&v.into())))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => self.set(Cow::Owned(json_number_text(&n))),
+            None => Err(give_up()),
+        }
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.set(Cow::Owned(json_bool_text(v)))
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
         Ok(())
@@ -375,8 +392,8 @@ impl<'a> Visitor<'a> for Lists<'_, '_, 'a> {
     }
 }
 
-/// The value of one custom attribute: a list of strings, a string, or
-/// `null`.
+/// The value of one custom attribute: a list of strings, a string (or a
+/// number or `true`/`false`, as text), or `null`.
 struct List<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>);
 
 impl<'a> DeserializeSeed<'a> for List<'_, '_, '_, 'a> {
@@ -406,12 +423,24 @@ impl<'a> Visitor<'a> for List<'_, '_, '_, 'a> {
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
         Text(self.0, self.1).visit_string(v)
     }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        Text(self.0, self.1).visit_u64(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        Text(self.0, self.1).visit_i64(v)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        Text(self.0, self.1).visit_f64(v)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        Text(self.0, self.1).visit_bool(v)
+    }
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 }
 
-/// One value of a list: a string.
+/// One value of a list: a string (or a number or `true`/`false`, as text).
 struct Item<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>);
 
 impl<'a> DeserializeSeed<'a> for Item<'_, '_, '_, 'a> {
@@ -434,6 +463,18 @@ impl<'a> Visitor<'a> for Item<'_, '_, '_, 'a> {
     }
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
         Text(self.0, self.1).visit_string(v)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        Text(self.0, self.1).visit_u64(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        Text(self.0, self.1).visit_i64(v)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        Text(self.0, self.1).visit_f64(v)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        Text(self.0, self.1).visit_bool(v)
     }
 }
 

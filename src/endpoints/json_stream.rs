@@ -58,7 +58,8 @@ use super::limits::Limits;
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
-    Origin, Position, control_in, control_message, custom_name_text_problem, parse_number,
+    Origin, Position, control_in, control_message, custom_name_text_problem, json_bool_text,
+    json_number_text, parse_number,
 };
 use super::stream::{Sink, Ticker};
 use super::swar::{bytes_equal, word_at};
@@ -1025,8 +1026,8 @@ fn scalar_text<'a>(value: &Node<'a>) -> Result<Option<Cow<'a, str>>, String> {
     match value {
         Node::Null => Ok(None),
         Node::Str(s) => Ok(Some(s.clone())),
-        Node::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
-        Node::Bool(x) => Ok(Some(Cow::Owned(x.to_string()))),
+        Node::Number(n) => Ok(Some(Cow::Owned(json_number_text(n)))),
+        Node::Bool(x) => Ok(Some(Cow::Owned(json_bool_text(*x)))),
         other => Err(format!("must be text, not {}", kind_of(other))),
     }
 }

@@ -400,6 +400,17 @@ pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
     None
 }
 
+/// The text of a JSON number given where text is expected (`"UserId":42`
+/// is `42`): as serde_json writes it.
+pub(crate) fn json_number_text(n: &serde_json::Number) -> String {
+    n.to_string()
+}
+
+/// The text of `true` or `false` given where text is expected.
+pub(crate) fn json_bool_text(x: bool) -> String {
+    x.to_string()
+}
+
 /// True when `text` is empty or only white space (`str::trim`'s), with a
 /// quick answer for text that starts with a visible ASCII character.
 pub(crate) fn is_blank(text: &str) -> bool {
