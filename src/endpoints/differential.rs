@@ -728,9 +728,15 @@ fn taken_during(
 
 #[test]
 fn ordinary_endpoints_take_the_fast_path() {
+    // As many custom names as the fast path keeps, in one object.
+    let names: Vec<String> = (0..json_fast::MAX_NAMES)
+        .map(|i| format!("\"n{}\":[\"x\"]", json_fast::MAX_NAMES - i))
+        .collect();
+    let many = format!(r#"{{"Id":"many","Attributes":{{{}}}}}"#, names.join(","));
     let endpoints: Vec<String> = (0..20)
         .map(ordinary)
         .chain(FAST_TOO.iter().map(|e| (*e).to_owned()))
+        .chain([many])
         .collect();
     let layouts = [
         format!("[{}]", endpoints.join(",")),

@@ -40,7 +40,7 @@ use super::rules::{
 /// The most custom names of one object (`Attributes`, `Metrics`,
 /// `UserAttributes`) read here; more go to the tree path, which finds
 /// repeated names by sorting.
-pub(crate) const MAX_NAMES: usize = 16;
+pub(crate) const MAX_NAMES: usize = 64;
 
 /// A problem sink that only notes that there was a problem.
 #[derive(Debug, Default)]
@@ -158,29 +158,35 @@ impl Keys {
 }
 
 /// The custom names of one object seen so far: a repeated name, or more
-/// than [`MAX_NAMES`], gives up.
+/// than [`MAX_NAMES`], gives up. The first [`INLINE_NAMES`] are kept
+/// without allocating.
 struct Names<'a> {
-    seen: [&'a str; MAX_NAMES],
+    inline: [&'a str; INLINE_NAMES],
+    more: Vec<&'a str>,
     len: usize,
 }
+
+/// How many custom names of one object [`Names`] keeps without allocating.
+const INLINE_NAMES: usize = 16;
 
 impl<'a> Names<'a> {
     fn new() -> Self {
         Names {
-            seen: [""; MAX_NAMES],
+            inline: [""; INLINE_NAMES],
+            more: Vec::new(),
             len: 0,
         }
     }
 
     fn first<E: serde::de::Error>(&mut self, name: &'a str) -> Result<(), E> {
-        let seen = self.seen.get(..self.len).unwrap_or_default();
-        if seen.contains(&name) {
+        let inline = self.inline.get(..self.len).unwrap_or(&self.inline);
+        if self.len >= MAX_NAMES || inline.contains(&name) || self.more.contains(&name) {
             return Err(give_up());
         }
-        let Some(slot) = self.seen.get_mut(self.len) else {
-            return Err(give_up());
-        };
-        *slot = name;
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = name,
+            None => self.more.push(name),
+        }
         self.len += 1;
         Ok(())
     }
