@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use crate::error::{ProblemKind, quote};
 
 use super::draft::{Draft, LATITUDE, LONGITUDE, ListKind, fixed_index};
+use super::json_size::compact_size;
 use super::limits::Limits;
 use super::model::{
     ATTRIBUTES_PREFIX, ChannelType, Field, LocationField, METRICS_PREFIX, OptOut,
@@ -20,7 +21,7 @@ use super::model::{
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ATTRIBUTE_VALUE_CHARS, MAX_ENDPOINT_BYTES, MAX_VALUES_PER_ATTRIBUTE, Origin, Position,
-    e164_problem, email_problem, is_iso8601, json_size_of, parse_number,
+    e164_problem, email_problem, is_blank, is_iso8601, parse_number,
 };
 
 /// Turns a reader's description of where a value is into a position.
@@ -227,9 +228,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
             _ => None,
         };
         if matches!(fixed, Some(Field::ChannelType | Field::Address)) {
-            // A value that starts with a visible ASCII character is not blank.
-            let visible = value.as_bytes().first().is_some_and(u8::is_ascii_graphic);
-            if !visible && value.trim().is_empty() {
+            if is_blank(&value) {
                 return;
             }
         } else if value.is_empty() {
@@ -525,7 +524,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     }
 
     fn check_size(&mut self) -> usize {
-        let size = json_size_of(&*self.draft);
+        let size = compact_size(self.draft);
         if size > MAX_ENDPOINT_BYTES {
             let at = self.origin.at;
             let record = Some(self.origin.record);

@@ -670,3 +670,198 @@ fn a_million_bad_rows_keep_a_hundred_problems() {
     assert_eq!(err.kind, crate::error::ErrorKind::ImportSizeExceeded);
     assert!(err.message.contains("record 20001"), "{}", err.message);
 }
+
+// ---- the JSON fast path ([`json_fast`]) --------------------------------
+
+/// An endpoint of the ordinary shape (as the bench's data has them), with
+/// an escaped quote, non-ASCII text and every part set.
+fn ordinary(n: usize) -> String {
+    format!(
+        r#"{{"ChannelType":"EMAIL","Address":"a{n}@example.com","OptOut":"NONE","EffectiveDate":"2024-10-01T12:00:00Z","Demographic":{{"Locale":"pt_BR","Platform":"ios"}},"Location":{{"City":"São Paulo","Country":"BR","Latitude":-23.5,"Longitude":-46.625}},"Attributes":{{"Interests":["Music","Travel"],"Plan":["Gold"]}},"Metrics":{{"purchases":{n},"score":12.25}},"User":{{"UserId":"user_{n}","UserAttributes":{{"FirstName":["Jane"],"LastName":["O\"Brien"]}}}}}}"#
+    )
+}
+
+/// Endpoints that look unusual but have no problem: the fast path reads
+/// them too.
+const FAST_TOO: &[&str] = &[
+    r#"{"ChannelType":"SMS","Address":"+12065550100","Attributes":{"Plan":"Gold","Empty":[]},"Metrics":{"m":-3,"big":1e300},"Location":null,"Demographic":{"Timezone":null},"User":{"UserId":null}}"#,
+    r#"{"Id":"ep-1","Attributes":{"Note":["a\tb","\u00e9\n"]},"RequestId":"r\\1"}"#,
+    r#"{"User":{"UserAttributes":null,"UserId":"u"},"Id":"x","Attributes":null,"Metrics":null}"#,
+    "{ \"ChannelType\" : \"GCM\" ,\n \"Address\" : \"tok\" }",
+    // Numbers and true/false where text is expected, written as text.
+    r#"{"Id":42,"RequestId":-0.0,"User":{"UserId":18446744073709551615},"Demographic":{"AppVersion":true,"Model":2.50,"Locale":1e21}}"#,
+    r#"{"Id":-9223372036854775808,"Attributes":{"A":[1,false,0.1,"x"],"B":7,"C":true,"D":1e-7},"Location":{"City":3,"Latitude":-0}}"#,
+];
+
+/// Endpoints the fast path gives up on: the tree path reads each again and
+/// reports what it reported before.
+fn unusual() -> Vec<String> {
+    let g = |rest: &str| format!(r#"{{"ChannelType":"GCM","Address":"t",{rest}}}"#);
+    let many = |n: usize, value: &str| {
+        let items: Vec<String> = (0..n).map(|i| format!("\"a{i}\":[{value}]")).collect();
+        g(&format!("\"Attributes\":{{{}}}", items.join(",")))
+    };
+    let values: Vec<String> = (0..51).map(|i| format!("\"v{i}\"")).collect();
+    vec![
+        // Repeated keys, at every level.
+        g(r#""Address":"u""#),
+        g(r#""Attributes":{"A":["x"],"A":["y"]}"#),
+        g(r#""Attributes":{"A":null,"A":["y"]}"#),
+        g(r#""Metrics":{"m":1,"m":2}"#),
+        g(r#""Demographic":{"Locale":"en","Locale":"fr"}"#),
+        g(r#""User":{"UserId":"a","UserId":"b"}"#),
+        g(r#""User":{"UserId":"a"},"User":{"UserId":"b"}"#),
+        // Escaped keys.
+        r#"{"ChannelType":"GCM","Addr\u0065ss":"t"}"#.into(),
+        g(r#""Attributes":{"\u0041":["x"]}"#),
+        // Control characters, escaped or raw, in values and keys.
+        g(r#""Id":"x\u001b""#),
+        g("\"Id\":\"x\u{7f}\""),
+        g("\"Id\":\"x\u{85}\""),
+        g(r#""Attributes":{"A\u0007":["x"]}"#),
+        g("\"Attributes\":{\"A\u{9b}\":[\"x\"]}"),
+        g(r#""Attributes":{"A":["x\u0000"]}"#),
+        // Other types than the plain ones.
+        g(r#""Metrics":{"m":"3"}"#),
+        g(r#""Metrics":{"m":true}"#),
+        g(r#""Location":{"Longitude":false}"#),
+        g(r#""Location":{"Latitude":"47.6"}"#),
+        g(r#""Attributes":{"A":[null]}"#),
+        g(r#""Attributes":{"A":[["x"]]}"#),
+        g(r#""Attributes":{"A":{"x":1}}"#),
+        g(r#""Attributes":["x"]"#),
+        g(r#""Demographic":"x""#),
+        g(r#""User":[]"#),
+        // Keys the model does not have.
+        g(r#""Nope":1"#),
+        g(r#""Adress":"u""#),
+        g(r#""Location.City":"x""#),
+        g(r#""Demographic":{"Colour":"x"}"#),
+        g(r#""User":{"Name":"x"}"#),
+        // Problems the builder reports.
+        r#"{"ChannelType":"email","Address":"t"}"#.into(),
+        r#"{"ChannelType":5,"Address":"t"}"#.into(),
+        g(r#""OptOut":true"#),
+        r#"{"ChannelType":"EMAIL","Address":"not-an-email"}"#.into(),
+        r#"{"ChannelType":"GCM"}"#.into(),
+        r#"{"Address":"t","ChannelType":"  "}"#.into(),
+        g(r#""OptOut":"maybe","EffectiveDate":"yesterday""#),
+        g(r#""Location":{"Latitude":91,"Longitude":-181}"#),
+        g(&format!(r#""Attributes":{{"A":[{}]}}"#, values.join(","))),
+        g(&format!(r#""Attributes":{{"A":["{}"]}}"#, "é".repeat(101))),
+        g(&format!(r#""Id":"{}""#, "x".repeat(16_000))),
+        g(r#""Attributes":{" ":["x"]}"#),
+        g(&format!(r#""Metrics":{{"{}":1}}"#, "n".repeat(51))),
+        // More names than the fast path keeps (no problem, read by the tree).
+        many(json_fast::MAX_NAMES + 1, "\"x\""),
+        // Not an object, or not valid JSON.
+        "1".into(),
+        "[]".into(),
+        r#"{"ChannelType":"GCM","Address":"t",}"#.into(),
+        r#"{"ChannelType":"GCM","Address":"t""#.into(),
+        r#"{"ChannelType":"GCM","Address":"t","Attributes":{"A":["x"]}"#.into(),
+    ]
+}
+
+/// How many endpoints the fast and the tree path read during `f`.
+fn taken_during(
+    f: impl FnOnce() -> Result<(), TestCaseError>,
+) -> Result<(u64, u64), TestCaseError> {
+    let (fast, tree) = json_fast::taken();
+    f()?;
+    let (fast_after, tree_after) = json_fast::taken();
+    Ok((fast_after - fast, tree_after - tree))
+}
+
+#[test]
+fn ordinary_endpoints_take_the_fast_path() {
+    // As many custom names as the fast path keeps, in one object.
+    let names: Vec<String> = (0..json_fast::MAX_NAMES)
+        .map(|i| format!("\"n{}\":[\"x\"]", json_fast::MAX_NAMES - i))
+        .collect();
+    let many = format!(r#"{{"Id":"many","Attributes":{{{}}}}}"#, names.join(","));
+    let endpoints: Vec<String> = (0..20)
+        .map(ordinary)
+        .chain(FAST_TOO.iter().map(|e| (*e).to_owned()))
+        .chain([many])
+        .collect();
+    let layouts = [
+        format!("[{}]", endpoints.join(",")),
+        format!("[\n  {}\n]\n", endpoints.join(",\n  ")),
+        endpoints.join("\n"),
+        format!("\u{feff}{}\r\n", endpoints.join("\r\n")),
+    ];
+    for data in &layouts {
+        for check_address_format in [false, true] {
+            let limits = Limits {
+                check_address_format,
+                ..Limits::default()
+            };
+            let (fast, tree) = taken_during(|| same(Format::Json, data, &limits)).unwrap();
+            assert_eq!(tree, 0, "{data}");
+            assert!(fast >= endpoints.len() as u64, "{fast}: {data}");
+        }
+        // Each endpoint read once per pass: the check and the writer beside it.
+        let (fast, _) = taken_during(|| {
+            check(Format::Json, data, &Limits::default(), &mut |_| {})
+                .map(|_| ())
+                .map_err(|e| TestCaseError::fail(e.message))
+        })
+        .unwrap();
+        assert_eq!(fast, endpoints.len() as u64);
+    }
+}
+
+#[test]
+fn unusual_endpoints_fall_back_with_the_same_problems() {
+    for endpoint in unusual() {
+        for data in [format!("[{endpoint}]"), endpoint.clone()] {
+            for check_address_format in [false, true] {
+                let limits = Limits {
+                    check_address_format,
+                    ..Limits::default()
+                };
+                let (fast, tree) = taken_during(|| same(Format::Json, &data, &limits)).unwrap();
+                // An address is a problem only when its format is checked.
+                if check_address_format || !data.contains("not-an-email") {
+                    assert_eq!(fast, 0, "{data}");
+                    // Data without an object may have no endpoint to read.
+                    assert!(
+                        tree > 0 || !data.starts_with(['[', '{']) || data == "[]",
+                        "{data}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Ordinary endpoints and unusual ones in any order and layout.
+fn mixed_text() -> impl Strategy<Value = String> {
+    let unusual = unusual();
+    let endpoint = prop_oneof![
+        3 => (0usize..1000).prop_map(ordinary),
+        1 => select(FAST_TOO).prop_map(str::to_owned),
+        2 => select(unusual),
+    ];
+    (vec(endpoint, 1..8), 0u8..4).prop_map(|(endpoints, layout)| match layout {
+        0 => format!("[{}]", endpoints.join(",")),
+        1 => format!("[\n  {}\n]", endpoints.join(",\n  ")),
+        2 => endpoints.join("\n"),
+        _ => endpoints.join(" "),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Fast and fallback endpoints interleaved: the verdict, problems and
+    /// staged bytes of the whole-file reader.
+    #[test]
+    fn mixed_fast_and_tree_endpoints_stream_as_the_whole_file_reader(
+        text in mixed_text(),
+        limits in limits(),
+    ) {
+        same(Format::Json, &text, &limits)?;
+    }
+}

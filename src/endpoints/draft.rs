@@ -225,6 +225,12 @@ impl<'a> Draft<'a> {
         }
     }
 
+    /// The length of number `x` as written ([`write_number`]), from the
+    /// draft's cache of lengths.
+    pub fn number_len(&mut self, x: f64) -> usize {
+        self.numbers.len(x) as usize
+    }
+
     /// The list `kind`.
     pub fn list(&self, kind: ListKind) -> &[Custom<'a>] {
         match kind {

@@ -29,10 +29,15 @@
 //! line that starts with `{`, so one broken line does not hide the others; in
 //! an array, reading stops at the first syntax error.
 //!
-//! Each endpoint is parsed (with `serde_json`) into a [`Node`] tree whose
-//! strings are borrowed from the text unless they have escapes; objects hold
-//! their keys in order, each once, the last value of a repeated key winning
-//! (as `serde_json::Value` does). Where a key is in the text is worked out
+//! An endpoint of the ordinary shape is read straight into its draft as
+//! `serde_json` parses it ([`super::json_fast`]); any other (a repeated or
+//! escaped key, a control character, a value of an unusual type, a problem,
+//! a syntax error) is read again from its start by the tree path below.
+//!
+//! The tree path parses an endpoint (with `serde_json`) into a [`Node`] tree
+//! whose strings are borrowed from the text unless they have escapes; objects
+//! hold their keys in order, each once, the last value of a repeated key
+//! winning (as `serde_json::Value` does). Where a key is in the text is worked out
 //! only for an object that has a problem or a key that may repeat
 //! ([`KeyMap`]); lines are counted as the reader moves on.
 
@@ -47,12 +52,14 @@ use crate::error::{Problem, ProblemKind, quote};
 
 use super::builder::{Builder, Locate, Name};
 use super::draft::{Draft, ListKind};
+use super::json_fast;
 use super::json_keys::KeyMap;
 use super::limits::Limits;
 use super::model::{DemographicField, Field, LocationField, suggest_field, unknown_field_message};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
-    Origin, Position, control_message, custom_name_text_problem, forbidden_control, parse_number,
+    Origin, Position, control_in, control_message, custom_name_text_problem, json_bool_text,
+    json_number_text, parse_number,
 };
 use super::stream::{Sink, Ticker};
 use super::swar::{bytes_equal, word_at};
@@ -246,7 +253,7 @@ impl Cursor {
         let from = self.offset.min(bytes.len());
         if to >= from {
             let span = bytes.get(from..to).unwrap_or_default();
-            let breaks = span.iter().filter(|b| **b == b'\n').count();
+            let breaks = line_breaks(span);
             if breaks > 0 {
                 self.line += breaks as u64;
                 if let Some(last) = span.iter().rposition(|b| *b == b'\n') {
@@ -277,6 +284,20 @@ impl Cursor {
         let column = offset.saturating_sub(self.line_start) + 1;
         Position::at(self.line, Some(column as u64))
     }
+}
+
+/// How many line feeds `bytes` has: counted in bytes, 255 at a time,
+/// which the compiler does sixteen at once.
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            let n = chunk
+                .iter()
+                .fold(0u8, |n, b| n.wrapping_add(u8::from(*b == b'\n')));
+            usize::from(n)
+        })
+        .sum()
 }
 
 /// A path of at most three keys: where a value of an endpoint is.
@@ -638,10 +659,8 @@ impl<'a> Reader<'a, '_> {
         loop {
             ticker.tick(pos);
             let record = self.records + 1;
-            match self.parse_at(pos) {
-                Ok((value, end)) => {
-                    self.records = record;
-                    self.endpoint(value, pos, end);
+            match self.read_endpoint(record, pos) {
+                Ok(end) => {
                     if self.stopped {
                         return;
                     }
@@ -704,9 +723,8 @@ impl<'a> Reader<'a, '_> {
                 pos = self.resync(pos);
                 continue;
             }
-            match self.parse_at(pos) {
-                Ok((value, end)) => {
-                    self.endpoint(value, pos, end);
+            match self.read_endpoint(record, pos) {
+                Ok(end) => {
                     last_end_line = self.position(end.saturating_sub(1)).line;
                     pos = end;
                 }
@@ -747,6 +765,32 @@ impl<'a> Reader<'a, '_> {
             i += 1;
         }
         i
+    }
+
+    /// Reads endpoint `record`, the value at `start`: by the fast path
+    /// ([`json_fast`]) when it is an ordinary endpoint, else from its tree.
+    /// The offset after it, or the syntax error.
+    fn read_endpoint(&mut self, record: u64, start: usize) -> Result<usize, serde_json::Error> {
+        let at = self.position(start);
+        let origin = Origin { record, at };
+        if let Some((end, finished)) =
+            json_fast::read_endpoint(self.text, start, origin, self.limits, &mut self.draft)
+        {
+            json_fast::count(true);
+            self.records = record;
+            if !self
+                .sink
+                .endpoint(&self.draft, origin, finished, self.problems)
+            {
+                self.stopped = true;
+            }
+            return Ok(end);
+        }
+        json_fast::count(false);
+        let (value, end) = self.parse_at(start)?;
+        self.records = record;
+        self.endpoint(value, start, end);
+        Ok(end)
     }
 
     /// Turns one parsed value, found at `start..end`, into an endpoint.
@@ -849,22 +893,6 @@ fn has_unusual(object: &Object<'_>) -> bool {
         }
     }
     object.unusual || object.iter().any(|(_, v)| value_unusual(v))
-}
-
-/// True when `text` may hold a control character (a byte below 0x20, DEL,
-/// or the first byte of a C1 character): a quick look before the real one.
-fn may_have_control(text: &str) -> bool {
-    text.bytes().fold(false, |seen, b| {
-        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
-    })
-}
-
-fn control_in(text: &str) -> Option<char> {
-    if may_have_control(text) {
-        forbidden_control(text)
-    } else {
-        None
-    }
 }
 
 /// Every key and string under `object` with a forbidden control character:
@@ -998,8 +1026,8 @@ fn scalar_text<'a>(value: &Node<'a>) -> Result<Option<Cow<'a, str>>, String> {
     match value {
         Node::Null => Ok(None),
         Node::Str(s) => Ok(Some(s.clone())),
-        Node::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
-        Node::Bool(x) => Ok(Some(Cow::Owned(x.to_string()))),
+        Node::Number(n) => Ok(Some(Cow::Owned(json_number_text(n)))),
+        Node::Bool(x) => Ok(Some(Cow::Owned(json_bool_text(*x)))),
         other => Err(format!("must be text, not {}", kind_of(other))),
     }
 }
@@ -1220,6 +1248,18 @@ mod tests {
         };
         assert!(!plain.unusual);
         assert!(matches!(plain.entries[0].1, Node::Str(Cow::Borrowed("é"))));
+    }
+
+    #[test]
+    fn line_breaks_are_counted_in_any_length() {
+        for len in [0, 1, 254, 255, 256, 600, 1000] {
+            let text: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { b'\n' } else { b'x' })
+                .collect();
+            let want = text.iter().filter(|b| **b == b'\n').count();
+            assert_eq!(line_breaks(&text), want, "{len}");
+        }
+        assert_eq!(line_breaks(&[b'\n'; 700]), 700);
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn simple_decimal(text: &[u8]) -> Option<f64> {
     let mut point: Option<usize> = None;
     for (i, b) in digits.iter().enumerate() {
         match b {
-            b'0'..=b'9' => mantissa = mantissa.wrapping_mul(10) + u64::from(b - b'0'),
+            b'0'..=b'9' => mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0')),
             b'.' if point.is_none() => point = Some(i),
             _ => return None,
         }
@@ -333,6 +333,38 @@ pub(crate) fn forbidden_control(text: &str) -> Option<char> {
         .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
 }
 
+/// 1 for the bytes that may start a control character: below 0x20, DEL,
+/// and 0xC2, the first byte of a C1 character.
+const MAY_START_CONTROL: [u8; 256] = {
+    let mut may = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        may[b] = 1;
+        b += 1;
+    }
+    may[0x7f] = 1;
+    may[0xc2] = 1;
+    may
+};
+
+/// True when `text` may hold a control character ([`MAY_START_CONTROL`]):
+/// a quick look before the real one.
+fn may_have_control(text: &str) -> bool {
+    text.bytes().fold(0, |seen, b| {
+        seen | MAY_START_CONTROL.get(usize::from(b)).copied().unwrap_or(0)
+    }) != 0
+}
+
+/// The first forbidden control character in `text` ([`forbidden_control`]),
+/// after a quick look.
+pub(crate) fn control_in(text: &str) -> Option<char> {
+    if may_have_control(text) {
+        forbidden_control(text)
+    } else {
+        None
+    }
+}
+
 /// The problem message for control character `c` in `what` ("the value").
 pub(crate) fn control_message(what: &str, c: char) -> String {
     format!(
@@ -349,17 +381,42 @@ pub fn custom_name_problem(field: &Field) -> Option<String> {
 
 /// [`custom_name_problem`] of a custom attribute's name (the part after the prefix).
 pub(crate) fn custom_name_text_problem(name: &str) -> Option<String> {
-    let chars = name.chars().count();
+    // Only a name of more than 50 bytes can have more than 50 characters.
+    let chars = if name.len() > MAX_ATTRIBUTE_NAME_CHARS {
+        name.chars().count()
+    } else {
+        0
+    };
     if chars > MAX_ATTRIBUTE_NAME_CHARS {
         return Some(format!(
             "the attribute name `{}` has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_NAME_CHARS}",
             quote(name)
         ));
     }
-    if name.trim().is_empty() {
+    if is_blank(name) {
         return Some("the attribute name is blank".into());
     }
     None
+}
+
+/// The text of a JSON number given where text is expected (`"UserId":42`
+/// is `42`): as serde_json writes it.
+pub(crate) fn json_number_text(n: &serde_json::Number) -> String {
+    n.to_string()
+}
+
+/// The text of `true` or `false` given where text is expected.
+pub(crate) fn json_bool_text(x: bool) -> String {
+    x.to_string()
+}
+
+/// True when `text` is empty or only white space (`str::trim`'s), with a
+/// quick answer for text that starts with a visible ASCII character.
+pub(crate) fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => false,
+        _ => text.trim().is_empty(),
+    }
 }
 
 /// The problem of a staged file over the limit.
@@ -419,6 +476,32 @@ mod tests {
             let money = format!("{}.{cents:02}", whole % 10_000_000_000_000);
             let want = money.parse::<f64>().ok();
             proptest::prop_assert_eq!(parse_number(&money).map(f64::to_bits), want.map(f64::to_bits), "{:?}", money);
+        }
+    }
+
+    #[test]
+    fn the_quick_look_misses_no_control_character() {
+        for c in (0u32..0x800).filter_map(char::from_u32) {
+            let text = format!("ab{c}cd");
+            assert_eq!(control_in(&text), forbidden_control(&text), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn blank_is_what_trims_to_nothing() {
+        for text in [
+            "",
+            " ",
+            "\t\n",
+            "\u{a0}",
+            "\u{3000} ",
+            " x",
+            "x ",
+            "é",
+            "-",
+            "\u{1}",
+        ] {
+            assert_eq!(is_blank(text), text.trim().is_empty(), "{text:?}");
         }
     }
 
