@@ -218,47 +218,71 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     /// Multi-valued attributes get the value appended; numeric fields parse
     /// it. An empty value of a single-valued field means "not given".
     pub fn set_text(&mut self, field: Name<'_, 'a>, value: Cow<'a, str>, at: L::At) {
-        let target = field.target();
-        if let Target::List(kind, name, slot) = target {
-            self.push_value(field, kind, (name, slot), value, at);
-            return;
-        }
-        let fixed = match target {
-            Target::Fixed(f) => Some(f),
-            _ => None,
-        };
-        if matches!(fixed, Some(Field::ChannelType | Field::Address)) {
-            if is_blank(&value) {
-                return;
-            }
-        } else if value.is_empty() {
-            return;
-        }
-        match fixed {
-            Some(Field::ChannelType) => self.set_channel_type(&value, at),
-            Some(Field::Address) => {
-                self.address_at = Some(at);
-                self.draft.count_csv(1, &value);
-                self.draft.address = Some(value);
-            }
-            Some(Field::OptOut) => self.set_opt_out(&value, at),
-            Some(Field::EffectiveDate) => self.set_effective_date(value, at),
-            Some(Field::Location(LocationField::Latitude | LocationField::Longitude)) | None => {
-                match parse_number(&value) {
-                    Some(x) => self.set_number(field, x, at),
-                    None => self.report(ProblemKind::MalformedData, field, at, || {
-                        format!(
-                            "`{}` is not a number; write a plain number such as 42 or -3.5",
-                            quote(&value)
-                        )
-                    }),
-                }
-            }
-            Some(f) => {
-                if let Some(i) = ruleless_text(f) {
+        match field.target() {
+            Target::List(kind, name, slot) => self.push_value(field, kind, (name, slot), value, at),
+            Target::Fixed(Field::ChannelType) => self.set_channel_type_text(&value, at),
+            Target::Fixed(Field::Address) => self.set_address_text(value, at),
+            Target::Fixed(Field::OptOut) => self.set_opt_out_text(&value, at),
+            Target::Fixed(Field::EffectiveDate) => self.set_effective_date_text(value, at),
+            Target::Fixed(Field::Location(LocationField::Latitude | LocationField::Longitude))
+            | Target::Metric(..) => self.set_number_text(field, &value, at),
+            Target::Fixed(f) => {
+                if !value.is_empty()
+                    && let Some(i) = ruleless_text(f)
+                {
                     self.draft.set_fixed_text(i, value);
                 }
             }
+        }
+    }
+
+    /// `ChannelType` from a text value, as [`Builder::set_text`] sets it (a
+    /// blank value is not given).
+    pub fn set_channel_type_text(&mut self, value: &str, at: L::At) {
+        if !is_blank(value) {
+            self.set_channel_type(value, at);
+        }
+    }
+
+    /// `Address` from a text value, as [`Builder::set_text`] sets it (a blank
+    /// value is not given).
+    pub fn set_address_text(&mut self, value: Cow<'a, str>, at: L::At) {
+        if is_blank(&value) {
+            return;
+        }
+        self.address_at = Some(at);
+        self.draft.count_csv(1, &value);
+        self.draft.address = Some(value);
+    }
+
+    /// `OptOut` from a text value, as [`Builder::set_text`] sets it.
+    pub fn set_opt_out_text(&mut self, value: &str, at: L::At) {
+        if !value.is_empty() {
+            self.set_opt_out(value, at);
+        }
+    }
+
+    /// `EffectiveDate` from a text value, as [`Builder::set_text`] sets it.
+    pub fn set_effective_date_text(&mut self, value: Cow<'a, str>, at: L::At) {
+        if !value.is_empty() {
+            self.set_effective_date(value, at);
+        }
+    }
+
+    /// A numeric `field` (a metric, latitude, longitude) from a text value,
+    /// as [`Builder::set_text`] sets it: parsed, or reported as no number.
+    pub fn set_number_text(&mut self, field: Name<'_, 'a>, value: &str, at: L::At) {
+        if value.is_empty() {
+            return;
+        }
+        match parse_number(value) {
+            Some(x) => self.set_number(field, x, at),
+            None => self.report(ProblemKind::MalformedData, field, at, || {
+                format!(
+                    "`{}` is not a number; write a plain number such as 42 or -3.5",
+                    quote(value)
+                )
+            }),
         }
     }
 

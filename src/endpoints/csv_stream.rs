@@ -30,7 +30,7 @@ use super::builder::{Builder, Known, Name, ruleless_text};
 use super::draft::{Custom, Draft, ListKind};
 use super::limits::Limits;
 use super::marks::Scanner;
-use super::model::{Field, suggest_field};
+use super::model::{Field, LocationField, suggest_field};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
@@ -816,6 +816,16 @@ enum Plan<'h, 'a> {
     Ruleless(usize),
     /// One value of a multi-valued attribute: its name, list and index there.
     List(Name<'h, 'a>, ListKind, &'h str, usize),
+    /// `ChannelType`, through [`Builder::set_channel_type_text`].
+    ChannelType,
+    /// `Address`, through [`Builder::set_address_text`].
+    Address,
+    /// `OptOut`, through [`Builder::set_opt_out_text`].
+    OptOut,
+    /// `EffectiveDate`, through [`Builder::set_effective_date_text`].
+    EffectiveDate,
+    /// A metric, latitude or longitude, through [`Builder::set_number_text`].
+    Number(Name<'h, 'a>),
     /// Any other field, through [`Builder::set_text`] and its rules.
     Rules(Name<'h, 'a>),
 }
@@ -830,14 +840,27 @@ impl<'h, 'a> Plan<'h, 'a> {
             return Plan::Ruleless(index);
         }
         let list = match field {
+            Field::ChannelType => return Plan::ChannelType,
+            Field::Address => return Plan::Address,
+            Field::OptOut => return Plan::OptOut,
+            Field::EffectiveDate => return Plan::EffectiveDate,
             Field::Attribute(n) => Some((ListKind::Attributes, n)),
             Field::UserAttribute(n) => Some((ListKind::UserAttributes, n)),
             _ => None,
         };
-        match (slot, list) {
-            (Some(slot), Some((kind, n))) => Plan::List(Name::Column(field, slot), kind, n, slot),
-            (Some(slot), None) => Plan::Rules(Name::Column(field, slot)),
-            (None, _) => Plan::Rules(Name::Field(field)),
+        let name = match slot {
+            Some(slot) => Name::Column(field, slot),
+            None => Name::Field(field),
+        };
+        match (slot, list, field) {
+            (Some(slot), Some((kind, n)), _) => Plan::List(name, kind, n, slot),
+            (
+                _,
+                None,
+                Field::Metric(_)
+                | Field::Location(LocationField::Latitude | LocationField::Longitude),
+            ) => Plan::Number(name),
+            _ => Plan::Rules(name),
         }
     }
 
@@ -857,6 +880,26 @@ impl<'h, 'a> Plan<'h, 'a> {
             Plan::List(name, kind, n, slot) => {
                 builder.csv_plain(plain);
                 builder.push_value(name, kind, (n, Some(slot)), value, at());
+            }
+            Plan::ChannelType => {
+                builder.csv_plain(plain);
+                builder.set_channel_type_text(&value, at());
+            }
+            Plan::Address => {
+                builder.csv_plain(plain);
+                builder.set_address_text(value, at());
+            }
+            Plan::OptOut => {
+                builder.csv_plain(plain);
+                builder.set_opt_out_text(&value, at());
+            }
+            Plan::EffectiveDate => {
+                builder.csv_plain(plain);
+                builder.set_effective_date_text(value, at());
+            }
+            Plan::Number(name) => {
+                builder.csv_plain(plain);
+                builder.set_number_text(name, &value, at());
             }
             Plan::Rules(name) => {
                 builder.csv_plain(plain);
