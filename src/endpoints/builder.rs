@@ -441,19 +441,27 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     ) {
         // Only a value of more than 100 bytes can have more than 100 characters.
         if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
-            let chars = value.chars().count();
-            if chars > MAX_ATTRIBUTE_VALUE_CHARS {
-                self.report(ProblemKind::MalformedData, field, at, || {
-                    format!(
-                        "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
-                    )
-                });
-            }
+            self.check_value_chars(field, &value, at);
         }
         self.draft.count_csv_value(&value);
         if let Some(c) = self.draft.custom_mut(kind, name, || field.custom_name()) {
             c.present = true;
             c.values.push(value);
+        }
+    }
+
+    /// Reports a value of a multi-valued attribute with more than 100
+    /// characters; out of [`Builder::push_value`]'s way, as few are long.
+    #[cold]
+    #[inline(never)]
+    fn check_value_chars(&mut self, field: Name<'_, 'a>, value: &str, at: L::At) {
+        let chars = value.chars().count();
+        if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+            self.report(ProblemKind::MalformedData, field, at, || {
+                format!(
+                    "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
+                )
+            });
         }
     }
 
