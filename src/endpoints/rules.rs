@@ -163,20 +163,25 @@ fn simple_decimal(text: &[u8]) -> Option<f64> {
         _ => (false, text),
     };
     // One pass: the digits into the mantissa, and where the point is.
+    // The point's index, `NONE` while there is none.
+    const NONE: usize = usize::MAX;
     let mut mantissa: u64 = 0;
-    let mut point: Option<usize> = None;
-    for (i, b) in digits.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0')),
-            b'.' if point.is_none() => point = Some(i),
-            _ => return None,
+    let mut point = NONE;
+    for (i, &b) in digits.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if b == b'.' && point == NONE {
+            point = i;
+        } else {
+            return None;
         }
     }
     let (whole, fraction) = match point {
-        Some(i) => (i, digits.len() - i - 1),
-        None => (digits.len(), 0),
+        NONE => (digits.len(), 0),
+        i => (i, digits.len().wrapping_sub(i).wrapping_sub(1)),
     };
-    if whole == 0 || (point.is_some() && fraction == 0) || whole + fraction > 15 {
+    if whole == 0 || (point != NONE && fraction == 0) || whole.wrapping_add(fraction) > 15 {
         return None;
     }
     let x = mantissa as f64 / POW10.get(fraction)?;
