@@ -757,6 +757,10 @@ pub(crate) fn read<'a>(
             // where its values end; any other row is read cell by cell.
             if tokenizer.plain_row(plans.len(), &mut spans).is_some() {
                 for (index, (span, plan)) in spans.iter().zip(&plans).enumerate() {
+                    // An empty value is not given: it is not even sliced.
+                    if span.end <= span.start {
+                        continue;
+                    }
                     let value = tokenizer.slice(span.start, span.end);
                     if !value.is_empty() {
                         let at = || Position::at(line, Some(index as u64 + 1));
