@@ -50,7 +50,7 @@ pub(crate) struct Cell<'a> {
 }
 
 /// Where one value of a plain row is ([`Tokenizer::plain_row`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Span {
     start: usize,
     end: usize,
@@ -439,7 +439,8 @@ impl<'a> Tokenizer<'a> {
         (cell, end)
     }
 
-    /// The values of the row at the reader's place, into `values`, when
+    /// The values of the row at the reader's place, into `values` (one span
+    /// per column, overwritten in place), when
     /// the row is plain: exactly `columns` values, each unquoted or in
     /// quotes with no quote inside, none with a byte that needs a look (a
     /// control, TAB, CR, DEL or C1 lead byte), the row ended by a line break
@@ -448,10 +449,11 @@ impl<'a> Tokenizer<'a> {
     /// reads value by value with every problem.
     #[inline]
     fn plain_row(&mut self, columns: usize, values: &mut Vec<Span>) -> Option<()> {
-        values.clear();
+        values.resize(columns, Span::default());
+        let mut found = 0usize;
         let mut from = self.pos;
         loop {
-            if values.len() >= columns {
+            if found >= columns {
                 return None;
             }
             let mut i = self.scan.next(self.bytes, from, true);
@@ -472,7 +474,10 @@ impl<'a> Tokenizer<'a> {
                 };
                 i = close + 1;
             }
-            values.push(span);
+            if let Some(slot) = values.get_mut(found) {
+                *slot = span;
+            }
+            found = found.wrapping_add(1);
             match self.byte(i) {
                 Some(b',') => from = i + 1,
                 Some(b'\n') => {
@@ -483,14 +488,14 @@ impl<'a> Tokenizer<'a> {
                     from = i + 2;
                     break;
                 }
-                None if values.len() == columns => {
+                None if found == columns => {
                     self.pos = i;
                     return Some(());
                 }
                 _ => return None,
             }
         }
-        if values.len() != columns {
+        if found != columns {
             return None;
         }
         self.pos = from;
