@@ -431,6 +431,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
 
     /// Appends `value` to the multi-valued attribute `name` of list `kind`
     /// (at index `name.1` of it, when known), `field` naming it in problems.
+    #[inline]
     pub fn push_value(
         &mut self,
         field: Name<'_, 'a>,
