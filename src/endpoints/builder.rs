@@ -238,6 +238,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
 
     /// `ChannelType` from a text value, as [`Builder::set_text`] sets it (a
     /// blank value is not given).
+    #[inline]
     pub fn set_channel_type_text(&mut self, value: &str, at: L::At) {
         if !is_blank(value) {
             self.set_channel_type(value, at);
@@ -246,6 +247,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
 
     /// `Address` from a text value, as [`Builder::set_text`] sets it (a blank
     /// value is not given).
+    #[inline]
     pub fn set_address_text(&mut self, value: Cow<'a, str>, at: L::At) {
         if is_blank(&value) {
             return;
@@ -256,6 +258,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     }
 
     /// `OptOut` from a text value, as [`Builder::set_text`] sets it.
+    #[inline]
     pub fn set_opt_out_text(&mut self, value: &str, at: L::At) {
         if !value.is_empty() {
             self.set_opt_out(value, at);
@@ -263,6 +266,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     }
 
     /// `EffectiveDate` from a text value, as [`Builder::set_text`] sets it.
+    #[inline]
     pub fn set_effective_date_text(&mut self, value: Cow<'a, str>, at: L::At) {
         if !value.is_empty() {
             self.set_effective_date(value, at);
@@ -271,6 +275,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
 
     /// A numeric `field` (a metric, latitude, longitude) from a text value,
     /// as [`Builder::set_text`] sets it: parsed, or reported as no number.
+    #[inline]
     pub fn set_number_text(&mut self, field: Name<'_, 'a>, value: &str, at: L::At) {
         if value.is_empty() {
             return;
