@@ -218,47 +218,76 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     /// Multi-valued attributes get the value appended; numeric fields parse
     /// it. An empty value of a single-valued field means "not given".
     pub fn set_text(&mut self, field: Name<'_, 'a>, value: Cow<'a, str>, at: L::At) {
-        let target = field.target();
-        if let Target::List(kind, name, slot) = target {
-            self.push_value(field, kind, (name, slot), value, at);
-            return;
-        }
-        let fixed = match target {
-            Target::Fixed(f) => Some(f),
-            _ => None,
-        };
-        if matches!(fixed, Some(Field::ChannelType | Field::Address)) {
-            if is_blank(&value) {
-                return;
-            }
-        } else if value.is_empty() {
-            return;
-        }
-        match fixed {
-            Some(Field::ChannelType) => self.set_channel_type(&value, at),
-            Some(Field::Address) => {
-                self.address_at = Some(at);
-                self.draft.count_csv(1, &value);
-                self.draft.address = Some(value);
-            }
-            Some(Field::OptOut) => self.set_opt_out(&value, at),
-            Some(Field::EffectiveDate) => self.set_effective_date(value, at),
-            Some(Field::Location(LocationField::Latitude | LocationField::Longitude)) | None => {
-                match parse_number(&value) {
-                    Some(x) => self.set_number(field, x, at),
-                    None => self.report(ProblemKind::MalformedData, field, at, || {
-                        format!(
-                            "`{}` is not a number; write a plain number such as 42 or -3.5",
-                            quote(&value)
-                        )
-                    }),
-                }
-            }
-            Some(f) => {
-                if let Some(i) = ruleless_text(f) {
+        match field.target() {
+            Target::List(kind, name, slot) => self.push_value(field, kind, (name, slot), value, at),
+            Target::Fixed(Field::ChannelType) => self.set_channel_type_text(&value, at),
+            Target::Fixed(Field::Address) => self.set_address_text(value, at),
+            Target::Fixed(Field::OptOut) => self.set_opt_out_text(&value, at),
+            Target::Fixed(Field::EffectiveDate) => self.set_effective_date_text(value, at),
+            Target::Fixed(Field::Location(LocationField::Latitude | LocationField::Longitude))
+            | Target::Metric(..) => self.set_number_text(field, &value, at),
+            Target::Fixed(f) => {
+                if !value.is_empty()
+                    && let Some(i) = ruleless_text(f)
+                {
                     self.draft.set_fixed_text(i, value);
                 }
             }
+        }
+    }
+
+    /// `ChannelType` from a text value, as [`Builder::set_text`] sets it (a
+    /// blank value is not given).
+    #[inline]
+    pub fn set_channel_type_text(&mut self, value: &str, at: L::At) {
+        if !is_blank(value) {
+            self.set_channel_type(value, at);
+        }
+    }
+
+    /// `Address` from a text value, as [`Builder::set_text`] sets it (a blank
+    /// value is not given).
+    #[inline]
+    pub fn set_address_text(&mut self, value: Cow<'a, str>, at: L::At) {
+        if is_blank(&value) {
+            return;
+        }
+        self.address_at = Some(at);
+        self.draft.count_csv(1, &value);
+        self.draft.address = Some(value);
+    }
+
+    /// `OptOut` from a text value, as [`Builder::set_text`] sets it.
+    #[inline]
+    pub fn set_opt_out_text(&mut self, value: &str, at: L::At) {
+        if !value.is_empty() {
+            self.set_opt_out(value, at);
+        }
+    }
+
+    /// `EffectiveDate` from a text value, as [`Builder::set_text`] sets it.
+    #[inline]
+    pub fn set_effective_date_text(&mut self, value: Cow<'a, str>, at: L::At) {
+        if !value.is_empty() {
+            self.set_effective_date(value, at);
+        }
+    }
+
+    /// A numeric `field` (a metric, latitude, longitude) from a text value,
+    /// as [`Builder::set_text`] sets it: parsed, or reported as no number.
+    #[inline]
+    pub fn set_number_text(&mut self, field: Name<'_, 'a>, value: &str, at: L::At) {
+        if value.is_empty() {
+            return;
+        }
+        match parse_number(value) {
+            Some(x) => self.set_number(field, x, at),
+            None => self.report(ProblemKind::MalformedData, field, at, || {
+                format!(
+                    "`{}` is not a number; write a plain number such as 42 or -3.5",
+                    quote(value)
+                )
+            }),
         }
     }
 
@@ -407,6 +436,7 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
 
     /// Appends `value` to the multi-valued attribute `name` of list `kind`
     /// (at index `name.1` of it, when known), `field` naming it in problems.
+    #[inline]
     pub fn push_value(
         &mut self,
         field: Name<'_, 'a>,
@@ -417,19 +447,27 @@ impl<'b, 'a, L: Locate, P: ProblemSink> Builder<'b, 'a, L, P> {
     ) {
         // Only a value of more than 100 bytes can have more than 100 characters.
         if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
-            let chars = value.chars().count();
-            if chars > MAX_ATTRIBUTE_VALUE_CHARS {
-                self.report(ProblemKind::MalformedData, field, at, || {
-                    format!(
-                        "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
-                    )
-                });
-            }
+            self.check_value_chars(field, &value, at);
         }
         self.draft.count_csv_value(&value);
         if let Some(c) = self.draft.custom_mut(kind, name, || field.custom_name()) {
             c.present = true;
             c.values.push(value);
+        }
+    }
+
+    /// Reports a value of a multi-valued attribute with more than 100
+    /// characters; out of [`Builder::push_value`]'s way, as few are long.
+    #[cold]
+    #[inline(never)]
+    fn check_value_chars(&mut self, field: Name<'_, 'a>, value: &str, at: L::At) {
+        let chars = value.chars().count();
+        if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+            self.report(ProblemKind::MalformedData, field, at, || {
+                format!(
+                    "the value has {chars} characters; Pinpoint allows at most {MAX_ATTRIBUTE_VALUE_CHARS} per attribute value"
+                )
+            });
         }
     }
 

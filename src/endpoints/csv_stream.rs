@@ -30,7 +30,7 @@ use super::builder::{Builder, Known, Name, ruleless_text};
 use super::draft::{Custom, Draft, ListKind};
 use super::limits::Limits;
 use super::marks::Scanner;
-use super::model::{Field, suggest_field};
+use super::model::{Field, LocationField, suggest_field};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
     MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
@@ -50,7 +50,7 @@ pub(crate) struct Cell<'a> {
 }
 
 /// Where one value of a plain row is ([`Tokenizer::plain_row`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Span {
     start: usize,
     end: usize,
@@ -439,7 +439,8 @@ impl<'a> Tokenizer<'a> {
         (cell, end)
     }
 
-    /// The values of the row at the reader's place, into `values`, when
+    /// The values of the row at the reader's place, into `values` (one span
+    /// per column, overwritten in place), when
     /// the row is plain: exactly `columns` values, each unquoted or in
     /// quotes with no quote inside, none with a byte that needs a look (a
     /// control, TAB, CR, DEL or C1 lead byte), the row ended by a line break
@@ -448,10 +449,11 @@ impl<'a> Tokenizer<'a> {
     /// reads value by value with every problem.
     #[inline]
     fn plain_row(&mut self, columns: usize, values: &mut Vec<Span>) -> Option<()> {
-        values.clear();
+        values.resize(columns, Span::default());
+        let mut found = 0usize;
         let mut from = self.pos;
         loop {
-            if values.len() >= columns {
+            if found >= columns {
                 return None;
             }
             let mut i = self.scan.next(self.bytes, from, true);
@@ -472,7 +474,10 @@ impl<'a> Tokenizer<'a> {
                 };
                 i = close + 1;
             }
-            values.push(span);
+            if let Some(slot) = values.get_mut(found) {
+                *slot = span;
+            }
+            found = found.wrapping_add(1);
             match self.byte(i) {
                 Some(b',') => from = i + 1,
                 Some(b'\n') => {
@@ -483,14 +488,14 @@ impl<'a> Tokenizer<'a> {
                     from = i + 2;
                     break;
                 }
-                None if values.len() == columns => {
+                None if found == columns => {
                     self.pos = i;
                     return Some(());
                 }
                 _ => return None,
             }
         }
-        if values.len() != columns {
+        if found != columns {
             return None;
         }
         self.pos = from;
@@ -757,6 +762,10 @@ pub(crate) fn read<'a>(
             // where its values end; any other row is read cell by cell.
             if tokenizer.plain_row(plans.len(), &mut spans).is_some() {
                 for (index, (span, plan)) in spans.iter().zip(&plans).enumerate() {
+                    // An empty value is not given: it is not even sliced.
+                    if span.end <= span.start {
+                        continue;
+                    }
                     let value = tokenizer.slice(span.start, span.end);
                     if !value.is_empty() {
                         let at = || Position::at(line, Some(index as u64 + 1));
@@ -816,6 +825,16 @@ enum Plan<'h, 'a> {
     Ruleless(usize),
     /// One value of a multi-valued attribute: its name, list and index there.
     List(Name<'h, 'a>, ListKind, &'h str, usize),
+    /// `ChannelType`, through [`Builder::set_channel_type_text`].
+    ChannelType,
+    /// `Address`, through [`Builder::set_address_text`].
+    Address,
+    /// `OptOut`, through [`Builder::set_opt_out_text`].
+    OptOut,
+    /// `EffectiveDate`, through [`Builder::set_effective_date_text`].
+    EffectiveDate,
+    /// A metric, latitude or longitude, through [`Builder::set_number_text`].
+    Number(Name<'h, 'a>),
     /// Any other field, through [`Builder::set_text`] and its rules.
     Rules(Name<'h, 'a>),
 }
@@ -830,14 +849,27 @@ impl<'h, 'a> Plan<'h, 'a> {
             return Plan::Ruleless(index);
         }
         let list = match field {
+            Field::ChannelType => return Plan::ChannelType,
+            Field::Address => return Plan::Address,
+            Field::OptOut => return Plan::OptOut,
+            Field::EffectiveDate => return Plan::EffectiveDate,
             Field::Attribute(n) => Some((ListKind::Attributes, n)),
             Field::UserAttribute(n) => Some((ListKind::UserAttributes, n)),
             _ => None,
         };
-        match (slot, list) {
-            (Some(slot), Some((kind, n))) => Plan::List(Name::Column(field, slot), kind, n, slot),
-            (Some(slot), None) => Plan::Rules(Name::Column(field, slot)),
-            (None, _) => Plan::Rules(Name::Field(field)),
+        let name = match slot {
+            Some(slot) => Name::Column(field, slot),
+            None => Name::Field(field),
+        };
+        match (slot, list, field) {
+            (Some(slot), Some((kind, n)), _) => Plan::List(name, kind, n, slot),
+            (
+                _,
+                None,
+                Field::Metric(_)
+                | Field::Location(LocationField::Latitude | LocationField::Longitude),
+            ) => Plan::Number(name),
+            _ => Plan::Rules(name),
         }
     }
 
@@ -857,6 +889,26 @@ impl<'h, 'a> Plan<'h, 'a> {
             Plan::List(name, kind, n, slot) => {
                 builder.csv_plain(plain);
                 builder.push_value(name, kind, (n, Some(slot)), value, at());
+            }
+            Plan::ChannelType => {
+                builder.csv_plain(plain);
+                builder.set_channel_type_text(&value, at());
+            }
+            Plan::Address => {
+                builder.csv_plain(plain);
+                builder.set_address_text(value, at());
+            }
+            Plan::OptOut => {
+                builder.csv_plain(plain);
+                builder.set_opt_out_text(&value, at());
+            }
+            Plan::EffectiveDate => {
+                builder.csv_plain(plain);
+                builder.set_effective_date_text(value, at());
+            }
+            Plan::Number(name) => {
+                builder.csv_plain(plain);
+                builder.set_number_text(name, &value, at());
             }
             Plan::Rules(name) => {
                 builder.csv_plain(plain);

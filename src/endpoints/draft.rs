@@ -307,6 +307,7 @@ impl<'a> Draft<'a> {
 
     /// Sets metric `name` (at index `slot` when known; added in name order,
     /// named by `make`, if missing).
+    #[inline]
     pub fn set_metric(
         &mut self,
         (name, slot): (&str, Option<usize>),

@@ -44,8 +44,13 @@ pub(crate) fn names_over_limit_message(dot: &str) -> String {
 /// The state of the checks across the import.
 #[derive(Debug)]
 pub(crate) struct ImportChecks<'a> {
-    /// Endpoints per user.
-    users: HashMap<Cow<'a, str>, u32, SeedableRandomState>,
+    /// Each user's index in `counts`.
+    users: HashMap<Cow<'a, str>, usize, SeedableRandomState>,
+    /// Endpoints per user, by the index in `users`.
+    counts: Vec<u32>,
+    /// The last user looked up (borrowed from the data) and their index, so
+    /// that a run of endpoints of one user is counted without hashing.
+    last: Option<(&'a str, usize)>,
     /// Users over the limit, with their first endpoint over it.
     over: Vec<(Cow<'a, str>, Origin)>,
     /// Distinct custom names, per kind (attributes, metrics, user attributes).
@@ -63,6 +68,8 @@ impl Default for ImportChecks<'_> {
         let names = || HashSet::with_hasher(random_state());
         ImportChecks {
             users: HashMap::with_hasher(random_state()),
+            counts: Vec::new(),
+            last: None,
             over: Vec::new(),
             names: [names(), names(), names()],
             names_done: false,
@@ -86,15 +93,9 @@ impl<'a> ImportChecks<'a> {
 
     /// Counts one endpoint; reports the custom name that goes over 250.
     pub fn endpoint(&mut self, draft: &Draft<'a>, origin: Origin, problems: &mut Problems) {
-        if let Some(user) = &draft.user_id {
-            let n = match user {
-                // One lookup (an owned id would be copied for every endpoint).
-                Cow::Borrowed(_) => self.users.entry(user.clone()).or_insert(0),
-                Cow::Owned(id) => match self.users.get_mut(id.as_str()) {
-                    Some(n) => n,
-                    None => self.users.entry(user.clone()).or_insert(0),
-                },
-            };
+        if let Some(user) = &draft.user_id
+            && let Some(n) = self.user_count(user)
+        {
             *n = n.saturating_add(1);
             let n = *n;
             if n as usize == MAX_ENDPOINTS_PER_USER + 1 {
@@ -105,6 +106,37 @@ impl<'a> ImportChecks<'a> {
         if !self.names_done && !all_counted {
             self.count_names(draft, origin, problems);
         }
+    }
+
+    /// The count of endpoints of `user` so far, added (zero) if new.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "a new user's id is kept as the Cow it is, borrowed or owned"
+    )]
+    fn user_count(&mut self, user: &Cow<'a, str>) -> Option<&mut u32> {
+        let index = match (self.last, user) {
+            (Some((last, i)), _) if last == user.as_ref() => i,
+            _ => {
+                let next = self.counts.len();
+                let i = match user {
+                    // One lookup (an owned id would be copied for every endpoint).
+                    Cow::Borrowed(id) => {
+                        let i = *self.users.entry(user.clone()).or_insert(next);
+                        self.last = Some((*id, i));
+                        i
+                    }
+                    Cow::Owned(id) => match self.users.get(id.as_str()) {
+                        Some(i) => *i,
+                        None => *self.users.entry(user.clone()).or_insert(next),
+                    },
+                };
+                if i == next {
+                    self.counts.push(0);
+                }
+                i
+            }
+        };
+        self.counts.get_mut(index)
     }
 
     fn count_names(&mut self, draft: &Draft<'a>, origin: Origin, problems: &mut Problems) {
@@ -154,7 +186,12 @@ impl<'a> ImportChecks<'a> {
     /// Reports every user over the limit, with their count.
     pub fn finish(self, problems: &mut Problems) {
         for (user, origin) in &self.over {
-            let total = self.users.get(user.as_ref()).copied().unwrap_or(0);
+            let total = self
+                .users
+                .get(user.as_ref())
+                .and_then(|i| self.counts.get(*i))
+                .copied()
+                .unwrap_or(0);
             problems.push_in(
                 Phase::Users,
                 ProblemKind::MalformedData,
@@ -163,6 +200,37 @@ impl<'a> ImportChecks<'a> {
                 || Some(Field::UserId.dot_name()),
                 || user_over_limit_message(user, u64::from(total)),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_counted_in_runs_and_out_of_them_as_by_a_map() {
+        let ids = ["a", "a", "b", "a", "b", "b", "b", "c", "a", "c", "c"];
+        let owned = [
+            false, true, false, false, true, false, true, true, false, false, true,
+        ];
+        let mut checks = ImportChecks::default();
+        let mut naive: HashMap<&str, u32> = HashMap::new();
+        for (id, owned) in ids.iter().zip(owned) {
+            let user: Cow<'_, str> = if owned {
+                Cow::Owned((*id).to_owned())
+            } else {
+                Cow::Borrowed(id)
+            };
+            let n = checks.user_count(&user).unwrap();
+            *n += 1;
+            let want = naive.entry(id).or_insert(0);
+            *want += 1;
+            assert_eq!(*n, *want, "{id}");
+        }
+        for (id, want) in naive {
+            let i = checks.users.get(id).copied().unwrap();
+            assert_eq!(checks.counts.get(i).copied(), Some(want), "{id}");
         }
     }
 }

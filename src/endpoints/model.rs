@@ -81,7 +81,24 @@ impl ChannelType {
 
     /// The channel type named exactly `name` (case-sensitive, as Pinpoint is).
     pub fn parse(name: &str) -> Option<ChannelType> {
-        ChannelType::ALL.into_iter().find(|c| c.as_str() == name)
+        // A match on the bytes: the length, then the few names of that length.
+        let c = match name.as_bytes() {
+            b"PUSH" => ChannelType::Push,
+            b"GCM" => ChannelType::Gcm,
+            b"APNS" => ChannelType::Apns,
+            b"APNS_SANDBOX" => ChannelType::ApnsSandbox,
+            b"APNS_VOIP" => ChannelType::ApnsVoip,
+            b"APNS_VOIP_SANDBOX" => ChannelType::ApnsVoipSandbox,
+            b"ADM" => ChannelType::Adm,
+            b"SMS" => ChannelType::Sms,
+            b"VOICE" => ChannelType::Voice,
+            b"EMAIL" => ChannelType::Email,
+            b"BAIDU" => ChannelType::Baidu,
+            b"CUSTOM" => ChannelType::Custom,
+            b"IN_APP" => ChannelType::InApp,
+            _ => return None,
+        };
+        Some(c)
     }
 
     /// The channel type a wrong `name` most likely meant: the same name in
@@ -740,6 +757,38 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The channel type named `name`, as `ChannelType::parse` found it
+    /// before it matched on bytes: a linear search of the names.
+    fn parse_by_search(name: &str) -> Option<ChannelType> {
+        ChannelType::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    #[test]
+    fn channel_types_parse_as_the_search_of_their_names() {
+        let mut names: Vec<String> = Vec::new();
+        for c in ChannelType::ALL {
+            let n = c.as_str();
+            names.push(n.to_owned());
+            names.push(n.to_ascii_lowercase());
+            names.push(format!("{n} "));
+            names.push(format!(" {n}"));
+            names.push(n.get(1..).unwrap_or_default().to_owned());
+            names.push(n.get(..n.len() - 1).unwrap_or_default().to_owned());
+            names.push(format!("{n}_"));
+        }
+        names.extend(["", "A", "APNS_VOIP_SANDBOXX", "EMAI L", "SMs"].map(String::from));
+        for n in &names {
+            assert_eq!(ChannelType::parse(n), parse_by_search(n), "{n:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn channel_types_parse_as_the_search_of_any_text(name in "[A-Z_a-z ]{0,18}") {
+            proptest::prop_assert_eq!(ChannelType::parse(&name), parse_by_search(&name));
+        }
+    }
 
     #[test]
     fn channel_types_are_exact_case() {

@@ -163,20 +163,25 @@ fn simple_decimal(text: &[u8]) -> Option<f64> {
         _ => (false, text),
     };
     // One pass: the digits into the mantissa, and where the point is.
+    // The point's index, `NONE` while there is none.
+    const NONE: usize = usize::MAX;
     let mut mantissa: u64 = 0;
-    let mut point: Option<usize> = None;
-    for (i, b) in digits.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0')),
-            b'.' if point.is_none() => point = Some(i),
-            _ => return None,
+    let mut point = NONE;
+    for (i, &b) in digits.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if b == b'.' && point == NONE {
+            point = i;
+        } else {
+            return None;
         }
     }
     let (whole, fraction) = match point {
-        Some(i) => (i, digits.len() - i - 1),
-        None => (digits.len(), 0),
+        NONE => (digits.len(), 0),
+        i => (i, digits.len().wrapping_sub(i).wrapping_sub(1)),
     };
-    if whole == 0 || (point.is_some() && fraction == 0) || whole + fraction > 15 {
+    if whole == 0 || (point != NONE && fraction == 0) || whole.wrapping_add(fraction) > 15 {
         return None;
     }
     let x = mantissa as f64 / POW10.get(fraction)?;
@@ -211,10 +216,14 @@ pub(crate) fn email_problem(address: &str) -> Option<String> {
     let shaped = bytes
         .iter()
         .rposition(|b| *b == b'@')
-        .is_some_and(|at| at > 0 && at + 1 < bytes.len());
-    // Printable ASCII is clean; only other text needs a look at its characters.
-    let clean = address.bytes().all(|b| (0x21..0x7f).contains(&b))
-        || !address.chars().any(|c| c.is_whitespace() || c.is_control());
+        .is_some_and(|at| at > 0 && at.wrapping_add(1) < bytes.len());
+    // Printable ASCII (`!`..=`~`) is clean: found by a fold without an early
+    // exit, which the compiler does many bytes at a time. Only other text
+    // needs a look at its characters.
+    let outside = bytes
+        .iter()
+        .fold(false, |out, b| out | (b.wrapping_sub(0x21) > 0x5d));
+    let clean = !outside || !has_space_or_control(address);
     if shaped && clean {
         None
     } else if !clean {
@@ -224,9 +233,51 @@ pub(crate) fn email_problem(address: &str) -> Option<String> {
     }
 }
 
+/// True when `text` has a white space or control character: an ASCII byte
+/// outside `!`..=`~`, or a character beyond ASCII (decoded only where its
+/// lead byte is) that is either.
+fn has_space_or_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let ascii = bytes
+        .iter()
+        .fold(false, |out, b| out | (*b < 0x21) | (*b == 0x7f));
+    ascii
+        || bytes.iter().enumerate().any(|(i, b)| {
+            *b >= 0xc0
+                && text
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .is_some_and(|c| c.is_whitespace() || c.is_control())
+        })
+}
+
 /// True for an ISO 8601 date or date-time: `YYYY-MM-DD`, optionally followed
 /// by `Thh:mm`, `:ss`, a fraction, and `Z` or an offset (`+02:00`, `+0200`, `+02`).
 pub fn is_iso8601(s: &str) -> bool {
+    let b = s.as_bytes();
+    // The usual forms, `YYYY-MM-DD` and `YYYY-MM-DDThh:mm:ssZ`, at once: as
+    // the general reading finds them, but without its searches and splits.
+    let at = |i: usize| b.get(i).copied();
+    let two = |i: usize| number_of(b.get(i..i.wrapping_add(2)).unwrap_or_default(), 2);
+    match b.len() {
+        10 => return is_date(b),
+        20 if at(10) == Some(b'T')
+            && at(13) == Some(b':')
+            && at(16) == Some(b':')
+            && at(19) == Some(b'Z') =>
+        {
+            return is_date(b.get(..10).unwrap_or_default())
+                && two(11).is_some_and(|h| h <= 23)
+                && two(14).is_some_and(|m| m <= 59)
+                && two(17).is_some_and(|s| s <= 60);
+        }
+        _ => {}
+    }
+    is_iso8601_general(s)
+}
+
+/// [`is_iso8601`] for any text: the date, then the time after the first `T`.
+fn is_iso8601_general(s: &str) -> bool {
     // Byte by byte: every separator is ASCII, which never occurs inside a
     // multi-byte character.
     let b = s.as_bytes();
@@ -526,6 +577,54 @@ mod tests {
                 .unwrap()
                 .contains("start it with +")
         );
+    }
+
+    /// `email_problem` as it was before its fold over the bytes.
+    fn email_problem_before(address: &str) -> Option<String> {
+        let bytes = address.as_bytes();
+        let shaped = bytes
+            .iter()
+            .rposition(|b| *b == b'@')
+            .is_some_and(|at| at > 0 && at + 1 < bytes.len());
+        let clean = address.bytes().all(|b| (0x21..0x7f).contains(&b))
+            || !address.chars().any(|c| c.is_whitespace() || c.is_control());
+        if shaped && clean {
+            None
+        } else if !clean {
+            Some("contains spaces or control characters; remove them".into())
+        } else {
+            Some("is not an email address (name@domain)".into())
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn email_problems_are_as_before(
+            address in "[a-z@. \\t\u{7}\u{7f}\u{85}\u{a0}\u{2028}éü\"]{0,12}",
+            any_text in any::<String>(),
+        ) {
+            for a in [&address, &any_text] {
+                proptest::prop_assert_eq!(email_problem(a), email_problem_before(a), "{:?}", a);
+            }
+        }
+
+        #[test]
+        fn iso_dates_are_read_as_the_general_reading_reads_them(
+            date in "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
+            noisy in "[0-9T:Zz+.,-]{8,22}",
+            flips in proptest::collection::vec((0usize..20, "[0-9T:Zzt+.,-]"), 0..3),
+        ) {
+            let mut mutated = date.clone().into_bytes();
+            for (i, c) in &flips {
+                if let Some(b) = mutated.get_mut(*i) {
+                    *b = c.as_bytes()[0];
+                }
+            }
+            let mutated = String::from_utf8(mutated).unwrap();
+            for s in [&date, &noisy, &mutated] {
+                proptest::prop_assert_eq!(is_iso8601(s), is_iso8601_general(s), "{:?}", s);
+            }
+        }
     }
 
     #[test]
