@@ -42,6 +42,7 @@ use crate::input::Format;
 
 mod builder;
 mod csv_cell;
+mod csv_plan;
 mod csv_stream;
 mod draft;
 mod import_checks;
