@@ -44,33 +44,30 @@ impl<'h, 'a> Plan<'h, 'a> {
         if let Some(index) = ruleless_text(field) {
             return Plan::Ruleless(index);
         }
-        let list = match field {
-            Field::ChannelType => return Plan::ChannelType,
-            Field::Address => return Plan::Address,
-            Field::OptOut => return Plan::OptOut,
-            Field::EffectiveDate => return Plan::EffectiveDate,
-            Field::Attribute(n) => Some((ListKind::Attributes, n)),
-            Field::UserAttribute(n) => Some((ListKind::UserAttributes, n)),
-            _ => None,
-        };
         let name = match slot {
             Some(slot) => Name::Column(field, slot),
             None => Name::Field(field),
         };
-        match (slot, list, field) {
-            (Some(slot), Some((kind, n)), _) => Plan::List(name, kind, n, slot),
+        match (field, slot) {
+            (Field::ChannelType, _) => Plan::ChannelType,
+            (Field::Address, _) => Plan::Address,
+            (Field::OptOut, _) => Plan::OptOut,
+            (Field::EffectiveDate, _) => Plan::EffectiveDate,
+            (Field::Attribute(n), Some(slot)) => Plan::List(name, ListKind::Attributes, n, slot),
+            (Field::UserAttribute(n), Some(slot)) => {
+                Plan::List(name, ListKind::UserAttributes, n, slot)
+            }
             (
-                _,
-                None,
                 Field::Metric(_)
                 | Field::Location(LocationField::Latitude | LocationField::Longitude),
+                _,
             ) => Plan::Number(name),
             _ => Plan::Rules(name),
         }
     }
 
-    /// Sets a non-empty `value` (`plain`: unquoted) at `at`, as [`super::csv_stream::set_cell`]
-    /// does.
+    /// Sets a non-empty `value` (`plain`: unquoted) at `at`, as
+    /// [`super::csv_stream::set_cell`] does.
     #[inline]
     pub fn set<P: ProblemSink>(
         self,

@@ -34,7 +34,8 @@ use super::marks::Scanner;
 use super::model::{Field, suggest_field};
 use super::problems::{ProblemSink, Problems};
 use super::rules::{
-    MAX_ENDPOINT_BYTES, Origin, Position, control_message, custom_name_problem, forbidden_control,
+    MAX_ENDPOINT_BYTES, MAY_START_CONTROL, Origin, Position, control_message, custom_name_problem,
+    forbidden_control,
 };
 use super::stream::{HeaderWidths, Sink, Ticker};
 
@@ -78,7 +79,7 @@ const fn classes(specials: &[u8]) -> [u8; 256] {
     let mut t = [ORDINARY; 256];
     let mut b = 0;
     while b < 256 {
-        if b < 0x20 || b == 0x7f || b == 0xc2 {
+        if MAY_START_CONTROL[b] == 1 {
             t[b] = CONTROL;
         }
         b += 1;
@@ -478,7 +479,7 @@ impl<'a> Tokenizer<'a> {
             if let Some(slot) = values.get_mut(found) {
                 *slot = span;
             }
-            found = found.wrapping_add(1);
+            found += 1;
             match self.byte(i) {
                 Some(b',') => from = i + 1,
                 Some(b'\n') => {

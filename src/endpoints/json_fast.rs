@@ -389,7 +389,7 @@ impl<'a> Visitor<'a> for Lists<'_, '_, 'a> {
         let Lists(b, kind) = self;
         let mut names = Names::new();
         while let Some(name) = custom_name(&mut map, &mut names)? {
-            map.next_value_seed(List(b, Name::List(kind, &name)))?;
+            map.next_value_seed(List(b, Name::List(kind, &name), false))?;
         }
         Ok(())
     }
@@ -399,8 +399,9 @@ impl<'a> Visitor<'a> for Lists<'_, '_, 'a> {
 }
 
 /// The value of one custom attribute: a list of strings, a string (or a
-/// number or `true`/`false`, as text), or `null`.
-struct List<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>);
+/// number or `true`/`false`, as text), or `null`; inside the list (the
+/// `bool`), only a string (or a number or `true`/`false`).
+struct List<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>, bool);
 
 impl<'a> DeserializeSeed<'a> for List<'_, '_, '_, 'a> {
     type Value = ();
@@ -412,12 +413,19 @@ impl<'a> DeserializeSeed<'a> for List<'_, '_, '_, 'a> {
 impl<'a> Visitor<'a> for List<'_, '_, '_, 'a> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of strings")
+        f.write_str(if self.2 {
+            "a string"
+        } else {
+            "a list of strings"
+        })
     }
     fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
-        let List(b, field) = self;
+        let List(b, field, item) = self;
+        if item {
+            return Err(give_up());
+        }
         b.touch_list(field);
-        while seq.next_element_seed(Item(&mut *b, field))?.is_some() {}
+        while seq.next_element_seed(List(&mut *b, field, true))?.is_some() {}
         Ok(())
     }
     fn visit_borrowed_str<E: serde::de::Error>(self, v: &'a str) -> Result<(), E> {
@@ -442,45 +450,7 @@ impl<'a> Visitor<'a> for List<'_, '_, '_, 'a> {
         Text(self.0, self.1).visit_bool(v)
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-/// One value of a list: a string (or a number or `true`/`false`, as text).
-struct Item<'f, 'b, 'n, 'a>(Fill<'f, 'b, 'a>, Name<'n, 'a>);
-
-impl<'a> DeserializeSeed<'a> for Item<'_, '_, '_, 'a> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'a> Visitor<'a> for Item<'_, '_, '_, 'a> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'a str) -> Result<(), E> {
-        Text(self.0, self.1).visit_borrowed_str(v)
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        Text(self.0, self.1).visit_str(v)
-    }
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
-        Text(self.0, self.1).visit_string(v)
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
-        Text(self.0, self.1).visit_u64(v)
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
-        Text(self.0, self.1).visit_i64(v)
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
-        Text(self.0, self.1).visit_f64(v)
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
-        Text(self.0, self.1).visit_bool(v)
+        if self.2 { Err(give_up()) } else { Ok(()) }
     }
 }
 

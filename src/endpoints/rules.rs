@@ -386,7 +386,7 @@ pub(crate) fn forbidden_control(text: &str) -> Option<char> {
 
 /// 1 for the bytes that may start a control character: below 0x20, DEL,
 /// and 0xC2, the first byte of a C1 character.
-const MAY_START_CONTROL: [u8; 256] = {
+pub(crate) const MAY_START_CONTROL: [u8; 256] = {
     let mut may = [0u8; 256];
     let mut b = 0;
     while b < 0x20 {
