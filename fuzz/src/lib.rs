@@ -17,7 +17,10 @@
 //!   for CSV), each NDJSON line a JSON object, and preparing the body again
 //!   gives the same body, endpoint count and channel counts;
 //! - the size limit is exact: the body's own size passes, one byte less fails
-//!   with `ImportSizeExceeded`.
+//!   with `ImportSizeExceeded`;
+//! - the check that writes beside it (a run's) gives the same verdict and,
+//!   when it says it wrote the staged file, its bytes; the write pass after
+//!   it (which copies the rows that check found verbatim) gives them too.
 
 use pinpoint_segment_import::endpoints::{Limits, Prepared, check_writing, oracle, prepare, read};
 use pinpoint_segment_import::error::{ErrorKind, MAX_REPORTED_PROBLEMS, NodeError};
@@ -87,6 +90,15 @@ fn differential(format: Format, text: &str, limits: &Limits) -> Result<Prepared,
             if *complete {
                 assert_eq!(written, p.body, "written beside the check: {text:?}");
             }
+            // The write pass after it copies the rows the check found
+            // verbatim: the same bytes.
+            let mut again = Vec::new();
+            let copied: Result<(), std::convert::Infallible> = checked.write_staged(&mut |c| {
+                again.extend_from_slice(c);
+                Ok(())
+            });
+            assert!(copied.is_ok());
+            assert_eq!(again, p.body, "written with verbatim rows: {text:?}");
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "check_writing's error: {text:?}"),
         _ => panic!("check_writing and prepare differ in verdict: {text:?}"),

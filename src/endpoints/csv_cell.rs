@@ -29,24 +29,31 @@ fn has_special(cell: &[u8]) -> bool {
         .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
-/// The bytes the CSV writer writes for `cell`.
-pub(crate) fn cell_len(cell: &str) -> u64 {
+/// True when the CSV writer quotes `cell`, looked at a word at a time: most
+/// cells have no byte it quotes for and do not start with a space or tab.
+#[inline]
+pub(crate) fn quoted(cell: &str) -> bool {
     let bytes = cell.as_bytes();
-    let len = bytes.len() as u64;
     // Only a value starting with a space or tab can be blank.
     let maybe_blank = matches!(bytes.first(), Some(b' ' | b'\t'));
-    if !maybe_blank && !has_special(bytes) {
-        return len;
-    }
-    if needs_quotes(cell) {
-        len + 2 + bytes.iter().filter(|b| **b == b'"').count() as u64
+    (maybe_blank || has_special(bytes)) && needs_quotes(cell)
+}
+
+/// The bytes the CSV writer writes for `cell`.
+pub(crate) fn cell_len(cell: &str) -> u64 {
+    let len = cell.len() as u64;
+    if quoted(cell) {
+        len + 2 + cell.bytes().filter(|b| *b == b'"').count() as u64
     } else {
         len
     }
 }
 
+/// Writes `cell` as the CSV writer does: in double quotes (each quote
+/// doubled) when [`needs_quotes`] says so, else as it is.
+#[inline]
 pub(crate) fn write_cell(out: &mut Vec<u8>, cell: &str) {
-    if needs_quotes(cell) {
+    if quoted(cell) {
         out.push(b'"');
         for part in cell.split_inclusive('"') {
             out.extend_from_slice(part.as_bytes());
@@ -83,6 +90,18 @@ mod tests {
             crate::endpoints::oracle::writer::write_cell(&mut want, cell);
             assert_eq!(String::from_utf8(out).unwrap(), want, "{cell:?}");
             assert_eq!(cell_len(cell), want.len() as u64, "{cell:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// So the writers write a number's text as it is.
+        #[test]
+        fn a_number_never_needs_quotes(
+            x in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO,
+        ) {
+            let mut text = String::new();
+            crate::endpoints::model::write_number(&mut text, x);
+            proptest::prop_assert!(!needs_quotes(&text), "{}", text);
         }
     }
 }

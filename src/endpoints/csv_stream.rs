@@ -28,7 +28,7 @@ use crate::error::{ProblemKind, quote};
 
 use super::builder::{Builder, Known, Name};
 use super::csv_plan::Plan;
-use super::draft::{Custom, Draft, ListKind};
+use super::draft::{Custom, Draft, ListKind, fixed_index};
 use super::limits::Limits;
 use super::marks::Scanner;
 use super::model::{Field, suggest_field};
@@ -38,6 +38,7 @@ use super::rules::{
     forbidden_control,
 };
 use super::stream::{HeaderWidths, Sink, Ticker};
+use super::verbatim::{CellId, Offered, RawRow, Span};
 
 /// One value of a row.
 #[derive(Debug)]
@@ -49,15 +50,6 @@ pub(crate) struct Cell<'a> {
     pub bad: bool,
     /// The value was in double quotes (so it may hold `,` `"` CR LF).
     pub quoted: bool,
-}
-
-/// Where one value of a plain row is ([`Tokenizer::plain_row`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    start: usize,
-    end: usize,
-    /// The value was in double quotes (with no quote inside).
-    quoted: bool,
 }
 
 /// How a field ended.
@@ -686,6 +678,36 @@ fn template<'a>(header: &Header) -> (Draft<'a>, Vec<Option<usize>>) {
     (draft, slots)
 }
 
+/// What each column of `header` holds (`slots`: each custom column's index
+/// in the template's list); counts each list's columns into `widths`.
+fn cell_ids(
+    header: &Header,
+    slots: &[Option<usize>],
+    widths: &mut HeaderWidths,
+) -> Vec<Option<CellId>> {
+    let next = |list: &mut Vec<usize>, slot: usize| {
+        let n = list.get_mut(slot)?;
+        *n += 1;
+        Some(*n - 1)
+    };
+    header
+        .columns
+        .iter()
+        .zip(slots)
+        .map(|(column, slot)| match (column.as_ref()?, *slot) {
+            (Field::Attribute(_), Some(i)) => {
+                Some(CellId::Attribute(i, next(&mut widths.attributes, i)?))
+            }
+            (Field::UserAttribute(_), Some(i)) => Some(CellId::UserAttribute(
+                i,
+                next(&mut widths.user_attributes, i)?,
+            )),
+            (Field::Metric(_), Some(i)) => Some(CellId::Metric(i)),
+            (field, _) => fixed_index(field).map(CellId::Fixed),
+        })
+        .collect()
+}
+
 /// Reads CSV `text` (without a BOM), giving each endpoint to `sink`.
 pub(crate) fn read<'a>(
     text: &'a str,
@@ -713,27 +735,20 @@ pub(crate) fn read<'a>(
     let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
     let (mut draft, slots) = template(&header);
     draft.csv = Some(Default::default());
-    let fixed: Vec<usize> = Field::fixed()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| header.columns.iter().any(|c| c.as_ref() == Some(*f)))
-        .map(|(i, _)| i)
-        .collect();
     let mut widths = HeaderWidths {
         attributes: vec![0; draft.attributes.len()],
         user_attributes: vec![0; draft.user_attributes.len()],
     };
-    for (column, slot) in header.columns.iter().zip(&slots) {
-        let list = match column {
-            Some(Field::Attribute(_)) => &mut widths.attributes,
-            Some(Field::UserAttribute(_)) => &mut widths.user_attributes,
-            _ => continue,
-        };
-        if let Some(n) = slot.and_then(|i| list.get_mut(i)) {
-            *n += 1;
-        }
-    }
-    sink.header(&draft, &fixed, &widths);
+    let layout = cell_ids(&header, &slots, &mut widths);
+    let mut fixed: Vec<usize> = layout
+        .iter()
+        .filter_map(|c| match c {
+            Some(CellId::Fixed(i)) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    fixed.sort_unstable();
+    sink.header(&draft, &fixed, &widths, &layout);
     let plans: Vec<Plan<'_, 'a>> = header
         .columns
         .iter()
@@ -750,19 +765,31 @@ pub(crate) fn read<'a>(
             break;
         }
         record += 1;
+        let line = tokenizer.line;
+        let plain = tokenizer.plain_row(plans.len(), &mut spans).is_some();
+        if plain {
+            let row = RawRow {
+                text,
+                spans: &spans,
+            };
+            match sink.plain_row(record, &row) {
+                Offered::Build => {}
+                Offered::Copied => continue,
+                Offered::Stop => return,
+            }
+        }
         let origin = Origin {
             record,
-            at: Position::at(tokenizer.line, None),
+            at: Position::at(line, None),
         };
         draft.reset(true);
         let finished = {
             let mut known = Known;
             let mut builder = Builder::new(origin, limits, problems, &mut known, &mut draft);
-            let line = tokenizer.line;
             let mut found = 0;
             // A plain row (most are) goes to the builder value by value from
             // where its values end; any other row is read cell by cell.
-            if tokenizer.plain_row(plans.len(), &mut spans).is_some() {
+            if plain {
                 for (index, (span, plan)) in spans.iter().zip(&plans).enumerate() {
                     // An empty value is not given: it is not even sliced.
                     if span.end <= span.start {

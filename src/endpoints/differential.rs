@@ -39,6 +39,15 @@ fn same(format: Format, data: &str, limits: &Limits) -> Result<(), TestCaseError
     if let (Ok((_, true)), Ok(p)) = (&writing, &new) {
         prop_assert_eq!(&written, &p.body, "written beside the check: {:?}", data);
     }
+    // The write pass after it copies the rows it found verbatim: the same bytes.
+    if let (Ok((checked, _)), Ok(p)) = (&writing, &new) {
+        let mut again = Vec::new();
+        let _ = checked.write_staged(&mut |c: &[u8]| {
+            again.extend_from_slice(c);
+            Ok::<(), Infallible>(())
+        });
+        prop_assert_eq!(&again, &p.body, "written with verbatim rows: {:?}", data);
+    }
     let new = read(format, data, limits);
     let old = oracle::read(format, data, limits);
     prop_assert_eq!(&new, &old, "read: {:?}", data);
@@ -611,6 +620,97 @@ fn the_staged_file_comes_in_chunks_and_progress_is_reported() {
         Err("full")
     });
     assert_eq!((stopped, calls), (Err("full"), 1));
+}
+
+#[test]
+fn rows_found_verbatim_are_copied_and_the_rest_built() {
+    // Columns out of the staged order, so no row is a line of the staged file.
+    let data = concat!(
+        "User.UserAttributes.N,ChannelType,Address,Metrics.m,Attributes.A,Attributes.A\n",
+        // Verbatim: every value as the staged file writes it, a quoted one with its quotes.
+        "Ann,EMAIL,a@example.com,1.5,\"x, y\",z\n",
+        // Verbatim too: a number is written in its shortest form (1.5).
+        "Bo,SMS,+12065550100,\"1.50\",,\n",
+        // Not: a value quoted for nothing loses its quotes, and an
+        // attribute's values close up (x moves to the first column).
+        "\"Cy\",EMAIL,c@example.com,2,,\n",
+        "Di,EMAIL,d@example.com,3,,x\n",
+        // Verbatim, after a row read cell by cell (a doubled quote).
+        "\"E\"\"d\",EMAIL,e@example.com,4,,\n",
+        "Fa,EMAIL,f@example.com,5,w,\n",
+    );
+    let (checked, complete) = check_writing(
+        Format::Csv,
+        data,
+        &Limits::default(),
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(complete);
+    let verbatim: Vec<u64> = (1..=6).filter(|r| checked.verbatim.contains(*r)).collect();
+    assert_eq!(verbatim, [1, 2, 6]);
+    let want = oracle::prepare(Format::Csv, data, &Limits::default())
+        .unwrap()
+        .body;
+    let mut body = Vec::new();
+    checked
+        .write_staged(&mut |c: &[u8]| {
+            body.extend_from_slice(c);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&want)
+    );
+    // A column no row uses leaves the staged file: the rows noted are still
+    // copied, without it.
+    let unused = "ChannelType,Address,Attributes.A,Metrics.m,Location.City\nEMAIL,a@example.com,x,1,\nSMS,+12065550100,,2,\n";
+    let (checked, complete) = check_writing(
+        Format::Csv,
+        unused,
+        &Limits::default(),
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!complete);
+    assert_eq!(checked.verbatim.count(), 2);
+    let mut body = Vec::new();
+    let _ = checked.write_staged(&mut |c: &[u8]| {
+        body.extend_from_slice(c);
+        Ok::<(), ()>(())
+    });
+    assert_eq!(
+        body,
+        oracle::prepare(Format::Csv, unused, &Limits::default())
+            .unwrap()
+            .body
+    );
+}
+
+#[test]
+fn copying_verbatim_rows_stops_at_the_first_error_of_the_sink() {
+    let mut data = String::from("ChannelType,Address,Attributes.Note\n");
+    while data.len() < 3 * staged::CHUNK_BYTES {
+        data.push_str("EMAIL,someone@example.com,\"a note, with a comma\"\n");
+    }
+    let (checked, _) = check_writing(
+        Format::Csv,
+        &data,
+        &Limits::default(),
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(checked.verbatim.count(), checked.endpoint_count);
+    let mut calls = 0;
+    let stopped = checked.write_staged(&mut |_| {
+        calls += 1;
+        if calls == 2 { Err("full") } else { Ok(()) }
+    });
+    assert_eq!((stopped, calls), (Err("full"), 2));
 }
 
 /// `check_writing` and what it wrote; panics on a data error.

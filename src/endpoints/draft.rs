@@ -13,6 +13,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::csv_cell::cell_len;
+pub(crate) use super::model::write_number;
 use super::model::{ChannelType, DemographicField, Field, Number, OptOut, whole_number};
 
 /// A custom attribute that takes several values (`Attributes.*`,
@@ -373,30 +374,31 @@ impl<'a> Draft<'a> {
             .chain(present(&self.user_attributes, 2))
     }
 
-    /// The value of fixed field `index` ([`FIXED_FIELDS`] order) as the CSV
-    /// writer writes it; numbers are written into `number`.
-    pub fn fixed_text<'s>(&'s self, index: usize, number: &'s mut String) -> Option<&'s str> {
-        let text = |s: &'s Option<Cow<'a, str>>| s.as_deref();
-        let x = match index {
-            0 => return self.channel_type.map(ChannelType::as_str),
-            1 => return text(&self.address),
-            2 => return text(&self.id),
-            3 => return text(&self.request_id),
-            4 => return self.opt_out.map(OptOut::as_str),
-            5 => return text(&self.effective_date),
-            6..=13 => return self.demographic.get(index - 6).and_then(|d| d.as_deref()),
-            14 => return text(&self.city),
-            15 => return text(&self.country),
-            16 => self.latitude?,
-            17 => self.longitude?,
-            18 => return text(&self.postal_code),
-            19 => return text(&self.region),
-            20 => return text(&self.user_id),
-            _ => return None,
-        };
-        number.clear();
-        write_number(number, x);
-        Some(number.as_str())
+    /// The value of fixed field `index` ([`FIXED_FIELDS`] order), if set.
+    #[inline]
+    pub fn fixed_value<'s>(&'s self, index: usize) -> Option<CsvValue<'s>> {
+        let text = |s: &'s Option<Cow<'a, str>>| s.as_deref().map(CsvValue::Text);
+        match index {
+            0 => self.channel_type.map(|c| CsvValue::Text(c.as_str())),
+            1 => text(&self.address),
+            2 => text(&self.id),
+            3 => text(&self.request_id),
+            4 => self.opt_out.map(|o| CsvValue::Text(o.as_str())),
+            5 => text(&self.effective_date),
+            6..=13 => self
+                .demographic
+                .get(index - 6)
+                .and_then(|d| d.as_deref())
+                .map(CsvValue::Text),
+            14 => text(&self.city),
+            15 => text(&self.country),
+            LATITUDE => self.latitude.map(CsvValue::Number),
+            LONGITUDE => self.longitude.map(CsvValue::Number),
+            18 => text(&self.postal_code),
+            19 => text(&self.region),
+            20 => text(&self.user_id),
+            _ => None,
+        }
     }
 
     /// The owned model of this endpoint.
@@ -452,6 +454,16 @@ impl<'a> Draft<'a> {
     }
 }
 
+/// A value of an endpoint as the staged CSV has it: text, or a number
+/// (written with [`write_number`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum CsvValue<'s> {
+    /// Text, written as it is (in quotes when it needs them).
+    Text(&'s str),
+    /// A number.
+    Number(f64),
+}
+
 /// The length of numbers as the CSV writer writes them, without writing
 /// them where that can be helped: whole numbers by their digits, others
 /// remembered by value in a small cache (data repeats its values).
@@ -503,27 +515,6 @@ fn present<'d, 'a>(
         .enumerate()
         .filter(|(_, c)| c.present)
         .map(move |(i, c)| (kind, i, &c.name))
-}
-
-/// Writes `x` as [`super::model::format_number`] does, without allocating:
-/// as the JSON writer writes it (`itoa` for whole numbers, the shortest
-/// round-trip form otherwise), which is the text `format_number` gives.
-pub(crate) fn write_number(out: &mut String, x: f64) {
-    let mut buf = [0u8; 48];
-    let written = {
-        let mut rest: &mut [u8] = &mut buf;
-        let room = rest.len();
-        serde_json::to_writer(&mut rest, &Number(x))
-            .ok()
-            .map(|()| room - rest.len())
-    };
-    match written
-        .and_then(|n| buf.get(..n))
-        .and_then(|b| std::str::from_utf8(b).ok())
-    {
-        Some(text) => out.push_str(text),
-        None => out.push_str(&super::model::format_number(x)),
-    }
 }
 
 /// The present lists of one kind, as a JSON object of string lists.
@@ -742,7 +733,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_written_as_format_number_writes_them() {
+    fn numbers_are_written_as_the_json_writer_writes_them() {
         for x in [
             0.0,
             -0.0,
@@ -761,7 +752,21 @@ mod tests {
         ] {
             let mut out = String::new();
             write_number(&mut out, x);
-            assert_eq!(out, super::super::model::format_number(x), "{x}");
+            assert_eq!(out, serde_json::to_string(&Number(x)).unwrap(), "{x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_number_is_written_as_the_json_writer_writes_it(
+            x in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO,
+            whole in -(1i64 << 54)..(1i64 << 54),
+        ) {
+            for x in [x, whole as f64] {
+                let mut out = String::new();
+                write_number(&mut out, x);
+                proptest::prop_assert_eq!(out, serde_json::to_string(&Number(x)).unwrap(), "{}", x);
+            }
         }
     }
 
@@ -804,17 +809,20 @@ mod tests {
     }
 
     #[test]
-    fn fixed_texts_follow_the_csv_columns() {
+    fn fixed_values_follow_the_csv_columns() {
         let d = full();
         let e = d.to_endpoint();
-        let mut number = String::new();
         for (i, f) in Field::fixed().iter().enumerate() {
             let want = crate::endpoints::oracle::writer::fixed_value(&e, f).map(|c| c.into_owned());
-            assert_eq!(
-                d.fixed_text(i, &mut number).map(str::to_owned),
-                want,
-                "{f:?}"
-            );
+            let got = d.fixed_value(i).map(|v| match v {
+                CsvValue::Text(t) => t.to_owned(),
+                CsvValue::Number(x) => {
+                    let mut text = String::new();
+                    write_number(&mut text, x);
+                    text
+                }
+            });
+            assert_eq!(got, want, "{f:?}");
         }
         for (i, f) in Field::fixed().iter().enumerate() {
             assert_eq!(fixed_index(f), Some(i), "{f:?}");

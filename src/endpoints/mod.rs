@@ -22,7 +22,9 @@
 //! The staged file is never held either: [`Checked::write_staged`] writes it
 //! in chunks from a second pass over the data (the rows again, now that the
 //! CSV columns are known), as often as it is asked (the upload, a retried
-//! upload). A run hashes it in the check pass itself ([`check_writing`]):
+//! upload). After [`check_writing`], that pass copies the CSV rows the check
+//! found verbatim (`verbatim`: each value as the data has it, numbers in
+//! their shortest form) and builds only the others. A run hashes it in the check pass itself ([`check_writing`]):
 //! JSON's NDJSON needs no columns, and a CSV file is written as its header
 //! promises (every column used), which the end of the pass confirms or not;
 //! only when not is a pass more needed for the hash. [`prepare`] still returns it whole, for tests and
@@ -58,6 +60,7 @@ pub mod rules;
 mod staged;
 mod stream;
 mod swar;
+mod verbatim;
 
 #[cfg(any(test, feature = "oracle"))]
 #[doc(hidden)]
@@ -76,6 +79,7 @@ use problems::Problems;
 use rules::size_problem;
 use staged::{Both, Columns, Speculative, Tally};
 use stream::{Sink, Ticker};
+use verbatim::VerbatimRows;
 
 /// Endpoint data that passed every check, with the staged file in memory
 /// (tests, fuzzing and the oracle; the node writes it in chunks).
@@ -137,6 +141,8 @@ pub struct Checked<'a> {
     text: &'a str,
     limits: Limits,
     columns: Option<Columns>,
+    /// The CSV rows the write pass copies as they are ([`verbatim`]).
+    verbatim: VerbatimRows,
 }
 
 impl Checked<'_> {
@@ -155,7 +161,8 @@ impl Checked<'_> {
     /// [`Checked::staged_bytes`] of them.
     pub fn write_staged<E>(&self, out: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
         let mut problems = Problems::counted();
-        let mut writer = staged::Writer::new(self.columns.as_ref().map(Cow::Borrowed), out);
+        let mut writer = staged::Writer::new(self.columns.as_ref().map(Cow::Borrowed), out)
+            .copying(&self.verbatim);
         pass(
             self.format,
             self.text,
@@ -209,8 +216,11 @@ pub fn check_writing<'a>(
     };
     let mut writer = Speculative::new(format, &mut out);
     let counted = check_pass(format, data, limits, progress, Some(&mut writer))?;
-    let written = writer.finish().is_some_and(|c| c == counted.columns);
-    Ok((checked(format, data, limits, counted), written))
+    let (columns, verbatim) = writer.finish();
+    let written = columns.is_some_and(|c| c == counted.columns);
+    let mut checked = checked(format, data, limits, counted);
+    checked.verbatim = verbatim;
+    Ok((checked, written))
 }
 
 fn checked<'a>(
@@ -227,6 +237,7 @@ fn checked<'a>(
         text: without_bom(data),
         limits: limits.clone(),
         columns: counted.columns,
+        verbatim: VerbatimRows::default(),
     }
 }
 
@@ -284,12 +295,12 @@ fn without_bom(data: &str) -> &str {
 
 /// The check pass: counts, or the data error; `beside`, a writer fed the
 /// same endpoints.
-fn check_pass(
+fn check_pass<'a>(
     format: Format,
-    data: &str,
+    data: &'a str,
     limits: &Limits,
     progress: &mut dyn FnMut(u64),
-    beside: Option<&mut Speculative<'_>>,
+    beside: Option<&mut Speculative<'_, 'a>>,
 ) -> Result<staged::Counted, NodeError> {
     let text = without_bom(data);
     let mut problems = Problems::new();

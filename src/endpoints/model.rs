@@ -345,12 +345,25 @@ pub struct Endpoint {
 /// A number as the writers print it: whole numbers without a fraction
 /// (`3`, not `3.0`), others in the shortest form that reads back exactly.
 pub fn format_number(x: f64) -> String {
+    let mut text = String::new();
+    write_number(&mut text, x);
+    text
+}
+
+/// Writes `x` as [`format_number`] gives it, without allocating: as the JSON
+/// writer writes a [`Number`] (serde_json's own formatters: `itoa` for whole
+/// numbers, `zmij`'s shortest round-trip form for others).
+pub(crate) fn write_number(out: &mut String, x: f64) {
     if let Some(i) = whole_number(x) {
-        return i.to_string();
+        out.push_str(itoa::Buffer::new().format(i));
+    } else if x.is_finite() {
+        out.push_str(zmij::Buffer::new().format_finite(x));
+    } else {
+        // Never staged (the rules refuse a number out of range); as Rust
+        // prints it. Writing into a `String` cannot fail.
+        use std::fmt::Write;
+        let _ = write!(out, "{x}");
     }
-    serde_json::Number::from_f64(x)
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| x.to_string())
 }
 
 /// `x` as an integer when it is one that prints exactly.

@@ -18,33 +18,21 @@ use crate::input::Format;
 
 use super::builder::Finished;
 use super::csv_cell::{cell_len, write_cell};
-use super::draft::{Custom, Draft, write_number};
+use super::draft::{CsvValue, Custom, Draft, write_number};
 use super::import_checks::ImportChecks;
 use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
 use super::rules::Origin;
 use super::stream::{HeaderWidths, Sink};
+use super::verbatim::{self, CellId, Offered, Piece, RawRow, Source, Span, VerbatimRows};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
 
-/// One column group of the staged CSV.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Column {
-    /// A fixed field, by its index in [`Field::fixed`].
-    Fixed(usize),
-    /// A multi-valued attribute (by its index in the draft's list), `n` columns.
-    Attribute(usize, usize),
-    /// A metric, by its index in the draft's metrics.
-    Metric(usize),
-    /// A multi-valued user attribute, `n` columns.
-    UserAttribute(usize, usize),
-}
-
-/// The columns of the staged CSV, and its header.
+/// The columns of the staged CSV (what each holds), and its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Columns {
-    groups: Vec<Column>,
+    cells: Vec<CellId>,
     header: Vec<String>,
 }
 
@@ -198,56 +186,60 @@ impl CsvUsage {
     }
 
     fn columns(&self) -> Columns {
-        let mut groups = Vec::new();
+        let mut cells = Vec::new();
         let mut header = Vec::new();
         for (i, f) in Field::fixed().iter().enumerate() {
             if self.fixed_set & (1 << i) != 0 {
-                groups.push(Column::Fixed(i));
+                cells.push(CellId::Fixed(i));
                 header.push(f.dot_name());
             }
         }
-        let list_columns = |groups: &mut Vec<Column>,
+        let list_columns = |cells: &mut Vec<CellId>,
                             header: &mut Vec<String>,
                             max: &[usize],
                             names: &[String],
                             prefix: &str,
-                            make: fn(usize, usize) -> Column| {
+                            make: fn(usize, usize) -> CellId| {
             for (i, (n, name)) in max.iter().zip(names).enumerate() {
-                if *n > 0 {
-                    groups.push(make(i, *n));
-                    header.extend(std::iter::repeat_n(format!("{prefix}{name}"), *n));
-                }
+                cells.extend((0..*n).map(|k| make(i, k)));
+                header.extend(std::iter::repeat_n(format!("{prefix}{name}"), *n));
             }
         };
         list_columns(
-            &mut groups,
+            &mut cells,
             &mut header,
             &self.attributes,
             &self.attribute_names,
             ATTRIBUTES_PREFIX,
-            Column::Attribute,
+            CellId::Attribute,
         );
         for (i, (used, name)) in self.metrics.iter().zip(&self.metric_names).enumerate() {
             if *used {
-                groups.push(Column::Metric(i));
+                cells.push(CellId::Metric(i));
                 header.push(format!("{METRICS_PREFIX}{name}"));
             }
         }
         list_columns(
-            &mut groups,
+            &mut cells,
             &mut header,
             &self.user_attributes,
             &self.user_attribute_names,
             USER_ATTRIBUTES_PREFIX,
-            Column::UserAttribute,
+            CellId::UserAttribute,
         );
-        Columns { groups, header }
+        Columns { cells, header }
     }
 }
 
 impl<'a> Sink<'a> for Tally<'a> {
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
-        let _ = (fixed, widths);
+    fn header(
+        &mut self,
+        template: &Draft<'a>,
+        fixed: &[usize],
+        widths: &HeaderWidths,
+        cells: &[Option<CellId>],
+    ) {
+        let _ = (fixed, widths, cells);
         self.checks.fixed_names(template);
         self.csv.names(template);
     }
@@ -277,6 +269,25 @@ impl<'a> Sink<'a> for Tally<'a> {
     }
 }
 
+/// The value of the staged column that holds `id`, in `draft`.
+#[inline]
+fn value<'d>(draft: &'d Draft<'_>, id: CellId) -> Option<CsvValue<'d>> {
+    let list = |list: &'d [Custom<'_>], i: usize, k: usize| {
+        let custom = list.get(i).filter(|c| c.present)?;
+        custom.values.get(k).map(|v| CsvValue::Text(v.as_ref()))
+    };
+    match id {
+        CellId::Fixed(i) => draft.fixed_value(i),
+        CellId::Attribute(i, k) => list(&draft.attributes, i, k),
+        CellId::UserAttribute(i, k) => list(&draft.user_attributes, i, k),
+        CellId::Metric(i) => draft
+            .metrics
+            .get(i)
+            .and_then(|m| m.value)
+            .map(CsvValue::Number),
+    }
+}
+
 /// The write pass's sink: writes the staged file in chunks of about
 /// [`CHUNK_BYTES`] to `out`, stopping at its first error.
 pub(crate) struct Writer<'o, E> {
@@ -285,6 +296,16 @@ pub(crate) struct Writer<'o, E> {
     number: String,
     out: &'o mut dyn FnMut(&[u8]) -> Result<(), E>,
     error: Option<E>,
+    /// The rows it copies as the data has them, if any.
+    copying: Option<Copying<'o>>,
+}
+
+/// The verbatim rows a [`Writer`] copies, and how it writes them.
+struct Copying<'o> {
+    rows: &'o VerbatimRows,
+    /// How a row is written, once the header is read (`None` if a staged
+    /// column is not there: then every row is built).
+    pieces: Option<Vec<Piece>>,
 }
 
 impl<'o, E> Writer<'o, E> {
@@ -300,6 +321,7 @@ impl<'o, E> Writer<'o, E> {
             number: String::new(),
             out,
             error: None,
+            copying: None,
         };
         if let Some(columns) = &w.columns {
             for (i, cell) in columns.header.iter().enumerate() {
@@ -313,46 +335,51 @@ impl<'o, E> Writer<'o, E> {
         w
     }
 
+    /// The same writer, copying the CSV rows `rows` as the data has them
+    /// (the check pass found them verbatim) instead of building them.
+    pub fn copying(mut self, rows: &'o VerbatimRows) -> Self {
+        self.copying = Some(Copying { rows, pieces: None });
+        self
+    }
+
     fn csv_row(buf: &mut Vec<u8>, number: &mut String, draft: &Draft<'_>, columns: &Columns) {
-        let mut first = true;
-        let mut cell = |buf: &mut Vec<u8>, text: &str| {
-            if !first {
+        for (k, id) in columns.cells.iter().enumerate() {
+            if k > 0 {
                 buf.push(b',');
             }
-            first = false;
-            write_cell(buf, text);
-        };
-        for group in &columns.groups {
-            match *group {
-                Column::Fixed(i) => {
-                    let text = draft.fixed_text(i, number).unwrap_or("");
-                    cell(buf, text);
-                }
-                Column::Attribute(i, n) | Column::UserAttribute(i, n) => {
-                    let list = match group {
-                        Column::Attribute(..) => &draft.attributes,
-                        _ => &draft.user_attributes,
-                    };
-                    let values = list
-                        .get(i)
-                        .filter(|c| c.present)
-                        .map(|c| c.values.as_slice())
-                        .unwrap_or_default();
-                    for k in 0..n {
-                        let text = values.get(k).map(|v| v.as_ref()).unwrap_or("");
-                        cell(buf, text);
-                    }
-                }
-                Column::Metric(i) => {
+            match value(draft, *id) {
+                Some(CsvValue::Text(text)) => write_cell(buf, text),
+                Some(CsvValue::Number(x)) => {
                     number.clear();
-                    if let Some(x) = draft.metrics.get(i).and_then(|m| m.value) {
-                        write_number(number, x);
-                    }
-                    cell(buf, number);
+                    write_number(number, x);
+                    // A number never needs quotes (see `csv_cell`'s tests).
+                    buf.extend_from_slice(number.as_bytes());
                 }
+                None => {}
             }
         }
         buf.push(b'\n');
+    }
+
+    /// Writes the endpoint of `draft`, without handing out a full chunk.
+    fn write_endpoint(&mut self, draft: &Draft<'_>) {
+        match &self.columns {
+            Some(columns) => Self::csv_row(&mut self.buf, &mut self.number, draft, columns),
+            None => {
+                // A draft always serialises: its keys are text and its
+                // numbers finite (the check pass measured it the same way).
+                let _ = serde_json::to_writer(&mut self.buf, draft);
+                self.buf.push(b'\n');
+            }
+        }
+    }
+
+    /// Hands out a full chunk; false after an error of `out`.
+    fn flush_if_full(&mut self) -> bool {
+        if self.buf.len() >= CHUNK_BYTES {
+            return self.flush();
+        }
+        true
     }
 
     fn flush(&mut self) -> bool {
@@ -381,6 +408,39 @@ impl<'o, E> Writer<'o, E> {
 }
 
 impl<'a, E> Sink<'a> for Writer<'_, E> {
+    fn header(
+        &mut self,
+        _template: &Draft<'a>,
+        _fixed: &[usize],
+        _widths: &HeaderWidths,
+        cells: &[Option<CellId>],
+    ) {
+        if let (Some(copying), Some(columns)) = (&mut self.copying, &self.columns) {
+            copying.pieces = verbatim::sources(&columns.cells, cells).map(|s| verbatim::pieces(&s));
+        }
+    }
+
+    fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
+        let Some(Copying {
+            rows,
+            pieces: Some(pieces),
+        }) = &self.copying
+        else {
+            return Offered::Build;
+        };
+        if !rows.contains(record) {
+            return Offered::Build;
+        }
+        if !verbatim::write_row(&mut self.buf, row, pieces, &mut self.number) {
+            return Offered::Build;
+        }
+        if self.flush_if_full() {
+            Offered::Copied
+        } else {
+            Offered::Stop
+        }
+    }
+
     fn endpoint(
         &mut self,
         draft: &Draft<'a>,
@@ -388,19 +448,8 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
         _finished: Finished,
         _problems: &mut Problems,
     ) -> bool {
-        match &self.columns {
-            Some(columns) => Self::csv_row(&mut self.buf, &mut self.number, draft, columns),
-            None => {
-                // A draft always serialises: its keys are text and its
-                // numbers finite (the check pass measured it the same way).
-                let _ = serde_json::to_writer(&mut self.buf, draft);
-                self.buf.push(b'\n');
-            }
-        }
-        if self.buf.len() >= CHUNK_BYTES {
-            return self.flush();
-        }
-        true
+        self.write_endpoint(draft);
+        self.flush_if_full()
     }
 }
 
@@ -412,59 +461,119 @@ pub(crate) type Out<'o> = dyn FnMut(&[u8]) -> Result<(), Infallible> + 'o;
 /// NDJSON has no columns to guess). When the check pass finds the same
 /// columns, these are the staged file's bytes and the pass that writes it
 /// again only to hash it can be skipped; otherwise they are not, and that
-/// pass is needed (see [`super::check_writing`]).
-pub(crate) struct Speculative<'o> {
+/// pass is needed (see [`super::check_writing`]). It also notes the
+/// verbatim rows ([`super::verbatim`]): each value of a plain row is
+/// compared with the endpoint's ([`verbatim::holds`]), and a row found
+/// verbatim is written as the write pass will copy it.
+pub(crate) struct Speculative<'o, 't> {
     /// Until the CSV header: where the bytes go.
     out: Option<&'o mut Out<'o>>,
     writer: Option<Writer<'o, Infallible>>,
+    /// Where each column written takes its value from in a plain row, and
+    /// how a verbatim row is written (CSV, once the header is read, when
+    /// every column is there).
+    copy: Option<(Vec<Source>, Vec<Piece>)>,
+    /// The plain row offered last: its record (0 for none), the data and its spans.
+    offered: (u64, &'t str, Vec<Span>),
+    /// Room for a number's text.
+    number: String,
+    verbatim: VerbatimRows,
 }
 
-impl<'o> Speculative<'o> {
+impl<'o, 't> Speculative<'o, 't> {
     /// Writes a `format` staged file to `out`.
     pub fn new(format: Format, out: &'o mut Out<'o>) -> Self {
-        match format {
-            Format::Json => Speculative {
-                out: None,
-                writer: Some(Writer::new(None, out)),
-            },
-            Format::Csv => Speculative {
-                out: Some(out),
-                writer: None,
-            },
+        let (out, writer) = match format {
+            Format::Json => (None, Some(Writer::new(None, out))),
+            Format::Csv => (Some(out), None),
+        };
+        Speculative {
+            out,
+            writer,
+            copy: None,
+            offered: (0, "", Vec::new()),
+            number: String::new(),
+            verbatim: VerbatimRows::default(),
         }
     }
 
     /// Hands out the rest; the columns it wrote with (`Some(None)` for
-    /// NDJSON), `None` if it wrote nothing (no CSV header).
-    pub fn finish(self) -> Option<Option<Columns>> {
-        let writer = self.writer?;
+    /// NDJSON), `None` if it wrote nothing (no CSV header); and the rows
+    /// it found verbatim.
+    pub fn finish(self) -> (Option<Option<Columns>>, VerbatimRows) {
+        let Some(writer) = self.writer else {
+            return (None, self.verbatim);
+        };
         let columns = writer.columns.clone().map(Cow::into_owned);
         match writer.finish() {
-            Ok(()) => Some(columns),
+            Ok(()) => (Some(columns), self.verbatim),
             Err(never) => match never {},
         }
     }
 }
 
-impl<'a> Sink<'a> for Speculative<'_> {
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
+impl<'a> Sink<'a> for Speculative<'_, 'a> {
+    fn header(
+        &mut self,
+        template: &Draft<'a>,
+        fixed: &[usize],
+        widths: &HeaderWidths,
+        cells: &[Option<CellId>],
+    ) {
         if let Some(out) = self.out.take() {
             let columns = CsvUsage::of_header(template, fixed, widths);
+            self.copy = verbatim::sources(&columns.cells, cells).map(|s| {
+                let pieces = verbatim::pieces(&s);
+                (s, pieces)
+            });
             self.writer = Some(Writer::new(Some(Cow::Owned(columns)), out));
         }
+    }
+
+    fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
+        if self.copy.is_some() {
+            let (at, text, spans) = &mut self.offered;
+            *at = record;
+            *text = row.text;
+            spans.clear();
+            spans.extend_from_slice(row.spans);
+        }
+        Offered::Build
     }
 
     fn endpoint(
         &mut self,
         draft: &Draft<'a>,
         origin: Origin,
-        finished: Finished,
-        problems: &mut Problems,
+        _finished: Finished,
+        _problems: &mut Problems,
     ) -> bool {
-        match &mut self.writer {
-            Some(w) => w.endpoint(draft, origin, finished, problems),
-            None => true,
+        let Some(w) = &mut self.writer else {
+            return true;
+        };
+        let (at, text, spans) = &self.offered;
+        let copied = match (&self.copy, &w.columns) {
+            (Some((sources, pieces)), Some(columns)) if *at == origin.record => {
+                let row = RawRow {
+                    text,
+                    spans: spans.as_slice(),
+                };
+                columns.cells.len() == sources.len()
+                    && columns
+                        .cells
+                        .iter()
+                        .zip(sources)
+                        .all(|(id, source)| verbatim::holds(&row, *source, value(draft, *id)))
+                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut self.number)
+            }
+            _ => false,
+        };
+        if copied {
+            self.verbatim.insert(origin.record);
+        } else {
+            w.write_endpoint(draft);
         }
+        w.flush_if_full()
     }
 }
 
@@ -474,13 +583,25 @@ pub(crate) struct Both<'s, 'a, 'o> {
     /// The check pass's sink.
     pub tally: &'s mut Tally<'a>,
     /// The writer beside it.
-    pub writer: &'s mut Speculative<'o>,
+    pub writer: &'s mut Speculative<'o, 'a>,
 }
 
 impl<'a> Sink<'a> for Both<'_, 'a, '_> {
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
-        self.tally.header(template, fixed, widths);
-        self.writer.header(template, fixed, widths);
+    fn header(
+        &mut self,
+        template: &Draft<'a>,
+        fixed: &[usize],
+        widths: &HeaderWidths,
+        cells: &[Option<CellId>],
+    ) {
+        self.tally.header(template, fixed, widths, cells);
+        self.writer.header(template, fixed, widths, cells);
+    }
+
+    fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
+        // Both build it: the tally checks it, the writer compares.
+        self.writer.plain_row(record, row);
+        Offered::Build
     }
 
     fn endpoint(

@@ -4,15 +4,30 @@ use super::builder::Finished;
 use super::draft::Draft;
 use super::problems::Problems;
 use super::rules::Origin;
+use super::verbatim::{CellId, Offered, RawRow};
 
 /// Receives each endpoint of a pass, after its own checks.
 pub(crate) trait Sink<'a> {
     /// The CSV header was read: `template` holds its custom names, unset, in
     /// the order every row's draft will have them; `fixed` lists the fixed
     /// fields (by index in [`super::model::Field::fixed`]) its columns set;
-    /// `widths`, how many of its columns each custom list has.
-    fn header(&mut self, template: &Draft<'a>, fixed: &[usize], widths: &HeaderWidths) {
-        let _ = (template, fixed, widths);
+    /// `widths`, how many of its columns each custom list has; `cells`, what
+    /// each of its columns holds (`None` for one already reported as wrong).
+    fn header(
+        &mut self,
+        template: &Draft<'a>,
+        fixed: &[usize],
+        widths: &HeaderWidths,
+        cells: &[Option<CellId>],
+    ) {
+        let _ = (template, fixed, widths, cells);
+    }
+
+    /// A plain CSV row, record `record`, offered whole before it is built
+    /// (see [`super::verbatim`]): most sinks have it built.
+    fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
+        let _ = (record, row);
+        Offered::Build
     }
 
     /// One endpoint, read and checked; false stops the pass.

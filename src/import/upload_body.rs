@@ -7,7 +7,8 @@
 //! for JSON always); otherwise one more pass writes it into them
 //! ([`UploadBody::hash`]). The upload writes it again from the data, in
 //! 64 KiB chunks, once per `PutObject` attempt, straight into the request's
-//! body stream ([`Body`]). Holding it instead would add its size (about the
+//! body stream ([`Body`]); the CSV rows the check pass found verbatim are
+//! copied, not checked again (`endpoints::verbatim`). Holding it instead would add its size (about the
 //! data's) to the component's memory, which never shrinks (wasm linear
 //! memory), and a retried request would copy it again.
 //!
