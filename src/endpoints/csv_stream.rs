@@ -749,6 +749,7 @@ pub(crate) fn read<'a>(
         .collect();
     fixed.sort_unstable();
     sink.header(&draft, &fixed, &widths, &layout);
+    let offer = sink.wants_plain_rows();
     let plans: Vec<Plan<'_, 'a>> = header
         .columns
         .iter()
@@ -767,7 +768,7 @@ pub(crate) fn read<'a>(
         record += 1;
         let line = tokenizer.line;
         let plain = tokenizer.plain_row(plans.len(), &mut spans).is_some();
-        if plain {
+        if plain && offer {
             let row = RawRow {
                 text,
                 spans: &spans,

@@ -420,6 +420,10 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
         }
     }
 
+    fn wants_plain_rows(&self) -> bool {
+        self.copying.as_ref().is_some_and(|c| c.pieces.is_some())
+    }
+
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
         let Some(Copying {
             rows,
@@ -530,6 +534,10 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
         }
     }
 
+    fn wants_plain_rows(&self) -> bool {
+        self.copy.is_some()
+    }
+
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
         if self.copy.is_some() {
             let (at, text, spans) = &mut self.offered;
@@ -596,6 +604,10 @@ impl<'a> Sink<'a> for Both<'_, 'a, '_> {
     ) {
         self.tally.header(template, fixed, widths, cells);
         self.writer.header(template, fixed, widths, cells);
+    }
+
+    fn wants_plain_rows(&self) -> bool {
+        self.writer.wants_plain_rows()
     }
 
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {

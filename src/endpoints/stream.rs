@@ -23,8 +23,15 @@ pub(crate) trait Sink<'a> {
         let _ = (template, fixed, widths, cells);
     }
 
+    /// Whether the sink takes plain CSV rows whole ([`Sink::plain_row`]);
+    /// asked once, after the header.
+    fn wants_plain_rows(&self) -> bool {
+        false
+    }
+
     /// A plain CSV row, record `record`, offered whole before it is built
-    /// (see [`super::verbatim`]): most sinks have it built.
+    /// (see [`super::verbatim`]), when the sink [wants](Sink::wants_plain_rows)
+    /// plain rows.
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
         let _ = (record, row);
         Offered::Build
