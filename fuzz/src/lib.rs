@@ -97,7 +97,7 @@ fn differential(format: Format, text: &str, limits: &Limits) -> Result<Prepared,
                 again.extend_from_slice(c);
                 Ok(())
             });
-            assert!(copied.is_ok());
+            let Ok(()) = copied;
             assert_eq!(again, p.body, "written with verbatim rows: {text:?}");
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "check_writing's error: {text:?}"),

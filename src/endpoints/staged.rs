@@ -8,7 +8,8 @@
 //! the check pass counts each row's cells, whatever the columns turn out to
 //! be (a row is its values, one comma per column but the last, and a line
 //! end), and the write pass, which knows the columns, writes the rows again
-//! from the data. Neither holds the file.
+//! from the data: it copies those the check pass found verbatim
+//! ([`super::verbatim`]) and builds the others. Neither holds the file.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -421,7 +422,9 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
     }
 
     fn wants_plain_rows(&self) -> bool {
-        self.copying.as_ref().is_some_and(|c| c.pieces.is_some())
+        self.copying
+            .as_ref()
+            .is_some_and(|c| c.pieces.is_some() && !c.rows.is_empty())
     }
 
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {

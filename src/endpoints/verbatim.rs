@@ -1,5 +1,6 @@
 //! CSV rows that the staged file holds as the data has them, so that the
-//! write pass copies them instead of reading them again (issue 17).
+//! write pass copies them instead of building and checking them again
+//! (issue 17).
 //!
 //! The staged CSV lists its columns in its own order (fixed fields, then
 //! attributes, metrics and user attributes), so a row of the data is
@@ -49,7 +50,7 @@ pub(crate) enum CellId {
 pub(crate) struct Span {
     /// Its first byte (after the opening quote, if quoted).
     pub start: usize,
-    /// One past its last byte (the closing quote, if quoted).
+    /// One past its last byte: the index of the closing quote, if quoted.
     pub end: usize,
     /// The value was in double quotes (with no quote inside).
     pub quoted: bool,
@@ -255,6 +256,12 @@ impl VerbatimRows {
             .ok()
             .and_then(|word| self.bits.get(word))
             .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether no record was noted.
+    pub fn is_empty(&self) -> bool {
+        // A word is added only to note a record.
+        self.bits.is_empty()
     }
 
     /// How many records were noted.
