@@ -37,7 +37,7 @@ use super::rules::{
     MAX_ENDPOINT_BYTES, MAY_START_CONTROL, Origin, Position, control_message, custom_name_problem,
     forbidden_control,
 };
-use super::stream::{HeaderWidths, Sink, Ticker};
+use super::stream::{HeaderLayout, HeaderWidths, Sink, Ticker};
 use super::verbatim::{CellId, Offered, RawRow, Span};
 
 /// One value of a row.
@@ -748,7 +748,12 @@ pub(crate) fn read<'a>(
         })
         .collect();
     fixed.sort_unstable();
-    sink.header(&draft, &fixed, &widths, &layout);
+    sink.header(&HeaderLayout {
+        template: &draft,
+        fixed: &fixed,
+        widths: &widths,
+        cells: &layout,
+    });
     let offer = sink.wants_plain_rows();
     let plans: Vec<Plan<'_, 'a>> = header
         .columns

@@ -24,7 +24,7 @@ use super::import_checks::ImportChecks;
 use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
 use super::rules::Origin;
-use super::stream::{HeaderWidths, Sink};
+use super::stream::{HeaderLayout, HeaderWidths, Sink};
 use super::verbatim::{self, CellId, Offered, Piece, RawRow, Source, Span, VerbatimRows};
 
 /// The size of the chunks the write pass hands out.
@@ -233,16 +233,9 @@ impl CsvUsage {
 }
 
 impl<'a> Sink<'a> for Tally<'a> {
-    fn header(
-        &mut self,
-        template: &Draft<'a>,
-        fixed: &[usize],
-        widths: &HeaderWidths,
-        cells: &[Option<CellId>],
-    ) {
-        let _ = (fixed, widths, cells);
-        self.checks.fixed_names(template);
-        self.csv.names(template);
+    fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
+        self.checks.fixed_names(header.template);
+        self.csv.names(header.template);
     }
 
     fn endpoint(
@@ -409,15 +402,10 @@ impl<'o, E> Writer<'o, E> {
 }
 
 impl<'a, E> Sink<'a> for Writer<'_, E> {
-    fn header(
-        &mut self,
-        _template: &Draft<'a>,
-        _fixed: &[usize],
-        _widths: &HeaderWidths,
-        cells: &[Option<CellId>],
-    ) {
+    fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
         if let (Some(copying), Some(columns)) = (&mut self.copying, &self.columns) {
-            copying.pieces = verbatim::sources(&columns.cells, cells).map(|s| verbatim::pieces(&s));
+            copying.pieces =
+                verbatim::sources(&columns.cells, header.cells).map(|s| verbatim::pieces(&s));
         }
     }
 
@@ -520,16 +508,10 @@ impl<'o, 't> Speculative<'o, 't> {
 }
 
 impl<'a> Sink<'a> for Speculative<'_, 'a> {
-    fn header(
-        &mut self,
-        template: &Draft<'a>,
-        fixed: &[usize],
-        widths: &HeaderWidths,
-        cells: &[Option<CellId>],
-    ) {
+    fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
         if let Some(out) = self.out.take() {
-            let columns = CsvUsage::of_header(template, fixed, widths);
-            self.copy = verbatim::sources(&columns.cells, cells).map(|s| {
+            let columns = CsvUsage::of_header(header.template, header.fixed, header.widths);
+            self.copy = verbatim::sources(&columns.cells, header.cells).map(|s| {
                 let pieces = verbatim::pieces(&s);
                 (s, pieces)
             });
@@ -598,15 +580,9 @@ pub(crate) struct Both<'s, 'a, 'o> {
 }
 
 impl<'a> Sink<'a> for Both<'_, 'a, '_> {
-    fn header(
-        &mut self,
-        template: &Draft<'a>,
-        fixed: &[usize],
-        widths: &HeaderWidths,
-        cells: &[Option<CellId>],
-    ) {
-        self.tally.header(template, fixed, widths, cells);
-        self.writer.header(template, fixed, widths, cells);
+    fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
+        self.tally.header(header);
+        self.writer.header(header);
     }
 
     fn wants_plain_rows(&self) -> bool {

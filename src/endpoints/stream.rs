@@ -8,19 +8,9 @@ use super::verbatim::{CellId, Offered, RawRow};
 
 /// Receives each endpoint of a pass, after its own checks.
 pub(crate) trait Sink<'a> {
-    /// The CSV header was read: `template` holds its custom names, unset, in
-    /// the order every row's draft will have them; `fixed` lists the fixed
-    /// fields (by index in [`super::model::Field::fixed`]) its columns set;
-    /// `widths`, how many of its columns each custom list has; `cells`, what
-    /// each of its columns holds (`None` for one already reported as wrong).
-    fn header(
-        &mut self,
-        template: &Draft<'a>,
-        fixed: &[usize],
-        widths: &HeaderWidths,
-        cells: &[Option<CellId>],
-    ) {
-        let _ = (template, fixed, widths, cells);
+    /// The CSV header was read.
+    fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
+        let _ = header;
     }
 
     /// Whether the sink takes plain CSV rows whole ([`Sink::plain_row`]);
@@ -45,6 +35,18 @@ pub(crate) trait Sink<'a> {
         finished: Finished,
         problems: &mut Problems,
     ) -> bool;
+}
+
+/// What a CSV header's columns hold, as the sinks of a pass are told.
+pub(crate) struct HeaderLayout<'h, 'a> {
+    /// Its custom names, unset, in the order every row's draft will have them.
+    pub template: &'h Draft<'a>,
+    /// The fixed fields its columns set, by index in [`super::model::Field::fixed`].
+    pub fixed: &'h [usize],
+    /// How many of its columns each custom list has.
+    pub widths: &'h HeaderWidths,
+    /// What each of its columns holds (`None` for one already reported as wrong).
+    pub cells: &'h [Option<CellId>],
 }
 
 /// How many columns of a CSV header name each multi-valued attribute (the
