@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Arguments after `--bench`: the format (`csv` | `json`), what to run
-//! (`validate`: the dry run's check; `stage`: the check, then the staged
-//! file written once more from the data, as a run's upload writes it) and
+//! (`validate`: the dry run's check; `stage`: a run's check, which writes
+//! the staged file beside it and notes the rows the upload copies, then the
+//! staged file written once more from the data, as a run's upload writes it) and
 //! the size in MB (10^6 bytes; default 5). It prints the bytes and the
 //! endpoints, so instructions per byte are callgrind's total over the bytes
 //! (the data's generation is in the profile too: read the inclusive cost of
