@@ -37,7 +37,7 @@ use super::rules::{
     MAX_ENDPOINT_BYTES, MAY_START_CONTROL, Origin, Position, control_message, custom_name_problem,
     forbidden_control,
 };
-use super::stream::{HeaderLayout, HeaderWidths, Sink, Ticker};
+use super::stream::{HeaderLayout, Sink, Ticker};
 use super::verbatim::{CellId, Offered, RawRow, Span};
 
 /// One value of a row.
@@ -679,12 +679,11 @@ fn template<'a>(header: &Header) -> (Draft<'a>, Vec<Option<usize>>) {
 }
 
 /// What each column of `header` holds (`slots`: each custom column's index
-/// in the template's list); counts each list's columns into `widths`.
-fn cell_ids(
-    header: &Header,
-    slots: &[Option<usize>],
-    widths: &mut HeaderWidths,
-) -> Vec<Option<CellId>> {
+/// in `template`'s list).
+fn cell_ids(header: &Header, slots: &[Option<usize>], template: &Draft<'_>) -> Vec<Option<CellId>> {
+    // The columns of each multi-valued attribute so far.
+    let mut attributes = vec![0; template.attributes.len()];
+    let mut user_attributes = vec![0; template.user_attributes.len()];
     let next = |list: &mut Vec<usize>, slot: usize| {
         let n = list.get_mut(slot)?;
         *n += 1;
@@ -695,13 +694,10 @@ fn cell_ids(
         .iter()
         .zip(slots)
         .map(|(column, slot)| match (column.as_ref()?, *slot) {
-            (Field::Attribute(_), Some(i)) => {
-                Some(CellId::Attribute(i, next(&mut widths.attributes, i)?))
+            (Field::Attribute(_), Some(i)) => Some(CellId::Attribute(i, next(&mut attributes, i)?)),
+            (Field::UserAttribute(_), Some(i)) => {
+                Some(CellId::UserAttribute(i, next(&mut user_attributes, i)?))
             }
-            (Field::UserAttribute(_), Some(i)) => Some(CellId::UserAttribute(
-                i,
-                next(&mut widths.user_attributes, i)?,
-            )),
             (Field::Metric(_), Some(i)) => Some(CellId::Metric(i)),
             (field, _) => fixed_index(field).map(CellId::Fixed),
         })
@@ -735,23 +731,9 @@ pub(crate) fn read<'a>(
     let header = read_header(header_line, std::mem::take(&mut cells), &mut report);
     let (mut draft, slots) = template(&header);
     draft.csv = Some(Default::default());
-    let mut widths = HeaderWidths {
-        attributes: vec![0; draft.attributes.len()],
-        user_attributes: vec![0; draft.user_attributes.len()],
-    };
-    let layout = cell_ids(&header, &slots, &mut widths);
-    let mut fixed: Vec<usize> = layout
-        .iter()
-        .filter_map(|c| match c {
-            Some(CellId::Fixed(i)) => Some(*i),
-            _ => None,
-        })
-        .collect();
-    fixed.sort_unstable();
+    let layout = cell_ids(&header, &slots, &draft);
     sink.header(&HeaderLayout {
         template: &draft,
-        fixed: &fixed,
-        widths: &widths,
         cells: &layout,
     });
     let offer = sink.wants_plain_rows();

@@ -24,7 +24,7 @@ use super::import_checks::ImportChecks;
 use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
 use super::rules::Origin;
-use super::stream::{HeaderLayout, HeaderWidths, Sink};
+use super::stream::{HeaderLayout, Sink};
 use super::verbatim::{self, CellId, Offered, Piece, RawRow, Source, Span, VerbatimRows};
 
 /// The size of the chunks the write pass hands out.
@@ -171,17 +171,30 @@ impl CsvUsage {
             .collect();
     }
 
-    /// The columns of a staged file whose rows use every column the header
-    /// has: each fixed field of `fixed`, each multi-valued attribute as often
-    /// as the header names it (`widths`), every metric.
-    fn of_header(template: &Draft<'_>, fixed: &[usize], widths: &HeaderWidths) -> Columns {
+    /// The columns of a staged file whose rows use every column of the
+    /// header whose columns hold `cells`: each fixed field it has, each
+    /// multi-valued attribute as often as it names it, every metric.
+    fn of_header(template: &Draft<'_>, cells: &[Option<CellId>]) -> Columns {
         let mut usage = CsvUsage {
-            fixed_set: fixed.iter().fold(0, |set, i| set | (1 << i)),
-            attributes: widths.attributes.clone(),
+            attributes: vec![0; template.attributes.len()],
             metrics: vec![true; template.metrics.len()],
-            user_attributes: widths.user_attributes.clone(),
+            user_attributes: vec![0; template.user_attributes.len()],
             ..CsvUsage::default()
         };
+        for id in cells.iter().flatten() {
+            let (list, i, k) = match *id {
+                CellId::Fixed(i) => {
+                    usage.fixed_set |= 1 << i;
+                    continue;
+                }
+                CellId::Metric(_) => continue,
+                CellId::Attribute(i, k) => (&mut usage.attributes, i, k),
+                CellId::UserAttribute(i, k) => (&mut usage.user_attributes, i, k),
+            };
+            if let Some(n) = list.get_mut(i) {
+                *n = (*n).max(k + 1);
+            }
+        }
         usage.names(template);
         usage.columns()
     }
@@ -470,8 +483,6 @@ pub(crate) struct Speculative<'o, 't> {
     copy: Option<(Vec<Source>, Vec<Piece>)>,
     /// The plain row offered last: its record (0 for none), the data and its spans.
     offered: (u64, &'t str, Vec<Span>),
-    /// Room for a number's text.
-    number: String,
     verbatim: VerbatimRows,
 }
 
@@ -487,7 +498,6 @@ impl<'o, 't> Speculative<'o, 't> {
             writer,
             copy: None,
             offered: (0, "", Vec::new()),
-            number: String::new(),
             verbatim: VerbatimRows::default(),
         }
     }
@@ -510,7 +520,7 @@ impl<'o, 't> Speculative<'o, 't> {
 impl<'a> Sink<'a> for Speculative<'_, 'a> {
     fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
         if let Some(out) = self.out.take() {
-            let columns = CsvUsage::of_header(header.template, header.fixed, header.widths);
+            let columns = CsvUsage::of_header(header.template, header.cells);
             self.copy = verbatim::sources(&columns.cells, header.cells).map(|s| {
                 let pieces = verbatim::pieces(&s);
                 (s, pieces)
@@ -557,7 +567,7 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
                         .iter()
                         .zip(sources)
                         .all(|(id, source)| verbatim::holds(&row, *source, value(draft, *id)))
-                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut self.number)
+                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number)
             }
             _ => false,
         };

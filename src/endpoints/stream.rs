@@ -41,22 +41,10 @@ pub(crate) trait Sink<'a> {
 pub(crate) struct HeaderLayout<'h, 'a> {
     /// Its custom names, unset, in the order every row's draft will have them.
     pub template: &'h Draft<'a>,
-    /// The fixed fields its columns set, by index in [`super::model::Field::fixed`].
-    pub fixed: &'h [usize],
-    /// How many of its columns each custom list has.
-    pub widths: &'h HeaderWidths,
-    /// What each of its columns holds (`None` for one already reported as wrong).
+    /// What each of its columns holds (`None` for one already reported as
+    /// wrong): the fixed fields it sets, and value `k` of a multi-valued
+    /// attribute for its `k`th column of that name.
     pub cells: &'h [Option<CellId>],
-}
-
-/// How many columns of a CSV header name each multi-valued attribute (the
-/// most values a row can give it), by its index in the template's list.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct HeaderWidths {
-    /// Per `Attributes.*` name, in the template's order.
-    pub attributes: Vec<usize>,
-    /// Per `User.UserAttributes.*` name, in the template's order.
-    pub user_attributes: Vec<usize>,
 }
 
 /// Keeps every endpoint, owned ([`super::read`]).

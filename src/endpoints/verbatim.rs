@@ -122,10 +122,7 @@ pub(crate) struct Source {
 /// number its text reads as.
 #[inline]
 pub(crate) fn holds(row: &RawRow<'_, '_>, source: Source, value: Option<CsvValue<'_>>) -> bool {
-    let Some(span) = row.spans.get(source.column) else {
-        return false;
-    };
-    let Some(data) = row.text.get(span.start..span.end) else {
+    let (Some(span), Some(data)) = (row.spans.get(source.column), row.value(source.column)) else {
         return false;
     };
     match value {
