@@ -25,11 +25,13 @@
 //! CSV columns are known), as often as it is asked (the upload, a retried
 //! upload). After [`check_writing`], that pass copies the CSV rows the check
 //! found verbatim (`verbatim`: each value as the data has it, numbers in
-//! their shortest form) and builds only the others. A run hashes it in the check pass itself ([`check_writing`]):
+//! their shortest form) and builds only the others.
+//!
+//! A run hashes the staged file in the check pass itself ([`check_writing`]):
 //! JSON's NDJSON needs no columns, and a CSV file is written as its header
 //! promises (every column used), which the end of the pass confirms or not;
-//! only when not is a pass more needed for the hash. [`prepare`] still returns it whole, for tests and
-//! small data. The problems, their positions, messages and order are those
+//! only when not is a pass more needed for the hash. [`prepare`] still
+//! returns it whole, for tests and small data. The problems, their positions, messages and order are those
 //! of the whole-file reader this pass replaced, which is kept as a test
 //! oracle (`oracle`, with the `oracle` feature) and compared with it on
 //! random and fuzzed data.
