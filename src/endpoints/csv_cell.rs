@@ -39,6 +39,14 @@ pub(crate) fn quoted(cell: &str) -> bool {
     (maybe_blank || has_special(bytes)) && needs_quotes(cell)
 }
 
+/// [`quoted`] for a cell known to have no `,` `"` CR or LF (an unquoted
+/// value of a plain CSV row): only a blank one is quoted, with no scan of
+/// the others.
+#[inline]
+pub(crate) fn quoted_without_special(cell: &str) -> bool {
+    matches!(cell.as_bytes().first(), Some(b' ' | b'\t')) && needs_quotes(cell)
+}
+
 /// The bytes the CSV writer writes for `cell`.
 pub(crate) fn cell_len(cell: &str) -> u64 {
     let len = cell.len() as u64;

@@ -977,6 +977,29 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// What `verbatim::holds` relies on: in a plain row an unquoted
+        /// value has no `,` `"` CR or LF, and a quoted one no `"`.
+        #[test]
+        fn a_plain_rows_values_hold_nothing_the_writer_quotes_for(
+            text in r#"((("[a ,"\r\n\té]{0,4}")|[a ,"\r\n\t\u{7f}\u{85}é]{0,4}),){2}(("[a ,"\r\n\té]{0,4}")|[a ,"\r\n\té]{0,4})(\r?\n)?"#,
+        ) {
+            let mut t = Tokenizer::new(&text);
+            let mut spans = Vec::new();
+            if t.plain_row(3, &mut spans).is_some() {
+                for span in &spans {
+                    let value = t.slice(span.start, span.end);
+                    let special = |b: u8| matches!(b, b',' | b'"' | b'\r' | b'\n');
+                    if span.quoted {
+                        proptest::prop_assert!(!value.contains('"'), "{text:?}");
+                    } else {
+                        proptest::prop_assert!(!value.bytes().any(special), "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn splits_rows_as_the_whole_file_reader() {
         let (r, p) = rows("a,\"b,c\",\"say \"\"hi\"\"\"\r\nd,,\"\"\n\n  \r\ne\u{7f}f,\"x\u{85}\"");

@@ -23,7 +23,7 @@ use super::draft::{CsvValue, Custom, Draft, write_number};
 use super::import_checks::ImportChecks;
 use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_ATTRIBUTES_PREFIX};
 use super::problems::Problems;
-use super::rules::Origin;
+use super::rules::{Origin, parse_number};
 use super::stream::{HeaderLayout, Sink};
 use super::verbatim::{self, CellId, Offered, Piece, RawRow, Source, Span, VerbatimRows};
 
@@ -439,7 +439,7 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
         if !rows.contains(record) {
             return Offered::Build;
         }
-        if !verbatim::write_row(&mut self.buf, row, pieces, &mut self.number) {
+        if !verbatim::write_row(&mut self.buf, row, pieces, &mut self.number, parse_number) {
             return Offered::Build;
         }
         if self.flush_if_full() {
@@ -483,6 +483,8 @@ pub(crate) struct Speculative<'o, 't> {
     copy: Option<(Vec<Source>, Vec<Piece>)>,
     /// The plain row offered last: its record (0 for none), the data and its spans.
     offered: (u64, &'t str, Vec<Span>),
+    /// The numbers of the row being compared, in the staged order.
+    numbers: Vec<f64>,
     verbatim: VerbatimRows,
 }
 
@@ -498,6 +500,7 @@ impl<'o, 't> Speculative<'o, 't> {
             writer,
             copy: None,
             offered: (0, "", Vec::new()),
+            numbers: Vec::new(),
             verbatim: VerbatimRows::default(),
         }
     }
@@ -561,13 +564,23 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
                     text,
                     spans: spans.as_slice(),
                 };
-                columns.cells.len() == sources.len()
-                    && columns
-                        .cells
-                        .iter()
-                        .zip(sources)
-                        .all(|(id, source)| verbatim::holds(&row, *source, value(draft, *id)))
-                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number)
+                let numbers = &mut self.numbers;
+                numbers.clear();
+                let verbatim = columns.cells.len() == sources.len()
+                    && columns.cells.iter().zip(sources).all(|(id, source)| {
+                        let value = value(draft, *id);
+                        if let Some(CsvValue::Number(x)) = value {
+                            numbers.push(x);
+                        }
+                        verbatim::holds(&row, *source, value)
+                    });
+                // Its numbers are those the data's texts read as: written
+                // from the draft, not read again.
+                let mut found = numbers.iter().copied();
+                verbatim
+                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number, |_| {
+                        found.next()
+                    })
             }
             _ => false,
         };

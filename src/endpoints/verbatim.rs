@@ -27,7 +27,7 @@
 //! row found verbatim there is verbatim in the staged file, whatever its
 //! columns turn out to be.
 
-use super::csv_cell::quoted;
+use super::csv_cell::{quoted, quoted_without_special};
 use super::draft::{CsvValue, LATITUDE, LONGITUDE, write_number};
 use super::rules::parse_number;
 
@@ -61,7 +61,8 @@ pub(crate) struct Span {
 pub(crate) struct RawRow<'r, 'a> {
     /// The data (without a BOM).
     pub text: &'a str,
-    /// One span per column of the header.
+    /// One span per column of the header, as `plain_row` finds them: an
+    /// unquoted value has no `,` `"` CR or LF, a quoted one no `"`.
     pub spans: &'r [Span],
 }
 
@@ -82,6 +83,15 @@ impl<'a> RawRow<'_, 'a> {
     pub fn value(&self, column: usize) -> Option<&'a str> {
         let span = self.spans.get(column)?;
         self.text.get(span.start..span.end)
+    }
+
+    /// Whether `text` is the value at `span`: borrowed from there (most
+    /// are, and need no bytes compared), or the same bytes.
+    #[inline]
+    fn has(&self, span: &Span, text: &str) -> bool {
+        let here = (self.text.as_ptr() as usize).wrapping_add(span.start);
+        (text.as_ptr() as usize == here && text.len() == span.end.wrapping_sub(span.start))
+            || self.text.get(span.start..span.end) == Some(text)
     }
 
     /// The bytes of header columns `first` to `last` as the data has them:
@@ -122,19 +132,26 @@ pub(crate) struct Source {
 /// number its text reads as.
 #[inline]
 pub(crate) fn holds(row: &RawRow<'_, '_>, source: Source, value: Option<CsvValue<'_>>) -> bool {
-    let (Some(span), Some(data)) = (row.spans.get(source.column), row.value(source.column)) else {
+    let Some(span) = row.spans.get(source.column) else {
         return false;
     };
     match value {
-        None => data.is_empty() && (source.number || !span.quoted),
+        None => span.end == span.start && (source.number || !span.quoted),
         Some(CsvValue::Text(text)) => {
-            // Most values are borrowed from the data: the same bytes where
-            // they are, with no need to compare them.
-            let same = std::ptr::eq(text, data) || text == data;
-            !source.number && same && quoted(text) == span.quoted
+            // The bytes are the data's: an unquoted value of a plain row has
+            // nothing the writer quotes for, but for being blank.
+            let writer_quotes = || match span.quoted {
+                true => quoted(text),
+                false => quoted_without_special(text),
+            };
+            !source.number && row.has(span, text) && writer_quotes() == span.quoted
         }
         Some(CsvValue::Number(x)) => {
-            source.number && parse_number(data).is_some_and(|y| y.to_bits() == x.to_bits())
+            source.number
+                && row
+                    .value(source.column)
+                    .and_then(parse_number)
+                    .is_some_and(|y| y.to_bits() == x.to_bits())
         }
     }
 }
@@ -186,14 +203,16 @@ pub(crate) fn pieces(sources: &[Source]) -> Vec<Piece> {
 }
 
 /// Writes `row` as one line of CSV by its `pieces` (`number`: room for a
-/// number's text); false, with nothing written, if a number does not parse
-/// (then the row must be built).
+/// number's text), each number as `read` reads the data's text of it
+/// ([`parse_number`], or the numbers [`holds`] found, in order); false, with
+/// nothing written, if a number does not read (then the row must be built).
 #[inline]
 pub(crate) fn write_row(
     buf: &mut Vec<u8>,
     row: &RawRow<'_, '_>,
     pieces: &[Piece],
     number: &mut String,
+    mut read: impl FnMut(&str) -> Option<f64>,
 ) -> bool {
     let start = buf.len();
     for (k, piece) in pieces.iter().enumerate() {
@@ -211,7 +230,7 @@ pub(crate) fn write_row(
         if value.is_empty() {
             continue;
         }
-        let Some(x) = parse_number(value) else {
+        let Some(x) = read(value) else {
             buf.truncate(start);
             return false;
         };
@@ -335,12 +354,12 @@ mod tests {
                 Piece::Copy { first: 0, last: 0 }
             ]
         );
-        assert!(write_row(&mut buf, &row, &split, &mut number));
+        assert!(write_row(&mut buf, &row, &split, &mut number, parse_number));
         assert_eq!(buf, b"d,\"b,c\",,a\n");
         let all = pieces(&[copy(0), copy(1), copy(2), copy(3)]);
         assert_eq!(all, [Piece::Copy { first: 0, last: 3 }]);
         buf.clear();
-        assert!(write_row(&mut buf, &row, &all, &mut number));
+        assert!(write_row(&mut buf, &row, &all, &mut number, parse_number));
         assert_eq!(buf, text.as_bytes());
     }
 
@@ -369,10 +388,10 @@ mod tests {
             numbers,
             [Piece::Number(0), Piece::Number(1), Piece::Number(2)]
         );
-        assert!(write_row(&mut buf, &row, &numbers, &mut room));
+        assert!(write_row(&mut buf, &row, &numbers, &mut room, parse_number));
         assert_eq!(buf, b"kept\n47,1.5,\n");
         let bad = pieces(&[number(0), number(3)]);
-        assert!(!write_row(&mut buf, &row, &bad, &mut room));
+        assert!(!write_row(&mut buf, &row, &bad, &mut room, parse_number));
         assert_eq!(buf, b"kept\n47,1.5,\n");
     }
 
