@@ -15,10 +15,13 @@
 //!   call, the data copied into the guest, then the same check compiled to
 //!   wasm);
 //!
-//! with the component/native time ratio, the native run's peak heap, and the
-//! process's peak resident memory during the component's first run (Linux:
-//! the host's copy of the data, the guest's linear memory, the engine), also
-//! as a multiple of the data.
+//! with the component/native time ratio, the native run's peak heap, and how
+//! far the process's resident memory grew during the component's last run
+//! (Linux: the guest's linear memory, what the host allocates for it), also
+//! as a multiple of the data. What the bench held before (its own copies of
+//! the data, what its native passes left in the allocator) is not counted:
+//! the peak resident memory of a `pinpoint-import` process is the CLI
+//! table's (below).
 //!
 //! When `python3` is on the `PATH`, the same file is also read by what a user
 //! would script instead, timed inside Python (median of the iterations, the
@@ -31,7 +34,8 @@
 //!
 //! Then the `pinpoint-import` binary itself: `validate` and `run` (against
 //! the embedded emulator, which the CLI starts when no endpoint is set) of a
-//! CSV file of 100 MB and of exactly 1,000,000,000 bytes, each a child
+//! CSV file of 100 MB and of exactly 1,000,000,000 bytes, and `validate` of
+//! a pretty JSON file of about the same size, each a child
 //! process whose peak resident memory (`/usr/bin/time`'s maximum resident
 //! set size, else `VmHWM` polled) and time are printed, as a multiple of the
 //! data too, and each `run`'s time split by stage (validate, hash, look-ups,
@@ -243,12 +247,16 @@ fn measure(
     }
     let mut component_peak = None;
     if component_error.is_none() {
-        let _ = peak_rss_reset();
+        let before = peak_rss_reset();
         match validate(input) {
             Ok(t) => times.push(t),
             Err(e) => component_error = Some(e),
         }
-        component_peak = peak_rss();
+        // What the bench holds already (its copies of the data, what its
+        // native passes left in the allocator) is not the component's.
+        component_peak = peak_rss()
+            .zip(before)
+            .map(|(peak, before)| peak.saturating_sub(before));
     }
     let component_error = component_error.map(|e| {
         eprintln!("the component failed: {}: {}", e.kind, e.message);
@@ -363,7 +371,7 @@ fn print_table(rows: &[Row], baseline: Option<&str>) {
     );
     let _ = writeln!(
         out,
-        "| data | size MB | endpoints | iters | bare parse MB/s | native MB/s | component MB/s | component/native time | native peak heap MB | component peak RSS MB (x data) |"
+        "| data | size MB | endpoints | iters | bare parse MB/s | native MB/s | component MB/s | component/native time | native peak heap MB | component's RSS growth MB (x data) |"
     );
     let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
@@ -489,6 +497,7 @@ fn python_version() -> String {
 /// One CLI measurement.
 struct CliRow {
     command: &'static str,
+    format: Format,
     bytes: u64,
     peak: Option<u64>,
     seconds: f64,
@@ -498,8 +507,9 @@ struct CliRow {
 }
 
 /// `validate` and `run` of a CSV file of `mb` MB (1000 MB: exactly 10^9
-/// bytes) by the `pinpoint-import` binary; with `compare`, up to 100 MB,
-/// also the AWS CLI's import of the file beside the node's.
+/// bytes) by the `pinpoint-import` binary, and `validate` of a pretty JSON
+/// file of about the same size; with `compare`, up to 100 MB, also the AWS
+/// CLI's import of the CSV file beside the node's.
 fn measure_cli(exe: &Path, mb: f64, compare: bool) -> Vec<CliRow> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("endpoints.csv");
@@ -514,13 +524,20 @@ fn measure_cli(exe: &Path, mb: f64, compare: bool) -> Vec<CliRow> {
         );
         data.len() as u64
     };
-    let rows = ["validate", "run"]
+    let mut rows: Vec<CliRow> = ["validate", "run"]
         .into_iter()
-        .map(|command| run_cli(exe, command, &path, bytes))
+        .map(|command| run_cli(exe, command, Format::Csv, &path, bytes))
         .collect();
     if compare && mb <= 100.0 {
         print_aws_comparison(exe, &path, bytes);
     }
+    let json = dir.path().join("endpoints.json");
+    let json_bytes = {
+        let data = generate(Format::Json, (mb * 1e6) as usize);
+        std::fs::write(&json, data.as_bytes()).expect("the data file is written");
+        data.len() as u64
+    };
+    rows.push(run_cli(exe, "validate", Format::Json, &json, json_bytes));
     rows
 }
 
@@ -552,9 +569,9 @@ fn print_aws_comparison(exe: &Path, path: &Path, bytes: u64) {
     print!("{out}");
 }
 
-/// Runs `pinpoint-import COMMAND` on the CSV file at `path`, measuring the
-/// process's peak resident memory.
-fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow {
+/// Runs `pinpoint-import COMMAND` on the `format` file at `path`, measuring
+/// the process's peak resident memory.
+fn run_cli(exe: &Path, command: &'static str, format: Format, path: &Path, bytes: u64) -> CliRow {
     let mut args: Vec<String> = vec![
         command.into(),
         // One line per stage (stderr is a pipe), to split the run's time.
@@ -564,7 +581,7 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
         "--segment-name".into(),
         format!("bench-{bytes}"),
         "--format".into(),
-        "CSV".into(),
+        format.as_str().into(),
         "--data-file".into(),
         path.display().to_string(),
     ];
@@ -616,9 +633,13 @@ fn run_cli(exe: &Path, command: &'static str, path: &Path, bytes: u64) -> CliRow
         ),
         Err(_) => format!("exit {:?}: {}", output.status.code(), stderr.trim()),
     };
-    eprintln!("pinpoint-import {command} of {bytes} bytes: {outcome} in {seconds:.1} s");
+    eprintln!(
+        "pinpoint-import {command} of {bytes} bytes of {}: {outcome} in {seconds:.1} s",
+        format.as_str()
+    );
     CliRow {
         command,
+        format,
         bytes,
         peak,
         seconds,
@@ -661,13 +682,13 @@ fn print_cli_table(rows: &[CliRow]) {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\npinpoint-import (this build of it), CSV data file, `run` against the embedded emulator\n"
+        "\npinpoint-import (this build of it), each a process of its own, `run` against the embedded emulator\n"
     );
     let _ = writeln!(
         out,
-        "| command | data bytes | outcome | seconds | peak RSS MB | peak RSS / data |"
+        "| command | data | data bytes | outcome | seconds | peak RSS MB | peak RSS / data |"
     );
-    let _ = writeln!(out, "|---|--:|---|--:|--:|--:|");
+    let _ = writeln!(out, "|---|---|--:|---|--:|--:|--:|");
     for r in rows {
         let (peak, ratio) = match r.peak {
             Some(p) => (
@@ -678,8 +699,12 @@ fn print_cli_table(rows: &[CliRow]) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {peak} | {ratio} |",
-            r.command, r.bytes, r.outcome, r.seconds
+            "| {} | {} | {} | {} | {:.1} | {peak} | {ratio} |",
+            r.command,
+            r.format.as_str(),
+            r.bytes,
+            r.outcome,
+            r.seconds
         );
     }
     for r in rows.iter().filter(|r| !r.stages.is_empty()) {
