@@ -8,6 +8,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
+use super::verbatim::RowCopy;
 use super::*;
 
 /// Both readers on `data`; panics with the difference.
@@ -166,9 +167,10 @@ fn good_values(name: &str) -> &'static [&'static str] {
         "EffectiveDate" => &["", "2024-05-01", "2024-05-01T12:00:00Z"],
         "User.UserId" => &["", "u1", "u2", "u3"],
         "Metrics.m" | "Metrics.n" | "\"Metrics.m\"" => &[
-            "", "1", "1.50", "1e15", "-0", "0.1", "3", "\"2.50\"", "+1", "1E5", ".5",
+            "", "1", "1.50", "1e15", "-0", "0.1", "3", "\"2.50\"", "\"2\"", "\"\"", "+1", "1E5",
+            ".5",
         ],
-        "Location.Latitude" => &["", "47.6", "-90", "\"47.60\""],
+        "Location.Latitude" => &["", "47.6", "-90", "\"47.60\"", "\"-90\""],
         "Location.Longitude" => &["", "-122.3", "180", "+1.0"],
         _ => &[
             "",
@@ -650,6 +652,9 @@ fn rows_found_verbatim_are_copied_and_the_rest_built() {
         // Verbatim, after a row read cell by cell (a doubled quote).
         "\"E\"\"d\",EMAIL,e@example.com,4,,\n",
         "Fa,EMAIL,f@example.com,5,w,\n",
+        // Verbatim, numbers rewritten: `6` for `6.0`, nothing for `""`.
+        "Gu,EMAIL,g@example.com,6.0,,\n",
+        "Ha,EMAIL,h@example.com,\"\",,\n",
     );
     let (checked, complete) = check_writing(
         Format::Csv,
@@ -660,8 +665,14 @@ fn rows_found_verbatim_are_copied_and_the_rest_built() {
     )
     .unwrap();
     assert!(complete);
-    let verbatim: Vec<u64> = (1..=6).filter(|r| checked.verbatim.contains(*r)).collect();
-    assert_eq!(verbatim, [1, 2, 6]);
+    let noted: Vec<_> = (1..=9).map(|r| checked.verbatim.get(r)).collect();
+    let (rewritten, as_is) = (Some(RowCopy::NumbersRewritten), Some(RowCopy::AsIs));
+    assert_eq!(
+        noted,
+        [
+            as_is, rewritten, None, None, None, as_is, rewritten, rewritten, None
+        ]
+    );
     let want = oracle::prepare(Format::Csv, data, &Limits::default())
         .unwrap()
         .body;
@@ -688,7 +699,7 @@ fn rows_found_verbatim_are_copied_and_the_rest_built() {
     )
     .unwrap();
     assert!(!complete);
-    assert_eq!(checked.verbatim.count(), 2);
+    assert_eq!(checked.verbatim.count(), (2, 2));
     let mut body = Vec::new();
     let _ = checked.write_staged(&mut |c: &[u8]| {
         body.extend_from_slice(c);
@@ -716,7 +727,8 @@ fn copying_verbatim_rows_stops_at_the_first_error_of_the_sink() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(checked.verbatim.count(), checked.endpoint_count);
+    let rows = checked.endpoint_count;
+    assert_eq!(checked.verbatim.count(), (rows, rows));
     let mut calls = 0;
     let stopped = checked.write_staged(&mut |_| {
         calls += 1;

@@ -25,7 +25,7 @@ use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_A
 use super::problems::Problems;
 use super::rules::{Origin, parse_number};
 use super::stream::{HeaderLayout, Sink};
-use super::verbatim::{self, CellId, Offered, Piece, RawRow, Source, Span, VerbatimRows};
+use super::verbatim::{self, CellId, Offered, Piece, RawRow, RowCopy, Source, Span, VerbatimRows};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -310,9 +310,10 @@ pub(crate) struct Writer<'o, E> {
 /// The verbatim rows a [`Writer`] copies, and how it writes them.
 struct Copying<'o> {
     rows: &'o VerbatimRows,
-    /// How a row is written, once the header is read (`None` if a staged
-    /// column is not there: then every row is built).
-    pieces: Option<Vec<Piece>>,
+    /// How a row is written, once the header is read, its numbers rewritten
+    /// and as it is (`None` if a staged column is not there: then every row
+    /// is built).
+    pieces: Option<[Vec<Piece>; 2]>,
 }
 
 impl<'o, E> Writer<'o, E> {
@@ -417,8 +418,12 @@ impl<'o, E> Writer<'o, E> {
 impl<'a, E> Sink<'a> for Writer<'_, E> {
     fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
         if let (Some(copying), Some(columns)) = (&mut self.copying, &self.columns) {
-            copying.pieces =
-                verbatim::sources(&columns.cells, header.cells).map(|s| verbatim::pieces(&s));
+            copying.pieces = verbatim::sources(&columns.cells, header.cells).map(|s| {
+                [
+                    verbatim::pieces(&s, RowCopy::NumbersRewritten),
+                    verbatim::pieces(&s, RowCopy::AsIs),
+                ]
+            });
         }
     }
 
@@ -431,15 +436,18 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
         let Some(Copying {
             rows,
-            pieces: Some(pieces),
+            pieces: Some([rewritten, as_is]),
         }) = &self.copying
         else {
             return Offered::Build;
         };
-        if !rows.contains(record) {
-            return Offered::Build;
-        }
-        if !verbatim::write_row(&mut self.buf, row, pieces, &mut self.number, parse_number) {
+        let pieces = match rows.get(record) {
+            None => return Offered::Build,
+            Some(RowCopy::NumbersRewritten) => rewritten,
+            Some(RowCopy::AsIs) => as_is,
+        };
+        if verbatim::write_row(&mut self.buf, row, pieces, &mut self.number, parse_number).is_none()
+        {
             return Offered::Build;
         }
         if self.flush_if_full() {
@@ -525,7 +533,7 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
         if let Some(out) = self.out.take() {
             let columns = CsvUsage::of_header(header.template, header.cells);
             self.copy = verbatim::sources(&columns.cells, header.cells).map(|s| {
-                let pieces = verbatim::pieces(&s);
+                let pieces = verbatim::pieces(&s, RowCopy::NumbersRewritten);
                 (s, pieces)
             });
             self.writer = Some(Writer::new(Some(Cow::Owned(columns)), out));
@@ -578,16 +586,18 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
                 // from the draft, not read again.
                 let mut found = numbers.iter().copied();
                 verbatim
-                    && verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number, |_| {
-                        found.next()
+                    .then(|| {
+                        verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number, |_| {
+                            found.next()
+                        })
                     })
+                    .flatten()
             }
-            _ => false,
+            _ => None,
         };
-        if copied {
-            self.verbatim.insert(origin.record);
-        } else {
-            w.write_endpoint(draft);
+        match copied {
+            Some(how) => self.verbatim.insert(origin.record, how),
+            None => w.write_endpoint(draft),
         }
         w.flush_if_full()
     }

@@ -186,12 +186,26 @@ pub(crate) enum Piece {
     Number(usize),
 }
 
-/// The pieces that write a verbatim row from `sources`.
-pub(crate) fn pieces(sources: &[Source]) -> Vec<Piece> {
+/// How a verbatim row is written (again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowCopy {
+    /// Its values copied, its numbers rewritten in their shortest form
+    /// ([`Piece::Number`]).
+    NumbersRewritten,
+    /// Its numbers are in their shortest form already, unquoted: every
+    /// value is copied as the data has it, numbers too.
+    AsIs,
+}
+
+/// The pieces that write a verbatim row from `sources`, copied as `how`
+/// says.
+pub(crate) fn pieces(sources: &[Source], how: RowCopy) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = Vec::new();
     for source in sources {
         match pieces.last_mut() {
-            _ if source.number => pieces.push(Piece::Number(source.column)),
+            _ if source.number && how == RowCopy::NumbersRewritten => {
+                pieces.push(Piece::Number(source.column));
+            }
             Some(Piece::Copy { last, .. }) if *last + 1 == source.column => *last = source.column,
             _ => pieces.push(Piece::Copy {
                 first: source.column,
@@ -204,8 +218,10 @@ pub(crate) fn pieces(sources: &[Source]) -> Vec<Piece> {
 
 /// Writes `row` as one line of CSV by its `pieces` (`number`: room for a
 /// number's text), each number as `read` reads the data's text of it
-/// ([`parse_number`], or the numbers [`holds`] found, in order); false, with
-/// nothing written, if a number does not read (then the row must be built).
+/// ([`parse_number`], or the numbers [`holds`] found, in order). Then how
+/// the row can be copied again: [`RowCopy::AsIs`] when each number it wrote
+/// is the data's unquoted text. `None`, with nothing written, if a number
+/// does not read (then the row must be built).
 #[inline]
 pub(crate) fn write_row(
     buf: &mut Vec<u8>,
@@ -213,8 +229,9 @@ pub(crate) fn write_row(
     pieces: &[Piece],
     number: &mut String,
     mut read: impl FnMut(&str) -> Option<f64>,
-) -> bool {
+) -> Option<RowCopy> {
     let start = buf.len();
+    let mut how = RowCopy::AsIs;
     for (k, piece) in pieces.iter().enumerate() {
         if k > 0 {
             buf.push(b',');
@@ -226,69 +243,106 @@ pub(crate) fn write_row(
             }
             Piece::Number(column) => column,
         };
+        // The copy of a quoted one (even `""`, which writes nothing) would
+        // have its quotes.
+        if row.spans.get(column).is_none_or(|s| s.quoted) {
+            how = RowCopy::NumbersRewritten;
+        }
         let value = row.value(column).unwrap_or_default();
         if value.is_empty() {
             continue;
         }
         let Some(x) = read(value) else {
             buf.truncate(start);
-            return false;
+            return None;
         };
         number.clear();
         write_number(number, x);
         // A number never needs quotes (see `csv_cell`'s tests).
         buf.extend_from_slice(number.as_bytes());
+        if number.as_str() != value {
+            how = RowCopy::NumbersRewritten;
+        }
     }
     buf.push(b'\n');
-    true
+    Some(how)
 }
 
 /// The records (counted from 1, as [`super::rules::Origin::record`]) whose
-/// staged row is verbatim: one bit each, so at most one byte per eight rows.
+/// staged row is verbatim, and how each is copied: two bits each, so at most
+/// one byte per four rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct VerbatimRows {
-    bits: Vec<u64>,
+    /// The verbatim records.
+    verbatim: Bits,
+    /// Those of them copied [`RowCopy::AsIs`].
+    as_is: Bits,
 }
 
-impl VerbatimRows {
-    /// Notes `record` as verbatim.
-    pub fn insert(&mut self, record: u64) {
+/// A set of records, one bit each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn insert(&mut self, record: u64) {
         let Some(bit) = record.checked_sub(1) else {
             return;
         };
         let Ok(word) = usize::try_from(bit / 64) else {
             return;
         };
-        if self.bits.len() <= word {
-            self.bits.resize(word + 1, 0);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
         }
-        if let Some(w) = self.bits.get_mut(word) {
+        if let Some(w) = self.0.get_mut(word) {
             *w |= 1 << (bit % 64);
         }
     }
 
-    /// Whether `record` was noted.
     #[inline]
-    pub fn contains(&self, record: u64) -> bool {
+    fn contains(&self, record: u64) -> bool {
         let Some(bit) = record.checked_sub(1) else {
             return false;
         };
         usize::try_from(bit / 64)
             .ok()
-            .and_then(|word| self.bits.get(word))
+            .and_then(|word| self.0.get(word))
             .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+}
+
+impl VerbatimRows {
+    /// Notes `record` as verbatim, to be copied as `how` says.
+    pub fn insert(&mut self, record: u64, how: RowCopy) {
+        self.verbatim.insert(record);
+        if how == RowCopy::AsIs {
+            self.as_is.insert(record);
+        }
+    }
+
+    /// How `record` is copied, if it was noted.
+    #[inline]
+    pub fn get(&self, record: u64) -> Option<RowCopy> {
+        if !self.verbatim.contains(record) {
+            None
+        } else if self.as_is.contains(record) {
+            Some(RowCopy::AsIs)
+        } else {
+            Some(RowCopy::NumbersRewritten)
+        }
     }
 
     /// Whether no record was noted.
     pub fn is_empty(&self) -> bool {
         // A word is added only to note a record.
-        self.bits.is_empty()
+        self.verbatim.0.is_empty()
     }
 
-    /// How many records were noted.
+    /// How many records were noted, and how many of them as they are.
     #[cfg(test)]
-    pub fn count(&self) -> u64 {
-        self.bits.iter().map(|w| u64::from(w.count_ones())).sum()
+    pub fn count(&self) -> (u64, u64) {
+        let ones = |b: &Bits| b.0.iter().map(|w| u64::from(w.count_ones())).sum();
+        (ones(&self.verbatim), ones(&self.as_is))
     }
 }
 
@@ -300,13 +354,29 @@ mod tests {
     fn records_are_noted_one_bit_each() {
         let mut rows = VerbatimRows::default();
         for r in [1, 2, 64, 65, 1000] {
-            rows.insert(r);
+            let how = match r % 2 {
+                0 => RowCopy::AsIs,
+                _ => RowCopy::NumbersRewritten,
+            };
+            rows.insert(r, how);
         }
-        rows.insert(0);
-        let noted: Vec<u64> = (0..1100).filter(|r| rows.contains(*r)).collect();
-        assert_eq!(noted, [1, 2, 64, 65, 1000]);
-        assert_eq!(rows.count(), 5);
-        assert_eq!(rows.bits.len(), 16);
+        rows.insert(0, RowCopy::AsIs);
+        let noted: Vec<(u64, RowCopy)> = (0..1100)
+            .filter_map(|r| rows.get(r).map(|how| (r, how)))
+            .collect();
+        let (rewritten, as_is) = (RowCopy::NumbersRewritten, RowCopy::AsIs);
+        assert_eq!(
+            noted,
+            [
+                (1, rewritten),
+                (2, as_is),
+                (64, as_is),
+                (65, rewritten),
+                (1000, as_is)
+            ]
+        );
+        assert_eq!(rows.count(), (5, 3));
+        assert_eq!(rows.verbatim.0.len(), 16);
     }
 
     #[test]
@@ -345,7 +415,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut number = String::new();
         let sources = [copy(3), copy(1), copy(2), copy(0)];
-        let split = pieces(&sources);
+        let split = pieces(&sources, RowCopy::NumbersRewritten);
         assert_eq!(
             split,
             [
@@ -354,24 +424,30 @@ mod tests {
                 Piece::Copy { first: 0, last: 0 }
             ]
         );
-        assert!(write_row(&mut buf, &row, &split, &mut number, parse_number));
+        let how = write_row(&mut buf, &row, &split, &mut number, parse_number);
+        assert_eq!(how, Some(RowCopy::AsIs));
         assert_eq!(buf, b"d,\"b,c\",,a\n");
-        let all = pieces(&[copy(0), copy(1), copy(2), copy(3)]);
+        let all = pieces(&[copy(0), copy(1), copy(2), copy(3)], RowCopy::AsIs);
         assert_eq!(all, [Piece::Copy { first: 0, last: 3 }]);
         buf.clear();
-        assert!(write_row(&mut buf, &row, &all, &mut number, parse_number));
+        let how = write_row(&mut buf, &row, &all, &mut number, parse_number);
+        assert_eq!(how, Some(RowCopy::AsIs));
         assert_eq!(buf, text.as_bytes());
     }
 
     #[test]
     fn numbers_are_written_in_their_shortest_form_or_the_row_is_built() {
-        let text = "47.0,\"1.50\",,x";
+        let text = "47.0,\"1.50\",,x,47,\"\",1.5,\"2\"";
         let span = |start, end, quoted| Span { start, end, quoted };
         let spans = [
             span(0, 4, false),
             span(6, 10, true),
             span(12, 12, false),
             span(13, 14, false),
+            span(15, 17, false),
+            span(19, 19, true),
+            span(21, 24, false),
+            span(26, 27, true),
         ];
         let row = RawRow {
             text,
@@ -383,16 +459,39 @@ mod tests {
         };
         let mut buf = b"kept\n".to_vec();
         let mut room = String::new();
-        let numbers = pieces(&[number(0), number(1), number(2)]);
+        let mut write = |buf: &mut Vec<u8>, columns: &[usize], how| {
+            let sources: Vec<Source> = columns.iter().map(|c| number(*c)).collect();
+            write_row(buf, &row, &pieces(&sources, how), &mut room, parse_number)
+        };
+        let (rewritten, as_is) = (RowCopy::NumbersRewritten, RowCopy::AsIs);
         assert_eq!(
-            numbers,
+            pieces(&[number(0), number(1), number(2)], rewritten),
             [Piece::Number(0), Piece::Number(1), Piece::Number(2)]
         );
-        assert!(write_row(&mut buf, &row, &numbers, &mut room, parse_number));
+        // Another form, or quotes: rewritten.
+        assert_eq!(write(&mut buf, &[0, 1, 2], rewritten), Some(rewritten));
         assert_eq!(buf, b"kept\n47,1.5,\n");
-        let bad = pieces(&[number(0), number(3)]);
-        assert!(!write_row(&mut buf, &row, &bad, &mut room, parse_number));
-        assert_eq!(buf, b"kept\n47,1.5,\n");
+        for columns in [&[4, 5][..], &[7]] {
+            buf.clear();
+            assert_eq!(write(&mut buf, columns, rewritten), Some(rewritten));
+        }
+        // In their shortest form, unquoted: the copy as it is writes the same.
+        buf.clear();
+        assert_eq!(write(&mut buf, &[4, 6, 2], rewritten), Some(as_is));
+        assert_eq!(buf, b"47,1.5,\n");
+        assert_eq!(
+            pieces(&[number(4), number(6), number(2)], as_is),
+            [
+                Piece::Copy { first: 4, last: 4 },
+                Piece::Copy { first: 6, last: 6 },
+                Piece::Copy { first: 2, last: 2 }
+            ]
+        );
+        assert_eq!(write(&mut buf, &[4, 6, 2], as_is), Some(as_is));
+        assert_eq!(buf, b"47,1.5,\n47,1.5,\n");
+        // Text that is no number: nothing written.
+        assert_eq!(write(&mut buf, &[0, 3], rewritten), None);
+        assert_eq!(buf, b"47,1.5,\n47,1.5,\n");
     }
 
     #[test]
