@@ -552,16 +552,37 @@ fn print_aws_comparison(exe: &Path, path: &Path, bytes: u64) {
             let _ = writeln!(out, "skipped the AWS CLI comparison: {why}");
         }
         Ok(c) => {
-            let _ = writeln!(out, "pinpoint-import run:\n");
-            run_stages::split_table(&mut out, &c.node);
-            let _ = writeln!(out, "\nthe AWS CLI ({}):\n", c.aws_version);
-            run_stages::split_table(&mut out, &c.aws);
-            let node: f64 = c.node.iter().map(|s| s.seconds).sum();
-            let aws: f64 = c.aws.iter().map(|s| s.seconds).sum();
-            let ratio = node / aws.max(1e-9);
+            let total = |splits: &[run_stages::Split]| splits.iter().map(|s| s.seconds).sum();
             let _ = writeln!(
                 out,
-                "\nrun / AWS CLI: {node:.2} s / {aws:.2} s = {ratio:.2}x (target <= 1.00x: {})",
+                "{} rounds, taking turns (the node first in rounds 1, 3, ...):\n",
+                c.rounds.len()
+            );
+            let _ = writeln!(
+                out,
+                "| round | pinpoint-import run s | the AWS CLI s | ratio |"
+            );
+            let _ = writeln!(out, "|--:|--:|--:|--:|");
+            let mut ratios = Vec::new();
+            for (i, (node, aws)) in c.rounds.iter().enumerate() {
+                let (node, aws): (f64, f64) = (total(node), total(aws));
+                let ratio = node / aws.max(1e-9);
+                ratios.push(ratio);
+                let _ = writeln!(out, "| {} | {node:.2} | {aws:.2} | {ratio:.2}x |", i + 1);
+            }
+            let (nodes, awss): (Vec<_>, Vec<_>) = c.rounds.iter().cloned().unzip();
+            let _ = writeln!(out, "\npinpoint-import run, each stage's median:\n");
+            run_stages::split_table(&mut out, &run_stages::median_splits(&nodes));
+            let _ = writeln!(
+                out,
+                "\nthe AWS CLI ({}), each step's median:\n",
+                c.aws_version
+            );
+            run_stages::split_table(&mut out, &run_stages::median_splits(&awss));
+            let ratio = run_stages::median(ratios.into_iter());
+            let _ = writeln!(
+                out,
+                "\nrun / AWS CLI, the median of the rounds' ratios: {ratio:.2}x (target <= 1.00x: {})",
                 if ratio <= 1.0 { "met" } else { "not met" }
             );
         }

@@ -20,6 +20,9 @@
 //! cp` of the file, `aws pinpoint create-import-job`, and `aws pinpoint
 //! get-import-job` in a loop until the job ends (no sleep between polls: each
 //! call starts an interpreter, which is wait enough, and favours the CLI).
+//! The two take turns, [`rounds`] times (`BENCH_RUN_ROUNDS`, default 3),
+//! the one that goes first alternating, so that a slow minute of the shared
+//! machine falls on both: the ratio is the median of the rounds' ratios.
 //! The AWS CLI is `target/bench-awscli/bin/aws`, installed there (a venv,
 //! `awscli==`[`AWS_CLI_VERSION`]) when `python3` can; without it the
 //! comparison is skipped, and the bench says so.
@@ -85,6 +88,7 @@ fn target_dir() -> PathBuf {
 pub const AWS_CLI_VERSION: &str = "1.45.11";
 
 /// One stage of a run and its seconds.
+#[derive(Clone)]
 pub struct Split {
     /// The stage.
     pub name: &'static str,
@@ -138,6 +142,30 @@ pub fn split(lines: &[(f64, String)], total: f64) -> Vec<Split> {
         seconds: total - from,
     });
     out
+}
+
+/// Each stage's median over `runs` (all split alike).
+pub fn median_splits(runs: &[Vec<Split>]) -> Vec<Split> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| Split {
+            name: first[i].name,
+            seconds: median(runs.iter().filter_map(|r| r.get(i)).map(|s| s.seconds)),
+        })
+        .collect()
+}
+
+/// The median of `values` (the mean of the middle two of an even count).
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// `| stage | seconds | share |` rows of `splits`.
@@ -245,12 +273,20 @@ fn start_emulator(exe: &Path) -> Result<(Child, String), String> {
 
 /// What a comparison found.
 pub struct Comparison {
-    /// `pinpoint-import run`'s stages against the emulator.
-    pub node: Vec<Split>,
-    /// The AWS CLI's steps against the same emulator.
-    pub aws: Vec<Split>,
+    /// Each round: `pinpoint-import run`'s stages against the emulator, and
+    /// the AWS CLI's steps against the same emulator.
+    pub rounds: Vec<(Vec<Split>, Vec<Split>)>,
     /// Its version line.
     pub aws_version: String,
+}
+
+/// How many rounds [`compare`] takes: `BENCH_RUN_ROUNDS`, default 3.
+pub fn rounds() -> usize {
+    std::env::var("BENCH_RUN_ROUNDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
 }
 
 /// The node's `run` and the AWS CLI's import of the CSV file at `path`
@@ -269,11 +305,19 @@ pub fn compare(exe: &Path, path: &Path, bytes: u64) -> Result<Comparison, String
     let (mut emulator, url) = start_emulator(exe)?;
     let result = (|| {
         let env = emulated::environment(&url);
-        let node = node_run(exe, path, bytes, &env)?;
-        let aws = aws_import(&aws, path, &url, &env)?;
+        let mut rounds = Vec::new();
+        for round in 0..self::rounds() {
+            let pair = if round % 2 == 0 {
+                let node = node_run(exe, path, bytes, round, &env)?;
+                (node, aws_import(&aws, path, &url, round, &env)?)
+            } else {
+                let aws = aws_import(&aws, path, &url, round, &env)?;
+                (node_run(exe, path, bytes, round, &env)?, aws)
+            };
+            rounds.push(pair);
+        }
         Ok(Comparison {
-            node,
-            aws,
+            rounds,
             aws_version,
         })
     })();
@@ -287,6 +331,7 @@ fn node_run(
     exe: &Path,
     path: &Path,
     bytes: u64,
+    round: usize,
     env: &[(&'static str, String)],
 ) -> Result<Vec<Split>, String> {
     let cache = component_cache(exe);
@@ -298,7 +343,7 @@ fn node_run(
             "--application-id",
             emulated::SEED_APPLICATION_ID,
         ])
-        .args(["--segment-name", &format!("bench-vs-aws-{bytes}")])
+        .args(["--segment-name", &format!("bench-vs-aws-{bytes}-{round}")])
         .args(["--format", "CSV", "--data-file"])
         .arg(path)
         .env_clear()
@@ -331,6 +376,7 @@ fn aws_import(
     aws: &Path,
     path: &Path,
     url: &str,
+    round: usize,
     env: &[(&'static str, String)],
 ) -> Result<Vec<Split>, String> {
     let run = |args: &[&str]| -> Result<String, String> {
@@ -356,7 +402,10 @@ fn aws_import(
             ))
         }
     };
-    let s3_url = format!("s3://{}/aws-cli/endpoints.csv", emulated::DEFAULT_BUCKET);
+    let s3_url = format!(
+        "s3://{}/aws-cli/endpoints-{round}.csv",
+        emulated::DEFAULT_BUCKET
+    );
     let t = Instant::now();
     run(&[
         "s3",
@@ -371,7 +420,7 @@ fn aws_import(
         "S3Url": s3_url,
         "RoleArn": emulated::DEFAULT_ROLE_ARN,
         "DefineSegment": true,
-        "SegmentName": "bench-aws-cli",
+        "SegmentName": format!("bench-aws-cli-{round}"),
     })
     .to_string();
     let app = emulated::SEED_APPLICATION_ID;
