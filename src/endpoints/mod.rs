@@ -18,7 +18,8 @@
 //! (250 per import), and the first 100 problems with the first of each kind
 //! and the total. So the memory of a check is the data plus its distinct
 //! user ids, whatever the number of endpoints or problems (and for a run's
-//! check of CSV, one bit per row: the verbatim rows).
+//! check of CSV, two bits per row: the verbatim rows, and how each is
+//! copied).
 //!
 //! The staged file is never held either: [`Checked::write_staged`] writes it
 //! in chunks from a second pass over the data (the rows again, now that the

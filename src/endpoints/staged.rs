@@ -25,7 +25,9 @@ use super::model::{ATTRIBUTES_PREFIX, ChannelType, Field, METRICS_PREFIX, USER_A
 use super::problems::Problems;
 use super::rules::{Origin, parse_number};
 use super::stream::{HeaderLayout, Sink};
-use super::verbatim::{self, CellId, Offered, Piece, RawRow, RowCopy, Source, Span, VerbatimRows};
+use super::verbatim::{
+    self, CellId, Offered, Piece, RawRow, RowCopy, RowPieces, Source, Span, VerbatimRows,
+};
 
 /// The size of the chunks the write pass hands out.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -310,10 +312,9 @@ pub(crate) struct Writer<'o, E> {
 /// The verbatim rows a [`Writer`] copies, and how it writes them.
 struct Copying<'o> {
     rows: &'o VerbatimRows,
-    /// How a row is written, once the header is read, its numbers rewritten
-    /// and as it is (`None` if a staged column is not there: then every row
-    /// is built).
-    pieces: Option<[Vec<Piece>; 2]>,
+    /// How a row is written, once the header is read (`None` if a staged
+    /// column is not there: then every row is built).
+    pieces: Option<RowPieces>,
 }
 
 impl<'o, E> Writer<'o, E> {
@@ -418,12 +419,8 @@ impl<'o, E> Writer<'o, E> {
 impl<'a, E> Sink<'a> for Writer<'_, E> {
     fn header(&mut self, header: &HeaderLayout<'_, 'a>) {
         if let (Some(copying), Some(columns)) = (&mut self.copying, &self.columns) {
-            copying.pieces = verbatim::sources(&columns.cells, header.cells).map(|s| {
-                [
-                    verbatim::pieces(&s, RowCopy::NumbersRewritten),
-                    verbatim::pieces(&s, RowCopy::AsIs),
-                ]
-            });
+            copying.pieces =
+                verbatim::sources(&columns.cells, header.cells).map(|s| RowPieces::new(&s));
         }
     }
 
@@ -436,16 +433,15 @@ impl<'a, E> Sink<'a> for Writer<'_, E> {
     fn plain_row(&mut self, record: u64, row: &RawRow<'_, 'a>) -> Offered {
         let Some(Copying {
             rows,
-            pieces: Some([rewritten, as_is]),
+            pieces: Some(pieces),
         }) = &self.copying
         else {
             return Offered::Build;
         };
-        let pieces = match rows.get(record) {
-            None => return Offered::Build,
-            Some(RowCopy::NumbersRewritten) => rewritten,
-            Some(RowCopy::AsIs) => as_is,
+        let Some(how) = rows.get(record) else {
+            return Offered::Build;
         };
+        let pieces = pieces.get(how);
         if verbatim::write_row(&mut self.buf, row, pieces, &mut self.number, parse_number).is_none()
         {
             return Offered::Build;
@@ -480,7 +476,9 @@ pub(crate) type Out<'o> = dyn FnMut(&[u8]) -> Result<(), Infallible> + 'o;
 /// pass is needed (see [`super::check_writing`]). It also notes the
 /// verbatim rows ([`super::verbatim`]): each value of a plain row is
 /// compared with the endpoint's ([`verbatim::holds`]), and a row found
-/// verbatim is written as the write pass will copy it.
+/// verbatim is written as the write pass will copy it, and noted with how
+/// ([`verbatim::RowCopy`]: as it is when its numbers are already in their
+/// shortest form).
 pub(crate) struct Speculative<'o, 't> {
     /// Until the CSV header: where the bytes go.
     out: Option<&'o mut Out<'o>>,

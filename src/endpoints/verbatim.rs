@@ -19,7 +19,10 @@
 //! it. The write pass, which a run makes once per upload, copies a noted
 //! row with [`write_row`] too (its numbers rewritten by the same two
 //! functions as always, [`parse_number`] and [`write_number`]), with no
-//! rule applied: the check pass found the row valid and its bytes right.
+//! rule applied: the check pass found the row valid and its bytes right. A
+//! row whose numbers the data already has in their shortest form, unquoted,
+//! is noted as such ([`RowCopy::AsIs`]) and copied with its numbers, which
+//! are then neither read nor written.
 //!
 //! Every value of a staged column is a function of which endpoint value the
 //! column holds ([`CellId`]) and of nothing else, and the staged file's
@@ -214,6 +217,31 @@ pub(crate) fn pieces(sources: &[Source], how: RowCopy) -> Vec<Piece> {
         }
     }
     pieces
+}
+
+/// The pieces of a verbatim row both ways it is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowPieces {
+    numbers_rewritten: Vec<Piece>,
+    as_is: Vec<Piece>,
+}
+
+impl RowPieces {
+    /// The pieces that write a verbatim row from `sources`, each way.
+    pub fn new(sources: &[Source]) -> Self {
+        RowPieces {
+            numbers_rewritten: pieces(sources, RowCopy::NumbersRewritten),
+            as_is: pieces(sources, RowCopy::AsIs),
+        }
+    }
+
+    /// Those that copy a row as `how` says.
+    pub fn get(&self, how: RowCopy) -> &[Piece] {
+        match how {
+            RowCopy::NumbersRewritten => &self.numbers_rewritten,
+            RowCopy::AsIs => &self.as_is,
+        }
+    }
 }
 
 /// Writes `row` as one line of CSV by its `pieces` (`number`: room for a
