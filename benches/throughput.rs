@@ -42,7 +42,8 @@
 //! upload, job: see `throughput/run_stages.rs`). Up to 100 MB, the same
 //! `run` is also timed against a `pinpoint-import emulator` beside the AWS
 //! CLI doing the same import (`aws s3 cp`, `aws pinpoint create-import-job`,
-//! a `get-import-job` loop) against it, with the ratio; without `python3`
+//! a `get-import-job` loop) against it, the two taking turns for
+//! `BENCH_RUN_ROUNDS` rounds (default 3), with the median ratio; without `python3`
 //! (to install the pinned AWS CLI under `target/`) the bench says it skipped
 //! that comparison. `BENCH_SIZES_MB=1,10` and `BENCH_CLI_SIZES_MB=100` pick
 //! other sizes (`BENCH_CLI_SIZES_MB=` none).
