@@ -581,15 +581,24 @@ impl<'a> Sink<'a> for Speculative<'_, 'a> {
                         verbatim::holds(&row, *source, value)
                     });
                 // Its numbers are those the data's texts read as: written
-                // from the draft, not read again.
+                // from the draft, not read again, each of them once (else
+                // the row is built).
                 let mut found = numbers.iter().copied();
-                verbatim
+                let start = w.buf.len();
+                let how = verbatim
                     .then(|| {
                         verbatim::write_row(&mut w.buf, &row, pieces, &mut w.number, |_| {
                             found.next()
                         })
                     })
-                    .flatten()
+                    .flatten();
+                match how {
+                    Some(_) if found.next().is_some() => {
+                        w.buf.truncate(start);
+                        None
+                    }
+                    how => how,
+                }
             }
             _ => None,
         };

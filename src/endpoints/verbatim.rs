@@ -248,7 +248,8 @@ impl RowPieces {
 /// number's text), each number as `read` reads the data's text of it
 /// ([`parse_number`], or the numbers [`holds`] found, in order). Then how
 /// the row can be copied again: [`RowCopy::AsIs`] when each number it wrote
-/// is the data's unquoted text. `None`, with nothing written, if a number
+/// is the data's unquoted text and no number column is quoted (not even
+/// `""`, which writes nothing). `None`, with nothing written, if a number
 /// does not read (then the row must be built).
 #[inline]
 pub(crate) fn write_row(
@@ -379,7 +380,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_are_noted_one_bit_each() {
+    fn records_are_noted_with_how_each_is_copied() {
         let mut rows = VerbatimRows::default();
         for r in [1, 2, 64, 65, 1000] {
             let how = match r % 2 {
