@@ -120,34 +120,25 @@ fn profile(format: Format, mode: Mode, mb: f64) {
         data: data::generate(format, (mb * 1e6) as usize),
     };
     let limits = Limits::default();
-    let valid = "the data is valid";
     let endpoints = match mode {
         Mode::Generate => 0,
         Mode::Validate => {
             import::validate(&input, &limits)
-                .expect(valid)
+                .expect(VALID)
                 .endpoint_count
         }
         Mode::Stage => {
-            let staged = import::stage(&input, &limits, &mut |_| {}).expect(valid);
+            let staged = import::stage(&input, &limits, &mut |_| {}).expect(VALID);
             assert_eq!(staged.data.len() as u64, staged.report.bytes_to_stage);
             staged.report.endpoint_count
         }
-        Mode::Check => {
-            let (checked, _) =
-                endpoints::check_writing(format, &input.data, &limits, &mut |_| {}, &mut |_| {})
-                    .expect(valid);
-            checked.endpoint_count
-        }
+        Mode::Check => check_into(&input, &limits, &mut |_| {}).endpoint_count,
         Mode::Hashed | Mode::Run => {
             let (mut keys, mut payload) = (Sha256::new(), Sha256::new());
-            let (checked, complete) =
-                endpoints::check_writing(format, &input.data, &limits, &mut |_| {}, &mut |c| {
-                    keys.update(c);
-                    payload.update(c);
-                })
-                .expect(valid);
-            assert!(complete, "the bench's CSV header says what the file is");
+            let checked = check_into(&input, &limits, &mut |c| {
+                keys.update(c);
+                payload.update(c);
+            });
             std::hint::black_box((keys.finalize(), payload.finalize()));
             if mode == Mode::Run {
                 write_again(&checked);
@@ -156,12 +147,10 @@ fn profile(format: Format, mode: Mode, mb: f64) {
         }
         Mode::Https => {
             let (mut keys, mut crc) = (Sha256::new(), 0u32);
-            let (checked, _) =
-                endpoints::check_writing(format, &input.data, &limits, &mut |_| {}, &mut |c| {
-                    keys.update(c);
-                    crc = crc32c::crc32c_append(crc, c);
-                })
-                .expect(valid);
+            let checked = check_into(&input, &limits, &mut |c| {
+                keys.update(c);
+                crc = crc32c::crc32c_append(crc, c);
+            });
             std::hint::black_box((keys.finalize(), crc));
             write_again(&checked);
             checked.endpoint_count
@@ -176,6 +165,21 @@ fn profile(format: Format, mode: Mode, mb: f64) {
         format.as_str(),
         input.data.len()
     );
+}
+
+const VALID: &str = "the data is valid";
+
+/// A run's check of `input`, the staged file written beside it into `out`
+/// (the whole file: the bench's CSV header says what it is).
+fn check_into<'a>(
+    input: &'a ImportInput,
+    limits: &Limits,
+    out: &mut dyn FnMut(&[u8]),
+) -> Checked<'a> {
+    let (checked, complete) =
+        endpoints::check_writing(input.format, &input.data, limits, &mut |_| {}, out).expect(VALID);
+    assert!(complete, "the staged file was written beside the check");
+    checked
 }
 
 /// The upload's pass: the staged file written again, into nothing.

@@ -183,7 +183,7 @@ fn measure(
         data,
     };
 
-    let bare = median(
+    let bare = median_time(
         (0..iterations)
             .map(|_| bare_parse(format, &input.data))
             .collect(),
@@ -196,7 +196,7 @@ fn measure(
     let native_peak = PEAK.stop().saturating_sub(before);
     let endpoints = report.endpoint_count;
     let staged = report.bytes_to_stage;
-    let native = median(
+    let native = median_time(
         (0..iterations)
             .map(|_| {
                 let t = Instant::now();
@@ -221,7 +221,7 @@ fn measure(
         Ok::<_, pinpoint_segment_import::error::NodeError>(elapsed)
     };
     let baseline = baseline.map(|base| {
-        median(
+        median_time(
             (0..iterations)
                 .map(|_| {
                     let t = Instant::now();
@@ -271,7 +271,7 @@ fn measure(
         iterations,
         bare,
         native,
-        component: median(times.clone()),
+        component: median_time(times.clone()),
         native_peak,
         component_peak,
         component_error,
@@ -354,13 +354,20 @@ fn bare_parse(format: Format, data: &str) -> Duration {
     t.elapsed()
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    let n = times.len();
+/// The median of `times` (see [`median`]).
+fn median_time(times: Vec<Duration>) -> Duration {
+    median(times, |a, b| (a + b) / 2)
+}
+
+/// The median of `values` (one or more): the middle one, or `mean` of the
+/// middle two of an even count.
+fn median<T: Copy + PartialOrd>(mut values: Vec<T>, mean: impl Fn(T, T) -> T) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = values.len();
     if n % 2 == 1 {
-        times[n / 2]
+        values[n / 2]
     } else {
-        (times[n / 2 - 1] + times[n / 2]) / 2
+        mean(values[n / 2 - 1], values[n / 2])
     }
 }
 
@@ -580,7 +587,7 @@ fn print_aws_comparison(exe: &Path, path: &Path, bytes: u64) {
                 c.aws_version
             );
             run_stages::split_table(&mut out, &run_stages::median_splits(&awss));
-            let ratio = run_stages::median(ratios.into_iter());
+            let ratio = median(ratios, |a, b| (a + b) / 2.0);
             let _ = writeln!(
                 out,
                 "\nrun / AWS CLI, the median of the rounds' ratios: {ratio:.2}x (target <= 1.00x: {})",

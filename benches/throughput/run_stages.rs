@@ -152,20 +152,14 @@ pub fn median_splits(runs: &[Vec<Split>]) -> Vec<Split> {
     (0..first.len())
         .map(|i| Split {
             name: first[i].name,
-            seconds: median(runs.iter().filter_map(|r| r.get(i)).map(|s| s.seconds)),
+            seconds: super::median(
+                runs.iter()
+                    .map(|r| r.get(i).map_or(0.0, |s| s.seconds))
+                    .collect(),
+                |a, b| (a + b) / 2.0,
+            ),
         })
         .collect()
-}
-
-/// The median of `values` (the mean of the middle two of an even count).
-pub fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// `| stage | seconds | share |` rows of `splits`.

@@ -32,10 +32,10 @@
 //! JSON's NDJSON needs no columns, and a CSV file is written as its header
 //! promises (every column used), which the end of the pass confirms or not;
 //! only when not is a pass more needed for the hash. [`prepare`] still
-//! returns it whole, for tests and small data. The problems, their positions, messages and order are those
-//! of the whole-file reader this pass replaced, which is kept as a test
-//! oracle (`oracle`, with the `oracle` feature) and compared with it on
-//! random and fuzzed data.
+//! returns it whole, for tests and small data. The problems, their
+//! positions, messages and order are those of the whole-file reader this
+//! pass replaced, which is kept as a test oracle (`oracle`, with the
+//! `oracle` feature) and compared with it on random and fuzzed data.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
